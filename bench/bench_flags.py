@@ -1,0 +1,178 @@
+"""Compliance benchmark: evaluate every rule for a network, re-evaluate, and send the queued mail.
+
+Scenario: SITES active sites of PARTNERS partners, each with a month of 15-minute buckets
+for CO2, temperature, humidity and illuminance in one zone (30 × 96 × 4 buckets a site),
+NPS answers, a collection target (every tenth agent down for three days), the shipped
+brand standards published (their machine-checkable rules), and quarterly cards (every
+fifteenth site red twice). The hub evaluates once (flags open), again at the same moment
+(nothing may change), then sends the queued mail through a real SMTP server on loopback.
+
+    .venv/bin/python bench/bench_flags.py [--sites 200] [--postgres]
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from aiosmtpd.controller import Controller  # noqa: E402
+from sqlalchemy import func, insert, text  # noqa: E402
+from sqlmodel import Session, select  # noqa: E402
+
+from brand_hub import migrate  # noqa: E402
+from brand_hub.compliance import jobs  # noqa: E402
+from brand_hub.db import make_engine  # noqa: E402
+from brand_hub.models import Franchisee, Site, SiteStatus  # noqa: E402
+from brand_hub.models.collection import CollectionTarget, NpsResponse, ReadingBucket  # noqa: E402
+from brand_hub.models.compliance import Flag, FlagEvent, OutboxMessage  # noqa: E402
+from brand_hub.models.scoring import SiteScore  # noqa: E402
+from brand_hub.models.standards import Standard  # noqa: E402
+from brand_hub.settings import Settings  # noqa: E402
+from standards.standard_format import load_folder  # noqa: E402
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+NOW = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)
+HOURS = {d: [["09:00", "21:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat")} | {"sun": []}
+METRICS = {"co2_ppm": (650, 250), "temperature_c": (24, 1.5), "humidity_pct": (50, 10), "illuminance_lux": (480, 80)}
+
+
+def seed(engine, sites: int) -> None:
+    rng = random.Random(7)
+    with Session(engine) as session:
+        for spec in load_folder():
+            session.add(Standard(key=spec.key, version=spec.version, category=spec.content["category"],
+                                 title_zh=spec.content["title"]["zh"], title_en=spec.content["title"]["en"],
+                                 content=spec.content, content_hash="sha256:bench", published_at=NOW))
+        partners = [Franchisee(code=f"BP{n:03d}", legal_name=f"基准伙伴{n}", contact_email=f"p{n}@bench.cn")
+                    for n in range(max(1, sites // 5))]
+        session.add_all(partners)
+        session.flush()
+        rows = []
+        for n in range(sites):
+            site = Site(code=f"BS-{n:04d}", name_zh=f"基准门店{n}", franchisee_id=partners[n % len(partners)].id,
+                        city="上海", region="east", status=SiteStatus.active, opening_hours=HOURS,
+                        agent_url="http://127.0.0.1:1/")
+            session.add(site)
+            session.flush()
+            down = n % 10 == 0
+            session.add(CollectionTarget(site_id=site.id, last_attempt_at=NOW,
+                                         last_success_at=NOW - timedelta(hours=75 if down else 0),
+                                         newest_record_at=NOW - timedelta(hours=75 if down else 0)))
+            bias = rng.uniform(-0.2, 0.6)
+            for metric, (mean, spread) in METRICS.items():
+                for b in range(30 * 96):
+                    value = rng.gauss(mean * (1 + bias * (metric == "co2_ppm")), spread)
+                    rows.append({"site_id": site.id, "zone": "open-area", "metric": metric, "bucket_minutes": 15,
+                                 "bucket_start": NOW - timedelta(minutes=15 * (b + 1)), "count": 15,
+                                 "mean": value, "min": value, "max": value})
+            for a in range(20):
+                session.add(NpsResponse(site_id=site.id, record_id=f"n{a}", score=rng.randint(3, 10),
+                                        answered_at=NOW - timedelta(days=rng.uniform(0, 80))))
+            for q in ("2026-Q2", "2026-Q3"):
+                red = n % 15 == 0
+                session.add(SiteScore(site_id=site.id, period=q, model_id="brand-health", model_version=1,
+                                      status="scored", score=40.0 if red else 80.0, card="red" if red else "green",
+                                      coverage=0.9))
+            if len(rows) > 50_000:
+                session.execute(insert(ReadingBucket), rows)
+                rows = []
+        if rows:
+            session.execute(insert(ReadingBucket), rows)
+        session.commit()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Sink:
+    def __init__(self):
+        self.count = 0
+
+    async def handle_DATA(self, server, session, envelope):
+        self.count += 1
+        return "250 OK"
+
+
+def counts(engine) -> tuple[int, int, int]:
+    with Session(engine) as session:
+        return tuple(session.exec(select(func.count()).select_from(m)).one()  # type: ignore[return-value]
+                     for m in (Flag, FlagEvent, OutboxMessage))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sites", type=int, default=200)
+    parser.add_argument("--postgres", action="store_true")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    schema = None
+    if args.postgres:
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        admin = make_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    else:
+        url = f"sqlite:///{tmp / 'bench.sqlite'}"
+    try:
+        migrate.upgrade(url)
+        engine = make_engine(url)
+        started = time.perf_counter()
+        seed(engine, args.sites)
+        seeded = time.perf_counter() - started
+        port = free_port()
+        settings = Settings(env="testing", database_url=url, instance_path=tmp, smtp_host="127.0.0.1",
+                            smtp_port=port, mail_from="flags@bench.cn")
+        started = time.perf_counter()
+        first = jobs.evaluate_flags(settings=settings, now=NOW, engine=engine)
+        first_s = time.perf_counter() - started
+        after_first = counts(engine)
+        started = time.perf_counter()
+        second = jobs.evaluate_flags(settings=settings, now=NOW, engine=engine)
+        second_s = time.perf_counter() - started
+        after_second = counts(engine)
+        sink = Sink()
+        controller = Controller(sink, hostname="127.0.0.1", port=port)
+        controller.start()
+        try:
+            started = time.perf_counter()
+            sent = 0
+            while True:
+                report = jobs.send_outbox(settings=settings, now=NOW, engine=engine, batch=200)
+                sent += report.sent
+                if not report.sent and not report.failed:
+                    break
+            send_s = time.perf_counter() - started
+        finally:
+            controller.stop()
+        engine.dispose()
+        print(f"scenario: {args.sites} sites, {max(1, args.sites // 5)} partners, "
+              f"{args.sites * 30 * 96 * len(METRICS):,} reading buckets (30 days × 4 metrics), shipped standards, "
+              f"{'PostgreSQL' if args.postgres else 'SQLite'}; seeding took {seeded:.1f} s")
+        print(f"first evaluation:  {first_s:6.2f} s  ({first_s / args.sites * 1000:.1f} ms/site), "
+              f"{first.observations} observations, {first.opened} opened, {len(first.errors)} errors")
+        print(f"re-evaluation:     {second_s:6.2f} s  ({second_s / args.sites * 1000:.1f} ms/site), "
+              f"{second.opened} opened, flags/events/mails before {after_first} after {after_second}")
+        print(f"mail: {sent} messages sent through SMTP on loopback in {send_s:.2f} s "
+              f"({sent / send_s if send_s else 0:.0f}/s); server received {sink.count}")
+    finally:
+        if schema:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            admin.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,203 @@
+"""Royalty arithmetic: plain Decimal functions, no database, no Flask.
+
+The one rounding rule lives in ``fen``: every line is rounded to the fen (0.01)
+with ROUND_HALF_UP; VAT is computed once per invoice on the sum of the rounded
+lines and rounded the same way, so printed lines always add up to printed totals.
+Each ``Line`` carries the inputs it was computed from, so any amount can be
+explained to a partner who disputes it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from standards.royalty_plan import RoyaltyPlan, Tier
+
+FEN = Decimal("0.01")
+ZERO = Decimal("0")
+
+
+def fen(amount: Decimal) -> Decimal:
+    """The billing rounding rule: half up to the fen. Every stored amount passes through here."""
+    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+@dataclass
+class Line:
+    """One amount on an invoice and what it was computed from."""
+
+    kind: str
+    description: str
+    amount: Decimal
+    base: Decimal = ZERO
+    rate: Decimal = ZERO
+    band: str = ""
+    site_id: int | None = None
+    site_code: str = ""
+    service_period: str = ""
+    estimated: bool = False
+    revenue_report_id: int | None = None
+    revenue_report_version: int | None = None
+    corrects_invoice_id: int | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Totals:
+    subtotal: Decimal
+    vat: Decimal
+    total: Decimal
+
+
+# --- royalty on a site's monthly gross revenue ---------------------------------------------
+
+def royalty_lines(plan: RoyaltyPlan, revenue: Decimal) -> list[Line]:
+    """The royalty of one site for one month, one line per band charged (graduated) or one line."""
+    if revenue < 0:
+        raise ValueError("gross revenue cannot be negative")
+    if plan.method == "graduated":
+        return _graduated(plan.tiers, revenue)
+    tier = plan.tiers[0] if plan.method == "flat" else band_of(plan.tiers, revenue)
+    return [Line(kind="royalty", description=f"royalty {tier.label()} @ {tier.rate}", band=tier.label(),
+                 base=revenue, rate=tier.rate, amount=fen(revenue * tier.rate),
+                 inputs={"method": plan.method, "band": tier.label()})]
+
+
+def band_of(tiers: tuple[Tier, ...], revenue: Decimal) -> Tier:
+    """The half-open band ``[lower, upper)`` that holds ``revenue``: an edge belongs to the band above."""
+    for tier in tiers:
+        if tier.upper is None or revenue < tier.upper:
+            return tier
+    return tiers[-1]
+
+
+def _graduated(tiers: tuple[Tier, ...], revenue: Decimal) -> list[Line]:
+    lines = []
+    for tier in tiers:
+        if revenue <= tier.lower and tier.lower > 0:
+            break
+        top = revenue if tier.upper is None else min(revenue, tier.upper)
+        portion = max(top - tier.lower, ZERO)
+        lines.append(Line(kind="royalty", description=f"royalty {tier.label()} @ {tier.rate}", band=tier.label(),
+                          base=portion, rate=tier.rate, amount=fen(portion * tier.rate),
+                          inputs={"method": "graduated", "band": tier.label()}))
+    return lines
+
+
+def minimum_topup(plan: RoyaltyPlan, royalty: Decimal) -> Line | None:
+    """The top-up to the guaranteed monthly minimum, when the site's royalty is below it."""
+    if plan.minimum_monthly <= 0 or royalty >= plan.minimum_monthly:
+        return None
+    return Line(kind="minimum_topup", description=f"minimum top-up to {plan.minimum_monthly}",
+                base=royalty, rate=ZERO, amount=fen(plan.minimum_monthly - royalty),
+                inputs={"minimum_monthly": str(plan.minimum_monthly), "royalty": str(royalty)})
+
+
+def brand_fund(plan: RoyaltyPlan, revenue: Decimal) -> Line | None:
+    if plan.brand_fund_rate <= 0:
+        return None
+    return Line(kind="brand_fund", description=f"brand fund @ {plan.brand_fund_rate}", base=revenue,
+                rate=plan.brand_fund_rate, amount=fen(revenue * plan.brand_fund_rate))
+
+
+def tech_fee(plan: RoyaltyPlan, desks: int) -> Line | None:
+    if plan.tech_fee_per_desk <= 0 or desks <= 0:
+        return None
+    return Line(kind="tech_fee", description=f"technology fee {desks} desks × {plan.tech_fee_per_desk}",
+                base=Decimal(desks), rate=plan.tech_fee_per_desk, amount=fen(desks * plan.tech_fee_per_desk),
+                inputs={"desks": desks})
+
+
+def revenue_charges(plan: RoyaltyPlan, revenue: Decimal) -> list[Line]:
+    """Everything that depends on a site's revenue: royalty bands, minimum top-up, brand fund."""
+    lines = royalty_lines(plan, revenue)
+    topup = minimum_topup(plan, sum((line.amount for line in lines), ZERO))
+    fund = brand_fund(plan, revenue)
+    return lines + [line for line in (topup, fund) if line is not None]
+
+
+# --- estimates, late fees, true-ups ---------------------------------------------------------
+
+def estimate_revenue(plan: RoyaltyPlan, history: list[Decimal]) -> Decimal:
+    """A missing month: the average of up to ``months`` earlier reports, times the plan's uplift.
+
+    With no history at all the estimate is zero, so the minimum top-up still applies.
+    """
+    recent = history[-plan.estimate_months:] if history else []
+    if not recent:
+        return ZERO
+    return fen(sum(recent, ZERO) / len(recent) * plan.estimate_uplift)
+
+
+def late_fee(plan: RoyaltyPlan, *, invoice_id: int, invoice_number: str, balance: Decimal, due_date: date,
+             today: date, days_already_charged: int) -> Line | None:
+    """Interest on an overdue balance once the grace period has passed, counted from the due date.
+
+    Days charged on earlier invoices are not charged again, so monthly runs add up
+    to exactly one charge per overdue day.
+    """
+    days_overdue = (today - due_date).days
+    if balance <= 0 or days_overdue <= plan.late_fee_grace_days:
+        return None
+    days = days_overdue - days_already_charged
+    if days <= 0:
+        return None
+    amount = fen(balance * plan.late_fee_daily_rate * days)
+    return Line(kind="late_fee", description=f"late fee on {invoice_number}: {days} days × {plan.late_fee_daily_rate}",
+                base=balance, rate=plan.late_fee_daily_rate, amount=amount, corrects_invoice_id=invoice_id,
+                inputs={"invoice": invoice_number, "days": days, "due_date": due_date.isoformat(),
+                        "grace_days": plan.late_fee_grace_days, "as_of": today.isoformat()})
+
+
+def true_up(plan: RoyaltyPlan, *, corrected_revenue: Decimal, billed: Decimal, invoice_id: int,
+            invoice_number: str) -> Line | None:
+    """The difference between what a corrected report now gives and what was billed (credit or debit)."""
+    now = sum((line.amount for line in revenue_charges(plan, corrected_revenue)), ZERO)
+    difference = fen(now - billed)
+    if difference == 0:
+        return None
+    return Line(kind="true_up", description=f"true-up of {invoice_number}", base=corrected_revenue, rate=ZERO,
+                amount=difference, corrects_invoice_id=invoice_id,
+                inputs={"invoice": invoice_number, "billed": str(billed), "recomputed": str(now)})
+
+
+def totals(lines: list[Line], vat_rate: Decimal) -> Totals:
+    """Subtotal of the rounded lines; VAT once on that sum, rounded by the same rule."""
+    subtotal = sum((line.amount for line in lines), ZERO)
+    vat = fen(subtotal * vat_rate)
+    return Totals(subtotal=subtotal, vat=vat, total=subtotal + vat)
+
+
+# --- one site's month ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SiteMonth:
+    """What the run knows about one site for one month."""
+
+    site_id: int
+    site_code: str
+    desks: int
+    revenue: Decimal
+    estimated: bool
+    report_id: int | None
+    report_version: int | None
+
+
+def site_lines(plan: RoyaltyPlan, site: SiteMonth, period: str) -> list[Line]:
+    """All lines of one site for one month, each tagged with the site and the report it used."""
+    lines = revenue_charges(plan, site.revenue)
+    fee = tech_fee(plan, site.desks)
+    if fee is not None:
+        lines.append(fee)
+    for line in lines:
+        line.site_id = site.site_id
+        line.site_code = site.site_code
+        line.service_period = period
+        if line.kind != "tech_fee":
+            line.estimated = site.estimated
+            line.revenue_report_id = site.report_id
+            line.revenue_report_version = site.report_version
+            line.inputs.setdefault("revenue", str(site.revenue))
+    return lines

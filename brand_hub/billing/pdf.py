@@ -1,0 +1,113 @@
+"""Invoice PDFs through WeasyPrint, rendered in a process pool over all cores.
+
+The HTML is built in the calling process (cheap); each worker turns one HTML
+string into one PDF with its own font configuration, so no font subset is ever
+shared between two documents. The bytes are stored with their SHA-256.
+"""
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlmodel import Session, select
+
+from brand_hub.models import Agreement, Franchisee
+from brand_hub.models.billing import Invoice, InvoiceDocument
+
+from .invoices import invoice_lines, site_names
+
+TEMPLATES = Path(__file__).resolve().parent / "templates" / "billing" / "pdf"
+KIND_LABELS = {
+    "royalty": ("特许权使用费", "Royalty"),
+    "minimum_topup": ("保底补足", "Minimum top-up"),
+    "brand_fund": ("品牌基金", "Brand fund"),
+    "tech_fee": ("技术服务费", "Technology fee"),
+    "late_fee": ("滞纳金", "Late fee"),
+    "true_up": ("差额调整", "True-up"),
+}
+# below this many documents a pool costs more than it saves
+POOL_THRESHOLD = 4
+
+
+def _environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]))
+    env.filters["amount"] = lambda value: f"{Decimal(value):,.2f}"
+    env.filters["rate"] = lambda value: f"{Decimal(value) * 100:.4f}".rstrip("0").rstrip(".") + "%"
+    return env
+
+
+def document_context(*, session: Session, invoice: Invoice, brand_name: str) -> dict[str, Any]:
+    """Everything the PDF shows, as plain data (lines grouped by site)."""
+    lines = invoice_lines(session=session, invoice_id=invoice.id)
+    sites = site_names(session=session, site_ids={line.site_id for line in lines if line.site_id})
+    groups: list[dict[str, Any]] = []
+    for line in lines:
+        site = sites.get(line.site_id) if line.site_id else None
+        key = site.code if site else ""
+        if not groups or groups[-1]["code"] != key:
+            groups.append({"code": key, "name_zh": site.name_zh if site else "账户项目",
+                           "name_en": site.name_en if site else "Account items", "lines": []})
+        zh, en = KIND_LABELS.get(line.kind, (line.kind, line.kind))
+        groups[-1]["lines"].append({"label_zh": zh, "label_en": en, "line": line})
+    return {
+        "brand_name": brand_name, "invoice": invoice, "groups": groups,
+        "franchisee": session.get(Franchisee, invoice.franchisee_id),
+        "agreement": session.get(Agreement, invoice.agreement_id),
+        "any_estimated": any(line.estimated for line in lines),
+    }
+
+
+def render_html(context: dict[str, Any]) -> str:
+    return _environment().get_template("invoice.html").render(**context)
+
+
+def html_to_pdf(html: str) -> bytes:
+    """One document, its own fonts: a fresh ``FontConfiguration`` every time."""
+    from weasyprint import HTML
+    from weasyprint.text.fonts import FontConfiguration
+
+    fonts = FontConfiguration()
+    return HTML(string=html, base_url=str(TEMPLATES)).write_pdf(font_config=fonts)
+
+
+def render_many(htmls: list[str], workers: int = 0) -> list[bytes]:
+    """PDFs for ``htmls`` in order; a process pool over ``workers`` cores (0: all) when worth it."""
+    workers = workers or os.cpu_count() or 1
+    if len(htmls) < POOL_THRESHOLD or workers == 1:
+        return [html_to_pdf(html) for html in htmls]
+    context = multiprocessing.get_context("forkserver")
+    with ProcessPoolExecutor(max_workers=min(workers, len(htmls)), mp_context=context) as pool:
+        return list(pool.map(html_to_pdf, htmls, chunksize=max(1, len(htmls) // (workers * 4))))
+
+
+def render_missing(*, session: Session, brand_name: str, workers: int = 0,
+                   invoice_ids: list[int] | None = None) -> list[Invoice]:
+    """Render and store the PDF of every issued invoice that has none yet; returns those rendered.
+
+    Kept apart from numbering so an interrupted render is simply redone by the next call.
+    """
+    stmt = select(Invoice).where(Invoice.number.is_not(None), Invoice.pdf_sha256.is_(None)).order_by(Invoice.id)
+    if invoice_ids is not None:
+        stmt = stmt.where(Invoice.id.in_(invoice_ids))
+    invoices = list(session.exec(stmt).all())
+    htmls = [render_html(document_context(session=session, invoice=inv, brand_name=brand_name)) for inv in invoices]
+    for invoice, pdf in zip(invoices, render_many(htmls, workers)):
+        digest = hashlib.sha256(pdf).hexdigest()
+        session.merge(InvoiceDocument(invoice_id=invoice.id, pdf=pdf, sha256=digest,
+                                      rendered_at=datetime.now(timezone.utc)))
+        invoice.pdf_sha256 = digest
+    session.flush()
+    return invoices
+
+
+def stored_pdf(*, session: Session, invoice: Invoice) -> bytes | None:
+    """The PDF as sent, or None when it has not been rendered yet."""
+    document = session.get(InvoiceDocument, invoice.id)
+    return document.pdf if document is not None else None

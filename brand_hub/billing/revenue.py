@@ -1,0 +1,146 @@
+"""Revenue reports: a site's monthly gross revenue, submitted in the portal or imported by finance.
+
+Every submission is a new version when it changes something; the newest version of
+(site, period) is in force. A later version is ``corrected`` (its difference is
+trued up in the next run when the month was already invoiced).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from brand_hub import audit
+from brand_hub.models import Site
+from brand_hub.models.billing import ReportSource, ReportStatus, RevenueReport
+
+from . import BillingError, parse_period, period_start
+
+BREAKDOWN_KEYS = ("desks", "offices", "meeting_rooms", "services")
+REQUIRED_COLUMNS = ("site_code", "period", "gross_revenue")
+
+
+def parse_amount(text: str, what: str) -> Decimal:
+    """A non-negative decimal amount with at most two decimals, or a ``BillingError`` saying why not."""
+    raw = str(text).strip().replace(",", "")
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise BillingError(f"{what} {text!r} is not a decimal number") from None
+    if not value.is_finite():
+        raise BillingError(f"{what} {text!r} is not a decimal number")
+    if value < 0:
+        raise BillingError(f"{what} {text!r} is negative")
+    if value != value.quantize(Decimal("0.01")):
+        raise BillingError(f"{what} {text!r} has more than two decimals (fen)")
+    return value
+
+
+def newest_report(*, session: Session, site_id: int, period: str) -> RevenueReport | None:
+    return session.exec(select(RevenueReport).where(RevenueReport.site_id == site_id, RevenueReport.period == period)
+                        .order_by(RevenueReport.version.desc())).first()
+
+
+def newest_reports(*, session: Session, site_ids: list[int], periods: list[str]) -> dict[tuple[int, str], RevenueReport]:
+    """The report in force for each (site, period) asked for, in one query."""
+    if not site_ids or not periods:
+        return {}
+    newest = (select(RevenueReport.site_id, RevenueReport.period, func.max(RevenueReport.version).label("v"))
+              .where(RevenueReport.site_id.in_(site_ids), RevenueReport.period.in_(periods))
+              .group_by(RevenueReport.site_id, RevenueReport.period).subquery())
+    rows = session.exec(select(RevenueReport).join(
+        newest, (RevenueReport.site_id == newest.c.site_id) & (RevenueReport.period == newest.c.period)
+        & (RevenueReport.version == newest.c.v))).all()
+    return {(r.site_id, r.period): r for r in rows}
+
+
+def submit_report(*, session: Session, site: Site, period: str, gross_revenue: Decimal,
+                  breakdown: dict[str, Decimal] | None = None, source: ReportSource, submitted_by: str,
+                  today: date) -> tuple[RevenueReport, bool]:
+    """Record a site's revenue for a month; returns (report in force, whether a new version was written).
+
+    Re-submitting the same figures writes nothing, so an import can be re-run.
+    """
+    parse_period(period)
+    if period_start(period) > today:
+        raise BillingError(f"period {period} has not started yet")
+    if gross_revenue < 0:
+        raise BillingError("gross revenue cannot be negative")
+    clean = {k: str(v) for k, v in (breakdown or {}).items()}
+    current = newest_report(session=session, site_id=site.id, period=period)
+    if current is not None and current.gross_revenue == gross_revenue and current.breakdown == clean \
+            and current.status != ReportStatus.estimated:
+        return current, False
+    if current is None or current.status == ReportStatus.estimated:
+        status = ReportStatus.reported
+    else:
+        status = ReportStatus.corrected
+    report = RevenueReport(site_id=site.id, period=period, version=(current.version + 1) if current else 1,
+                           gross_revenue=gross_revenue, breakdown=clean, status=status, source=source,
+                           submitted_by=submitted_by)
+    session.add(report)
+    session.flush()
+    return report, True
+
+
+@dataclass
+class ImportResult:
+    """What an import did: rows stored, rows unchanged, and every bad row with its line and reason."""
+
+    written: int = 0
+    unchanged: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def import_csv(*, session: Session, text: str, file: str, actor: audit.Actor, today: date) -> ImportResult:
+    """Import ``site_code,period,gross_revenue[,desks,offices,meeting_rooms,services]``.
+
+    Every bad row is reported as ``file:line: reason`` and skipped; good rows are kept.
+    """
+    result = ImportResult()
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        raise BillingError(f"{file}:1: missing column(s) {', '.join(missing)}; "
+                           f"expected {','.join(REQUIRED_COLUMNS)}[,{','.join(BREAKDOWN_KEYS)}]")
+    sites = {s.code: s for s in session.exec(select(Site)).all()}
+    seen: dict[tuple[str, str], int] = {}
+    for row in reader:
+        line = reader.line_num
+        try:
+            site, period, revenue, breakdown = _parse_row(row, sites, seen, line)
+            _, written = submit_report(session=session, site=site, period=period, gross_revenue=revenue,
+                                       breakdown=breakdown, source=ReportSource.import_, submitted_by=actor.label,
+                                       today=today)
+        except BillingError as exc:
+            result.errors.append(f"{file}:{line}: {exc}")
+            continue
+        if written:
+            result.written += 1
+        else:
+            result.unchanged += 1
+    audit.record(session=session, actor=actor, action="revenue.import", entity_type="revenue_report",
+                 entity_id=file, after={"written": result.written, "unchanged": result.unchanged,
+                                        "refused": len(result.errors)})
+    return result
+
+
+def _parse_row(row: dict[str, str], sites: dict[str, Site], seen: dict[tuple[str, str], int],
+               line: int) -> tuple[Site, str, Decimal, dict[str, Decimal]]:
+    code = (row.get("site_code") or "").strip()
+    period = (row.get("period") or "").strip()
+    site = sites.get(code)
+    if site is None:
+        raise BillingError(f"unknown site {code!r}")
+    parse_period(period)
+    if (code, period) in seen:
+        raise BillingError(f"duplicate row for {code} {period} (first on line {seen[(code, period)]})")
+    seen[(code, period)] = line
+    revenue = parse_amount(row.get("gross_revenue") or "", "gross_revenue")
+    breakdown = {key: parse_amount(row[key], key) for key in BREAKDOWN_KEYS if (row.get(key) or "").strip()}
+    return site, period, revenue, breakdown

@@ -1,0 +1,176 @@
+"""Collection: the hub's side of the site agents — tokens, targets, pulled data, feed health.
+
+Services here are keyword-only functions that take a session and never commit.
+The pull cycle itself (many short transactions, one per page) is in ``cycle``.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from ..audit import Actor, record
+from ..models import Franchisee, Site, SiteStatus
+from ..models.collection import CollectionTarget, ReadingBucket
+
+TOKEN_SCHEME = "hmac-sha256"
+
+
+class CollectionError(Exception):
+    """Base of the collection area's errors."""
+
+
+class UnknownSite(CollectionError):
+    pass
+
+
+class TokenError(CollectionError):
+    """A token cannot be issued or derived (already issued, secret key changed)."""
+
+
+class AgentError(CollectionError):
+    """An agent could not be reached or answered wrongly; the text says what and where."""
+
+
+class AgentAuthError(AgentError):
+    """The agent refused the site token (HTTP 401)."""
+
+
+class PageError(AgentError):
+    """A page whose frame is broken (no records list, cursor going backwards): nothing of it is kept."""
+
+
+# -- tokens ------------------------------------------------------------------------------------
+# The hub stores only a random nonce and the SHA-256 of the token. The token itself is
+# derived from the nonce with the hub's secret key, so the collector can present it to the
+# agent while a copy of the database alone reveals nothing.
+
+def _derive(secret_key: str, site_code: str, nonce: str) -> str:
+    digest = hmac.new(secret_key.encode("utf-8"), f"site-agent|{site_code}|{nonce}".encode("utf-8"),
+                      hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def site_token(site: Site, secret_key: str) -> str:
+    """The bearer token the collector presents to ``site``'s agent."""
+    try:
+        scheme, nonce, token_hash = site.agent_token_hash.split("$")
+    except ValueError:
+        raise TokenError(f"site {site.code}: no agent token issued "
+                         f"(brandhub collect token --site {site.code})") from None
+    if scheme != TOKEN_SCHEME:
+        raise TokenError(f"site {site.code}: unknown token scheme {scheme!r}")
+    token = _derive(secret_key, site.code, nonce)
+    if not hmac.compare_digest(hashlib.sha256(token.encode("utf-8")).hexdigest(), token_hash):
+        raise TokenError(f"site {site.code}: the hub's secret key changed since the token was issued; rotate it")
+    return token
+
+
+def issue_token(*, session: Session, site_code: str, secret_key: str, actor: Actor, rotate: bool = False) -> str:
+    """Issue (or with ``rotate`` replace) a site's agent token; the plain token is returned only now."""
+    site = session.exec(select(Site).where(Site.code == site_code)).first()
+    if site is None:
+        raise UnknownSite(f"no site with code {site_code!r}")
+    if site.agent_token_hash and not rotate:
+        raise TokenError(f"site {site_code} already has a token; rotate it (--rotate) to get a new one")
+    nonce = secrets.token_urlsafe(16)
+    token = _derive(secret_key, site.code, nonce)
+    had_token = bool(site.agent_token_hash)
+    site.agent_token_hash = f"{TOKEN_SCHEME}${nonce}${hashlib.sha256(token.encode('utf-8')).hexdigest()}"
+    site.updated_at = datetime.now(timezone.utc)
+    session.add(site)
+    record(session=session, actor=actor, action="site.agent_token_rotate" if had_token else "site.agent_token_issue",
+           entity_type="site", entity_id=site.id, after={"code": site.code})
+    return token
+
+
+# -- targets and health ------------------------------------------------------------------------
+
+def target_site_ids(*, session: Session, site_codes: list[str] | None = None) -> list[int]:
+    """Active sites with an agent URL (optionally only the named ones), stalest feed first."""
+    stmt = (select(Site.id).outerjoin(CollectionTarget, CollectionTarget.site_id == Site.id)
+            .where(Site.status == SiteStatus.active, Site.agent_url != "")
+            .order_by(CollectionTarget.last_success_at.is_not(None), CollectionTarget.last_success_at, Site.id))
+    if site_codes:
+        stmt = stmt.where(Site.code.in_(site_codes))
+    return list(session.exec(stmt).all())
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    """One line of the Agents page."""
+
+    site: Site
+    franchisee: Franchisee
+    target: CollectionTarget | None
+
+    @property
+    def failing(self) -> bool:
+        return bool(self.target and self.target.consecutive_failures)
+
+    @property
+    def state(self) -> str:
+        if not self.site.agent_url:
+            return "no_agent"
+        if self.target is None or self.target.last_attempt_at is None:
+            return "never"
+        if self.target.consecutive_failures:
+            return "failing"
+        return "ok"
+
+    def lag(self, now: datetime) -> timedelta | None:
+        if self.target is None or self.target.newest_record_at is None:
+            return None
+        return now - self.target.newest_record_at
+
+
+SORTS = ("state", "site", "partner", "last_success", "failures", "lag", "records", "buffer")
+
+
+def feed_rows(*, session: Session, site_ids: list[int] | None = None, sort: str = "state",
+              descending: bool = False, now: datetime | None = None) -> list[FeedRow]:
+    """Every site's feed health (or only ``site_ids``'), failing first by default."""
+    now = now or datetime.now(timezone.utc)
+    stmt = (select(Site, Franchisee, CollectionTarget).join(Franchisee, Franchisee.id == Site.franchisee_id)
+            .outerjoin(CollectionTarget, CollectionTarget.site_id == Site.id)
+            .where(Site.status.in_([SiteStatus.active, SiteStatus.onboarding, SiteStatus.suspended])))
+    if site_ids is not None:
+        stmt = stmt.where(Site.id.in_(site_ids))
+    rows = [FeedRow(site, franchisee, target) for site, franchisee, target in session.exec(stmt).all()]
+    state_rank = {"failing": 0, "never": 1, "ok": 2, "no_agent": 3}
+    never = datetime.min.replace(tzinfo=timezone.utc)
+    keys = {
+        "state": lambda r: (state_rank[r.state], -(r.target.consecutive_failures if r.target else 0), r.site.code),
+        "site": lambda r: r.site.code,
+        "partner": lambda r: (r.franchisee.code, r.site.code),
+        "last_success": lambda r: (r.target.last_success_at if r.target and r.target.last_success_at else never),
+        "failures": lambda r: r.target.consecutive_failures if r.target else 0,
+        "lag": lambda r: r.lag(now) or timedelta.max,
+        "records": lambda r: r.target.records_last_pull if r.target else 0,
+        "buffer": lambda r: r.target.buffer_depth if r.target else 0,
+    }
+    return sorted(rows, key=keys.get(sort, keys["state"]), reverse=descending)
+
+
+def site_series(*, session: Session, site_id: int, days: int = 7) -> dict[str, Any]:
+    """The collected readings of a site's last ``days`` days with data, as chart series per metric and zone."""
+    newest = session.exec(select(func.max(ReadingBucket.bucket_start)).where(ReadingBucket.site_id == site_id)).one()
+    if newest is None:
+        return {"metrics": {}, "since": None, "until": None, "buckets": 0}
+    since = newest - timedelta(days=days)
+    rows = session.exec(select(ReadingBucket.metric, ReadingBucket.zone, ReadingBucket.bucket_start,
+                               ReadingBucket.mean, ReadingBucket.min, ReadingBucket.max, ReadingBucket.count)
+                        .where(ReadingBucket.site_id == site_id, ReadingBucket.bucket_start > since)
+                        .order_by(ReadingBucket.metric, ReadingBucket.zone, ReadingBucket.bucket_start)).all()
+    metrics: dict[str, dict[str, list]] = {}
+    for metric, zone, start, mean, low, high, count in rows:
+        metrics.setdefault(metric, {}).setdefault(zone, []).append(
+            {"x": start.isoformat(), "y": round(mean, 3), "min": low, "max": high, "n": count})
+    return {"metrics": metrics, "since": since, "until": newest, "buckets": len(rows)}

@@ -1,0 +1,142 @@
+"""Checking a page an agent sent: the good records become rows, the bad ones get a reason.
+
+Plain data in, values out: no session. The agent validates at the edge too, but the
+hub trusts nothing it did not check itself.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from site_agent.intake import EVENT_KINDS
+from site_agent.privacy import scrub
+from standards.metrics import METRICS
+
+from . import PageError
+
+_ZONE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+STREAMS = ("readings", "nps", "events")
+
+
+@dataclass
+class CheckedPage:
+    cursor: str
+    more: bool
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    bad: list[tuple[Any, str]] = field(default_factory=list)   # (record as sent, reason)
+    newest: datetime | None = None
+
+
+class _Bad(ValueError):
+    pass
+
+
+def check_page(stream: str, body: dict[str, Any], site_id: int, after: str) -> CheckedPage:
+    """Validate a page; a page whose frame is broken (no records list, bad cursor) is refused whole."""
+    records = body.get("records")
+    cursor = body.get("cursor")
+    if not isinstance(records, list):
+        raise PageError(f"{stream} page after {after}: 'records' is not a list")
+    if not isinstance(cursor, str) or not cursor.isdigit():
+        raise PageError(f"{stream} page after {after}: cursor {cursor!r} is not a sequence number")
+    if int(cursor) < int(after) or (records and int(cursor) == int(after)):
+        raise PageError(f"{stream} page after {after}: cursor {cursor} does not move forward")
+    page = CheckedPage(cursor=cursor, more=bool(body.get("more")) and bool(records))
+    check = {"readings": _reading, "nps": _nps, "events": _event}[stream]
+    for record in records:
+        try:
+            row = check(record)
+        except _Bad as exc:
+            page.bad.append((record, str(exc)))
+            continue
+        row["site_id"] = site_id
+        page.rows.append(row)
+        moment = row.get("bucket_start") or row.get("answered_at") or row.get("occurred_at")
+        if page.newest is None or moment > page.newest:
+            page.newest = moment
+    return page
+
+
+def _time(record: dict, name: str) -> datetime:
+    raw = record.get(name)
+    if not isinstance(raw, str):
+        raise _Bad(f"{name} missing")
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise _Bad(f"{name} {raw!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise _Bad(f"{name} {raw!r} has no time zone")
+    return moment.astimezone(timezone.utc)
+
+
+def _number(record: dict, name: str) -> float:
+    value = record.get(name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise _Bad(f"{name} {value!r} is not a number")
+    return float(value)
+
+
+def _text(record: dict, name: str, limit: int, required: bool = True) -> str:
+    value = record.get(name, "" if not required else None)
+    if value is None and not required:
+        value = ""
+    if not isinstance(value, str) or (required and not value) or len(value) > limit:
+        raise _Bad(f"{name} {value!r} is not text of 1–{limit} characters")
+    return value
+
+
+def _reading(record: Any) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        raise _Bad("record is not an object")
+    zone = record.get("zone")
+    if not isinstance(zone, str) or not _ZONE.match(zone):
+        raise _Bad(f"zone {zone!r} is not a zone name")
+    metric = METRICS.get(record.get("metric"))
+    if metric is None:
+        raise _Bad(f"metric {record.get('metric')!r} is not a canonical metric")
+    count = record.get("count")
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise _Bad(f"count {count!r} is not a positive integer")
+    minutes = record.get("bucket_minutes", 15)
+    if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 < minutes <= 1440:
+        raise _Bad(f"bucket_minutes {minutes!r} is not 1–1440")
+    mean, low, high = _number(record, "mean"), _number(record, "min"), _number(record, "max")
+    if not (metric.low <= low <= metric.high and metric.low <= high <= metric.high):
+        raise _Bad(f"{metric.name} min/max {low}/{high} outside {metric.low}–{metric.high}")
+    if not low - 1e-9 * abs(low) <= mean <= high + 1e-9 * abs(high) or low > high:
+        raise _Bad(f"mean {mean} not between min {low} and max {high}")
+    return {"zone": zone, "metric": metric.name, "bucket_start": _time(record, "bucket_start"),
+            "bucket_minutes": minutes, "count": count, "mean": mean, "min": low, "max": high}
+
+
+def _nps(record: Any) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        raise _Bad("record is not an object")
+    score = record.get("score")
+    if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 10:
+        raise _Bad(f"score {score!r} is not 0–10")
+    comment = _text(record, "comment", 1000, required=False)
+    language = _text(record, "language", 10, required=False) or "zh_CN"
+    return {"record_id": _text(record, "record_id", 100), "answered_at": _time(record, "answered_at"),
+            "score": score, "comment": scrub(comment), "language": language}
+
+
+def _event(record: Any) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        raise _Bad("record is not an object")
+    kind = record.get("kind")
+    if kind not in EVENT_KINDS:
+        raise _Bad(f"kind {kind!r} is not an operations event kind")
+    quantity = record.get("quantity")
+    if quantity is not None and (isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 0):
+        raise _Bad(f"quantity {quantity!r} is not a count")
+    data = record.get("data") or {}
+    if not isinstance(data, dict):
+        raise _Bad("data is not an object")
+    return {"record_id": _text(record, "record_id", 100), "kind": kind,
+            "occurred_at": _time(record, "occurred_at"), "ref": _text(record, "ref", 100, required=False),
+            "quantity": quantity, "data": data}

@@ -1,0 +1,237 @@
+"""Evaluate every rule for every site (and partner) and store what changed.
+
+The decisions are made by the pure ``lifecycle`` and ``rules`` modules; this module
+reads the current flags, feeds them the observations, and writes new states,
+timeline events and queued mails. Each site runs in its own savepoint: a broken
+rule or site is recorded on the run and the others go on. Re-running at the same
+moment changes nothing (the state machine is idempotent and mails are keyed by
+the event that caused them).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from brand_hub import audit
+from brand_hub.models.compliance import (CorrectiveActionPlan, EvaluationRun, Flag, FlagEvent, FlagState, PlanStatus,
+                                         Severity)
+from brand_hub.settings import Settings
+
+from . import facts as facts_module
+from . import notify
+from .lifecycle import CURRENT, FlagView, Observation, Outcome, Timing, observe
+from .rules import (WINDOW_DAYS, Context, PartnerFacts, Rule, SiteFacts, agent_is_down, standard_rules,
+                    system_rules)
+
+VIEW_FIELDS = [f.name for f in dataclasses.fields(FlagView)]
+
+
+@dataclass
+class RunSummary:
+    """What one evaluation did; ``errors`` name the site, rule and reason of everything skipped."""
+
+    run_id: int | None = None
+    sites: int = 0
+    observations: int = 0
+    opened: int = 0
+    resolved: int = 0
+    events: int = 0
+    mails: int = 0
+    errors: list[dict] = field(default_factory=list)
+
+
+def context_of(settings: Settings, now: datetime, min_coverage: float = 0.7) -> Context:
+    return Context(now=now, timezone=settings.timezone, revenue_report_due_day=settings.revenue_report_due_day,
+                   drift_grace=timedelta(minutes=settings.config_drift_grace_minutes), min_coverage=min_coverage)
+
+
+def _min_coverage(settings: Settings) -> float:
+    try:
+        from standards.scoring_model import current_model
+
+        return float(current_model(settings.scoring_dir or None).min_coverage)
+    except Exception:  # no readable model: the model's shipped default
+        return 0.7
+
+
+def open_key(*, site_id: int | None, franchisee_id: int, rule: str, subject: str) -> str:
+    owner = f"s{site_id}" if site_id is not None else f"p{franchisee_id}"
+    return f"{owner}|{rule}|{subject}"
+
+
+def view_of(flag: Flag) -> FlagView:
+    values = {name: getattr(flag, name) for name in VIEW_FIELDS}
+    values["severity"] = flag.severity.value if isinstance(flag.severity, Severity) else flag.severity
+    values["state"] = FlagState(flag.state)
+    return FlagView(**values)
+
+
+def _timing(rule: Rule, settings: Settings) -> Timing:
+    return dataclasses.replace(rule.timing, ack_within=timedelta(hours=settings.flag_ack_hours),
+                               escalate_every=timedelta(hours=settings.flag_escalation_hours))
+
+
+class Evaluator:
+    """One run's working state: the current flags by identity and the run's counters."""
+
+    def __init__(self, *, session: Session, settings: Settings, now: datetime, summary: RunSummary):
+        self.session, self.settings, self.now, self.summary = session, settings, now, summary
+
+    def current_flags(self, site_id: int | None, franchisee_id: int) -> dict[tuple[str, str], Flag]:
+        stmt = select(Flag).where(Flag.open_key.is_not(None))
+        stmt = stmt.where(Flag.site_id == site_id) if site_id is not None else \
+            stmt.where(Flag.site_id.is_(None), Flag.franchisee_id == franchisee_id)
+        return {(f.rule, f.subject): f for f in self.session.exec(stmt)}
+
+    def run_rules(self, rules: list[Rule], facts, *, site_id: int | None, franchisee_id: int, ctx: Context,
+                  down: bool, label: str) -> None:
+        current = self.current_flags(site_id, franchisee_id)
+        for rule in rules:
+            try:
+                seen = rule.probe(facts, ctx)
+            except Exception as exc:  # one broken rule never stops the others
+                self.summary.errors.append({"site": label, "rule": rule.id, "error": f"{type(exc).__name__}: {exc}"})
+                continue
+            for (rule_id, subject), flag in current.items():
+                if rule_id == rule.id and subject not in seen:
+                    seen = {**seen, subject: Observation("clear")}
+            for subject, obs in seen.items():
+                if rule.inhibited_by_agent_down and down:
+                    obs = Observation("inhibited", evidence=obs.evidence)
+                if obs.severity is None:
+                    obs = dataclasses.replace(obs, severity=rule.severity)
+                self.summary.observations += 1
+                self.apply(rule, current.get((rule.id, subject)), obs, site_id=site_id, franchisee_id=franchisee_id,
+                           subject=subject)
+
+    def apply(self, rule: Rule, flag: Flag | None, obs: Observation, *, site_id: int | None, franchisee_id: int,
+              subject: str) -> None:
+        previous = None
+        if flag is None and obs.status in ("firing", "no_data"):  # a recurrence links to the last resolved one
+            previous = self._previous(site_id, franchisee_id, rule.id, subject)
+        basis = flag or previous
+        before = view_of(basis) if basis is not None else None
+        outcome: Outcome = observe(before, obs, _timing(rule, self.settings), self.now)
+        if outcome.flag is None or (outcome.flag == before and not outcome.events):
+            return
+        if outcome.new:
+            flag = Flag(site_id=site_id, franchisee_id=franchisee_id, rule=rule.id, subject=subject,
+                        previous_id=previous.id if previous else None, created_at=self.now)
+        assert flag is not None
+        self._write(flag, outcome.flag, rule, site_id=site_id, franchisee_id=franchisee_id, subject=subject)
+        self.session.add(flag)
+        if outcome.events:
+            self.session.flush()  # the events need the flag's id; plain updates wait for the next flush
+        for event in outcome.events:
+            self.record(flag, event.kind, event.from_state, event.to_state, event.reason, event.data)
+
+    def _previous(self, site_id, franchisee_id, rule_id, subject) -> Flag | None:
+        stmt = select(Flag).where(Flag.rule == rule_id, Flag.subject == subject, Flag.franchisee_id == franchisee_id)
+        stmt = stmt.where(Flag.site_id == site_id) if site_id is not None else stmt.where(Flag.site_id.is_(None))
+        return self.session.exec(stmt.order_by(Flag.id.desc()).limit(1)).first()
+
+    def _write(self, flag: Flag, view: FlagView, rule: Rule, *, site_id, franchisee_id, subject) -> None:
+        for name in VIEW_FIELDS:
+            setattr(flag, name, getattr(view, name))
+        flag.severity = Severity(view.severity) if view.severity in Severity.__members__ else Severity.minor
+        flag.evidence = {**view.evidence, "rule_title_en": rule.title_en, "rule_title_zh": rule.title_zh}
+        flag.open_key = open_key(site_id=site_id, franchisee_id=franchisee_id, rule=rule.id, subject=subject) \
+            if view.state in CURRENT else None
+        flag.updated_at = self.now
+
+    def record(self, flag: Flag, kind: str, from_state, to_state, reason: str, data: dict, *,
+               actor: audit.Actor = audit.SYSTEM) -> FlagEvent:
+        """Append one timeline event (and queue its mail)."""
+        event = FlagEvent(flag_id=flag.id, at=self.now, actor=actor.label, actor_id=actor.user_id, kind=kind,
+                          from_state=from_state.value if from_state else None, to_state=to_state.value,
+                          reason=reason[:1000], data=data)
+        self.session.add(event)
+        self.session.flush()
+        self.summary.events += 1
+        if kind in ("opened", "reopened"):
+            self.summary.opened += 1
+            if flag.rule == "termination-review":
+                audit.record(session=self.session, actor=actor, action="partner.termination_review",
+                             entity_type="franchisee", entity_id=flag.franchisee_id,
+                             after={"flag": flag.id, "evidence": flag.evidence})
+        if to_state == FlagState.resolved:
+            self.summary.resolved += 1
+        title_zh = flag.evidence.get("rule_title_zh", flag.rule)
+        title_en = flag.evidence.get("rule_title_en", flag.rule)
+        if notify.queue_for(session=self.session, settings=self.settings, flag=flag, event=event, title_zh=title_zh,
+                            title_en=title_en, now=self.now):
+            self.summary.mails += 1
+        return event
+
+
+def evaluate(*, session: Session, settings: Settings, now: datetime, site_codes: list[str] | None = None) -> RunSummary:
+    """Evaluate every rule for every active site (or those named) and their partners; record the run."""
+    summary = RunSummary()
+    run = EvaluationRun(started_at=now)
+    session.add(run)
+    ctx = context_of(settings, now, _min_coverage(settings))
+    standards: list[dict] = []
+    try:
+        with session.begin_nested():
+            standards = facts_module.latest_standards(session=session)
+    except Exception as exc:  # the standards table unreadable: system rules still run
+        summary.errors.append({"site": "", "rule": "source:standard", "error": f"{type(exc).__name__}: {exc}"[:400]})
+    rules = list(system_rules(ctx)) + list(standard_rules(standards))
+    site_rules = [r for r in rules if r.scope == "site"]
+    partner_rules = [r for r in rules if r.scope == "partner"]
+    metrics: dict[str, int] = {}
+    for rule in site_rules:
+        if rule.source and "metric" in rule.source["rule"]:
+            days = WINDOW_DAYS.get(rule.source["rule"].get("window", "month"), 30)
+            metrics[rule.source["rule"]["metric"]] = max(days, metrics.get(rule.source["rule"]["metric"], 0))
+    sites, partners = facts_module.gather(session=session, ctx=ctx, site_codes=site_codes, metrics=metrics,
+                                          errors=summary.errors)
+    evaluator = Evaluator(session=session, settings=settings, now=now, summary=summary)
+    for site in sites:
+        _guard(summary, site.code, lambda s=site: evaluator.run_rules(
+            site_rules, s, site_id=s.site_id, franchisee_id=s.franchisee_id, ctx=ctx,
+            down=agent_is_down(s, ctx), label=s.code), session)
+        summary.sites += 1
+    for partner in partners:
+        _guard(summary, partner.code, lambda p=partner: evaluator.run_rules(
+            partner_rules, p, site_id=None, franchisee_id=p.franchisee_id, ctx=ctx, down=False, label=p.code),
+            session)
+    _guard(summary, "plans", lambda: _plan_deadlines(evaluator, ctx), session)
+    run.finished_at = now
+    for name in ("sites", "observations", "opened", "resolved", "events", "errors"):
+        setattr(run, name, getattr(summary, name))
+    session.add(run)
+    session.flush()
+    summary.run_id = run.id
+    return summary
+
+
+def _plan_deadlines(evaluator: Evaluator, ctx: Context) -> None:
+    """Tell the partner (and the regional manager) once when a plan's date passed and the flag is still open."""
+    session = evaluator.session
+    rows = session.exec(select(CorrectiveActionPlan, Flag).join(Flag, Flag.id == CorrectiveActionPlan.flag_id)
+                        .where(CorrectiveActionPlan.status.in_([PlanStatus.submitted, PlanStatus.accepted]),
+                               CorrectiveActionPlan.due_on < ctx.today,
+                               CorrectiveActionPlan.overdue_notified_at.is_(None),
+                               Flag.state.in_([FlagState.plan_submitted, FlagState.plan_accepted]))).all()
+    for plan, flag in rows:
+        evaluator.record(flag, "plan_overdue", flag.state, flag.state,
+                         f"the plan was due on {plan.due_on.isoformat()} and the flag is not resolved",
+                         {"plan": plan.id, "due_on": plan.due_on.isoformat()})
+        plan.overdue_notified_at = evaluator.now
+        session.add(plan)
+
+
+def _guard(summary: RunSummary, label: str, work, session: Session) -> None:
+    """Run one site's (or partner's) rules in a savepoint; on failure record it and undo only that site."""
+    try:
+        with session.begin_nested():
+            work()
+    except Exception as exc:
+        summary.errors.append({"site": label, "rule": "", "error": f"{type(exc).__name__}: {exc}"[:400]})
+
+
+__all__ = ["Evaluator", "RunSummary", "evaluate", "open_key", "view_of", "PartnerFacts", "SiteFacts"]

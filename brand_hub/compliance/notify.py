@@ -1,0 +1,98 @@
+"""Who hears of a flag's step, and what the mail says (Chinese first, English below).
+
+Messages are queued in the outbox in the same transaction as the step itself, keyed
+by the timeline event, so a re-evaluation never queues a mail twice.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from brand_hub.models import Franchisee, Role, Site, User
+from brand_hub.models.compliance import Flag, FlagEvent
+from brand_hub.settings import Settings
+
+from . import outbox
+
+MAILED_KINDS = {"opened", "reopened", "escalated", "reminder", "waiver_expired", "accept_plan", "reject_plan",
+                "submit_plan", "plan_overdue"}
+
+KIND_WORDS = {
+    "opened": ("新合规事项", "New compliance flag"),
+    "reopened": ("合规事项再次出现", "Compliance flag reopened"),
+    "escalated": ("合规事项已升级", "Compliance flag escalated"),
+    "reminder": ("合规事项待确认，即将到期", "Compliance flag: acknowledgement due soon"),
+    "waiver_expired": ("豁免已到期，合规事项恢复", "Waiver ended: compliance flag back"),
+    "accept_plan": ("整改计划已通过", "Corrective action plan accepted"),
+    "reject_plan": ("整改计划被退回", "Corrective action plan returned"),
+    "submit_plan": ("伙伴提交了整改计划", "Partner submitted a corrective action plan"),
+    "plan_overdue": ("整改计划已过期限", "Corrective action plan past its date"),
+}
+
+
+def regional_managers(settings: Settings, region: str) -> list[str]:
+    """The e-mails configured for ``region`` in ``flag_regional_managers`` (``east=a@x,b@x;north=c@x``)."""
+    for part in settings.flag_regional_managers.split(";"):
+        name, _, emails = part.partition("=")
+        if name.strip() == region:
+            return [e.strip() for e in emails.split(",") if e.strip()]
+    return []
+
+
+def _users(session: Session, *, roles: set[Role] | None = None, franchisee_id: int | None = None) -> list[str]:
+    stmt = select(User.email).where(User.active.is_(True))
+    if roles is not None:
+        stmt = stmt.where(User.role.in_(sorted(roles, key=lambda r: r.value)))
+    if franchisee_id is not None:
+        stmt = stmt.where(User.franchisee_id == franchisee_id)
+    return list(session.exec(stmt).all())
+
+
+def recipients(*, session: Session, settings: Settings, flag: Flag, event: FlagEvent) -> list[str]:
+    """The partner always; the regional manager from escalation level 1; brand HQ from level 2."""
+    partner = session.get(Franchisee, flag.franchisee_id)
+    site = session.get(Site, flag.site_id) if flag.site_id else None
+    out = [partner.contact_email] if partner and partner.contact_email else []
+    if event.kind != "submit_plan":
+        out += _users(session, roles={Role.franchisee_admin}, franchisee_id=flag.franchisee_id)
+    level = int(event.data.get("level", flag.escalation_level)) if event.kind == "escalated" else 0
+    if event.kind in ("submit_plan", "plan_overdue") or level >= 1:
+        managers = regional_managers(settings, site.region if site else "")
+        out += managers or _users(session, roles={Role.hq_manager})
+    if level >= 2 or (flag.rule == "termination-review" and event.kind in ("opened", "reopened")):
+        out += _users(session, roles={Role.hq_admin})
+    return out
+
+
+def compose(*, flag: Flag, event: FlagEvent, site_code: str, partner_code: str, title_zh: str, title_en: str,
+            settings: Settings) -> tuple[str, str]:
+    """Subject and plain-text body of the mail for one timeline event."""
+    zh, en = KIND_WORDS.get(event.kind, ("合规事项更新", "Compliance flag update"))
+    where = site_code or partner_code
+    subject = f"[{settings.brand_name}] {zh} / {en}: {title_zh} · {where}"
+    evidence = "\n".join(f"  {k}: {v}" for k, v in sorted(flag.evidence.items()) if v not in (None, "", []))
+    due = flag.ack_due_at.strftime("%Y-%m-%d %H:%M UTC") if flag.ack_due_at else "—"
+    body = (f"{zh}：{title_zh}\n门店/伙伴：{where}\n严重程度：{flag.severity.value}\n状态：{flag.state.value}\n"
+            f"确认截止：{due}\n说明：{event.reason}\n\n"
+            f"{en}: {title_en}\nSite/partner: {where}\nSeverity: {flag.severity.value}\nState: {flag.state.value}\n"
+            f"Acknowledge by: {due}\nWhy: {event.reason}\n\n"
+            f"依据 Evidence (flag #{flag.id}):\n{evidence}\n")
+    return subject, body
+
+
+def queue_for(*, session: Session, settings: Settings, flag: Flag, event: FlagEvent, title_zh: str, title_en: str,
+              now: datetime) -> bool:
+    """Queue the mail for ``event`` if its kind is mailed; True when a message was queued."""
+    if event.kind not in MAILED_KINDS:
+        return False
+    site = session.get(Site, flag.site_id) if flag.site_id else None
+    partner = session.get(Franchisee, flag.franchisee_id)
+    subject, body = compose(flag=flag, event=event, site_code=site.code if site else "",
+                            partner_code=partner.code if partner else "", title_zh=title_zh, title_en=title_en,
+                            settings=settings)
+    domain = settings.mail_from.rpartition("@")[2] or "brandhub"
+    queued = outbox.enqueue(session=session, dedupe_key=f"flag-event:{event.id}",
+                            recipients=recipients(session=session, settings=settings, flag=flag, event=event),
+                            subject=subject, body=body, flag_id=flag.id, now=now, domain=domain)
+    return queued is not None

@@ -1,0 +1,157 @@
+"""HQ dashboard pages of the compliance area: the flag queue, a flag's evidence and timeline, a site's flags."""
+from __future__ import annotations
+
+from datetime import datetime, time, timezone
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlmodel import select
+
+from .. import audit, compliance
+from ..models import Franchisee, Site
+from ..models.compliance import Flag, FlagState, Severity
+from ..web import db, settings
+from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
+from . import words
+
+bp = Blueprint("compliance", __name__, url_prefix="/hq/compliance", template_folder="templates")
+
+PER_PAGE = 50
+
+
+@bp.app_context_processor
+def _flag_words() -> dict:
+    return words.helpers()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _actor() -> audit.Actor:
+    return audit.Actor.of(current_user)
+
+
+def _filters() -> compliance.FlagFilters:
+    args = request.args
+    state = args.get("state", "current")
+    if state not in ("current", "all", *[s.value for s in FlagState]):
+        state = "current"
+    severity = args.get("severity", "")
+    return compliance.FlagFilters(severity=severity if severity in Severity.__members__ else "",
+                                  rule=args.get("rule", ""), partner=args.get("partner", ""),
+                                  city=args.get("city", ""), state=state, age=args.get("age", ""))
+
+
+def _flag_or_404(flag_id: int) -> Flag:
+    try:
+        return compliance.get_flag(session=db(), flag_id=flag_id)
+    except compliance.FlagNotFound:
+        abort(404)
+
+
+@bp.route("/")
+@roles_required(HQ_ALL)
+def queue():
+    session = db()
+    filters = _filters()
+    page = max(1, request.args.get("page", 1, type=int) or 1)
+    rows = session.exec(compliance.flag_select(filters, _now()).offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)).all()
+    options = {
+        "rules": sorted(set(session.exec(select(Flag.rule).distinct()).all())),
+        "partners": session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)).all(),
+        "cities": sorted(c for c in set(session.exec(select(Site.city).distinct()).all()) if c),
+    }
+    return render_template("compliance/queue.html", rows=rows[:PER_PAGE], has_next=len(rows) > PER_PAGE, page=page,
+                           filters=filters, options=options, states=[s.value for s in FlagState],
+                           severities=[s.value for s in Severity],
+                           standing=compliance.network_standing(session=session),
+                           counts=compliance.counts_by_state(session=session))
+
+
+def _until() -> datetime | None:
+    raw = request.form.get("until", "").strip()
+    if not raw:
+        return None
+    try:
+        day = datetime.strptime(raw, "%Y-%m-%d").date()
+    except ValueError:
+        return None
+    return datetime.combine(day, time(23, 59), ZoneInfo(settings().timezone)).astimezone(timezone.utc)
+
+
+@bp.route("/bulk", methods=["POST"])
+@roles_required(HQ_EDITORS)
+def bulk():
+    action = request.form.get("action", "")
+    ids = [int(v) for v in request.form.getlist("flag") if v.isdigit()]
+    if not ids:
+        flash(_("Select at least one flag."), "error")
+        return redirect(request.referrer or url_for(".queue"))
+    until = _until()
+    if action == "waive" and until is None:
+        flash(_("A waiver needs an end date (YYYY-MM-DD)."), "error")
+        return redirect(request.referrer or url_for(".queue"))
+    done, refused = compliance.bulk(session=db(), settings=settings(), flag_ids=ids, action=action, actor=_actor(),
+                                    now=_now(), reason=request.form.get("reason", "").strip(), until=until)
+    db().commit()
+    if done:
+        flash(_("%(n)s flags updated.", n=len(done)), "success")
+    for line in refused:
+        flash(line, "error")
+    return redirect(request.referrer or url_for(".queue"))
+
+
+@bp.route("/flags/<int:flag_id>")
+@roles_required(HQ_ALL)
+def flag(flag_id: int):
+    session = db()
+    item = _flag_or_404(flag_id)
+    return render_template("compliance/flag.html", flag=item,
+                           site=session.get(Site, item.site_id) if item.site_id else None,
+                           partner=session.get(Franchisee, item.franchisee_id),
+                           events=compliance.timeline(session=session, flag=item),
+                           history=compliance.history(session=session, flag=item),
+                           plans=compliance.plans(session=session, flag=item))
+
+
+@bp.route("/flags/<int:flag_id>/<action>", methods=["POST"])
+@roles_required(HQ_EDITORS)
+def flag_action(flag_id: int, action: str):
+    item = _flag_or_404(flag_id)
+    form, common = request.form, dict(session=db(), settings=settings(), flag=item, actor=_actor(), now=_now())
+    reason = form.get("reason", "").strip()
+    try:
+        if action == "acknowledge":
+            compliance.acknowledge(**common, hq=True, note=reason)
+        elif action == "waive":
+            until = _until()
+            if until is None:
+                raise compliance.ComplianceError(_("A waiver needs an end date (YYYY-MM-DD)."))
+            compliance.waive(**common, until=until, reason=reason)
+        elif action == "resolve":
+            compliance.resolve(**common, reason=reason)
+        elif action in ("accept", "reject"):
+            compliance.answer_plan(**common, accept=action == "accept", answer=reason)
+        else:
+            abort(404)
+    except compliance.ComplianceError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for(".flag", flag_id=flag_id))
+    db().commit()
+    flash(_("Flag updated."), "success")
+    return redirect(url_for(".flag", flag_id=flag_id))
+
+
+@bp.route("/sites/<code>")
+@roles_required(HQ_ALL)
+def site_flags(code: str):
+    session = db()
+    site = session.exec(select(Site).where(Site.code == code)).first()
+    if site is None:
+        abort(404)
+    rows = session.exec(compliance.flag_select(compliance.FlagFilters(site=code, state="all"), _now())
+                        .limit(200)).all()
+    return render_template("compliance/site_flags.html", site=site, rows=rows)

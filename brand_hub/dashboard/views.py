@@ -1,0 +1,298 @@
+"""The HQ dashboard for the registry: overview, partners, sites, users, audit log.
+
+Views only parse the request, call a service and render; every change goes
+through ``brand_hub.registry`` or ``brand_hub.accounts``, which write the audit
+events, and the view commits once.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func
+from sqlmodel import select
+
+from .. import accounts, audit, registry
+from ..models import Agreement, AgreementStatus, AuditEvent, Franchisee, FranchiseeStatus, Role, Site, SiteStatus, User
+from ..web import db
+from ..web.access import HQ_ADMINS, HQ_ALL, HQ_EDITORS, roles_required
+
+bp = Blueprint("dashboard", __name__, url_prefix="/hq", template_folder="templates")
+
+PER_PAGE = 25
+
+
+def _actor() -> audit.Actor:
+    return audit.Actor.of(current_user)
+
+
+def _page_arg() -> int:
+    return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+def _or_404(finder, **kwargs):
+    try:
+        return finder(session=db(), **kwargs)
+    except registry.NotFound:
+        abort(404)
+
+
+# ------------------------------------------------------------------ overview
+
+@bp.route("/")
+@roles_required(HQ_ALL)
+def overview():
+    session = db()
+    recent = session.exec(select(Site).order_by(Site.created_at.desc(), Site.id.desc()).limit(6)).all()
+    return render_template("dashboard/overview.html", overview=registry.network_overview(session=session),
+                           recent_sites=recent,
+                           partner_count=session.exec(select(func.count()).select_from(Franchisee)).one())
+
+
+# ------------------------------------------------------------------ partners
+
+@bp.route("/partners")
+@roles_required(HQ_ALL)
+def partners():
+    session = db()
+    site_counts = dict(session.exec(select(Site.franchisee_id, func.count()).group_by(Site.franchisee_id)).all())
+    desk_counts = dict(session.exec(select(Site.franchisee_id, func.sum(Site.desks)).group_by(Site.franchisee_id)).all())
+    agreement_counts = dict(session.exec(select(Agreement.franchisee_id, func.count())
+                                         .group_by(Agreement.franchisee_id)).all())
+    rows = session.exec(select(Franchisee).order_by(Franchisee.code)).all()
+    return render_template("dashboard/partners.html", partners=rows, site_counts=site_counts,
+                           desk_counts=desk_counts, agreement_counts=agreement_counts)
+
+
+@bp.route("/partners/<code>")
+@roles_required(HQ_ALL)
+def partner(code: str):
+    session = db()
+    franchisee = _or_404(registry.get_franchisee, code=code)
+    agreements = session.exec(select(Agreement).where(Agreement.franchisee_id == franchisee.id)
+                              .order_by(Agreement.start_date)).all()
+    sites = session.exec(select(Site).where(Site.franchisee_id == franchisee.id).order_by(Site.code)).all()
+    users = session.exec(select(User).where(User.franchisee_id == franchisee.id).order_by(User.email)).all()
+    return render_template("dashboard/partner.html", franchisee=franchisee, agreements=agreements, sites=sites,
+                           users=users)
+
+
+def _partner_form(existing: Franchisee | None):
+    errors: dict[str, str] = {}
+    values = request.form.to_dict() if request.method == "POST" else (
+        registry.export_partner_values(existing) if existing else {"status": "active"})
+    if request.method == "POST":
+        try:
+            saved = registry.save_franchisee(session=db(), actor=_actor(), values=values, existing=existing,
+                                             new=existing is None)
+            db().commit()
+            flash(_("Partner %(code)s saved.", code=saved.obj.code), "success")
+            return redirect(url_for("dashboard.partner", code=saved.obj.code))
+        except registry.InvalidRecord as exc:
+            db().rollback()
+            errors = exc.errors
+    return render_template("dashboard/partner_form.html", values=values, errors=errors, existing=existing,
+                           statuses=[s.value for s in FranchiseeStatus]), 422 if errors else 200
+
+
+@bp.route("/partners/new", methods=["GET", "POST"])
+@roles_required(HQ_EDITORS)
+def partner_new():
+    return _partner_form(None)
+
+
+@bp.route("/partners/<code>/edit", methods=["GET", "POST"])
+@roles_required(HQ_EDITORS)
+def partner_edit(code: str):
+    return _partner_form(_or_404(registry.get_franchisee, code=code))
+
+
+# ------------------------------------------------------------------ agreements
+
+def _agreement_form(existing: Agreement | None, partner_code: str):
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        values = request.form.to_dict()
+        values["franchisee"] = partner_code
+        try:
+            saved = registry.save_agreement(session=db(), actor=_actor(), values=values, existing=existing,
+                                            new=existing is None)
+            db().commit()
+            flash(_("Agreement %(number)s saved.", number=saved.obj.number), "success")
+            return redirect(url_for("dashboard.partner", code=partner_code))
+        except registry.InvalidRecord as exc:
+            db().rollback()
+            errors = exc.errors
+    else:
+        values = registry.export_agreement_values(existing, partner_code) if existing else {
+            "status": "active", "royalty_plan_id": "standard-2026"}
+    return render_template("dashboard/agreement_form.html", values=values, errors=errors, existing=existing,
+                           partner_code=partner_code,
+                           statuses=[s.value for s in AgreementStatus]), 422 if errors else 200
+
+
+@bp.route("/partners/<code>/agreements/new", methods=["GET", "POST"])
+@roles_required(HQ_EDITORS)
+def agreement_new(code: str):
+    franchisee = _or_404(registry.get_franchisee, code=code)
+    return _agreement_form(None, franchisee.code)
+
+
+@bp.route("/agreements/<number>/edit", methods=["GET", "POST"])
+@roles_required(HQ_EDITORS)
+def agreement_edit(number: str):
+    agreement = _or_404(registry.get_agreement, number=number)
+    partner_code = db().get(Franchisee, agreement.franchisee_id).code
+    return _agreement_form(agreement, partner_code)
+
+
+# ------------------------------------------------------------------ sites
+
+def _site_query() -> registry.SiteQuery:
+    args = request.args
+    return registry.SiteQuery(q=args.get("q", "").strip(), status=args.get("status", ""),
+                              city=args.get("city", ""), region=args.get("region", ""), tier=args.get("tier", ""),
+                              franchisee=args.get("franchisee", ""), sort=args.get("sort", "code"),
+                              direction="desc" if args.get("dir") == "desc" else "asc", page=_page_arg(),
+                              per_page=PER_PAGE)
+
+
+@bp.route("/sites")
+@roles_required(HQ_ALL)
+def sites():
+    query = _site_query()
+    try:
+        page = registry.search_sites(session=db(), query=query)
+    except registry.InvalidValue as exc:
+        abort(400, str(exc))
+    partners = db().exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)).all()
+    return render_template("dashboard/sites.html", page=page, query=query, partners=partners,
+                           options=registry.site_filter_options(session=db()),
+                           statuses=[s.value for s in SiteStatus])
+
+
+@bp.route("/sites/<code>")
+@roles_required(HQ_ALL)
+def site(code: str):
+    site = _or_404(registry.get_site, code=code)
+    session = db()
+    franchisee = session.get(Franchisee, site.franchisee_id)
+    agreement = session.get(Agreement, site.agreement_id) if site.agreement_id else None
+    history = session.exec(select(AuditEvent).where(AuditEvent.entity_type == "site",
+                                                    AuditEvent.entity_id.in_([site.code, str(site.id)]))
+                           .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(10)).all()
+    return render_template("dashboard/site.html", site=site, franchisee=franchisee, agreement=agreement,
+                           history=history, hours=registry.format_opening_hours(site.opening_hours))
+
+
+def _site_form(existing: Site | None):
+    errors: dict[str, str] = {}
+    session = db()
+    if request.method == "POST":
+        values = request.form.to_dict()
+        try:
+            saved = registry.save_site(session=session, actor=_actor(), values=values, existing=existing,
+                                       new=existing is None)
+            session.commit()
+            flash(_("Site %(code)s saved.", code=saved.obj.code), "success")
+            return redirect(url_for("dashboard.site", code=saved.obj.code))
+        except registry.InvalidRecord as exc:
+            session.rollback()
+            errors = exc.errors
+    elif existing is not None:
+        values = registry.export_site_values(session=session, site=existing)
+    else:
+        values = {"status": "onboarding", "tier": "standard", "region": "east", "timezone": "Asia/Shanghai",
+                  "franchisee": request.args.get("franchisee", ""),
+                  "opening_hours": "mon-fri 09:00-21:00; sat-sun 10:00-18:00"}
+    partners = session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)).all()
+    agreements = session.exec(select(Agreement.number, Franchisee.code).join(
+        Franchisee, Franchisee.id == Agreement.franchisee_id).order_by(Agreement.number)).all()
+    return render_template("dashboard/site_form.html", values=values, errors=errors, existing=existing,
+                           partners=partners, agreements=agreements, statuses=[s.value for s in SiteStatus],
+                           tiers=registry.TIERS, regions=registry.REGIONS), 422 if errors else 200
+
+
+@bp.route("/sites/new", methods=["GET", "POST"])
+@roles_required(HQ_EDITORS)
+def site_new():
+    return _site_form(None)
+
+
+@bp.route("/sites/<code>/edit", methods=["GET", "POST"])
+@roles_required(HQ_EDITORS)
+def site_edit(code: str):
+    return _site_form(_or_404(registry.get_site, code=code))
+
+
+# ------------------------------------------------------------------ users
+
+@bp.route("/users", methods=["GET", "POST"])
+@roles_required(HQ_ADMINS)
+def users():
+    session = db()
+    errors: dict[str, str] = {}
+    values = {"role": Role.hq_viewer.value}
+    if request.method == "POST":
+        values = request.form.to_dict()
+        try:
+            user = accounts.create_user(session=session, actor=_actor(), email=values.get("email", ""),
+                                        password=values.get("password", ""), role=values.get("role", ""),
+                                        name=values.get("name", ""),
+                                        franchisee_code=values.get("franchisee") or None)
+            session.commit()
+            flash(_("User %(email)s created.", email=user.email), "success")
+            return redirect(url_for("dashboard.users"))
+        except (accounts.AccountError, ValueError) as exc:
+            session.rollback()
+            errors["form"] = str(exc)
+    rows = session.exec(select(User, Franchisee).outerjoin(Franchisee, Franchisee.id == User.franchisee_id)
+                        .order_by(User.franchisee_id.is_not(None), Franchisee.code, User.email)).all()
+    partners = session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)).all()
+    return render_template("dashboard/users.html", rows=rows, values=values, errors=errors, partners=partners,
+                           roles=[r.value for r in Role]), 422 if errors else 200
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@roles_required(HQ_ADMINS)
+def user_active(user_id: int):
+    session = db()
+    user = session.get(User, user_id)
+    if user is None:
+        abort(404)
+    active = request.form.get("active") == "1"
+    try:
+        accounts.set_active(session=session, actor=_actor(), user=user, active=active)
+        session.commit()
+    except accounts.AccountError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("dashboard.users"))
+    flash(_("User %(email)s activated.", email=user.email) if active
+          else _("User %(email)s deactivated.", email=user.email), "success")
+    return redirect(url_for("dashboard.users"))
+
+
+# ------------------------------------------------------------------ audit log
+
+@bp.route("/audit", endpoint="audit")
+@roles_required(HQ_EDITORS)
+def audit_log():
+    session = db()
+    filters = {k: request.args.get(k, "").strip() for k in ("actor", "action", "entity_type", "entity_id")}
+    stmt = select(AuditEvent)
+    if filters["actor"]:
+        stmt = stmt.where(func.lower(AuditEvent.actor).like(f"%{filters['actor'].lower()}%"))
+    if filters["action"]:
+        stmt = stmt.where(AuditEvent.action.like(f"{filters['action']}%"))
+    if filters["entity_type"]:
+        stmt = stmt.where(AuditEvent.entity_type == filters["entity_type"])
+    if filters["entity_id"]:
+        stmt = stmt.where(AuditEvent.entity_id == filters["entity_id"])
+    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+    page_no = _page_arg()
+    events = session.exec(stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+                          .offset((page_no - 1) * 50).limit(50)).all()
+    page = registry.Page(items=events, total=total, page=page_no, per_page=50)
+    entity_types = [t for t in session.exec(select(AuditEvent.entity_type).distinct().order_by(AuditEvent.entity_type))]
+    return render_template("dashboard/audit.html", page=page, filters=filters, entity_types=entity_types)

@@ -1,0 +1,61 @@
+"""Engines and sessions. The entry point owns the session and commits once.
+
+Services take a ``Session`` as keyword ``session`` and never commit; a web
+request, a CLI command or a scheduled job opens one with ``session_scope`` (or
+``request_session`` inside Flask) and commits when its work is done.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+from sqlmodel import Session, create_engine
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """Create an engine for ``url`` with the settings the hub relies on.
+
+    SQLite gets foreign keys on, a busy timeout and WAL so that the web app, the
+    collector and the scheduler can share one file; PostgreSQL gets a pool that
+    survives restarts of the server (pre-ping).
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_engine(url, **kwargs)
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def is_postgres(bind) -> bool:
+    """True when ``bind`` (engine, connection or session) talks to PostgreSQL."""
+    if isinstance(bind, Session):
+        bind = bind.get_bind()
+    return bind.dialect.name == "postgresql"
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commit at the end, roll back on error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

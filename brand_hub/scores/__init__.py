@@ -1,0 +1,182 @@
+"""The scores service: score sites for a period with a version of the model, and store it.
+
+Plain keyword-only functions that never commit; the command, job or request that
+calls them owns the session. Storing is idempotent per (site, period, model id,
+model version): re-scoring updates the row in place (and leaves it untouched when
+nothing changed); a new model version adds a new row and keeps the old one.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from scoring import composite, measures, nps
+from scoring.periods import Period, PeriodError, parse_period
+from standards.loader import InvalidFiles
+from standards.scoring_model import ScoringModel, current_model, load_library
+
+from .. import audit
+from ..models import Site, SiteStatus
+from ..models.scoring import SiteScore
+from ..settings import Settings
+from .inputs import nps_counts, site_inputs
+
+log = logging.getLogger(__name__)
+SCORED_STATUSES = (SiteStatus.active, SiteStatus.suspended)
+
+
+class ScoringError(Exception):
+    """A scoring request the service refuses (unknown period, site or model version)."""
+
+
+@dataclass
+class RunReport:
+    """What one scoring run did: per site the stored score, or why the site could not be scored."""
+
+    period: str
+    model_id: str
+    model_version: int
+    scores: list[SiteScore] = field(default_factory=list)
+    changed: int = 0
+    failures: dict[str, str] = field(default_factory=dict)   # site code → reason
+
+
+def model_dir(settings: Settings) -> Path | None:
+    return Path(settings.scoring_dir) if settings.scoring_dir else None
+
+
+def load_model(*, settings: Settings, version: int | None = None, model_id: str | None = None) -> ScoringModel:
+    """The newest model of the library (or the given version); invalid files are a ``ScoringError``."""
+    try:
+        if version is None:
+            return current_model(model_dir(settings), model_id)
+        models = load_library(model_dir(settings))
+    except InvalidFiles as exc:
+        raise ScoringError(f"the scoring model files are invalid:\n{exc}") from exc
+    for (mid, mversion), model in models.items():
+        if mversion == version and (model_id is None or mid == model_id):
+            return model
+    raise ScoringError(f"no scoring model with version {version}")
+
+
+def period_arg(text: str) -> Period:
+    try:
+        return parse_period(text)
+    except PeriodError as exc:
+        raise ScoringError(str(exc)) from exc
+
+
+def network_nps(*, session: Session, period: Period, tz: str) -> float | None:
+    """The pooled NPS of the whole network for the period (the anchor small sites are shrunk to)."""
+    start, end = period.bounds(tz)
+    return nps.nps_value(nps_counts(session=session, start=start, end=end))
+
+
+def score_site(*, session: Session, site: Site, period: Period, model: ScoringModel, network: float | None,
+               as_of: datetime | None = None) -> tuple[SiteScore, bool]:
+    """Score one site and store it; returns the row and whether anything changed."""
+    start, end = period.bounds(site.timezone)
+    if as_of is not None:
+        end = min(end, as_of)
+    if end <= start:
+        raise ScoringError(f"period {period} has not started at {site.code}")
+    data = site_inputs(session=session, site=site, start=start, end=end, model=model, network_nps=network)
+    result = composite.score(model, measures.measure_all(model, data))
+    values = dict(status=result.status, score=result.score, coverage=round(result.coverage, 6),
+                  card=result.card if period.is_quarter else None,
+                  indicators={i.id: i.as_json() for i in result.indicators})
+    row = session.exec(select(SiteScore).where(
+        SiteScore.site_id == site.id, SiteScore.period == str(period),
+        SiteScore.model_id == model.id, SiteScore.model_version == model.version)).first()
+    if row is None:
+        row = SiteScore(site_id=site.id, period=str(period), model_id=model.id, model_version=model.version, **values)
+        session.add(row)
+        return row, True
+    if all(getattr(row, k) == v for k, v in values.items()):
+        return row, False
+    for key, value in values.items():
+        setattr(row, key, value)
+    row.computed_at = datetime.now(timezone.utc)
+    return row, True
+
+
+def score_period(*, session: Session, period: Period, model: ScoringModel, actor: audit.Actor,
+                 site_codes: list[str] | None = None, as_of: datetime | None = None,
+                 network_tz: str = "Asia/Shanghai") -> RunReport:
+    """Score every active site (or the named ones) for ``period``; one bad site never stops the run."""
+    stmt = select(Site).order_by(Site.code)
+    if site_codes:
+        stmt = stmt.where(Site.code.in_(site_codes))
+    else:
+        stmt = stmt.where(Site.status.in_(SCORED_STATUSES))
+    sites = list(session.exec(stmt))
+    missing = sorted(set(site_codes or []) - {s.code for s in sites})
+    if missing:
+        raise ScoringError(f"unknown site code(s): {', '.join(missing)}")
+    network = network_nps(session=session, period=period, tz=network_tz)
+    report = RunReport(str(period), model.id, model.version)
+    for site in sites:
+        try:
+            with session.begin_nested():
+                row, changed = score_site(session=session, site=site, period=period, model=model,
+                                          network=network, as_of=as_of)
+                session.flush()
+        except Exception as exc:  # one site's bad data (zone, hours) must not stop the others
+            log.warning("scoring %s for %s failed: %s", site.code, period, exc)
+            report.failures[site.code] = f"{type(exc).__name__}: {exc}"
+            continue
+        report.scores.append(row)
+        report.changed += int(changed)
+    audit.record(session=session, actor=actor, action="scores.compute", entity_type="score_period",
+                 entity_id=str(period), after={"model": f"{model.id}@{model.version}", "sites": len(report.scores),
+                                               "changed": report.changed, "failed": sorted(report.failures)})
+    return report
+
+
+def stored_normalised(*, session: Session, period: str, model: ScoringModel) -> dict[str, dict[str, float | None]]:
+    """Per site code, the stored normalised values of the period's scores with this model version."""
+    rows = session.execute(select(Site.code, SiteScore.indicators).join(Site, Site.id == SiteScore.site_id).where(
+        SiteScore.period == period, SiteScore.model_id == model.id, SiteScore.model_version == model.version))
+    return {code: {i.id: (ind.get(i.id) or {}).get("normalised") for i in model.indicators} for code, ind in rows}
+
+
+def sensitivity(*, session: Session, period: str, model: ScoringModel) -> list[composite.SensitivityRow]:
+    """How many sites would change card if each weight moved ±20 % (from the stored scores)."""
+    return composite.sensitivity(model, stored_normalised(session=session, period=period, model=model))
+
+
+def red_twice(*, session: Session, period: str, model_id: str | None = None) -> list[int]:
+    """Site ids whose card is red for ``period`` (a quarter) and for the quarter before."""
+    quarter = period_arg(period)
+    if not quarter.is_quarter:
+        raise ScoringError("cards are quarterly: give a quarter like 2026-Q3")
+    cards: dict[int, dict[str, str | None]] = {}
+    for site_id, per, card, _version in latest_scores(session=session, periods=[str(quarter.previous()), period],
+                                                      model_id=model_id):
+        cards.setdefault(site_id, {})[per] = card
+    return sorted(site_id for site_id, by in cards.items()
+                  if composite.two_reds_in_a_row([by.get(str(quarter.previous())), by.get(period)]))
+
+
+def latest_scores(*, session: Session, periods: list[str], model_id: str | None = None):
+    """(site_id, period, card, version) of the newest model version per site and period."""
+    stmt = select(SiteScore.site_id, SiteScore.period, SiteScore.card, SiteScore.model_version).where(
+        SiteScore.period.in_(periods)).order_by(SiteScore.model_version)
+    if model_id:
+        stmt = stmt.where(SiteScore.model_id == model_id)
+    newest: dict[tuple[int, str], tuple] = {}
+    for row in session.execute(stmt):
+        newest[(row[0], row[1])] = tuple(row)
+    return list(newest.values())
+
+
+def model_of(*, settings: Settings, row: SiteScore) -> ScoringModel | None:
+    """The model file a stored score was computed with (None if that version's file is gone or invalid)."""
+    try:
+        return load_model(settings=settings, version=row.model_version, model_id=row.model_id)
+    except ScoringError:
+        return None

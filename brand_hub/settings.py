@@ -1,0 +1,129 @@
+"""One settings object for the hub, read from ``BRANDHUB_*`` environment variables.
+
+Every entry point (web app, CLI command, scheduler process, test) builds a
+``Settings`` and hands it down; nothing reads the environment anywhere else.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEV_SECRET_KEY = "dev-only-not-secret"
+ENVIRONMENTS = ("development", "testing", "production")
+
+
+class SettingsError(ValueError):
+    """The environment describes settings the hub refuses to run with."""
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise SettingsError(f"not a boolean: {value!r}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the hub can be configured with. Field ``x`` comes from ``BRANDHUB_X``."""
+
+    env: str = "development"
+    instance_path: Path = field(default_factory=lambda: Path.cwd() / "instance")
+    database_url: str = ""
+    secret_key: str = DEV_SECRET_KEY
+    locale: str = "zh_CN"
+    timezone: str = "Asia/Shanghai"
+    brand_name: str = "方寸空间 FangCun Space"
+
+    # sign-in
+    login_max_failures: int = 5
+    login_lockout_minutes: int = 15
+
+    # collection (site agents)
+    collect_interval_seconds: int = 300
+    collect_jitter_seconds: int = 30
+    collect_workers: int = 16
+    collect_timeout_seconds: float = 10.0
+    collect_retries: int = 2
+    collect_page_limit: int = 1000
+    collect_lease_seconds: int = 120  # a collector's hold on a site; renewed with every page
+    collect_backoff_seconds: float = 0.5  # first retry wait; doubles with each retry
+    agent_tls_verify: bool = True
+
+    # standards and site configs (files are the source of truth)
+    standards_dir: str = ""
+    configs_dir: str = ""
+    config_drift_grace_minutes: int = 60
+
+    # scoring (the model files; empty: the brand's library in standards/library/scoring)
+    scoring_dir: str = ""
+
+    # mail (compliance notifications)
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_ssl: bool = False
+    smtp_username: str = ""
+    smtp_password: str = ""
+    mail_from: str = "brandhub@localhost"
+    smtp_timeout_seconds: float = 10.0
+    outbox_claim_minutes: int = 10  # a message claimed longer ago than this (a crashed sender) is tried again
+    flag_ack_hours: int = 72  # a partner's time to acknowledge an open flag
+    flag_escalation_hours: int = 72  # then to the regional manager, after as long again to brand HQ
+    flag_regional_managers: str = ""  # per region: "east=a@example.cn,b@example.cn;north=c@example.cn"
+
+    # billing
+    pdf_workers: int = 0  # 0: one per core
+    invoice_due_days: int = 15
+    revenue_report_due_day: int = 10
+    royalty_dir: str = ""  # the royalty plan files; empty: the brand's library in standards/library/royalty
+
+    def __post_init__(self) -> None:
+        if self.env not in ENVIRONMENTS:
+            raise SettingsError(f"BRANDHUB_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
+        if self.env == "production" and (not self.secret_key or self.secret_key == DEV_SECRET_KEY):
+            raise SettingsError("BRANDHUB_SECRET_KEY must be set to a random secret outside development")
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{Path(self.instance_path) / 'brandhub.sqlite'}")
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+        """Build settings from ``BRANDHUB_*`` variables; ``overrides`` win over the environment."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f"BRANDHUB_{f.name.upper()}")
+            if raw is None:
+                continue
+            values[f.name] = _convert(f, raw)
+        values.update(overrides)
+        if "instance_path" in values:
+            values["instance_path"] = Path(values["instance_path"])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+
+def _convert(f: dataclasses.Field, raw: str) -> object:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    try:
+        if kind == "bool":
+            return _bool(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "Path":
+            return Path(raw)
+    except ValueError as exc:
+        raise SettingsError(f"BRANDHUB_{f.name.upper()}: {exc}") from exc
+    return raw

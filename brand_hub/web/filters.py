@@ -1,0 +1,77 @@
+"""Template filters: CNY amounts, dates and times per locale and zone."""
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+from flask_babel import format_date, format_datetime, format_decimal, format_percent, get_locale
+
+from .labels import label
+from .nav import nav_for
+
+
+def money(value: Decimal | int | str | None, currency: str = "CNY") -> str:
+    """Format an amount the local way: ¥1,234.50 in both locales, two decimals always.
+
+    Babel writes CNY as "CN¥" in English; the hub's readers all use yuan, so
+    the plain ¥ is used everywhere (other currencies keep their own symbol).
+    """
+    if value is None:
+        return "—"
+    from babel.numbers import format_decimal, get_currency_symbol
+
+    locale = str(get_locale() or "zh_CN")
+    amount = Decimal(value)
+    symbol = "¥" if currency == "CNY" else get_currency_symbol(currency, locale=locale)
+    digits = format_decimal(abs(amount), format="#,##0.00", locale=locale, decimal_quantization=True)
+    return f"{'-' if amount < 0 else ''}{symbol}{digits}"
+
+
+def local_dt(value: datetime | None, tz: str = "Asia/Shanghai", fmt: str = "medium") -> str:
+    if value is None:
+        return "—"
+    return format_datetime(value.astimezone(ZoneInfo(tz)).replace(tzinfo=None), fmt, rebase=False)
+
+
+def local_date(value: date | None, fmt: str = "medium") -> str:
+    if value is None:
+        return "—"
+    return format_date(value, fmt)
+
+
+def number(value, digits: int = 1) -> str:
+    if value is None:
+        return "—"
+    return format_decimal(value, format=f"#,##0.{'0' * digits}" if digits else "#,##0")
+
+
+def percent(value, digits: int = 0) -> str:
+    if value is None:
+        return "—"
+    return format_percent(value, format=f"#,##0.{'0' * digits}%" if digits else "#,##0%")
+
+
+def init_app(app: Flask) -> None:
+    app.add_template_filter(money, "money")
+    app.add_template_filter(local_dt, "dt")
+    app.add_template_filter(local_date, "d")
+    app.add_template_filter(number, "number")
+    app.add_template_filter(percent, "percent")
+    app.add_template_filter(label, "label")
+    app.jinja_env.globals["nav_for"] = nav_for
+    app.jinja_env.globals["label"] = label
+    app.jinja_env.globals["has_endpoint"] = has_endpoint
+    app.jinja_env.globals["choices"] = choices
+    app.jinja_env.globals["brand_name"] = lambda: app.extensions["brandhub.settings"].brand_name
+
+
+def choices(values) -> list[tuple[str, str]]:
+    """(stored value, reader's label) pairs for a drop-down."""
+    return [(getattr(v, "value", v), label(v)) for v in values]
+
+
+def has_endpoint(endpoint: str) -> bool:
+    """True when some area has registered ``endpoint`` (so a page links it only then)."""
+    return endpoint in current_app.view_functions

@@ -1,0 +1,200 @@
+"""``brandhub revenue import`` and ``brandhub billing run|issue|export|credit-note|mark-paid``: finance."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+import click
+
+from brand_hub.billing import BillingError, invoices, pdf, plans, runs
+from brand_hub.billing import revenue as revenue_reports
+from brand_hub.billing.revenue import parse_amount
+from standards.loader import InvalidFiles
+
+from .context import cli_actor, get_settings, unit_of_work
+
+EXPORT_COLUMNS = ("number", "agreement", "franchisee", "period", "status", "site", "kind", "description",
+                  "service_period", "band", "base", "rate", "amount", "estimated", "subtotal", "vat", "total",
+                  "currency")
+
+
+def _today() -> date:
+    return datetime.now(timezone.utc).date()
+
+
+@click.group()
+def revenue() -> None:
+    """Sites' monthly gross revenue reports."""
+
+
+@revenue.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def revenue_import(file: Path) -> None:
+    """Import FILE.csv (site_code,period,gross_revenue[,desks,offices,meeting_rooms,services]).
+
+    Bad rows are reported by line and skipped; the good rows are kept.
+    """
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    try:
+        with unit_of_work() as session:
+            result = revenue_reports.import_csv(session=session, text=text, file=str(file),
+                                        actor=cli_actor(), today=_today())
+    except BillingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for error in result.errors:
+        click.echo(error, err=True)
+    click.echo(f"{file}: {result.written} stored, {result.unchanged} unchanged, {len(result.errors)} refused")
+    if result.errors:
+        raise click.ClickException(f"{len(result.errors)} row(s) refused (the other rows were kept)")
+
+
+@click.group()
+def billing() -> None:
+    """Monthly royalty billing: runs, issuing, export, credit notes, payments."""
+
+
+def _plans():
+    try:
+        return plans(get_settings().royalty_dir)
+    except InvalidFiles as exc:
+        raise click.ClickException(f"royalty plans refused:\n{exc}") from exc
+
+
+@billing.command("run")
+@click.option("--period", required=True, help="the month, e.g. 2026-10")
+@click.option("--dry-run", is_flag=True, help="print the review table; write nothing")
+def billing_run(period: str, dry_run: bool) -> None:
+    """Compute every active agreement's invoice for PERIOD; write drafts (replacing earlier drafts)."""
+    loaded = _plans()
+    try:
+        with unit_of_work() as session:
+            drafts = runs.compute(session=session, period=period, plans=loaded, today=_today())
+            if dry_run:
+                _print_review(runs.review(session=session, period=period, drafts=drafts), period)
+                session.rollback()
+                return
+            run = runs.write_drafts(session=session, period=period, drafts=drafts, actor=cli_actor(),
+                                    progress=lambda d: click.echo(f"drafted {d.agreement.number} "
+                                                                  f"{d.totals.total}"))
+    except BillingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"run {run.id} for {period}: {run.drafts} draft(s), total {run.total} CNY; "
+               f"{run.skipped_issued} already issued, left alone")
+
+
+def _print_review(review: runs.Review, period: str) -> None:
+    click.echo(f"DRY RUN {period}: nothing written")
+    header = f"{'partner':<10} {'agreement':<14} {'site':<12} {'amount':>14} {'last month':>14} {'change':>14}  note"
+    click.echo(header)
+    click.echo("-" * len(header))
+    for row in review.rows:
+        previous = "—" if row.previous is None else f"{row.previous:,.2f}"
+        change = "—" if row.change is None else f"{row.change:+,.2f}"
+        note = " ".join(filter(None, ["estimated" if row.estimated else "", row.note]))
+        click.echo(f"{row.franchisee:<10} {row.agreement:<14} {row.site:<12} {row.amount:>14,.2f} "
+                   f"{previous:>14} {change:>14}  {note}")
+    click.echo("-" * len(header))
+    click.echo(f"invoices {review.invoices} · estimated sites {review.estimated_sites} · "
+               f"issued, left alone {review.skipped_issued}")
+    click.echo(f"control totals: subtotal {review.subtotal:,.2f} · VAT {review.vat:,.2f} · "
+               f"total {review.total:,.2f} CNY")
+
+
+@billing.command("issue")
+@click.option("--period", required=True)
+@click.option("--no-pdf", is_flag=True, help="only number and issue; the next `issue` renders the missing PDFs")
+def billing_issue(period: str, no_pdf: bool) -> None:
+    """Number the drafts of PERIOD (gap-free per year), issue them, and render their PDFs."""
+    settings = get_settings()
+    try:
+        with unit_of_work() as session:
+            issued = invoices.issue_period(session=session, period=period, actor=cli_actor(),
+                                           now=datetime.now(timezone.utc), due_days=settings.invoice_due_days)
+            numbers = [i.number for i in issued]
+    except BillingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for number in numbers:
+        click.echo(f"issued {number}")
+    if no_pdf:
+        click.echo(f"{len(numbers)} invoice(s) issued for {period}; PDFs not rendered (--no-pdf)")
+        return
+    # PDFs in their own unit of work: an interrupted render is redone by the next `issue`
+    with unit_of_work() as session:
+        rendered = pdf.render_missing(session=session, brand_name=settings.brand_name, workers=settings.pdf_workers)
+    click.echo(f"{len(numbers)} invoice(s) issued for {period}; {len(rendered)} PDF(s) rendered")
+
+
+@billing.command("export")
+@click.option("--period", required=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="json", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None)
+def billing_export(period: str, fmt: str, output: Path | None) -> None:
+    """Export PERIOD's invoices for accounting (CSV: one row per line; JSON: one record per invoice)."""
+    try:
+        with unit_of_work() as session:
+            records = invoices.export_period(session=session, period=period)
+    except BillingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    text = json.dumps(records, ensure_ascii=False, indent=2) if fmt == "json" else _csv(records)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"{len(records)} invoice(s) written to {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+def _csv(records: list[dict]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=EXPORT_COLUMNS, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        for line in record["lines"]:
+            writer.writerow({**record, **line})
+    return buffer.getvalue()
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        return parse_amount(text, "amount")
+    except BillingError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@billing.command("credit-note")
+@click.argument("invoice")
+@click.option("--amount", required=True)
+@click.option("--reason", required=True)
+def billing_credit_note(invoice: str, amount: str, reason: str) -> None:
+    """Credit AMOUNT on issued INVOICE (never more than what remains)."""
+    try:
+        with unit_of_work() as session:
+            note = invoices.credit_note(session=session, number=invoice, amount=_amount(amount), reason=reason,
+                                        actor=cli_actor(), now=datetime.now(timezone.utc))
+            label = f"{note.number}: {note.amount} CNY credited on {invoice}"
+    except BillingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(label)
+
+
+@billing.command("mark-paid")
+@click.argument("invoice")
+@click.option("--amount", required=True)
+@click.option("--date", "paid_on", required=True, type=click.DateTime(formats=["%Y-%m-%d"]))
+def billing_mark_paid(invoice: str, amount: str, paid_on: datetime) -> None:
+    """Record a payment of AMOUNT on INVOICE received on DATE (partial payments allowed)."""
+    try:
+        with unit_of_work() as session:
+            invoices.mark_paid(session=session, number=invoice, amount=_amount(amount), paid_on=paid_on.date(),
+                               actor=cli_actor())
+            found = invoices.get_invoice(session=session, number=invoice)
+            label = f"{invoice}: paid {found.amount_paid}, balance {found.balance} ({found.status.value})"
+    except BillingError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(label)

@@ -1,0 +1,34 @@
+"""The partner's own scorecards: where each site stands and what to improve first."""
+from __future__ import annotations
+
+from flask import render_template, request
+
+from brand_hub.models import Site
+from brand_hub.models.scoring import SiteScore
+from brand_hub.scores import reports
+from brand_hub.scores.views import scorecard_context
+from brand_hub.web import db
+from brand_hub.web.access import PORTAL_ALL, roles_required
+
+from ..blueprint import bp
+from ..scope import get_owned_by, owned_select
+
+
+@bp.route("/scores")
+@roles_required(PORTAL_ALL)
+def scores():
+    session = db()
+    sites = session.exec(owned_select(Site).order_by(Site.code)).all()
+    rows = session.exec(owned_select(SiteScore)).all()
+    shown = reports.newest(rows)
+    periods = sorted({p for (_s, p) in shown}, key=reports.period_key, reverse=True)[:6]
+    return render_template("portal/scores.html", sites=sites, periods=periods, shown=shown)
+
+
+@bp.route("/scores/<code>")
+@roles_required(PORTAL_ALL)
+def site_scorecard(code: str):
+    session = db()
+    site = get_owned_by(session, Site, code=code)
+    return render_template("portal/site_scorecard.html", site=site,
+                           **scorecard_context(session=session, site=site, period=request.args.get("period")))

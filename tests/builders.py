@@ -1,0 +1,93 @@
+"""Small builders for test data: sensible defaults, override what the test is about."""
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from decimal import Decimal
+
+from sqlmodel import Session
+from werkzeug.security import generate_password_hash
+
+from brand_hub.models import Agreement, Franchisee, Role, Site, SiteStatus, User
+
+PASSWORD = "correct horse battery"
+_PASSWORD_HASH = generate_password_hash(PASSWORD)  # hashed once: hashing is slow on purpose
+_seq = itertools.count(1)
+
+WEEKDAY_HOURS = {d: [["09:00", "21:00"]] for d in ("mon", "tue", "wed", "thu", "fri")} | {"sat": [["10:00", "18:00"]], "sun": []}
+
+
+def make_franchisee(session: Session, **fields) -> Franchisee:
+    n = next(_seq)
+    values = dict(code=f"P{n:03d}", legal_name=f"测试伙伴{n}企业管理有限公司", name_en=f"Partner {n} Ltd",
+                  contact_email=f"partner{n}@example.com")
+    values.update(fields)
+    obj = Franchisee(**values)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def make_agreement(session: Session, franchisee: Franchisee, **fields) -> Agreement:
+    n = next(_seq)
+    values = dict(number=f"AG-{n:04d}", franchisee_id=franchisee.id, start_date=date(2025, 1, 1),
+                  royalty_plan_id="standard-2026")
+    values.update(fields)
+    obj = Agreement(**values)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def make_site(session: Session, franchisee: Franchisee, agreement: Agreement | None = None, **fields) -> Site:
+    n = next(_seq)
+    values = dict(code=f"S{n:04d}", name_zh=f"测试门店{n}", name_en=f"Test Site {n}", franchisee_id=franchisee.id,
+                  agreement_id=agreement.id if agreement else None, city="上海", region="east", tier="standard",
+                  opening_hours=WEEKDAY_HOURS, area_m2=Decimal("800"), desks=120, status=SiteStatus.active)
+    values.update(fields)
+    obj = Site(**values)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def make_user(session: Session, role: Role | str = Role.hq_admin, franchisee: Franchisee | None = None,
+              **fields) -> User:
+    n = next(_seq)
+    values = dict(email=f"user{n}@example.com", name=f"User {n}", password_hash=_PASSWORD_HASH,
+                  role=Role(role), franchisee_id=franchisee.id if franchisee else None)
+    values.update(fields)
+    obj = User(**values)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def start_agent(directory, site_code: str, token: str, **config):
+    """A real site agent on a free loopback port, its buffer in ``directory``; call ``.stop()`` after."""
+    from site_agent import runner
+    from site_agent.config import AgentConfig
+
+    values = dict(site_code=site_code, token=token, port=0, buffer_path=str(directory / f"{site_code}.buffer"))
+    values.update(config)
+    return runner.start(AgentConfig(**values))
+
+
+def issue_site_token(session: Session, site: Site, secret_key: str = "test-secret") -> str:
+    """Issue ``site``'s agent token as HQ would; returns the plain token for the agent's config."""
+    from brand_hub.audit import SYSTEM
+    from brand_hub.collection import issue_token
+
+    return issue_token(session=session, site_code=site.code, secret_key=secret_key, actor=SYSTEM)
+
+
+def make_revenue_report(session: Session, site: Site, period: str, gross_revenue: str | Decimal, **fields):
+    """A site's revenue report for a month (version 1, reported, from the portal unless told)."""
+    from brand_hub.models.billing import RevenueReport
+
+    values = dict(site_id=site.id, period=period, version=1, gross_revenue=Decimal(gross_revenue))
+    values.update(fields)
+    obj = RevenueReport(**values)
+    session.add(obj)
+    session.flush()
+    return obj

@@ -1,0 +1,249 @@
+"""``brandhub revenue import`` and ``brandhub billing …`` as finance runs them, in-process and as real processes."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from datetime import datetime, timezone
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import Session, select
+
+from brand_hub.audit import SYSTEM
+from brand_hub.billing import invoices, plans, runs
+from brand_hub.db import make_engine
+from brand_hub.models import AuditEvent
+from brand_hub.models.billing import BillingRun, Invoice, InvoiceLine, RevenueReport
+from cli.main import cli
+from tests.builders import make_agreement, make_franchisee, make_revenue_report, make_site
+from tests.conftest import require_postgres
+
+BRANDHUB = str(Path(sys.executable).with_name("brandhub"))
+
+
+@pytest.fixture
+def env(database_url, tmp_path) -> dict[str, str]:
+    return {"BRANDHUB_DATABASE_URL": database_url, "BRANDHUB_INSTANCE_PATH": str(tmp_path / "instance"),
+            "BRANDHUB_PDF_WORKERS": "1"}
+
+
+@pytest.fixture
+def run(env):
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def db(database_url):
+    engine = make_engine(database_url)
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+    engine.dispose()
+
+
+def network(session, agreements: int, periods=("2026-10",), revenue: str = "300000") -> None:
+    """``agreements`` partners, each with one agreement and two sites reporting ``revenue``."""
+    for _ in range(agreements):
+        partner = make_franchisee(session)
+        agreement = make_agreement(session, partner)
+        for _ in range(2):
+            site = make_site(session, partner, agreement)
+            for period in periods:
+                make_revenue_report(session, site, period, revenue)
+    session.commit()
+
+
+def snapshot(session) -> list[tuple]:
+    session.expire_all()
+    return sorted((i.agreement_id, line.site_code, line.kind, line.band, line.amount, i.total)
+                  for line, i in session.exec(select(InvoiceLine, Invoice)
+                                              .join(Invoice, Invoice.id == InvoiceLine.invoice_id)).all())
+
+
+def test_a_revenue_import_reports_every_bad_row_by_line_and_keeps_the_good_ones(run, db, tmp_path):
+    partner = make_franchisee(db)
+    site = make_site(db, partner, make_agreement(db, partner), code="SH-01")
+    db.commit()
+    path = tmp_path / "revenue.csv"
+    path.write_text("site_code,period,gross_revenue,desks\n"
+                    "SH-01,2026-09,500000.50,300000\n"
+                    "SH-01,2026-10,-1,\n"
+                    "XX-99,2026-10,5,\n"
+                    "SH-01,2026-13,5,\n"
+                    "SH-01,2026-09,1,\n"
+                    "SH-01,2026-08,12x,\n"
+                    "SH-01,2026-07,480000,\n", encoding="utf-8")
+    result = run("revenue", "import", str(path))
+    assert result.exit_code == 1
+    assert f"{path}:3: gross_revenue '-1' is negative" in result.output
+    assert f"{path}:4: unknown site 'XX-99'" in result.output
+    assert f"{path}:5: period '2026-13' is not a month like 2026-10" in result.output
+    assert f"{path}:6: duplicate row for SH-01 2026-09 (first on line 2)" in result.output
+    assert f"{path}:7: gross_revenue '12x' is not a decimal number" in result.output
+    assert "2 stored, 0 unchanged, 5 refused" in result.output
+    stored = {(r.period, r.gross_revenue, r.breakdown.get("desks")) for r in db.exec(select(RevenueReport)).all()}
+    assert stored == {("2026-09", D("500000.50"), "300000"), ("2026-07", D("480000"), None)}
+    [event] = db.exec(select(AuditEvent).where(AuditEvent.action == "revenue.import")).all()
+    assert event.after == {"written": 2, "unchanged": 0, "refused": 5}
+    again = run("revenue", "import", str(path))  # re-importing the same file changes nothing
+    assert "0 stored, 2 unchanged, 5 refused" in again.output
+    assert len(db.exec(select(RevenueReport).where(RevenueReport.site_id == site.id)).all()) == 2
+
+
+def test_the_dry_run_prints_the_review_table_with_control_totals_and_writes_nothing(run, db):
+    network(db, 2)
+    result = run("billing", "run", "--period", "2026-10", "--dry-run")
+    assert result.exit_code == 0, result.output
+    # per site: 24,000 + top-up 6,000 + fund 6,000 + 120 desks × 15 = 37,800; 4 sites = 151,200; VAT 9,072
+    assert "control totals: subtotal 151,200.00 · VAT 9,072.00 · total 160,272.00 CNY" in result.output
+    assert result.output.count("37,800.00") == 4
+    db.expire_all()
+    assert db.exec(select(Invoice)).all() == [] and db.exec(select(BillingRun)).all() == []
+
+
+def test_run_issue_export_pay_and_credit_from_the_command_line(run, db, tmp_path):
+    network(db, 2)
+    assert run("billing", "run", "--period", "2026-10").exit_code == 0
+    issued = run("billing", "issue", "--period", "2026-10")
+    assert issued.exit_code == 0, issued.output
+    assert "issued BH-2026-000001" in issued.output and "2 PDF(s) rendered" in issued.output
+    out = tmp_path / "export.json"
+    assert run("billing", "export", "--period", "2026-10", "--format", "json", "--output", str(out)).exit_code == 0
+    records = json.loads(out.read_text(encoding="utf-8"))
+    assert [r["number"] for r in records] == ["BH-2026-000001", "BH-2026-000002"]
+    assert {"number", "agreement", "franchisee", "period", "status", "lines", "subtotal", "vat", "total",
+            "currency"} <= set(records[0])
+    assert set(records[0]["lines"][0]) >= {"site", "kind", "description", "base", "rate", "amount", "estimated"}
+    assert records[0]["total"] == "80136.00"
+    csv_text = run("billing", "export", "--period", "2026-10", "--format", "csv").output
+    assert csv_text.splitlines()[0].startswith("number,agreement,franchisee,period,status,site,kind")
+    paid = run("billing", "mark-paid", "BH-2026-000001", "--amount", "80000", "--date", "2026-11-20")
+    assert "balance 136.00 (partially_paid)" in paid.output
+    too_much = run("billing", "credit-note", "BH-2026-000001", "--amount", "136.01", "--reason", "goodwill")
+    assert too_much.exit_code == 1
+    assert "credit 136.01 is more than the 136.00 that remains on BH-2026-000001" in too_much.output
+    note = run("billing", "credit-note", "BH-2026-000001", "--amount", "136", "--reason", "goodwill")
+    assert note.output.startswith("CN-2026-000001: 136 CNY credited")
+    unknown = run("billing", "mark-paid", "BH-2026-999999", "--amount", "1", "--date", "2026-11-20")
+    assert unknown.exit_code == 1 and "no issued invoice numbered 'BH-2026-999999'" in unknown.output
+
+
+@pytest.mark.slow  # real processes: each `brandhub` start-up imports every area
+def test_a_run_killed_half_way_then_run_again_ends_like_an_uninterrupted_run(env, db, database_url):
+    network(db, 60)
+    runs.write_drafts(session=db, period="2026-10", actor=SYSTEM, drafts=runs.compute(
+        session=db, period="2026-10", plans=plans(), today=datetime(2026, 11, 1).date()))
+    db.commit()
+    expected = snapshot(db)
+    with subprocess.Popen([BRANDHUB, "billing", "run", "--period", "2026-10"], env=os.environ | env,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) as process:
+        assert process.stdout.readline().startswith("drafted ")  # half way through writing the drafts
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    db.expire_all()
+    assert len(db.exec(select(BillingRun)).all()) == 1  # the killed run left nothing behind
+    again = subprocess.run([BRANDHUB, "billing", "run", "--period", "2026-10"], env=os.environ | env,
+                           capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    after = snapshot(db)
+    assert len(after) == len(expected) and [row[1:] for row in after] == [row[1:] for row in expected]
+    assert len(db.exec(select(Invoice)).all()) == 60
+
+
+@pytest.mark.postgres
+@pytest.mark.slow  # real processes: each `brandhub` start-up imports every area
+def test_two_issue_commands_racing_on_postgres_number_without_gap_or_duplicate(tmp_path, private_pg_url):
+    url = private_pg_url
+    env = {"BRANDHUB_DATABASE_URL": url, "BRANDHUB_INSTANCE_PATH": str(tmp_path / "instance")}
+    engine = make_engine(url)
+    with Session(engine, expire_on_commit=False) as session:
+        network(session, 25, periods=("2026-09", "2026-10"))
+        for period in ("2026-09", "2026-10"):
+            drafts = runs.compute(session=session, period=period, plans=plans(),
+                                  today=datetime(2026, 11, 1).date())
+            runs.write_drafts(session=session, period=period, drafts=drafts, actor=SYSTEM)
+        session.commit()
+    processes = [subprocess.Popen([BRANDHUB, "billing", "issue", "--period", period, "--no-pdf"],
+                                  env=os.environ | env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for period in ("2026-09", "2026-10")]
+    for process in processes:
+        _, err = process.communicate(timeout=120)
+        assert process.returncode == 0, err
+    with Session(engine) as session:
+        numbers = sorted(session.exec(select(Invoice.number)).all())
+    engine.dispose()
+    assert numbers == [f"BH-2026-{n:06d}" for n in range(1, 51)]
+
+
+@pytest.mark.postgres
+def test_two_issues_forced_to_overlap_on_postgres_take_turns_on_the_counter(private_pg_url):
+    url = private_pg_url
+    engine = make_engine(url)
+    with Session(engine, expire_on_commit=False) as session:
+        network(session, 10, periods=("2026-09", "2026-10"))
+        for period in ("2026-09", "2026-10"):
+            runs.write_drafts(session=session, period=period, actor=SYSTEM, drafts=runs.compute(
+                session=session, period=period, plans=plans(), today=datetime(2026, 11, 1).date()))
+        session.commit()
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def issue(period: str) -> None:
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                barrier.wait(timeout=10)
+                invoices.issue_period(session=session, period=period, actor=SYSTEM, due_days=15,
+                                      now=datetime(2026, 11, 2, tzinfo=timezone.utc))
+                session.commit()
+        except BaseException as exc:  # reported below: a thread's failure must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=issue, args=(p,)) for p in ("2026-09", "2026-10")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with Session(engine) as session:
+        rows = session.exec(select(Invoice.period, Invoice.number).order_by(Invoice.number)).all()
+    engine.dispose()
+    assert [n for _, n in rows] == [f"BH-2026-{n:06d}" for n in range(1, 21)]
+    # each command's invoices got one unbroken block: the counter was held until its commit
+    periods = [p for p, _ in rows]
+    assert periods == sorted(periods, key=lambda p: periods.index(p))
+
+
+@pytest.fixture
+def private_pg_url():
+    """A private, migrated PostgreSQL schema for a test that runs several processes; dropped after."""
+    import uuid
+
+    from sqlalchemy import text
+
+    from brand_hub import migrate
+    from tests.conftest import PG_URL
+
+    require_postgres()
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    try:
+        migrate.upgrade(url)
+        yield url
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        admin.dispose()

@@ -1,0 +1,67 @@
+"""``brandhub flags evaluate|list`` as HQ runs them against a database."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from click.testing import CliRunner
+from sqlmodel import Session, select
+
+from brand_hub.db import make_engine
+from brand_hub.models.collection import CollectionTarget
+from brand_hub.models.compliance import Flag
+from cli.main import cli
+from tests.builders import make_franchisee, make_site
+
+
+@pytest.fixture
+def env(database_url, tmp_path) -> dict[str, str]:
+    return {"BRANDHUB_DATABASE_URL": database_url, "BRANDHUB_INSTANCE_PATH": str(tmp_path / "instance")}
+
+
+@pytest.fixture
+def run(env):
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(cli, list(args), env=env, catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def sites(database_url):
+    engine = make_engine(database_url)
+    now = datetime.now(timezone.utc)
+    with Session(engine) as session:
+        partner = make_franchisee(session, code="SHP")
+        down = make_site(session, partner, code="SH-JA-01", agent_url="http://127.0.0.1:1/", city="上海")
+        fine = make_site(session, partner, code="BJ-CY-01", agent_url="http://127.0.0.1:1/", city="北京")
+        session.add(CollectionTarget(site_id=down.id, last_attempt_at=now, last_success_at=now - timedelta(days=4)))
+        session.add(CollectionTarget(site_id=fine.id, last_attempt_at=now, last_success_at=now))
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+def test_evaluate_opens_a_flag_for_the_down_agent_and_a_rerun_adds_nothing(run, sites):
+    first = run("flags", "evaluate")
+    again = run("flags", "evaluate")
+    assert first.exit_code == 0 and "evaluated 2 sites" in first.output and "0 opened, 0 resolved" in again.output
+    with Session(sites) as session:
+        flags = session.exec(select(Flag).where(Flag.rule == "agent-unreachable")).all()
+    assert [(f.state.value, f.severity.value) for f in flags] == [("open", "critical")]
+
+
+def test_evaluate_one_site_and_refuse_an_unknown_code(run, sites):
+    assert "evaluated 1 sites" in run("flags", "evaluate", "--site", "BJ-CY-01").output
+    unknown = run("flags", "evaluate", "--site", "NOPE")
+    assert unknown.exit_code != 0 and "no site with code 'NOPE'" in unknown.output
+
+
+def test_list_filters_by_severity_rule_and_city(run, sites):
+    run("flags", "evaluate")
+    critical = run("flags", "list", "--severity", "critical").output
+    assert "SH-JA-01" in critical and "agent-unreachable" in critical
+    assert "no flags match" in run("flags", "list", "--rule", "agent-unreachable", "--city", "北京").output
+    assert "no flags match" in run("flags", "list", "--state", "resolved").output

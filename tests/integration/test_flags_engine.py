@@ -1,0 +1,241 @@
+"""Evaluation against a real database: rules from the registry, collection, standards, scores, billing."""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlmodel import select
+
+from brand_hub import audit, compliance
+from brand_hub.models import Franchisee, Role
+from brand_hub.models.billing import Invoice, InvoiceStatus, ReportSource, ReportStatus, RevenueReport
+from brand_hub.models.collection import CollectionTarget, ReadingBucket
+from brand_hub.models.compliance import Flag, FlagEvent, FlagState, OutboxMessage
+from brand_hub.models.scoring import SiteScore
+from brand_hub.models.standards import SiteConfigState, Standard, StandardAcknowledgement
+from tests.builders import make_agreement, make_franchisee, make_site, make_user
+
+NOW = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)  # a Friday, 12:00 in Shanghai
+H = timedelta(hours=1)
+CO2 = {"id": "co2-open-hours", "metric": "co2_ppm", "measure": "share_within", "max": 1000, "share": 0.95,
+       "hours": "all", "window": "month", "severity": "major"}
+
+
+def add_target(session, site, *, last_success: datetime, newest: datetime | None = None, attempt=None):
+    session.add(CollectionTarget(site_id=site.id, last_attempt_at=attempt or NOW, last_success_at=last_success,
+                                 newest_record_at=newest or last_success, health_at=last_success))
+    session.flush()
+
+
+def add_co2(session, site, *, ppm: float, hours: int = 12, end: datetime = NOW):
+    for n in range(hours * 4):
+        session.add(ReadingBucket(site_id=site.id, zone="open-desk", metric="co2_ppm",
+                                  bucket_start=end - (n + 1) * timedelta(minutes=15), count=15, mean=ppm,
+                                  min=ppm, max=ppm))
+    session.flush()
+
+
+def publish(session, rule=CO2, key="iaq-co2"):
+    standard = Standard(key=key, version=1, category="space", title_zh="室内二氧化碳浓度", title_en="Indoor CO2",
+                        content={"id": key, "rules": [rule]}, content_hash="sha256:x", published_at=NOW - 40 * 24 * H)
+    session.add(standard)
+    session.flush()
+    return standard
+
+
+def add_score(session, site, period, card, *, status="scored", coverage=0.9):
+    session.add(SiteScore(site_id=site.id, period=period, model_id="brand-health", model_version=1, status=status,
+                          score=40.0 if card == "red" else 80.0, card=card, coverage=coverage, computed_at=NOW - H))
+    session.flush()
+
+
+def evaluate(session, settings, at=NOW, **kwargs):
+    summary = compliance.evaluate(session=session, settings=settings, now=at, **kwargs)
+    session.flush()
+    return summary
+
+
+def flags_of(session, rule=None, site=None):
+    stmt = select(Flag).order_by(Flag.id)
+    if rule:
+        stmt = stmt.where(Flag.rule == rule)
+    if site:
+        stmt = stmt.where(Flag.site_id == site.id)
+    return session.exec(stmt).all()
+
+
+@pytest.fixture
+def site(session):
+    partner = make_franchisee(session)
+    make_user(session, Role.franchisee_admin, franchisee=partner, email="manager@partner.cn")
+    return make_site(session, partner, agent_url="http://127.0.0.1:1/", opened_on=date(2026, 11, 1))
+
+
+def test_an_agent_down_for_24_hours_opens_a_warning_that_turns_critical_at_72(session, settings, site):
+    add_target(session, site, last_success=NOW - 24 * H + timedelta(minutes=1))
+    evaluate(session, settings)
+    (flag,) = flags_of(session, "agent-unreachable")
+    assert flag.state == FlagState.pending
+    evaluate(session, settings, NOW + timedelta(minutes=1))
+    assert flag.state == FlagState.open and flag.severity.value == "warning"
+    evaluate(session, settings, NOW + 48 * H + timedelta(minutes=1))
+    assert flag.severity.value == "critical"
+    kinds = session.exec(select(FlagEvent.kind).where(FlagEvent.flag_id == flag.id)).all()
+    assert "severity" in kinds
+
+
+def test_an_agent_down_flag_inhibits_the_sites_metric_flags(session, settings, site):
+    publish(session)
+    add_co2(session, site, ppm=1800, end=NOW - 30 * H)
+    add_target(session, site, last_success=NOW - 30 * H)
+    evaluate(session, settings)
+    evaluate(session, settings, NOW + 3 * H)
+    rules = [f.rule for f in flags_of(session) if f.state != FlagState.no_data]
+    assert rules == ["agent-unreachable"]
+    assert not [f for f in flags_of(session) if f.rule.startswith("std:")]
+
+
+def test_a_standards_metric_rule_opens_after_its_for_and_carries_its_evidence(session, settings, site):
+    publish(session)
+    add_co2(session, site, ppm=1400)
+    add_target(session, site, last_success=NOW)
+    evaluate(session, settings)
+    evaluate(session, settings, NOW + 2 * H)
+    (flag,) = flags_of(session, "std:iaq-co2/co2-open-hours")
+    assert flag.state == FlagState.open and flag.severity.value == "major"
+    assert flag.evidence["value"] == 0.0 and flag.evidence["share"] == 0.95 and flag.evidence["version"] == 1
+    assert flag.evidence["samples"] == 48 and flag.evidence["window_days"] == 30
+
+
+def test_a_site_without_readings_gets_no_data_not_a_clean_bill(session, settings, site):
+    publish(session)
+    add_target(session, site, last_success=NOW)
+    evaluate(session, settings)
+    (flag,) = flags_of(session, "std:iaq-co2/co2-open-hours")
+    assert flag.state == FlagState.no_data
+
+
+def test_re_evaluation_is_idempotent_no_duplicate_flags_events_or_mails(session, settings, site):
+    add_target(session, site, last_success=NOW - 80 * H)
+    evaluate(session, settings)
+    counts = (len(flags_of(session)), len(session.exec(select(FlagEvent)).all()),
+              len(session.exec(select(OutboxMessage)).all()))
+    for _ in range(3):
+        evaluate(session, settings)
+    assert counts[0] >= 1 and counts[2] == 1
+    assert (len(flags_of(session)), len(session.exec(select(FlagEvent)).all()),
+            len(session.exec(select(OutboxMessage)).all())) == counts
+
+
+def test_a_recurrence_reopens_with_its_history_linked(session, settings, site):
+    add_target(session, site, last_success=NOW - 30 * H)
+    evaluate(session, settings)
+    target = session.exec(select(CollectionTarget)).one()
+    target.last_success_at = NOW + 1 * H
+    session.add(target)
+    evaluate(session, settings, NOW + 1 * H)
+    target.last_success_at = NOW + 2 * H
+    evaluate(session, settings, NOW + 2 * H)
+    first = flags_of(session, "agent-unreachable")[0]
+    assert first.state == FlagState.resolved and first.open_key is None
+    evaluate(session, settings, NOW + 27 * H)
+    first_again, second = flags_of(session, "agent-unreachable")
+    assert second.previous_id == first.id and second.occurrence == 2 and second.state == FlagState.open
+    assert "reopened" in session.exec(select(FlagEvent.kind).where(FlagEvent.flag_id == second.id)).all()
+    assert {e.flag_id for e in compliance.timeline(session=session, flag=second)} == {first.id, second.id}
+
+
+def test_system_rules_for_acknowledgement_drift_revenue_and_invoices(session, settings, site):
+    standard = publish(session)
+    session.add(StandardAcknowledgement(site_id=site.id, standard_id=standard.id, due_at=NOW - 1 * H))
+    session.add(SiteConfigState(site_id=site.id, desired_hash="sha256:a", applied_hash="sha256:b",
+                                drift_since=NOW - 2 * H, drifted_keys=["hvac.co2_setpoint"]))
+    session.add(RevenueReport(site_id=site.id, period="2026-09", gross_revenue=Decimal("100000.00")))
+    session.add(RevenueReport(site_id=site.id, period="2026-08", gross_revenue=Decimal("90000.00"),
+                              status=ReportStatus.estimated, source=ReportSource.estimate))
+    site.opened_on = date(2025, 1, 1)
+    agreement = make_agreement(session, session.get(Franchisee, site.franchisee_id))
+    session.add(Invoice(number="BH-2026-000007", agreement_id=agreement.id, franchisee_id=site.franchisee_id,
+                        period="2026-09", status=InvoiceStatus.issued, plan_id="standard-2026",
+                        due_date=date(2026, 10, 15), total=Decimal("5000.00")))
+    add_target(session, site, last_success=NOW)
+    evaluate(session, settings)
+    current = {(f.rule, f.subject): f.state for f in flags_of(session)}
+    assert current[("standard-unacknowledged", "iaq-co2 v1")] == FlagState.open
+    assert current[("config-drift", "")] == FlagState.open
+    assert current[("revenue-report-missing", "2026-10")] == FlagState.open
+    assert ("revenue-report-missing", "2026-09") not in current
+    assert current[("revenue-report-missing", "2026-08")] == FlagState.open  # an estimate is not a report
+    assert current[("invoice-overdue", "BH-2026-000007")] == FlagState.open
+
+
+def test_a_red_card_puts_the_partner_on_notice_and_two_in_a_row_under_termination_review(session, settings, site):
+    add_target(session, site, last_success=NOW)
+    add_score(session, site, "2026-Q3", "red")
+    evaluate(session, settings)
+    standing = compliance.network_standing(session=session)
+    assert [(p.franchisee.id, p.standing) for p in standing] == [(site.franchisee_id, "on_notice")]
+    add_score(session, site, "2026-Q2", "red")
+    evaluate(session, settings, NOW + H)
+    (review,) = flags_of(session, "termination-review")
+    assert review.site_id is None and review.state == FlagState.open and review.evidence["sites"] == [site.code]
+    assert compliance.network_standing(session=session)[0].standing == "termination_review"
+    assert session.exec(select(audit.AuditEvent).where(audit.AuditEvent.action == "partner.termination_review")).one()
+
+
+def test_one_broken_rule_is_recorded_and_the_others_still_run(session, settings, site, monkeypatch):
+    from brand_hub.compliance import rules
+
+    def broken(site_facts, ctx):
+        raise ZeroDivisionError("bad row")
+
+    monkeypatch.setattr(rules, "SYSTEM_RULES", (rules.Rule("broken", "Broken", "坏", "minor", rules.Timing(), broken),
+                                                *rules.SYSTEM_RULES))
+    add_target(session, site, last_success=NOW - 80 * H)
+    summary = evaluate(session, settings)
+    assert summary.errors == [{"site": site.code, "rule": "broken", "error": "ZeroDivisionError: bad row"}]
+    assert [f.rule for f in flags_of(session) if f.state != FlagState.no_data] == ["agent-unreachable"]
+
+
+def test_missed_acknowledgement_escalates_and_mails_the_regional_manager(session, settings, site):
+    settings = settings.replace(flag_regional_managers="east=east.manager@brand.cn")
+    add_target(session, site, last_success=NOW - 30 * H)
+    evaluate(session, settings)
+    evaluate(session, settings, NOW + 72 * H)
+    (flag,) = flags_of(session, "agent-unreachable")
+    assert flag.state == FlagState.escalated and flag.escalation_level == 1
+    mails = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert "east.manager@brand.cn" in mails[-1].recipients and "manager@partner.cn" in mails[-1].recipients
+
+
+def test_a_waiver_expires_and_the_flag_returns(session, settings, site):
+    add_target(session, site, last_success=NOW - 30 * H)
+    evaluate(session, settings)
+    (flag,) = flags_of(session, "agent-unreachable")
+    hq = audit.Actor("hq@brand.cn")
+    compliance.waive(session=session, settings=settings, flag=flag, actor=hq, now=NOW, until=NOW + 5 * H,
+                     reason="site closed for renovation")
+    evaluate(session, settings, NOW + 4 * H)
+    assert flag.state == FlagState.waived
+    evaluate(session, settings, NOW + 5 * H)
+    assert flag.state == FlagState.open
+    assert session.exec(select(audit.AuditEvent).where(audit.AuditEvent.action == "flag.waive")).one().actor == \
+        "hq@brand.cn"
+
+
+def test_a_plan_past_its_date_on_a_flag_still_open_is_mailed_once(session, settings, site):
+    settings = settings.replace(flag_regional_managers="east=east.manager@brand.cn")
+    add_target(session, site, last_success=NOW - 30 * H)
+    evaluate(session, settings)
+    (flag,) = flags_of(session, "agent-unreachable")
+    partner = audit.Actor("manager@partner.cn")
+    compliance.submit_plan(session=session, settings=settings, flag=flag, actor=partner, now=NOW,
+                           what="换路由器", who="店长", due_on=date(2026, 11, 22))
+    evaluate(session, settings, NOW + 48 * H)  # 2026-11-22 in Shanghai: due today, not past
+    assert "plan_overdue" not in session.exec(select(FlagEvent.kind)).all()
+    for _ in range(2):
+        evaluate(session, settings, NOW + 72 * H)
+    overdue = session.exec(select(OutboxMessage).where(OutboxMessage.subject.contains("整改计划已过期限"))).all()
+    assert len(overdue) == 1 and "east.manager@brand.cn" in overdue[0].recipients
+    assert session.exec(select(FlagEvent.kind)).all().count("plan_overdue") == 1

@@ -1,0 +1,137 @@
+"""Notification mail through a real SMTP server on loopback, kept in the outbox while it is down."""
+from __future__ import annotations
+
+import socket
+from datetime import datetime, timedelta, timezone
+from email import message_from_bytes, policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlmodel import select
+
+from brand_hub.compliance import jobs, outbox
+from brand_hub.models.compliance import OutboxMessage, OutboxState
+
+NOW = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it accepted."""
+
+    def __init__(self):
+        self.messages = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default)))
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def smtp_port():
+    return free_port()
+
+
+@pytest.fixture
+def mail_settings(settings, smtp_port):
+    return settings.replace(smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_timeout_seconds=2.0,
+                            mail_from="flags@brand.cn")
+
+
+def start_smtp(port: int) -> tuple[Controller, Inbox]:
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    return controller, inbox
+
+
+def queue(session, n: int) -> None:
+    for i in range(n):
+        outbox.enqueue(session=session, dedupe_key=f"test:{i}", recipients=[f"p{i}@partner.cn"],
+                       subject=f"合规事项 {i}", body=f"二氧化碳超标 flag {i}", flag_id=None, now=NOW,
+                       domain="brand.cn")
+    session.commit()
+
+
+def test_the_outbox_holds_mail_while_the_server_is_down_and_sends_each_once_when_it_is_back(
+        session, engine, mail_settings, smtp_port):
+    queue(session, 3)
+    down = jobs.send_outbox(settings=mail_settings, now=NOW, engine=engine)
+    assert (down.sent, down.failed) == (0, 3)
+    states = session.exec(select(OutboxMessage.state, OutboxMessage.attempts)).all()
+    assert states == [(OutboxState.queued, 1)] * 3
+    controller, inbox = start_smtp(smtp_port)
+    try:
+        too_early = jobs.send_outbox(settings=mail_settings, now=NOW + timedelta(seconds=10), engine=engine)
+        back = jobs.send_outbox(settings=mail_settings, now=NOW + timedelta(minutes=1), engine=engine)
+        again = jobs.send_outbox(settings=mail_settings, now=NOW + timedelta(hours=2), engine=engine)
+    finally:
+        controller.stop()
+    assert too_early.sent == 0 and back.sent == 3 and again.sent == 0
+    assert sorted(rcpt[0] for rcpt, _ in inbox.messages) == ["p0@partner.cn", "p1@partner.cn", "p2@partner.cn"]
+    subjects = sorted(m["Subject"] for _, m in inbox.messages)
+    assert subjects == ["合规事项 0", "合规事项 1", "合规事项 2"]
+    assert all(m["From"] == "flags@brand.cn" and m["Message-ID"].endswith("@brand.cn>") for _, m in inbox.messages)
+
+
+def test_enqueueing_the_same_message_twice_keeps_one(session):
+    queue(session, 1)
+    queue(session, 1)
+    assert len(session.exec(select(OutboxMessage)).all()) == 1
+
+
+def test_a_message_left_sending_by_a_crashed_sender_is_retried_with_the_same_message_id(
+        session, engine, mail_settings, smtp_port):
+    queue(session, 1)
+    claimed = outbox.claim(session=session, now=NOW, claimant="crashed", limit=10, stale_after=timedelta(minutes=10))
+    session.commit()
+    assert len(claimed) == 1
+    message_id = session.exec(select(OutboxMessage.message_id)).one()
+    controller, inbox = start_smtp(smtp_port)
+    try:
+        fresh = jobs.send_outbox(settings=mail_settings, now=NOW + timedelta(minutes=9), engine=engine)
+        stale = jobs.send_outbox(settings=mail_settings, now=NOW + timedelta(minutes=10), engine=engine)
+    finally:
+        controller.stop()
+    assert fresh.sent == 0 and stale.sent == 1
+    assert [m["Message-ID"] for _, m in inbox.messages] == [message_id]
+
+
+def test_two_senders_never_claim_the_same_message(session, engine):
+    queue(session, 4)
+    first = outbox.claim(session=session, now=NOW, claimant="a", limit=10, stale_after=timedelta(minutes=10))
+    session.commit()
+    second = outbox.claim(session=session, now=NOW, claimant="b", limit=10, stale_after=timedelta(minutes=10))
+    session.commit()
+    assert len(first) == 4 and second == []
+
+
+class Refusing(Inbox):
+    """Accepts mail, except for one mailbox that does not exist."""
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address == "p1@partner.cn":
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_message_refused_for_good_is_kept_as_failed_with_the_reason_and_the_others_go(
+        session, engine, mail_settings, smtp_port):
+    queue(session, 3)
+    inbox = Refusing()
+    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    try:
+        report = jobs.send_outbox(settings=mail_settings, now=NOW, engine=engine)
+        later = jobs.send_outbox(settings=mail_settings, now=NOW + timedelta(hours=3), engine=engine)
+    finally:
+        controller.stop()
+    assert (report.sent, report.failed, later.sent, later.failed) == (2, 1, 0, 0)
+    failed = session.exec(select(OutboxMessage).where(OutboxMessage.state == OutboxState.failed)).one()
+    assert failed.recipients == ["p1@partner.cn"] and "p1@partner.cn" in failed.last_error

@@ -1,0 +1,66 @@
+"""Chinese first, English on request: pages, navigation, labels, dates and CNY amounts."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from brand_hub.models import Role
+from brand_hub.web.filters import local_date, money
+from tests.builders import make_franchisee, make_site, make_user
+from tests.conftest import login, post_form
+
+
+def test_the_sign_in_page_is_in_chinese_by_default(client):
+    page = client.get("/login").get_data(as_text=True)
+    assert '<html lang="zh-CN">' in page
+    assert "登录" in page and "电子邮箱" in page and "Sign in" not in page
+
+
+def test_the_language_switch_turns_the_pages_english_and_back(client, session):
+    partner = make_franchisee(session)
+    make_site(session, partner, code="SH-01", tier="flagship")
+    user = make_user(session, Role.hq_viewer)
+    session.commit()
+    login(client, user.email)
+    chinese = client.get("/hq/sites").get_data(as_text=True)
+    assert "门店" in chinese and "旗舰店" in chinese and "运营中" in chinese
+    response = post_form(client, "/lang", {"lang": "en", "next": "/hq/sites"}, token_from="/hq/sites")
+    assert response.headers["Location"].endswith("/hq/sites")
+    english = client.get("/hq/sites").get_data(as_text=True)
+    assert '<html lang="en">' in english
+    assert "flagship" in english and "Sites" in english and "旗舰店" not in english
+    post_form(client, "/lang", {"lang": "zh_CN"}, token_from="/hq/sites")
+    assert "旗舰店" in client.get("/hq/sites").get_data(as_text=True)
+
+
+def test_the_language_switch_ignores_unknown_languages_and_foreign_targets(client):
+    response = post_form(client, "/lang", {"lang": "xx", "next": "https://evil.example/"})
+    assert response.headers["Location"] == "/"
+    assert "登录" in client.get("/login").get_data(as_text=True)
+
+
+def test_amounts_are_cny_with_two_decimals_and_dates_follow_the_locale(app):
+    with app.test_request_context():
+        assert money(Decimal("1234.5")) == "¥1,234.50"
+        assert local_date(date(2026, 10, 1)) == "2026年10月1日"
+    with app.test_request_context():
+        from flask import session
+
+        session["lang"] = "en"
+        assert money(Decimal("-0.5")) == "-¥0.50"
+        assert local_date(date(2026, 10, 1)) == "Oct 1, 2026"
+
+
+def test_every_catalog_of_the_foundation_translates_every_string(app):
+    from babel.messages.pofile import read_po
+
+    from brand_hub.web.i18n import translation_dirs
+
+    mine = [d for d in translation_dirs() if d.parent.name in {"web", "auth", "dashboard", "franchisee_portal"}]
+    assert len(mine) == 4
+    for directory in mine:
+        with (directory / "zh_CN/LC_MESSAGES/messages.po").open("rb") as fh:
+            catalog = read_po(fh)
+        untranslated = [m.id for m in catalog if m.id and not m.string]
+        assert untranslated == [], directory
+        assert len(catalog) > 5

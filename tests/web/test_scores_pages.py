@@ -1,0 +1,103 @@
+"""The scores pages as HQ and partners use them."""
+from __future__ import annotations
+
+import pytest
+
+from brand_hub import audit
+from brand_hub.models import Role
+from brand_hub.models.scoring import SiteScore
+from brand_hub.scores import score_period
+from scoring.periods import parse_period
+from standards.scoring_model import load_model_text
+from tests.builders import make_user
+from tests.conftest import csrf_token, login
+from tests.integration.test_scores_service import known_monday
+from tests.unit.test_scoring_composite import SMALL_MODEL
+
+MODEL_TEXT = SMALL_MODEL.format(aggregation="weighted_mean")
+
+
+@pytest.fixture
+def settings(settings, tmp_path):
+    """The app reads the small model from its own folder of model files."""
+    folder = tmp_path / "scoring"
+    folder.mkdir()
+    (folder / "small.yaml").write_text(MODEL_TEXT, "utf-8")
+    return settings.replace(scoring_dir=str(folder))
+
+
+@pytest.fixture
+def network(session):
+    """Two partners with one known site each, scored for October and Q4; site A also had a red Q3."""
+    a, b = known_monday(session, code="SH-A-01", city="上海"), known_monday(session, code="BJ-B-01", city="北京")
+    session.add(SiteScore(site_id=a.id, period="2026-Q3", model_id="small", model_version=1, status="scored",
+                          score=50.0, card="red", coverage=1.0, indicators={}))
+    model = load_model_text(MODEL_TEXT)
+    for period in ("2026-10", "2026-Q4"):
+        score_period(session=session, period=parse_period(period), model=model, actor=audit.SYSTEM)
+    session.commit()
+    return a, b
+
+
+def test_hq_sees_the_ranking_distribution_movers_and_sensitivity(client, session, network):
+    email = make_user(session, Role.hq_viewer).email
+    session.commit()
+    login(client, email)
+    page = client.get("/hq/scores/?period=2026-Q4").get_data(as_text=True)
+    assert "SH-A-01" in page and "BJ-B-01" in page
+    assert "vendor/chart-4.6.1.umd.min.js" in page and 'id="distribution"' in page
+    assert "+19.6" in page                         # 69.6 in Q4 against 50.0 in Q3
+    assert "灵敏度" in page                         # the sensitivity of the cards, before they go out
+    only_b = client.get("/hq/scores/?period=2026-Q4&city=北京").get_data(as_text=True)
+    assert "BJ-B-01" in only_b and "SH-A-01" not in only_b
+
+
+def test_hq_scorecard_explains_every_figure_down_to_its_inputs(client, session, network):
+    email = make_user(session, Role.hq_manager).email
+    session.commit()
+    login(client, email)
+    client.post("/lang", data={"lang": "en", "csrf_token": csrf_token(client, "/hq/scores/")})
+    page = client.get("/hq/scores/sites/SH-A-01?period=2026-Q4").get_data(as_text=True)
+    assert "6 of 8 occupied open hours inside the limits" in page
+    assert "normalised (raw − floor 0.6) ÷ (target 0.95 − floor 0.6) × 100, clipped to 0–100 = 42.9" in page
+    assert "3 tickets (0 still unanswered" in page and "Median first response 120 min, 50% of the SLA" in page
+    assert "69.6" in page and "card-yellow" in page
+    assert client.get("/hq/scores/sites/NOPE").status_code == 404
+
+
+def test_partner_sees_own_scorecard_what_to_improve_and_percentiles_but_not_others(client, session, network):
+    a, b = network
+    partner_user = make_user(session, Role.franchisee_staff, franchisee=_franchisee_of(session, a))
+    session.commit()
+    login(client, partner_user.email)
+    listing = client.get("/portal/scores").get_data(as_text=True)
+    assert "SH-A-01" in listing and "BJ-B-01" not in listing
+    card = client.get("/portal/scores/SH-A-01?period=2026-Q4")
+    text = card.get_data(as_text=True)
+    assert card.status_code == 200
+    assert "优先改进" in text and "二氧化碳" in text
+    assert "50%" in text                         # both sites have identical values: mid-rank percentile
+    assert client.get("/portal/scores/BJ-B-01").status_code == 404
+    assert client.get("/hq/scores/").status_code == 403
+
+
+def _franchisee_of(session, site):
+    from brand_hub.models import Franchisee
+
+    return session.get(Franchisee, site.franchisee_id)
+
+
+def test_a_site_without_data_shows_why_each_indicator_is_missing_in_chinese(client, session, network):
+    from tests.builders import make_franchisee, make_site
+
+    empty = make_site(session, make_franchisee(session), code="CD-EMPTY-01")
+    score_period(session=session, period=parse_period("2026-Q4"), model=load_model_text(MODEL_TEXT),
+                 actor=audit.SYSTEM, site_codes=[empty.code])
+    email = make_user(session, Role.hq_viewer).email
+    session.commit()
+    login(client, email)
+    page = client.get("/hq/scores/sites/CD-EMPTY-01").get_data(as_text=True)
+    assert "card-insufficient" in page
+    assert "仅有 0 小时数据，最低要求 2 小时" in page            # CO2: no occupied open hour with data
+    assert "仅 0 份到期会员，最低要求 3 份" in page
+    assert "仅 0 张工单，最低要求 3 张" in page
