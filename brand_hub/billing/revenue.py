@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -125,8 +126,9 @@ def import_csv(*, session: Session, text: str, file: str, actor: audit.Actor, to
         else:
             result.unchanged += 1
     audit.record(session=session, actor=actor, action="revenue.import", entity_type="revenue_report",
-                 entity_id=file, after={"written": result.written, "unchanged": result.unchanged,
-                                        "refused": len(result.errors)})
+                 entity_id=Path(str(file)).name[:80],
+                 after={"file": str(file), "written": result.written, "unchanged": result.unchanged,
+                        "refused": len(result.errors)})
     return result
 
 

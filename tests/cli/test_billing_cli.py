@@ -94,7 +94,8 @@ def test_a_revenue_import_reports_every_bad_row_by_line_and_keeps_the_good_ones(
     stored = {(r.period, r.gross_revenue, r.breakdown.get("desks")) for r in db.exec(select(RevenueReport)).all()}
     assert stored == {("2026-09", D("500000.50"), "300000"), ("2026-07", D("480000"), None)}
     [event] = db.exec(select(AuditEvent).where(AuditEvent.action == "revenue.import")).all()
-    assert event.after == {"written": 2, "unchanged": 0, "refused": 5}
+    assert event.after == {"file": str(path), "written": 2, "unchanged": 0, "refused": 5}
+    assert event.entity_id == path.name
     again = run("revenue", "import", str(path))  # re-importing the same file changes nothing
     assert "0 stored, 2 unchanged, 5 refused" in again.output
     assert len(db.exec(select(RevenueReport).where(RevenueReport.site_id == site.id)).all()) == 2
