@@ -54,6 +54,9 @@ class SiteInputs:
     slot_minutes: int = 60
     slots: dict[datetime, dict[str, MetricSlot]] = field(default_factory=dict)
     zones: int = 0
+    # per metric, when each zone's stream began (its first bucket ever, before ``end``):
+    # the streams a site is expected to keep up, each from its start
+    streams: dict[str, list[datetime]] = field(default_factory=dict)
     desks: int = 0
     area_m2: float = 0.0
     nps: nps.NpsCounts = field(default_factory=lambda: nps.NpsCounts(0, 0, 0))
@@ -253,15 +256,25 @@ def member_renewal(indicator: Indicator, data: SiteInputs, model: ScoringModel) 
 
 
 def data_completeness(indicator: Indicator, data: SiteInputs, model: ScoringModel) -> Measurement:
-    """Bucket time received against expected: every zone seen × every expected metric × the period."""
+    """Bucket time received against expected, per stream (a metric in one zone).
+
+    A stream is expected from the start of the period, or from its first reading if
+    the zone was fitted during the period; a metric no zone has ever sent counts as
+    one whole missing stream. Zones are counted per metric because not every zone
+    carries every metric (energy is metered for the building, CO2 per room).
+    """
     metrics = model.expected_metrics or tuple(sorted({m for slot in data.slots.values() for m in slot}))
     period_minutes = (data.end - data.start).total_seconds() / 60
-    zones = max(data.zones, 1)
-    expected = zones * len(metrics) * period_minutes
+    expected, streams = 0.0, 0
+    for metric in metrics:
+        starts = data.streams.get(metric) or [data.start]
+        streams += len(starts)
+        expected += sum(max(0.0, (data.end - max(s, data.start)).total_seconds() / 60) for s in starts)
     received = sum(stat.minutes for slot in data.slots.values() for m, stat in slot.items() if m in metrics)
-    inputs = {"zones": zones, "metrics": len(metrics), "minutes_expected": round(expected, 1),
-              "minutes_received": round(received, 1)}
-    if expected <= 0:
+    inputs = {"zones": data.zones, "metrics": len(metrics), "streams": streams,
+              "missing_metrics": [m for m in metrics if not data.streams.get(m)],
+              "minutes_expected": round(expected, 1), "minutes_received": round(received, 1)}
+    if expected <= 0 or period_minutes <= 0:
         return _missing(0.0, inputs, "not_started")
     return Measurement(min(1.0, received / expected), 1.0, True, inputs)
 

@@ -187,6 +187,8 @@ def evaluate(*, session: Session, settings: Settings, now: datetime, site_codes:
         if rule.source and "metric" in rule.source["rule"]:
             days = WINDOW_DAYS.get(rule.source["rule"].get("window", "month"), 30)
             metrics[rule.source["rule"]["metric"]] = max(days, metrics.get(rule.source["rule"]["metric"], 0))
+            if rule.source["rule"].get("hours") == "occupied":  # judged only where someone was in
+                metrics["zone_occupied"] = max(days, metrics.get("zone_occupied", 0))
     sites, partners = facts_module.gather(session=session, ctx=ctx, site_codes=site_codes, metrics=metrics,
                                           errors=summary.errors)
     evaluator = Evaluator(session=session, settings=settings, now=now, summary=summary)

@@ -71,12 +71,13 @@ def gather(*, session: Session, ctx: Context, site_codes: list[str] | None = Non
         if not metrics:
             return
         for metric, days in sorted(metrics.items()):
-            rows = session.exec(select(ReadingBucket.site_id, ReadingBucket.bucket_start, ReadingBucket.mean)
+            rows = session.exec(select(ReadingBucket.site_id, ReadingBucket.bucket_start, ReadingBucket.mean,
+                                       ReadingBucket.zone)
                                 .where(ReadingBucket.site_id.in_(ids), ReadingBucket.metric == metric,
                                        ReadingBucket.bucket_start >= ctx.now - timedelta(days=days),
                                        ReadingBucket.bucket_start <= ctx.now))
-            for site_id, at, mean in rows:
-                facts[site_id].readings.setdefault(metric, []).append((at, mean))
+            for site_id, at, mean, zone in rows:
+                facts[site_id].readings.setdefault(metric, []).append((at, mean, zone))
 
     def nps() -> None:
         for site_id, at, score in session.exec(select(NpsResponse.site_id, NpsResponse.answered_at, NpsResponse.score)

@@ -89,7 +89,8 @@ class SiteFacts:
     opened_on: date | None = None
     has_agent: bool = True
     target: TargetFacts | None = None
-    readings: dict[str, list[tuple[datetime, float]]] = field(default_factory=dict)  # metric → (bucket start, mean)
+    # metric → (bucket start, mean, zone); the zone is "" where it does not matter
+    readings: dict[str, list[tuple]] = field(default_factory=dict)
     nps: list[tuple[datetime, int]] = field(default_factory=list)
     events: list[tuple[str, datetime, str, int | None]] = field(default_factory=list)  # kind, at, ref, quantity
     acks: list[AckFacts] = field(default_factory=list)
@@ -375,10 +376,21 @@ def meets(value: float, rule: dict[str, Any]) -> bool:
 
 
 def _metric_values(site: SiteFacts, rule: dict[str, Any], start: datetime) -> list[float]:
-    rows = site.readings.get(rule["metric"], [])
-    open_only = rule.get("hours", "all") == "open"
-    return [mean for at, mean in rows if at >= start
-            and (not open_only or site.is_open(at))]
+    """The readings a rule judges: all, those in open hours, or those in open hours
+    when someone was in the zone (an empty meeting room with the lights off is no breach)."""
+    rows = [row for row in site.readings.get(rule["metric"], []) if row[0] >= start]
+    hours = rule.get("hours", "all")
+    if hours == "all":
+        return [row[1] for row in rows]
+    rows = [row for row in rows if site.is_open(row[0])]
+    if hours == "occupied":
+        occupied = {(row[2], row[0]) for row in site.readings.get("zone_occupied", []) if row[1] > 0}
+        return [row[1] for row in rows if (_zone(row), row[0]) in occupied]
+    return [row[1] for row in rows]
+
+
+def _zone(row: tuple) -> str:
+    return row[2] if len(row) > 2 else ""
 
 
 def _ticket_hours(site: SiteFacts, start: datetime, until: str) -> list[float]:

@@ -58,7 +58,7 @@ def describe(flag: Flag) -> str:
             return _("%(metric)s was within %(limit)s in %(share)s of %(hours)s readings over the last %(days)s "
                      "days; the standard %(standard)s v%(version)s asks for at least %(needed)s.",
                      metric=e.get("metric"), limit=limit, share=f"{float(e['value']):.1%}",
-                     hours=_("open-hour") if e.get("hours") == "open" else _("all"), days=e.get("window_days"),
+                     hours=_hours_words(e.get("hours")), days=e.get("window_days"),
                      standard=e.get("standard"), version=e.get("version"), needed=f"{float(e['share']):.0%}")
         return _("%(measure)s of %(metric)s over the last %(days)s days was %(value)s; the standard %(standard)s "
                  "v%(version)s asks for %(limit)s.", measure=MEASURES.get(e.get("measure"), e.get("measure")),
@@ -101,3 +101,10 @@ def helpers() -> dict:
             "flag_severity": lambda v: SEVERITIES.get(getattr(v, "value", v), v),
             "flag_event": lambda v: EVENTS.get(v, v), "flag_rule": rule_title, "flag_describe": describe,
             "flag_escalation": lambda n: ESCALATION.get(n, n), "flag_standing": lambda v: STANDINGS.get(v, v)}
+
+
+def _hours_words(hours: str | None) -> str:
+    if hours == "occupied":
+        return _("occupied open-hour")
+    return _("open-hour") if hours == "open" else _("all")
+

@@ -173,9 +173,10 @@ def simulate_readings(agent, code: str, zone: ZoneInfo, desks: int, tier: str, e
                       "co2_ppm": round(co2[name] + rng.gauss(0, 15), 1),
                       "temperature_c": round(23 + occ * 1.5 + rng.gauss(0, 0.3), 2),
                       "humidity_pct": round(45 - occ * 6 + rng.gauss(0, 2), 1),
-                      "illuminance_lux": round((480 if occ else 15) * (0.6 if code.endswith("02") else 1)
+                      "illuminance_lux": round((560 if occ else 15) * (0.6 if code.endswith("02") else 1)
                                                + rng.gauss(0, 20), 0),
-                      "noise_dba": round(34 + occ * 22 + rng.gauss(0, 2), 1)}
+                      "noise_dba": round(34 + occ * 22 + rng.gauss(0, 2), 1),
+                      "pm25_ugm3": round(12 + 10 * occ + abs(rng.gauss(0, 5)), 1)}
             for metric, value in values.items():
                 items.append(agent.check(name, metric, max(value, 0), at))
         items.append(agent.check("building", "energy_kwh", round(desks * (0.02 + occ * 0.06), 2), at))

@@ -1,7 +1,8 @@
 """Demo stage: billing. Two months of royalty billing, the way finance works them.
 
 Revenue reports for the five months before the running one for every billed
-site (one site misses last month's report, so it is estimated); the month
+site (one site misses last month's report and another the month before's, so
+they are estimated, and the late one is past its due day); the month
 before last is run, issued early in last month and partly left unpaid (its
 overdue balance earns a late fee); one of its reports is corrected afterwards
 (a true-up). Then last month is run, issued with PDFs, and a payment and a
@@ -27,6 +28,7 @@ from . import DemoContext
 from .network import DEMO_ACTOR
 
 MISSING_SITE = "GZ-TH-02"  # no report last month: billed on an estimate
+LATE_SITE = "TJ-HP-01"  # never reported the month before last: past its due day, flagged
 CORRECTED_SITE = "SH-JA-01"  # corrects the month before last after it was invoiced
 HISTORY_MONTHS = 5
 
@@ -38,7 +40,7 @@ def run(context: DemoContext) -> None:
     plans = billing.plans(context.settings.royalty_dir)
     with session_scope(context.engine) as session:
         reports = _revenue_history(session, last, local_today)
-    context.echo(f"demo: billing: {reports} revenue reports; {MISSING_SITE} missed {last}")
+    context.echo(f"demo: billing: {reports} revenue reports; {MISSING_SITE} missed {last}, {LATE_SITE} missed {before}")
     issued_before = billing.period_start(last) + timedelta(days=2)
     _bill(context, plans, before, today=issued_before,
           now=datetime.combine(issued_before, time(2), tzinfo=timezone.utc))
@@ -60,7 +62,7 @@ def _revenue_history(session, last: str, today: date) -> int:
         level = Decimal(rng.randint(2600, 4600))  # monthly revenue per desk
         for back in range(HISTORY_MONTHS, -1, -1):
             period = billing.shift_period(last, -back)
-            if back == 0 and site.code == MISSING_SITE:
+            if (back == 0 and site.code == MISSING_SITE) or (back == 1 and site.code == LATE_SITE):
                 continue
             gross = fen(site.desks * level * Decimal(rng.randint(90, 112)) / 100)
             breakdown = {"desks": fen(gross * Decimal("0.55")), "offices": fen(gross * Decimal("0.30")),

@@ -1,6 +1,6 @@
 """Demo stage: flags. A few believable lapses, an evaluation, and partners answering some flags.
 
-One site's agent has been unreachable for three days, one site's config drifted,
+The site whose agent is dead has been unreachable for three days, one site's config drifted,
 one standard's acknowledgement is overdue at two sites; the readings, cards and
 missing revenue reports of the earlier stages give the rest. The rules are then
 evaluated twice (three hours apart, so conditions hold through their `for`), and
@@ -8,17 +8,19 @@ some partners acknowledge, send plans, and HQ answers one and waives another.
 """
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 
 from sqlmodel import Session, select
 
-from .. import audit, compliance
+from .. import audit, compliance, distribution
 from ..db import session_scope
 from ..models import Role, Site, SiteStatus, User
 from ..models.collection import CollectionTarget
 from ..models.compliance import Flag, FlagState
-from ..models.standards import SiteConfigState, StandardAcknowledgement
+from ..models.standards import StandardAcknowledgement
 from . import DemoContext
+from .agents import DEAD_SITE
 from .network import DEMO_ACTOR
 
 H = timedelta(hours=1)
@@ -41,19 +43,23 @@ def _lapses(session: Session, context: DemoContext) -> None:
     sites = session.exec(select(Site).where(Site.status == SiteStatus.active).order_by(Site.code)).all()
     if len(sites) < 3:
         return
-    down, drifted = sites[0], sites[1]
+    # the site whose agent the demo leaves dead went quiet three days ago; another site drifted
+    down = next((s for s in sites if s.code == DEAD_SITE), sites[0])
+    drifted = next(s for s in sites if s.id != down.id)
     target = session.exec(select(CollectionTarget).where(CollectionTarget.site_id == down.id)).first() \
         or CollectionTarget(site_id=down.id)
     target.last_attempt_at = context.now
     target.last_success_at = context.now - 76 * H
     target.last_error = "ConnectError: connection refused"
     session.add(target)
-    state = session.exec(select(SiteConfigState).where(SiteConfigState.site_id == drifted.id)).first()
-    if state is not None:
-        state.drift_since = context.now - 5 * H
-        state.applied_hash = "sha256:" + "0" * 64
-        state.drifted_keys = ["hvac.co2_setpoint_ppm"]
-        session.add(state)
+    desired = distribution.desired_config(session=session, site_id=drifted.id)
+    if desired is not None:  # the site cut its day-pass price on its own: what its agent would report
+        held = copy.deepcopy(desired.content)
+        price = held.get("plans", {}).get("day_pass", {})
+        if "price" in price:
+            price["price"] = "98.00"
+            distribution.inspect_drift(session=session, site_id=drifted.id, at=context.now - 5 * H,
+                                       agent_config={"version": desired.version, "config": held})
     for ack in session.exec(select(StandardAcknowledgement).where(StandardAcknowledgement.acknowledged_at.is_(None))
                             .order_by(StandardAcknowledgement.id).limit(2)):
         ack.due_at = context.now - 2 * 24 * H

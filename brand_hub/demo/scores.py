@@ -1,11 +1,13 @@
 """Demo stage: scores. History for the last two quarters, then the scores and cards.
 
 The agents have only a week of data, so this stage writes believable hourly
-history (``bucket_minutes=60``) for the two quarters before the running one,
+history (``bucket_minutes=60``) for the two quarters before the running one and
+the running quarter up to that week,
 with NPS answers and operations events, each site following its own quality
 level. Two sites of one partner stay red two quarters in a row (the compliance
 stage raises the termination review). Then it scores those quarters and their
-months (cards for the quarters) and the running month so far.
+months (cards for the quarters), the running quarter's finished months, and the
+running month so far.
 """
 from __future__ import annotations
 
@@ -23,9 +25,10 @@ from ..db import session_scope
 from ..models import Site
 from ..models.collection import NpsResponse, OpsEvent, ReadingBucket
 from . import DemoContext
+from .agents import DAYS as AGENT_DAYS
 from .network import DEMO_ACTOR
 
-ZONE = "open-area"
+ZONE = "open-desk"  # the zone every demo agent reports, so history and live data are one stream
 # quality 0..1 per site and quarter (older first); unlisted sites draw a good level
 QUALITY = {"CD-JJ-01": (0.12, 0.1), "CQ-YZ-01": (0.2, 0.15), "BJ-CY-02": (0.8, 0.3), "GZ-TH-02": (0.55, 0.75)}
 CHUNK = 20_000
@@ -40,14 +43,21 @@ def run(context: DemoContext) -> None:
     with session_scope(context.engine) as session:
         sites = list(session.exec(select(Site).where(Site.status.in_(scores.SCORED_STATUSES)).order_by(Site.code)))
         written = 0
+        # the running quarter up to the week the agents hold, at each site's latest level
+        agents_from = (now - timedelta(days=AGENT_DAYS)).replace(minute=0, second=0, microsecond=0)
         for site in sites:
             for n, quarter in enumerate(quarters):
                 written += write_history(session=session, site=site, quarter=quarter, quality=_quality(site, n))
+            written += write_history(session=session, site=site, quarter=current, quality=_quality(site, 1),
+                                     until=agents_from)
         context.echo(f"demo: scores: {written} hourly buckets of history")
     for quarter in quarters:
         for period in [*quarter.month_periods(), quarter]:
             _score(context, model, period, None)
     running = period_of(local_today)
+    for month in current.month_periods():  # the running quarter's finished months
+        if month.bounds(context.settings.timezone)[1] <= now:
+            _score(context, model, month, None)
     _score(context, model, running, now)
     with session_scope(context.engine) as session:
         red = scores.red_twice(session=session, period=str(quarters[-1]), model_id=model.id)
@@ -71,13 +81,17 @@ def _quality(site: Site, quarter_index: int) -> float:
     return rng.uniform(0.62, 0.98)
 
 
-def write_history(*, session: Session, site: Site, quarter: Period, quality: float) -> int:
-    """Hourly buckets, NPS answers and operations events of one quarter (once: a re-run adds nothing)."""
+def write_history(*, session: Session, site: Site, quarter: Period, quality: float,
+                  until: datetime | None = None) -> int:
+    """Hourly buckets, NPS answers and operations events of one quarter, or of its part
+    before ``until`` (once: a re-run adds nothing)."""
     start, end = quarter.bounds(site.timezone)
+    if until is not None:
+        end = min(end, until)
     if site.opened_on:
         opened = datetime(site.opened_on.year, site.opened_on.month, site.opened_on.day, tzinfo=timezone.utc)
         start = max(start, opened)
-    if start >= end or session.exec(select(ReadingBucket.id).where(
+    if end - start < timedelta(days=2) or session.exec(select(ReadingBucket.id).where(
             ReadingBucket.site_id == site.id, ReadingBucket.bucket_minutes == 60,
             ReadingBucket.bucket_start >= start, ReadingBucket.bucket_start < end).limit(1)).first():
         return 0
@@ -108,6 +122,7 @@ def _buckets(site: Site, start: datetime, end: datetime, q: float, rng: random.R
             "illuminance_lux": rng.uniform(250, 460) if busy and rng.random() < bad else rng.uniform(520, 720) if busy
             else rng.uniform(0, 40),
             "noise_dba": rng.uniform(52, 66) if busy and rng.random() < bad else rng.uniform(36, 48),
+            "pm25_ugm3": rng.uniform(40, 90) if rng.random() < bad / 3 else rng.uniform(6, 30),
             "energy_kwh": area * (0.034 if is_open else 0.008) * (1.6 - 0.6 * q) * rng.uniform(0.9, 1.1),
         }
         for metric, value in values.items():

@@ -2,7 +2,7 @@
 
 The thermal-comfort standard is first published in its 2025 edition (humidity up to
 65 %RH), acknowledged by every site, and then replaced by the library's current
-edition, so partners see what changed. Sites of two partners acknowledge the
+edition, so partners see what changed. Sites of four partners acknowledge the
 current standards; the others are left with acknowledgements due and, for the
 short deadlines, overdue. Configs are published two days ago and delivered by one
 collection round; the site whose agent is down keeps running nothing the hub
@@ -24,7 +24,7 @@ from ..models.standards import StandardAcknowledgement
 from . import DemoContext
 from .network import DEMO_ACTOR
 
-DILIGENT_PARTNERS = ("SH01", "HZ01")   # acknowledged everything
+DILIGENT_PARTNERS = ("SH01", "HZ01", "GZ01", "SZ01")   # acknowledged everything
 EDITION_2025 = "thermal-comfort"
 
 

@@ -63,6 +63,18 @@ def zone_count(*, session: Session, site_id: int, start: datetime, end: datetime
                            .where(rb.site_id == site_id, rb.bucket_start >= start, rb.bucket_start < end)).scalar_one()
 
 
+def metric_streams(*, session: Session, site_id: int, end: datetime) -> dict[str, list[datetime]]:
+    """Per metric, when each zone's stream began (its first bucket before ``end``)."""
+    rb = ReadingBucket
+    stmt = (select(rb.metric, rb.zone, func.min(rb.bucket_start))
+            .where(rb.site_id == site_id, rb.bucket_start < end, rb.count > 0)
+            .group_by(rb.metric, rb.zone))
+    streams: dict[str, list[datetime]] = {}
+    for metric, _zone, first in session.execute(stmt):
+        streams.setdefault(metric, []).append(_aware(first))
+    return streams
+
+
 def nps_counts(*, session: Session, start: datetime, end: datetime, site_id: int | None = None) -> NpsCounts:
     """Answers, promoters and detractors of one site (or the whole network) in [start, end)."""
     r = NpsResponse
@@ -125,6 +137,7 @@ def site_inputs(*, session: Session, site: Site, start: datetime, end: datetime,
         slots=reading_slots(session=session, site_id=site.id, start=start, end=end, slot_minutes=minutes,
                             metrics=model_metrics(model)),
         zones=zone_count(session=session, site_id=site.id, start=start, end=end),
+        streams=metric_streams(session=session, site_id=site.id, end=end),
         desks=site.desks or 0, area_m2=float(site.area_m2 or 0),
         nps=nps_counts(session=session, site_id=site.id, start=start, end=end), network_nps=network_nps,
         tickets=tickets(session=session, site_id=site.id, start=start, end=end),

@@ -174,9 +174,18 @@ def test_the_brand_model_scores_nps_shrunk_toward_the_network_and_data_completen
     assert nps["inputs"]["nps"] == 45 and nps["inputs"]["network_nps"] == pytest.approx(network, abs=0.01)
     assert nps["raw"] == pytest.approx(20 / 50 * 45 + 30 / 50 * network)
     completeness = row.indicators["data_completeness"]
-    # received: co2 in A 10 h + B 8 h, occupancy A 10 h + B 8 h = 36 h; expected 2 zones × 8 metrics × October
+    # received: co2 in A 10 h + B 8 h, occupancy A 10 h + B 8 h = 36 h. Expected: those four streams
+    # from their first reading (A at 03:00, B at 09:00 on 5 October) to the end of October, and the
+    # six metrics never sent for the whole month
     october_minutes = 31 * 24 * 60
-    assert completeness["raw"] == pytest.approx(36 * 60 / (2 * 8 * october_minutes))
+    october_end = datetime(2026, 10, 31, 16, tzinfo=timezone.utc)
+
+    def since(local_hour: int) -> float:
+        return (october_end - MONDAY - timedelta(hours=local_hour)).total_seconds() / 60
+
+    expected = 2 * since(3) + 2 * since(9) + 6 * october_minutes
+    assert completeness["inputs"]["minutes_expected"] == pytest.approx(expected)
+    assert completeness["raw"] == pytest.approx(36 * 60 / expected)
     assert row.status == "insufficient"                # most of the model's weight has no data: no made-up score
 
 

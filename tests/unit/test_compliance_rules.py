@@ -168,6 +168,23 @@ def test_share_within_counts_only_open_hours_when_the_rule_says_so():
     assert seen.status == "clear" and seen.evidence["value"] == 1.0 and seen.evidence["samples"] == 48
 
 
+def test_an_occupied_hours_rule_judges_only_zones_with_people_in_them():
+    lighting = {"key": "desk-lighting", "version": 2, "title_zh": "照度", "title_en": "Lighting", "content": {
+        "rules": [{"id": "desk-lux-median", "metric": "illuminance_lux", "measure": "median", "min": 500,
+                   "hours": "occupied", "window": "month", "severity": "minor"}]}}
+    [rule] = standard_rules([lighting])
+    starts = [T0 - (n + 1) * timedelta(minutes=15) for n in range(96)]
+    # the open desks are busy and lit at 550 lx; the meeting room stands empty with its lights at 20 lx
+    readings = {"illuminance_lux": [(at, 550.0, "open-desk") for at in starts] + [(at, 20.0, "meeting") for at in starts],
+                "zone_occupied": [(at, 1.0, "open-desk") for at in starts] + [(at, 0.0, "meeting") for at in starts]}
+    seen = rule.probe(site(target=up(T0), readings=readings), Context(now=T0))[""]
+    assert seen.status == "clear" and seen.evidence["value"] == 550.0 and seen.evidence["samples"] == 96
+    # once people sit in the dark meeting room, its readings count and the median falls below 500 lx
+    readings["zone_occupied"] = [(at, 1.0, zone) for at, _, zone in readings["zone_occupied"]]
+    seen = rule.probe(site(target=up(T0), readings=readings), Context(now=T0))[""]
+    assert seen.status == "firing" and seen.evidence["samples"] == 192
+
+
 def test_revenue_reports_are_due_after_the_due_day_of_the_next_month():
     rule = rules_by_id()["revenue-report-missing"]
     facts = site(revenue_periods={"2026-08", "2026-09"})

@@ -134,3 +134,42 @@ def test_percentile_and_two_reds_in_a_row():
     assert composite.two_reds_in_a_row(["green", "red", "red"])
     assert not composite.two_reds_in_a_row(["red", "yellow"])
     assert not composite.two_reds_in_a_row([None, "red"])
+
+
+def completeness_model():
+    return load_model_text(SMALL_MODEL.format(aggregation="weighted_mean")
+                           + "expected_metrics: [co2_ppm, energy_kwh, noise_dba]\n", "small.yaml")
+
+
+def test_data_completeness_expects_each_metric_from_the_zones_that_report_it():
+    # two rooms report CO2 all day, the building meter reports energy all day, noise never arrived:
+    # 3 of 4 streams complete, not 3 of 2 zones × 3 metrics
+    full_day = {hour(h): {"co2_ppm": MetricSlot(1600, 2, 800, 800, buckets=2, zones=2, minutes=120),
+                          "energy_kwh": MetricSlot(5, 1, 5, 5, buckets=1, zones=1, minutes=60)} for h in range(24)}
+    earlier = DAY_START - timedelta(days=30)
+    data = monday(slots=full_day, zones=3, streams={"co2_ppm": [earlier, earlier], "energy_kwh": [earlier]})
+    model = completeness_model()
+    result = measures.data_completeness(model.indicators[0], data, model)
+    assert result.raw == pytest.approx(0.75)
+    assert result.inputs["streams"] == 4
+    assert result.inputs["missing_metrics"] == ["noise_dba"]
+
+
+def test_a_zone_fitted_during_the_period_is_expected_only_from_its_first_reading():
+    # room A all day; room B fitted at 18:00 and reporting since: both complete
+    slots = {hour(h): {"co2_ppm": MetricSlot(800 * (2 if h >= 18 else 1), 2 if h >= 18 else 1, 800, 800,
+                                             zones=2 if h >= 18 else 1, minutes=120 if h >= 18 else 60),
+                       "energy_kwh": MetricSlot(5, 1, 5, 5, minutes=60),
+                       "noise_dba": MetricSlot(40, 1, 40, 40, minutes=60)} for h in range(24)}
+    earlier = DAY_START - timedelta(days=30)
+    data = monday(slots=slots, streams={"co2_ppm": [earlier, hour(18)], "energy_kwh": [earlier],
+                                        "noise_dba": [earlier]})
+    model = completeness_model()
+    result = measures.data_completeness(model.indicators[0], data, model)
+    assert result.raw == pytest.approx(1.0)
+    assert result.inputs["minutes_expected"] == 3 * 24 * 60 + 6 * 60
+    # room B going quiet at 21:00 after it was fitted shows as missing time
+    quiet = {h: {m: (MetricSlot(800, 1, 800, 800, minutes=60) if m == "co2_ppm" and h >= hour(21) else v)
+                 for m, v in slot.items()} for h, slot in slots.items()}
+    result = measures.data_completeness(model.indicators[0], monday(slots=quiet, streams=data.streams), model)
+    assert result.raw == pytest.approx((3 * 24 * 60 + 3 * 60) / (3 * 24 * 60 + 6 * 60))
