@@ -483,6 +483,8 @@ def standard_rules(standards: list[dict[str, Any]]) -> tuple[Rule, ...]:
                 title_zh=standard.get("title_zh") or standard["key"], severity=rule.get("severity", "minor"),
                 timing=Timing(for_=STANDARD_FOR, keep_open_for=STANDARD_KEEP_OPEN),
                 probe=standard_probe(standard, rule),
-                inhibited_by_agent_down=rule.get("indicator") != "agent_offline_hours",
+                # one cause, one flag: while the agent is down the system's agent-unreachable flag
+                # speaks for the site, including for a standard's own offline-hours rule
+                inhibited_by_agent_down=True,
                 source={"standard": standard["key"], "version": standard["version"], "rule": rule}))
     return tuple(out)

@@ -96,6 +96,41 @@ def test_an_agent_down_flag_inhibits_the_sites_metric_flags(session, settings, s
     assert not [f for f in flags_of(session) if f.rule.startswith("std:")]
 
 
+def test_a_standards_own_offline_rule_gives_way_to_the_agent_unreachable_flag(session, settings, site):
+    # the brand's offline-hours rule and the system rule see one cause: one flag, the system's
+    publish(session, rule={"id": "agent-offline", "indicator": "agent_offline_hours", "measure": "max", "max": 24,
+                           "window": "month", "severity": "minor"}, key="iot-sensors")
+    add_target(session, site, last_success=NOW - 30 * H)
+    evaluate(session, settings)
+    evaluate(session, settings, NOW + 3 * H)
+    flags = [f for f in flags_of(session) if f.state != FlagState.no_data]
+    assert [(f.rule, f.state) for f in flags] == [("agent-unreachable", FlagState.open)]
+
+
+def test_an_occupied_hours_rule_reads_the_zones_occupancy_from_the_database(session, settings, site):
+    publish(session, rule={**CO2, "hours": "occupied"})
+    add_target(session, site, last_success=NOW)
+    for n in range(48):  # a stuffy room nobody uses, then a fresh one in use
+        at = NOW - (n + 1) * timedelta(minutes=15)
+        for zone, ppm, occupied in (("storage", 1900, 0), ("open-desk", 650, 1)):
+            session.add(ReadingBucket(site_id=site.id, zone=zone, metric="co2_ppm", bucket_start=at, count=15,
+                                      mean=ppm, min=ppm, max=ppm))
+            session.add(ReadingBucket(site_id=site.id, zone=zone, metric="zone_occupied", bucket_start=at, count=15,
+                                      mean=occupied, min=occupied, max=occupied))
+    session.flush()
+    evaluate(session, settings)
+    assert flags_of(session, "std:iaq-co2/co2-open-hours") == []  # the stuffy room was empty: no breach
+    for bucket in session.exec(select(ReadingBucket).where(ReadingBucket.zone == "storage",
+                                                           ReadingBucket.metric == "zone_occupied")):
+        bucket.mean = bucket.min = bucket.max = 1  # now people work in it
+    session.flush()
+    evaluate(session, settings, NOW + timedelta(minutes=5))
+    (flag,) = flags_of(session, "std:iaq-co2/co2-open-hours")
+    assert flag.state == FlagState.pending
+    # the 12 open quarter-hours (09:00–12:00 in Shanghai) of each zone; half of them above 1000 ppm
+    assert flag.evidence["samples"] == 24 and flag.evidence["value"] == 0.5
+
+
 def test_a_standards_metric_rule_opens_after_its_for_and_carries_its_evidence(session, settings, site):
     publish(session)
     add_co2(session, site, ppm=1400)

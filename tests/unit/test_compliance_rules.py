@@ -198,3 +198,4 @@ def test_measures_p95_by_nearest_rank_median_and_share_within():
     hours = [float(h) for h in range(1, 21)]  # 20 tickets, 1 h … 20 h
     assert _measure(hours, "p95", {}) == 19.0 and _measure(hours, "median", {}) == 10.5
     assert _measure(hours, "share_within", {"max": 10}) == 0.5
+
