@@ -73,12 +73,14 @@ def _plans():
 def billing_run(period: str, dry_run: bool) -> None:
     """Compute every active agreement's invoice for PERIOD; write drafts (replacing earlier drafts)."""
     loaded = _plans()
+    problems: list[str] = []
     try:
         with unit_of_work() as session:
-            drafts = runs.compute(session=session, period=period, plans=loaded, today=_today())
+            drafts = runs.compute(session=session, period=period, plans=loaded, today=_today(), problems=problems)
             if dry_run:
                 _print_review(runs.review(session=session, period=period, drafts=drafts), period)
                 session.rollback()
+                _refuse_if(problems)
                 return
             run = runs.write_drafts(session=session, period=period, drafts=drafts, actor=cli_actor(),
                                     progress=lambda d: click.echo(f"drafted {d.agreement.number} "
@@ -87,6 +89,13 @@ def billing_run(period: str, dry_run: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"run {run.id} for {period}: {run.drafts} draft(s), total {run.total} CNY; "
                f"{run.skipped_issued} already issued, left alone")
+    _refuse_if(problems)
+
+
+def _refuse_if(problems: list[str]) -> None:
+    """The others were billed; the command still fails so finance sees what was left out."""
+    if problems:
+        raise click.ClickException(f"{len(problems)} agreement(s) not billed:\n" + "\n".join(problems))
 
 
 def _print_review(review: runs.Review, period: str) -> None:

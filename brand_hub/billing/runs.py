@@ -55,15 +55,27 @@ class DraftInvoice:
         return self.existing is not None and self.existing.status != InvoiceStatus.draft
 
 
-def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], today: date) -> list[DraftInvoice]:
-    """The invoice every active agreement would get for ``period``; reads only."""
+def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], today: date,
+            problems: list[str] | None = None) -> list[DraftInvoice]:
+    """The invoice every active agreement would get for ``period``; reads only.
+
+    An agreement naming a royalty plan that does not exist cannot be billed. With a
+    ``problems`` list, each such agreement is left out and said there (the run goes on
+    for everyone else: one bad agreement never holds up the network's billing); without
+    one, the whole computation is refused.
+    """
     start, end = period_start(period), period_end(period)
     agreements = session.exec(select(Agreement).where(
         Agreement.status == AgreementStatus.active, Agreement.start_date <= end,
         or_(Agreement.end_date.is_(None), Agreement.end_date >= start)).order_by(Agreement.number)).all()
     unknown = sorted({a.royalty_plan_id for a in agreements} - set(plans))
-    if unknown:
+    if unknown and problems is None:
         raise BillingError(f"agreements name royalty plans that do not exist: {', '.join(unknown)}")
+    for agreement in agreements:
+        if agreement.royalty_plan_id not in plans:
+            problems.append(f"agreement {agreement.number}: royalty plan '{agreement.royalty_plan_id}' does not "
+                            f"exist; not billed for {period} (known plans: {', '.join(sorted(plans)) or 'none'})")
+    agreements = [a for a in agreements if a.royalty_plan_id in plans]
     sites_by_agreement: dict[int, list[Site]] = defaultdict(list)
     for site in session.exec(select(Site).where(Site.agreement_id.in_([a.id for a in agreements]),
                                                 Site.status.in_(BILLED_SITES)).order_by(Site.code)).all():

@@ -112,6 +112,24 @@ def test_the_dry_run_prints_the_review_table_with_control_totals_and_writes_noth
     assert db.exec(select(Invoice)).all() == [] and db.exec(select(BillingRun)).all() == []
 
 
+def test_an_agreement_naming_an_unknown_plan_is_left_out_and_said_while_the_others_are_billed(run, db):
+    network(db, 2)
+    partner = make_franchisee(db)
+    stray = make_agreement(db, partner, royalty_plan_id="premium-2027")
+    make_revenue_report(db, make_site(db, partner, stray), "2026-10", "300000")
+    db.commit()
+    result = run("billing", "run", "--period", "2026-10")
+    assert result.exit_code == 1
+    assert "run 1 for 2026-10: 2 draft(s), total 160272.00 CNY" in result.output
+    assert f"agreement {stray.number}: royalty plan 'premium-2027' does not exist; not billed for 2026-10" \
+        in result.output
+    db.expire_all()
+    assert stray.id not in {i.agreement_id for i in db.exec(select(Invoice)).all()}
+    assert len(db.exec(select(Invoice)).all()) == 2
+    dry = run("billing", "run", "--period", "2026-10", "--dry-run")
+    assert dry.exit_code == 1 and "premium-2027" in dry.output and "control totals" in dry.output
+
+
 def test_run_issue_export_pay_and_credit_from_the_command_line(run, db, tmp_path):
     network(db, 2)
     assert run("billing", "run", "--period", "2026-10").exit_code == 0
