@@ -56,10 +56,11 @@ class Agent:
                 outcome.refused.append(item)
                 continue
             start = bucket_start(item.at, self.config.zone, self.config.bucket_minutes)
-            rows.append((item.zone, item.metric, start, item.value))
-        late = self.buffer.add_readings(rows) if rows else 0
-        outcome.accepted = len(rows) - late
+            rows.append((item.zone, item.metric, start, item.value, item.at))
+        late, duplicate = self.buffer.add_readings(rows) if rows else (0, 0)
+        outcome.accepted = len(rows) - late - duplicate
         outcome.refused.extend(Refusal("late", "bucket already sealed") for _ in range(late))
+        outcome.refused.extend(Refusal("duplicate", "reading already taken") for _ in range(duplicate))
         self.buffer.count(outcome.by_reason())
         return outcome
 

@@ -38,6 +38,11 @@ CREATE TABLE IF NOT EXISTS event (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, record_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
     occurred_at TEXT NOT NULL, ref TEXT NOT NULL, quantity INTEGER, data TEXT NOT NULL, received_at TEXT NOT NULL
 );
+-- readings taken into still-open buckets, by their own time: a reading sent twice (an MQTT
+-- QoS 1 redelivery, a site system retrying a POST that timed out) is counted once
+CREATE TABLE IF NOT EXISTS seen_reading (
+    zone TEXT NOT NULL, metric TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (zone, metric, at)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS pulled (stream TEXT PRIMARY KEY, seq INTEGER NOT NULL);
@@ -52,6 +57,11 @@ STREAMS = {"readings": "bucket", "nps": "nps", "events": "event"}
 def iso(moment: datetime) -> str:
     """The buffer's one spelling of a time: UTC, seconds, ``Z``; sorts as text."""
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _instant(moment: datetime) -> str:
+    """A reading's own time to the microsecond, in one fixed width so it sorts as text."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def from_iso(text: str) -> datetime:
@@ -79,16 +89,22 @@ class Buffer:
             self._db.close()
 
     # -- intake ------------------------------------------------------------------------------
-    def add_readings(self, readings: list[tuple[str, str, datetime, float]]) -> int:
-        """Fold ``(zone, metric, bucket_start, value)`` into open buckets; return how many were late.
+    def add_readings(self, readings: list[tuple[str, str, datetime, float, datetime]]) -> tuple[int, int]:
+        """Fold ``(zone, metric, bucket_start, value, at)`` into open buckets; return (late, duplicate).
 
         A reading for a bucket already sealed (and so maybe already at the hub) is late and
-        refused: a sealed bucket never changes.
+        refused: a sealed bucket never changes. A reading of a zone and metric at a moment
+        already taken is the same reading sent again, and is not counted twice.
         """
-        late = 0
+        late = duplicate = 0
         span = timedelta(minutes=self.bucket_minutes)
         with self._lock, self._transaction():
-            for zone, metric, start, value in readings:
+            for zone, metric, start, value, at in readings:
+                seen = self._db.execute("INSERT OR IGNORE INTO seen_reading (zone, metric, at) VALUES (?, ?, ?)",
+                                        (zone, metric, _instant(at)))
+                if seen.rowcount == 0:
+                    duplicate += 1
+                    continue
                 cur = self._db.execute(
                     "INSERT INTO open_bucket (zone, metric, bucket_start, bucket_end, count, total, low, high) "
                     "SELECT ?, ?, ?, ?, 1, ?, ?, ? WHERE NOT EXISTS "
@@ -98,7 +114,9 @@ class Buffer:
                     (zone, metric, iso(start), iso(start + span), value, value, value, zone, metric, iso(start)))
                 if cur.rowcount == 0:
                     late += 1
-        return late
+                    self._db.execute("DELETE FROM seen_reading WHERE zone = ? AND metric = ? AND at = ?",
+                                     (zone, metric, _instant(at)))
+        return late, duplicate
 
     def add_nps(self, answers: list[dict[str, Any]], now: datetime) -> int:
         """Store answers (already scrubbed); an answer whose record id is known is ignored. Return new ones."""
@@ -146,6 +164,9 @@ class Buffer:
                 (self.bucket_minutes, iso(now), cutoff))
             sealed = cur.rowcount
             self._db.execute("DELETE FROM open_bucket WHERE bucket_end <= ?", (cutoff,))
+            # a reading older than this belongs to a sealed bucket: sent again, it is refused as late
+            forget = now - grace - timedelta(minutes=self.bucket_minutes)
+            self._db.execute("DELETE FROM seen_reading WHERE at < ?", (_instant(forget),))
         return sealed
 
     def page(self, stream: str, after: int, limit: int) -> tuple[list[dict[str, Any]], int, bool]:

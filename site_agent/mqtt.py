@@ -2,6 +2,10 @@
 
 paho-mqtt's network loop runs in its own thread and reconnects by itself (with
 backoff) when the broker goes away; the subscription is renewed on every connect.
+The session is persistent (a fixed client id, ``clean_session`` off, QoS 1), so
+the broker keeps what sensors publish while the agent is restarting and hands it
+over when the agent is back; a message handed over twice is counted once (the
+buffer knows every reading it took by zone, metric and time).
 """
 from __future__ import annotations
 
@@ -21,9 +25,10 @@ class MqttIntake:
         self.agent = agent
         self.topic = f"brandhub/{agent.config.site_code}/+/+"
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id or
-                                  f"site-agent-{agent.config.site_code}")
+                                  f"site-agent-{agent.config.site_code}", clean_session=False)
         self.client.reconnect_delay_set(min_delay=1, max_delay=30)
         self.client.on_connect = self._on_connect
+        self.client.on_disconnect = self._on_disconnect
         self.client.on_message = self._on_message
         self.host, self.port = host, port
         self.connected = False
@@ -45,6 +50,11 @@ class MqttIntake:
         client.subscribe(self.topic, qos=1)
         self.connected = True
         log.info("subscribed to %s on %s:%s", self.topic, self.host, self.port)
+
+    def _on_disconnect(self, _client, _userdata, _flags, reason_code, _properties) -> None:
+        self.connected = False
+        if reason_code.is_failure:
+            log.warning("lost the MQTT broker %s:%s (%s); reconnecting", self.host, self.port, reason_code)
 
     def _on_message(self, _client, _userdata, message) -> None:
         agent = self.agent

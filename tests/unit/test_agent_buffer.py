@@ -59,6 +59,29 @@ def test_a_reading_for_a_sealed_bucket_is_refused_as_late_and_the_bucket_stays_a
     assert agent.health()["rejects"] == {"late": 1}
 
 
+def test_a_post_retried_after_a_timeout_counts_its_readings_once(tmp_path):
+    agent = make_agent(tmp_path, seal_grace_seconds=3600)
+    body = {"readings": [{"zone": "a", "metric": "co2_ppm", "value": v, "ts": (NOW - timedelta(minutes=m)).isoformat()}
+                         for m, v in ((4, 600), (2, 800))]}
+    assert agent.ingest_payload(body)["readings"]["accepted"] == 2
+    retried = agent.ingest_payload(body)  # the site system never saw the first answer and sends it all again
+    assert retried["readings"]["accepted"] == 0
+    agent.ingest_readings(readings(agent, (1, 1000)))  # a new reading of the same bucket still counts
+    agent.buffer.seal(NOW + timedelta(hours=2), timedelta(0))
+    [bucket] = agent.page("readings", 0, 100)["records"]
+    assert (bucket["count"], bucket["mean"]) == (3, 800.0)
+    assert agent.health()["rejects"] == {"duplicate": 2}
+
+
+def test_once_its_bucket_is_sealed_a_repeated_reading_is_refused_as_late_and_forgotten(tmp_path):
+    agent = make_agent(tmp_path)
+    agent.ingest_readings(readings(agent, (50, 600)))
+    agent.health()  # seals the 07:00 bucket
+    assert agent.ingest_readings(readings(agent, (50, 600))).by_reason() == {"late": 1}
+    remembered = agent.buffer._db.execute("SELECT count(*) FROM seen_reading").fetchone()[0]
+    assert remembered == 0  # nothing kept for buckets that can no longer change
+
+
 def test_refusals_are_counted_by_reason_in_health(tmp_path):
     agent = make_agent(tmp_path)
     agent.ingest_payload({"readings": [{"zone": "a", "metric": "co2_ppm", "value": 50, "ts": NOW.isoformat()},
