@@ -66,7 +66,6 @@ def load(url: str, sites: int, days: int, zones: int) -> int:
                 "900, 120, 'active', '', '', now(), now())"),
                 {"code": f"B{n:04d}", "name": f"基准门店{n}", "hours": __import__("json").dumps(HOURS)})
         conn.execute(text("ALTER TABLE reading_bucket DROP CONSTRAINT uq_reading_bucket_key"))
-        conn.execute(text("DROP INDEX ix_reading_bucket_site_start"))
     steps = days * 96
     stamps = [(START + timedelta(minutes=15 * s)).strftime("%Y-%m-%d %H:%M:%S+00") for s in range(steps)]
     raw = engine.raw_connection()
@@ -87,9 +86,9 @@ def load(url: str, sites: int, days: int, zones: int) -> int:
     finally:
         raw.close()
     with engine.begin() as conn:
+        # the key exactly as the migration makes it (it is also the index the scoring reads by)
         conn.execute(text("ALTER TABLE reading_bucket ADD CONSTRAINT uq_reading_bucket_key "
-                          "UNIQUE (site_id, zone, metric, bucket_start)"))
-        conn.execute(text("CREATE INDEX ix_reading_bucket_site_start ON reading_bucket (site_id, bucket_start)"))
+                          "UNIQUE (site_id, bucket_start, zone, metric)"))
         conn.execute(text("ANALYZE reading_bucket"))
     engine.dispose()
     return total
@@ -119,7 +118,13 @@ def main() -> None:
         child = multiprocessing.get_context("spawn").Process(target=_load_in_child,
                                                              args=(url, args.sites, args.days, args.zones, queue))
         child.start()
-        rows = queue.get()
+        while True:  # a child that dies must not leave us waiting for ever
+            try:
+                rows = queue.get(timeout=5)
+                break
+            except Exception:
+                if not child.is_alive():
+                    raise SystemExit(f"the loading process failed (exit code {child.exitcode}); see above")
         child.join()
         load_s = time.perf_counter() - started
         print(f"scenario: {args.sites} sites × {args.days} days × {args.zones} zones × {len(METRICS)} metrics, "

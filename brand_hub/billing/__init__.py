@@ -10,13 +10,19 @@ import re
 from datetime import date
 from pathlib import Path
 
+from flask_babel import lazy_gettext as _l
+
 from standards.royalty_plan import LIBRARY, RoyaltyPlan, load_library
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
 class BillingError(Exception):
-    """Something finance asked for that billing refuses; the message says what and why."""
+    """Something finance asked for that billing refuses; the message says what and why.
+
+    Messages are lazy translations: ``str(exc)`` reads in the request's language on
+    the web and in English elsewhere (the CLI). Call ``str`` before storing or slicing.
+    """
 
 
 class NotFound(BillingError):
@@ -27,7 +33,7 @@ def parse_period(text: str) -> tuple[int, int]:
     """``2026-10`` → (2026, 10); anything else is a ``BillingError`` that names the bad value."""
     match = _PERIOD.match(str(text).strip())
     if not match:
-        raise BillingError(f"period {text!r} is not a month like 2026-10")
+        raise BillingError(_l("period %(value)s is not a month like 2026-10", value=repr(text)))
     return int(match.group(1)), int(match.group(2))
 
 

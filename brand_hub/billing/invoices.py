@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import lazy_gettext as _l, lazy_pgettext
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
@@ -64,7 +65,7 @@ def issue_period(*, session: Session, period: str, actor: audit.Actor, now: date
 def get_invoice(*, session: Session, number: str) -> Invoice:
     invoice = session.exec(select(Invoice).where(Invoice.number == number)).first()
     if invoice is None:
-        raise NotFound(f"no issued invoice numbered {number!r}")
+        raise NotFound(_l("no issued invoice numbered %(number)s", number=repr(number)))
     return invoice
 
 
@@ -72,7 +73,7 @@ def _locked(session: Session, number: str) -> Invoice:
     invoice = session.exec(select(Invoice).where(Invoice.number == number).with_for_update()
                            .execution_options(populate_existing=True)).first()
     if invoice is None:
-        raise NotFound(f"no issued invoice numbered {number!r}")
+        raise NotFound(_l("no issued invoice numbered %(number)s", number=repr(number)))
     return invoice
 
 
@@ -85,14 +86,22 @@ def settle_status(invoice: Invoice) -> InvoiceStatus:
     return InvoiceStatus.issued
 
 
-def _check_amount(amount: Decimal, remaining: Decimal, what: str, number: str) -> Decimal:
+# What the amount checks call the amount they refuse (lazy: read in the request's language).
+CREDIT = lazy_pgettext("amount", "credit")
+PAYMENT = lazy_pgettext("amount", "payment")
+
+
+def _check_amount(amount: Decimal, remaining: Decimal, what, number: str) -> Decimal:
+    """``what`` names the amount in the message (a lazy translation, e.g. ``CREDIT``)."""
     if amount <= 0:
-        raise BillingError(f"{what} must be above zero, not {amount}")
+        raise BillingError(_l("%(what)s must be above zero, not %(amount)s", what=what, amount=amount))
     if amount != fen(amount):
-        raise BillingError(f"{what} {amount} has more than two decimals (fen)")
+        raise BillingError(_l("%(what)s %(amount)s has more than two decimals (fen)", what=what, amount=amount))
     if amount > remaining:
-        raise BillingError(f"{what} {amount} is more than the {remaining} that remains on {number}")
+        raise BillingError(_l("%(what)s %(amount)s is more than the %(remaining)s that remains on %(number)s",
+                              what=what, amount=amount, remaining=remaining, number=number))
     return amount
+
 
 
 def credit_note(*, session: Session, number: str, amount: Decimal, reason: str, actor: audit.Actor,
@@ -100,8 +109,8 @@ def credit_note(*, session: Session, number: str, amount: Decimal, reason: str, 
     """Credit part or all of what remains on an issued invoice, in the credit-note series."""
     invoice = _locked(session, number)
     if not reason.strip():
-        raise BillingError("a credit note needs a reason")
-    _check_amount(amount, invoice.balance, "credit", number)
+        raise BillingError(_l("a credit note needs a reason"))
+    _check_amount(amount, invoice.balance, CREDIT, number)
     note = CreditNote(number=next_number(session=session, prefix=CREDIT_SERIES, year=now.year),
                       invoice_id=invoice.id, amount=amount, reason=reason.strip(), issued_at=now,
                       issued_by=actor.label)
@@ -119,7 +128,7 @@ def credit_note(*, session: Session, number: str, amount: Decimal, reason: str, 
 def mark_paid(*, session: Session, number: str, amount: Decimal, paid_on: date, actor: audit.Actor) -> Payment:
     """Record a (partial) payment; paying more than the balance is refused."""
     invoice = _locked(session, number)
-    _check_amount(amount, invoice.balance, "payment", number)
+    _check_amount(amount, invoice.balance, PAYMENT, number)
     payment = Payment(invoice_id=invoice.id, amount=amount, paid_on=paid_on, recorded_by=actor.label)
     session.add(payment)
     before = audit.snapshot(invoice, ["amount_paid", "status"])

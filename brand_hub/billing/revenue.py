@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -32,13 +33,13 @@ def parse_amount(text: str, what: str) -> Decimal:
     try:
         value = Decimal(raw)
     except InvalidOperation:
-        raise BillingError(f"{what} {text!r} is not a decimal number") from None
+        raise BillingError(_l("%(what)s %(value)s is not a decimal number", what=what, value=repr(text))) from None
     if not value.is_finite():
-        raise BillingError(f"{what} {text!r} is not a decimal number")
+        raise BillingError(_l("%(what)s %(value)s is not a decimal number", what=what, value=repr(text)))
     if value < 0:
-        raise BillingError(f"{what} {text!r} is negative")
+        raise BillingError(_l("%(what)s %(value)s is negative", what=what, value=repr(text)))
     if value != value.quantize(Decimal("0.01")):
-        raise BillingError(f"{what} {text!r} has more than two decimals (fen)")
+        raise BillingError(_l("%(what)s %(amount)s has more than two decimals (fen)", what=what, amount=repr(text)))
     return value
 
 
@@ -69,9 +70,9 @@ def submit_report(*, session: Session, site: Site, period: str, gross_revenue: D
     """
     parse_period(period)
     if period_start(period) > today:
-        raise BillingError(f"period {period} has not started yet")
+        raise BillingError(_l("period %(period)s has not started yet", period=period))
     if gross_revenue < 0:
-        raise BillingError("gross revenue cannot be negative")
+        raise BillingError(_l("gross revenue cannot be negative"))
     clean = {k: str(v) for k, v in (breakdown or {}).items()}
     current = newest_report(session=session, site_id=site.id, period=period)
     if current is not None and current.gross_revenue == gross_revenue and current.breakdown == clean \
@@ -107,8 +108,9 @@ def import_csv(*, session: Session, text: str, file: str, actor: audit.Actor, to
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise BillingError(f"{file}:1: missing column(s) {', '.join(missing)}; "
-                           f"expected {','.join(REQUIRED_COLUMNS)}[,{','.join(BREAKDOWN_KEYS)}]")
+        raise BillingError(_l("%(file)s:1: missing column(s) %(missing)s; expected %(expected)s", file=file,
+                              missing=", ".join(missing),
+                              expected=f"{','.join(REQUIRED_COLUMNS)}[,{','.join(BREAKDOWN_KEYS)}]"))
     sites = {s.code: s for s in session.exec(select(Site)).all()}
     seen: dict[tuple[str, str], int] = {}
     for row in reader:
@@ -138,10 +140,11 @@ def _parse_row(row: dict[str, str], sites: dict[str, Site], seen: dict[tuple[str
     period = (row.get("period") or "").strip()
     site = sites.get(code)
     if site is None:
-        raise BillingError(f"unknown site {code!r}")
+        raise BillingError(_l("unknown site %(code)s", code=repr(code)))
     parse_period(period)
     if (code, period) in seen:
-        raise BillingError(f"duplicate row for {code} {period} (first on line {seen[(code, period)]})")
+        raise BillingError(_l("duplicate row for %(code)s %(period)s (first on line %(line)s)", code=code,
+                              period=period, line=seen[(code, period)]))
     seen[(code, period)] = line
     revenue = parse_amount(row.get("gross_revenue") or "", "gross_revenue")
     breakdown = {key: parse_amount(row[key], key) for key in BREAKDOWN_KEYS if (row.get(key) or "").strip()}

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_
 from sqlmodel import Session, select
 
@@ -70,7 +71,7 @@ def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], tod
         or_(Agreement.end_date.is_(None), Agreement.end_date >= start)).order_by(Agreement.number)).all()
     unknown = sorted({a.royalty_plan_id for a in agreements} - set(plans))
     if unknown and problems is None:
-        raise BillingError(f"agreements name royalty plans that do not exist: {', '.join(unknown)}")
+        raise BillingError(_l("agreements name royalty plans that do not exist: %(plans)s", plans=", ".join(unknown)))
     for agreement in agreements:
         if agreement.royalty_plan_id not in plans:
             problems.append(f"agreement {agreement.number}: royalty plan '{agreement.royalty_plan_id}' does not "

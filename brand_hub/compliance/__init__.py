@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -23,7 +24,11 @@ from .lifecycle import ACTIVE, CURRENT, TransitionRefused, act
 
 
 class ComplianceError(Exception):
-    """A flag step that cannot be done (wrong state, missing reason, bad date)."""
+    """A flag step that cannot be done (wrong state, missing reason, bad date).
+
+    Messages are lazy translations: ``str(exc)`` reads in the request's language on
+    the web and in English elsewhere (the CLI). Call ``str`` before storing or slicing.
+    """
 
 
 class FlagNotFound(ComplianceError):
@@ -80,7 +85,7 @@ def flag_select(filters: FlagFilters, now: datetime):
 def get_flag(*, session: Session, flag_id: int) -> Flag:
     flag = session.get(Flag, flag_id)
     if flag is None:
-        raise FlagNotFound(f"no flag #{flag_id}")
+        raise FlagNotFound(_l("no flag #%(id)s", id=flag_id))
     return flag
 
 
@@ -117,7 +122,8 @@ def _step(*, session: Session, settings: Settings, flag: Flag, action: str, acto
     try:
         after, event = act(view_of(flag), action, now, reason=reason, until=until)
     except TransitionRefused as exc:
-        raise ComplianceError(f"flag #{flag.id}: {exc}") from exc
+        why = exc.args[0] if exc.args else str(exc)  # itself lazy: both parts read in the request's language
+        raise ComplianceError(_l("flag #%(id)s: %(reason)s", id=flag.id, reason=why)) from exc
     before = audit.snapshot(flag, ["state", "waived_until", "resolution"])
     for name in ("state", "acknowledged_at", "waived_until", "resolved_at", "resolution"):
         setattr(flag, name, getattr(after, name))
@@ -165,7 +171,7 @@ def submit_plan(*, session: Session, settings: Settings, flag: Flag, actor: audi
         raise PlanIncomplete(missing)
     assert due_on is not None
     if due_on < now.date():
-        raise ComplianceError(f"the plan's date {due_on.isoformat()} is in the past")
+        raise ComplianceError(_l("the plan's date %(date)s is in the past", date=due_on.isoformat()))
     event = _step(session=session, settings=settings, flag=flag, action="submit_plan", actor=actor, now=now,
                   reason=what[:300], data={"who": who, "due_on": due_on.isoformat()}, hq=False)
     for old in plans(session=session, flag=flag):
@@ -186,7 +192,7 @@ def answer_plan(*, session: Session, settings: Settings, flag: Flag, actor: audi
     """HQ accepts the plan, or returns it with what is missing."""
     plan = next((p for p in plans(session=session, flag=flag) if p.status == PlanStatus.submitted), None)
     if plan is None:
-        raise ComplianceError(f"flag #{flag.id} has no plan waiting for an answer")
+        raise ComplianceError(_l("flag #%(id)s has no plan waiting for an answer", id=flag.id))
     _step(session=session, settings=settings, flag=flag, action="accept_plan" if accept else "reject_plan",
           actor=actor, now=now, reason=answer or ("plan accepted" if accept else ""), data={"plan": plan.id})
     plan.status = PlanStatus.accepted if accept else PlanStatus.rejected
@@ -202,7 +208,7 @@ def bulk(*, session: Session, settings: Settings, flag_ids: list[int], action: s
     for flag_id in flag_ids:
         flag = session.get(Flag, flag_id)
         if flag is None:
-            refused.append(f"#{flag_id}: not found")
+            refused.append(str(_l("#%(id)s: not found", id=flag_id)))
             continue
         try:
             with session.begin_nested():
@@ -213,7 +219,7 @@ def bulk(*, session: Session, settings: Settings, flag_ids: list[int], action: s
                     waive(session=session, settings=settings, flag=flag, actor=actor, now=now, until=until,
                           reason=reason)
                 else:
-                    raise ComplianceError(f"unknown bulk action {action!r}")
+                    raise ComplianceError(_l("unknown bulk action %(action)s", action=repr(action)))
             done.append(flag_id)
         except ComplianceError as exc:
             refused.append(str(exc))

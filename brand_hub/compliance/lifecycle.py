@@ -1,8 +1,9 @@
 """The flag state machine: observations over time in, flag states and timeline events out.
 
-Pure Python (no database, no Flask) so every duration boundary is unit-tested
+Pure Python (no database, no request) so every duration boundary is unit-tested
 directly. ``observe`` is what the evaluator calls for each rule and subject on
-every run; ``act`` is what people do (acknowledge, plan, waive, resolve).
+every run; ``act`` is what people do (acknowledge, plan, waive, resolve). A refused
+step's message is a lazy translation: English outside a request.
 
 States: pending → open → acknowledged → plan_submitted → plan_accepted → resolved,
 plus escalated, waived and no_data. A condition must hold for the rule's ``for``
@@ -17,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from flask_babel import lazy_gettext as _l, lazy_pgettext
+
 from brand_hub.models.compliance import FlagState
 
 ACTIVE = frozenset({FlagState.open, FlagState.acknowledged, FlagState.plan_submitted, FlagState.plan_accepted,
@@ -30,7 +33,7 @@ Status = Literal["firing", "clear", "no_data", "inhibited"]
 
 
 class TransitionRefused(ValueError):
-    """A person asked for a step the flag's state does not allow."""
+    """A person asked for a step the flag's state does not allow (the message is a lazy translation)."""
 
 
 @dataclass(frozen=True)
@@ -238,17 +241,34 @@ TARGET = {"acknowledge": FlagState.acknowledged, "submit_plan": FlagState.plan_s
           "waive": FlagState.waived, "resolve": FlagState.resolved}
 
 
+def _not_allowed(action: str, state: FlagState):
+    """Why ``action`` is refused in ``state``: one whole sentence per step, so it translates as a sentence."""
+    word = lazy_pgettext("flag state", state.value)
+    return {
+        "acknowledge": _l("a flag that is %(state)s cannot be acknowledged", state=word),
+        "submit_plan": _l("a flag that is %(state)s cannot have a plan submitted", state=word),
+        "accept_plan": _l("a flag that is %(state)s cannot have its plan accepted", state=word),
+        "reject_plan": _l("a flag that is %(state)s cannot have its plan rejected", state=word),
+        "waive": _l("a flag that is %(state)s cannot be waived", state=word),
+        "resolve": _l("a flag that is %(state)s cannot be resolved", state=word),
+    }[action]
+
+
+_NEEDS_REASON = {"waive": _l("waive needs a reason"), "resolve": _l("resolve needs a reason"),
+                 "reject_plan": _l("reject plan needs a reason")}
+
+
 def act(flag: FlagView, action: str, now: datetime, *, reason: str = "",
         until: datetime | None = None) -> tuple[FlagView, Event]:
     """Apply a person's step to a flag, or refuse it with the reason."""
     if action not in ALLOWED:
-        raise TransitionRefused(f"unknown action {action!r}")
+        raise TransitionRefused(_l("unknown action %(action)s", action=repr(action)))
     if flag.state not in ALLOWED[action]:
-        raise TransitionRefused(f"a flag that is {flag.state.value} cannot be {action.replace('_', ' ')}d")
-    if action in ("waive", "resolve", "reject_plan") and not reason.strip():
-        raise TransitionRefused(f"{action.replace('_', ' ')} needs a reason")
+        raise TransitionRefused(_not_allowed(action, flag.state))
+    if action in _NEEDS_REASON and not reason.strip():
+        raise TransitionRefused(_NEEDS_REASON[action])
     if action == "waive" and (until is None or until <= now):
-        raise TransitionRefused("a waiver needs an end in the future")
+        raise TransitionRefused(_l("a waiver needs an end in the future"))
     target = TARGET[action]
     changes: dict[str, Any] = {"state": target}
     if action == "acknowledge":

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -182,14 +183,14 @@ def get_version(*, session: Session, site: Site, version: int) -> SiteConfigVers
     found = session.exec(select(SiteConfigVersion).where(SiteConfigVersion.site_id == site.id,
                                                          SiteConfigVersion.version == version)).first()
     if found is None:
-        raise DistributionError(f"site {site.code} has no config version {version}")
+        raise DistributionError(_l("site %(site)s has no config version %(version)s", site=site.code, version=version))
     return found
 
 
 def site_by_code(*, session: Session, code: str) -> Site:
     site = session.exec(select(Site).where(Site.code == code)).first()
     if site is None:
-        raise DistributionError(f"no site with code '{code}'")
+        raise DistributionError(_l("no site with code '%(code)s'", code=code))
     return site
 
 
@@ -198,7 +199,7 @@ def diff_versions(*, session: Session, site: Site, old: int | None = None,
     """The changes between two config versions of a site (default: the one before the newest, and the newest)."""
     newest = latest_version(session=session, site_id=site.id)
     if newest is None:
-        raise DistributionError(f"site {site.code} has no config published yet")
+        raise DistributionError(_l("site %(site)s has no config published yet", site=site.code))
     new = new if new is not None else newest.version
     old = old if old is not None else max(new - 1, 1)
     before = get_version(session=session, site=site, version=old)
@@ -211,8 +212,9 @@ def rollback(*, session: Session, site: Site, to_version: int, actor: Actor, now
     old = get_version(session=session, site=site, version=to_version)
     latest = latest_version(session=session, site_id=site.id)
     if latest is not None and latest.content_hash == old.content_hash:
-        raise DistributionError(f"site {site.code}: version {to_version} has the same content as the config "
-                                f"in force (version {latest.version}); nothing to roll back")
+        raise DistributionError(_l("site %(site)s: version %(version)s has the same content as the config in force "
+                                   "(version %(current)s); nothing to roll back", site=site.code, version=to_version,
+                                   current=latest.version))
     return _store(session=session, site=site, content=old.content, provenance=old.provenance, actor=actor, now=now,
                   note=f"rollback to version {to_version}")
 

@@ -5,6 +5,7 @@ import difflib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import insert
 from sqlmodel import Session, select
 
@@ -95,11 +96,11 @@ def request_acknowledgements(*, session: Session, now: datetime) -> int:
 def acknowledge(*, session: Session, ack: StandardAcknowledgement, user: User, now: datetime) -> None:
     """Record that ``user`` acknowledged this version for this site (once; the first answer stands)."""
     if ack.acknowledged_at is not None:
-        raise DistributionError("this standard was already acknowledged for this site")
+        raise DistributionError(_l("this standard was already acknowledged for this site"))
     standard = session.get(Standard, ack.standard_id)
     latest = latest_standards(session=session).get(standard.key)
     if latest is not None and latest.id != standard.id:
-        raise DistributionError("a newer version of this standard was published; acknowledge that one")
+        raise DistributionError(_l("a newer version of this standard was published; acknowledge that one"))
     ack.acknowledged_at = now
     ack.acknowledged_by_id = user.id
     session.add(ack)
@@ -171,7 +172,7 @@ def _comparable(content: dict) -> dict:
 def get_standard(*, session: Session, key: str, version: int) -> Standard:
     found = session.exec(select(Standard).where(Standard.key == key, Standard.version == version)).first()
     if found is None:
-        raise DistributionError(f"no standard '{key}' version {version}")
+        raise DistributionError(_l("no standard '%(key)s' version %(version)s", key=key, version=version))
     return found
 
 

@@ -63,15 +63,21 @@ def zone_count(*, session: Session, site_id: int, start: datetime, end: datetime
                            .where(rb.site_id == site_id, rb.bucket_start >= start, rb.bucket_start < end)).scalar_one()
 
 
-def metric_streams(*, session: Session, site_id: int, end: datetime) -> dict[str, list[datetime]]:
-    """Per metric, when each zone's stream began (its first bucket before ``end``)."""
+def metric_streams(*, session: Session, site_id: int, start: datetime, end: datetime) -> dict[str, list[datetime]]:
+    """Per metric, when each zone's stream began: ``start`` if it was already reporting
+    before the period, else its first bucket in the period (a zone fitted meanwhile)."""
     rb = ReadingBucket
     stmt = (select(rb.metric, rb.zone, func.min(rb.bucket_start))
-            .where(rb.site_id == site_id, rb.bucket_start < end, rb.count > 0)
+            .where(rb.site_id == site_id, rb.bucket_start >= start, rb.bucket_start < end, rb.count > 0)
             .group_by(rb.metric, rb.zone))
     streams: dict[str, list[datetime]] = {}
-    for metric, _zone, first in session.execute(stmt):
-        streams.setdefault(metric, []).append(_aware(first))
+    for metric, zone, first in session.execute(stmt):
+        first = _aware(first)
+        if first > start and session.execute(
+                select(rb.id).where(rb.site_id == site_id, rb.zone == zone, rb.metric == metric,
+                                    rb.bucket_start < start, rb.count > 0).limit(1)).first():
+            first = start  # it reported before the period: expected from the period's start
+        streams.setdefault(metric, []).append(first)
     return streams
 
 
@@ -137,7 +143,7 @@ def site_inputs(*, session: Session, site: Site, start: datetime, end: datetime,
         slots=reading_slots(session=session, site_id=site.id, start=start, end=end, slot_minutes=minutes,
                             metrics=model_metrics(model)),
         zones=zone_count(session=session, site_id=site.id, start=start, end=end),
-        streams=metric_streams(session=session, site_id=site.id, end=end),
+        streams=metric_streams(session=session, site_id=site.id, start=start, end=end),
         desks=site.desks or 0, area_m2=float(site.area_m2 or 0),
         nps=nps_counts(session=session, site_id=site.id, start=start, end=end), network_nps=network_nps,
         tickets=tickets(session=session, site_id=site.id, start=start, end=end),

@@ -201,3 +201,22 @@ def test_the_scheduled_job_scores_the_running_month_so_far(settings, session):
     # the month so far ends at Monday noon: open hours 09–12 only, all three inside the limit
     assert row.indicators["co2_compliance"]["inputs"]["open_hours"] == 3
     assert row.indicators["co2_compliance"]["inputs"]["hours_within"] == 3
+
+
+def test_streams_count_from_the_periods_start_unless_the_zone_was_fitted_during_it(session):
+    from brand_hub.scores.inputs import metric_streams
+
+    site = make_site(session, make_franchisee(session))
+    start, end = parse_period("2026-10").bounds("Asia/Shanghai")
+    fitted = start + timedelta(days=12, hours=3)
+
+    def bucket(zone: str, at: datetime) -> None:
+        session.add(ReadingBucket(site_id=site.id, zone=zone, metric="co2_ppm", bucket_start=at, count=3, mean=600,
+                                  min=600, max=600))
+
+    bucket("A", start - timedelta(days=20))      # A reported in September, was down on 1 October
+    bucket("A", start + timedelta(days=2))
+    bucket("B", fitted)                          # B was fitted on 13 October
+    bucket("B", fitted + timedelta(hours=1))
+    session.flush()
+    assert sorted(metric_streams(session=session, site_id=site.id, start=start, end=end)["co2_ppm"]) == [start, fitted]

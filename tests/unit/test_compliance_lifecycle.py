@@ -143,7 +143,7 @@ def test_a_plan_goes_submitted_then_accepted_or_back_to_acknowledged():
     ("waive", {"reason": "", "until": T0 + 50 * H}, "needs a reason"),
     ("waive", {"reason": "ok", "until": T0}, "end in the future"),
     ("resolve", {"reason": " "}, "needs a reason"),
-    ("accept_plan", {}, "cannot be"),
+    ("accept_plan", {}, "a flag that is open cannot have its plan accepted"),
 ])
 def test_people_cannot_take_steps_the_state_does_not_allow(action, kwargs, message):
     flag, _ = run([(0 * H, FIRING), (2 * H, FIRING)])
