@@ -6,11 +6,13 @@ when the server is down; under ``CI=true`` it fails instead.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
 import socket
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -63,9 +65,9 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_schema_url():
-    """A private schema in the ``test`` database, migrated once to head, dropped at the end."""
+@contextlib.contextmanager
+def private_schema() -> Iterator[str]:
+    """A new schema in the ``test`` database, migrated to head; its URL; dropped afterwards."""
     require_postgres()
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = make_engine(PG_URL)
@@ -79,6 +81,20 @@ def postgres_schema_url():
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_schema_url():
+    """A private schema shared by this worker's PostgreSQL tests (emptied before each)."""
+    with private_schema() as url:
+        yield url
+
+
+@pytest.fixture
+def private_pg_url():
+    """A schema of the test's own, for tests that run several processes at once."""
+    with private_schema() as url:
+        yield url
 
 
 def _truncate_all(url: str) -> None:

@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Enum as SAEnum, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, Enum as SAEnum, Index
 from sqlmodel import Field, SQLModel
 
 from .types import Money, UTCDateTime

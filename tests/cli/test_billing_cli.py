@@ -12,7 +12,6 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 from sqlmodel import Session, select
 
 from brand_hub.audit import SYSTEM
@@ -20,35 +19,9 @@ from brand_hub.billing import invoices, plans, runs
 from brand_hub.db import make_engine
 from brand_hub.models import AuditEvent
 from brand_hub.models.billing import BillingRun, Invoice, InvoiceLine, RevenueReport
-from cli.main import cli
 from tests.builders import make_agreement, make_franchisee, make_revenue_report, make_site
-from tests.conftest import require_postgres
 
 BRANDHUB = str(Path(sys.executable).with_name("brandhub"))
-
-
-@pytest.fixture
-def env(database_url, tmp_path) -> dict[str, str]:
-    return {"BRANDHUB_DATABASE_URL": database_url, "BRANDHUB_INSTANCE_PATH": str(tmp_path / "instance"),
-            "BRANDHUB_PDF_WORKERS": "1"}
-
-
-@pytest.fixture
-def run(env):
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(cli, list(args), env=env, catch_exceptions=False)
-
-    return invoke
-
-
-@pytest.fixture
-def db(database_url):
-    engine = make_engine(database_url)
-    with Session(engine, expire_on_commit=False) as session:
-        yield session
-    engine.dispose()
 
 
 def network(session, agreements: int, periods=("2026-10",), revenue: str = "300000") -> None:
@@ -241,28 +214,3 @@ def test_two_issues_forced_to_overlap_on_postgres_take_turns_on_the_counter(priv
     # each command's invoices got one unbroken block: the counter was held until its commit
     periods = [p for p, _ in rows]
     assert periods == sorted(periods, key=lambda p: periods.index(p))
-
-
-@pytest.fixture
-def private_pg_url():
-    """A private, migrated PostgreSQL schema for a test that runs several processes; dropped after."""
-    import uuid
-
-    from sqlalchemy import text
-
-    from brand_hub import migrate
-    from tests.conftest import PG_URL
-
-    require_postgres()
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
-    try:
-        migrate.upgrade(url)
-        yield url
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        admin.dispose()

@@ -4,29 +4,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from click.testing import CliRunner
 from sqlmodel import Session, select
 
 from brand_hub.db import make_engine
 from brand_hub.models.collection import CollectionTarget
 from brand_hub.models.compliance import Flag
-from cli.main import cli
 from tests.builders import make_franchisee, make_site
-
-
-@pytest.fixture
-def env(database_url, tmp_path) -> dict[str, str]:
-    return {"BRANDHUB_DATABASE_URL": database_url, "BRANDHUB_INSTANCE_PATH": str(tmp_path / "instance")}
-
-
-@pytest.fixture
-def run(env):
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(cli, list(args), env=env, catch_exceptions=False)
-
-    return invoke
 
 
 @pytest.fixture

@@ -1,25 +1,11 @@
 """``brandhub users create``, ``network import|export`` and ``sites import|list`` as a user runs them."""
 from __future__ import annotations
 
-import pytest
-from click.testing import CliRunner
 from sqlmodel import Session, select
 
 from brand_hub.db import make_engine
 from brand_hub.models import AuditEvent, Site, User
-from cli.main import cli
 from tests.integration.test_registry_import import HEADER, NETWORK
-
-
-@pytest.fixture
-def run(database_url, tmp_path):
-    runner = CliRunner()
-    env = {"BRANDHUB_DATABASE_URL": database_url, "BRANDHUB_INSTANCE_PATH": str(tmp_path / "instance")}
-
-    def invoke(*args, input=None):
-        return runner.invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
-
-    return invoke
 
 
 def _rows(database_url, model):

@@ -4,38 +4,11 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import pytest
-from click.testing import CliRunner
 from sqlmodel import Session, func, select
 
-from brand_hub.db import make_engine
 from brand_hub.models.standards import SiteConfigVersion, Standard
-from cli.main import cli
 from standards import site_config, standard_format
 from tests.builders import make_franchisee, make_site
-
-
-@pytest.fixture
-def env(database_url, tmp_path) -> dict[str, str]:
-    return {"BRANDHUB_DATABASE_URL": database_url, "BRANDHUB_INSTANCE_PATH": str(tmp_path / "instance")}
-
-
-@pytest.fixture
-def run(env):
-    runner = CliRunner()
-
-    def invoke(*args):
-        return runner.invoke(cli, list(args), env=env, catch_exceptions=False)
-
-    return invoke
-
-
-@pytest.fixture
-def db(database_url):
-    engine = make_engine(database_url)
-    with Session(engine) as session:
-        yield session
-    engine.dispose()
 
 
 def copy(source: Path, target: Path) -> Path:
