@@ -8,9 +8,10 @@ events are counted in SQL too.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Integer, and_, case, cast, distinct, func, select
+from sqlalchemy import BigInteger, Integer, and_, case, cast, distinct, func, literal, select, union_all
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -27,9 +28,13 @@ MEMBERSHIP_OPEN = ("membership_started", "membership_renewed")
 
 
 def _slot_number(session: Session, seconds: int):
-    """The bucket's slot index (UTC epoch seconds // slot length), in the database's own dialect."""
+    """The bucket's slot index (UTC epoch seconds // slot length), in the database's own dialect.
+
+    Integer arithmetic on purpose: PostgreSQL's EXTRACT gives a numeric, and numeric
+    division over every bucket of a quarter costs more than the grouping itself.
+    """
     if is_postgres(session):
-        return cast(func.floor(func.extract("epoch", ReadingBucket.bucket_start) / seconds), Integer)
+        return cast(func.extract("epoch", ReadingBucket.bucket_start), BigInteger) // seconds
     return cast(func.strftime("%s", ReadingBucket.bucket_start), Integer) // seconds
 
 
@@ -38,47 +43,61 @@ def model_metrics(model: ScoringModel) -> set[str]:
     return names | {"zone_occupied", "people_count"}
 
 
-def reading_slots(*, session: Session, site_id: int, start: datetime, end: datetime, slot_minutes: int,
-                  metrics: set[str]) -> dict[datetime, dict[str, MetricSlot]]:
-    """Per-slot aggregates of one site's buckets in [start, end), grouped in SQL."""
+@dataclass
+class Readings:
+    """A site's buckets in a period, as the measures read them."""
+
+    slots: dict[datetime, dict[str, MetricSlot]]   # slot start → metric → over all zones
+    streams: dict[str, list[datetime]]             # metric → when each zone's stream began
+    zones: int                                     # zones that reported anything
+
+
+def readings(*, session: Session, site_id: int, start: datetime, end: datetime, slot_minutes: int,
+             metrics: set[str]) -> Readings:
+    """Per-slot aggregates and the streams of one site's buckets in [start, end), in one SQL pass.
+
+    The buckets are grouped per metric, slot and zone once (a hash aggregate, no
+    DISTINCT); that small result is grouped again per metric and slot (the slots)
+    and per metric and zone (the streams and when each began).
+    """
     seconds = slot_minutes * 60
+    rb = ReadingBucket
     slot = _slot_number(session, seconds).label("slot")
-    rb = ReadingBucket
-    stmt = (select(rb.metric, slot, func.sum(rb.mean * rb.count), func.sum(rb.count), func.max(rb.max),
-                   func.min(rb.min), func.count(), func.count(distinct(rb.zone)), func.sum(rb.bucket_minutes))
-            .where(rb.site_id == site_id, rb.bucket_start >= start, rb.bucket_start < end, rb.metric.in_(metrics),
-                   rb.count > 0)
-            .group_by(rb.metric, slot))
+    per_zone = (select(rb.metric.label("metric"), slot, rb.zone.label("zone"),
+                       func.sum(rb.mean * rb.count).label("total"), func.sum(rb.count).label("n"),
+                       func.max(rb.max).label("high"), func.min(rb.min).label("low"),
+                       func.count().label("buckets"), func.sum(rb.bucket_minutes).label("minutes"))
+                .where(rb.site_id == site_id, rb.bucket_start >= start, rb.bucket_start < end,
+                       rb.metric.in_(metrics), rb.count > 0)
+                .group_by(rb.metric, slot, rb.zone)).cte("per_zone")
+    z = per_zone.c
+    by_slot = select(literal("slot").label("kind"), z.metric, z.slot, literal("").label("zone"),
+                     func.sum(z.total), func.sum(z.n), func.max(z.high), func.min(z.low), func.sum(z.buckets),
+                     func.count(), func.sum(z.minutes)).group_by(z.metric, z.slot)
+    by_stream = select(literal("stream"), z.metric, func.min(z.slot), z.zone, literal(0.0), literal(0),
+                       literal(0.0), literal(0.0), literal(0), literal(0), literal(0.0)).group_by(z.metric, z.zone)
     slots: dict[datetime, dict[str, MetricSlot]] = {}
-    for metric, number, total, n, high, low, buckets, zones, minutes in session.execute(stmt):
+    firsts: dict[tuple[str, str], datetime] = {}
+    for kind, metric, number, zone, total, n, high, low, buckets, zones, minutes in session.execute(
+            union_all(by_slot, by_stream)):
         begins = datetime.fromtimestamp(int(number) * seconds, tz=timezone.utc)
-        slots.setdefault(begins, {})[metric] = MetricSlot(float(total), int(n), float(high), float(low),
-                                                          int(buckets), int(zones), float(minutes))
-    return slots
-
-
-def zone_count(*, session: Session, site_id: int, start: datetime, end: datetime) -> int:
-    rb = ReadingBucket
-    return session.execute(select(func.count(distinct(rb.zone)))
-                           .where(rb.site_id == site_id, rb.bucket_start >= start, rb.bucket_start < end)).scalar_one()
-
-
-def metric_streams(*, session: Session, site_id: int, start: datetime, end: datetime) -> dict[str, list[datetime]]:
-    """Per metric, when each zone's stream began: ``start`` if it was already reporting
-    before the period, else its first bucket in the period (a zone fitted meanwhile)."""
-    rb = ReadingBucket
-    stmt = (select(rb.metric, rb.zone, func.min(rb.bucket_start))
-            .where(rb.site_id == site_id, rb.bucket_start >= start, rb.bucket_start < end, rb.count > 0)
-            .group_by(rb.metric, rb.zone))
+        if kind == "slot":
+            slots.setdefault(begins, {})[metric] = MetricSlot(float(total), int(n), float(high), float(low),
+                                                              int(buckets), int(zones), float(minutes))
+        else:
+            firsts[(metric, zone)] = max(begins, start)
     streams: dict[str, list[datetime]] = {}
-    for metric, zone, first in session.execute(stmt):
-        first = _aware(first)
-        if first > start and session.execute(
-                select(rb.id).where(rb.site_id == site_id, rb.zone == zone, rb.metric == metric,
-                                    rb.bucket_start < start, rb.count > 0).limit(1)).first():
+    for (metric, zone), first in sorted(firsts.items()):
+        if first > start and _reported_before(session=session, site_id=site_id, zone=zone, metric=metric, at=start):
             first = start  # it reported before the period: expected from the period's start
         streams.setdefault(metric, []).append(first)
-    return streams
+    return Readings(slots=slots, streams=streams, zones=len({zone for _, zone in firsts}))
+
+
+def _reported_before(*, session: Session, site_id: int, zone: str, metric: str, at: datetime) -> bool:
+    rb = ReadingBucket
+    return session.execute(select(rb.id).where(rb.site_id == site_id, rb.zone == zone, rb.metric == metric,
+                                               rb.bucket_start < at, rb.count > 0).limit(1)).first() is not None
 
 
 def nps_counts(*, session: Session, start: datetime, end: datetime, site_id: int | None = None) -> NpsCounts:
@@ -138,12 +157,11 @@ def site_inputs(*, session: Session, site: Site, start: datetime, end: datetime,
                 network_nps: float | None) -> SiteInputs:
     """Everything the measures need for ``site`` over [start, end)."""
     minutes = hours.slot_minutes_for(site.timezone, start, end)
+    found = readings(session=session, site_id=site.id, start=start, end=end, slot_minutes=minutes,
+                     metrics=model_metrics(model))
     return SiteInputs(
         timezone=site.timezone, opening_hours=site.opening_hours or {}, start=start, end=end, slot_minutes=minutes,
-        slots=reading_slots(session=session, site_id=site.id, start=start, end=end, slot_minutes=minutes,
-                            metrics=model_metrics(model)),
-        zones=zone_count(session=session, site_id=site.id, start=start, end=end),
-        streams=metric_streams(session=session, site_id=site.id, start=start, end=end),
+        slots=found.slots, zones=found.zones, streams=found.streams,
         desks=site.desks or 0, area_m2=float(site.area_m2 or 0),
         nps=nps_counts(session=session, site_id=site.id, start=start, end=end), network_nps=network_nps,
         tickets=tickets(session=session, site_id=site.id, start=start, end=end),

@@ -204,7 +204,7 @@ def test_the_scheduled_job_scores_the_running_month_so_far(settings, session):
 
 
 def test_streams_count_from_the_periods_start_unless_the_zone_was_fitted_during_it(session):
-    from brand_hub.scores.inputs import metric_streams
+    from brand_hub.scores.inputs import readings
 
     site = make_site(session, make_franchisee(session))
     start, end = parse_period("2026-10").bounds("Asia/Shanghai")
@@ -219,4 +219,5 @@ def test_streams_count_from_the_periods_start_unless_the_zone_was_fitted_during_
     bucket("B", fitted)                          # B was fitted on 13 October
     bucket("B", fitted + timedelta(hours=1))
     session.flush()
-    assert sorted(metric_streams(session=session, site_id=site.id, start=start, end=end)["co2_ppm"]) == [start, fitted]
+    found = readings(session=session, site_id=site.id, start=start, end=end, slot_minutes=60, metrics={"co2_ppm"})
+    assert sorted(found.streams["co2_ppm"]) == [start, fitted] and found.zones == 2
