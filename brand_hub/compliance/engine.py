@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, select
 
 from brand_hub import audit
+from brand_hub.models import Site
 from brand_hub.models.compliance import (CorrectiveActionPlan, EvaluationRun, Flag, FlagEvent, FlagState, PlanStatus,
                                          Severity)
 from brand_hub.settings import Settings
@@ -189,18 +190,20 @@ def evaluate(*, session: Session, settings: Settings, now: datetime, site_codes:
             metrics[rule.source["rule"]["metric"]] = max(days, metrics.get(rule.source["rule"]["metric"], 0))
             if rule.source["rule"].get("hours") == "occupied":  # judged only where someone was in
                 metrics["zone_occupied"] = max(days, metrics.get("zone_occupied", 0))
-    sites, partners = facts_module.gather(session=session, ctx=ctx, site_codes=site_codes, metrics=metrics,
-                                          errors=summary.errors)
     evaluator = Evaluator(session=session, settings=settings, now=now, summary=summary)
-    for site in sites:
-        _guard(summary, site.code, lambda s=site: evaluator.run_rules(
-            site_rules, s, site_id=s.site_id, franchisee_id=s.franchisee_id, ctx=ctx,
-            down=agent_is_down(s, ctx), label=s.code), session)
-        summary.sites += 1
-    for partner in partners:
-        _guard(summary, partner.code, lambda p=partner: evaluator.run_rules(
-            partner_rules, p, site_id=None, franchisee_id=p.franchisee_id, ctx=ctx, down=False, label=p.code),
-            session)
+    for chunk in _chunks(session=session, site_codes=site_codes):
+        # the facts of one batch of partners at a time: memory stays flat however large the network
+        sites, partners = facts_module.gather(session=session, ctx=ctx, site_codes=chunk, metrics=metrics,
+                                              errors=summary.errors)
+        for site in sites:
+            _guard(summary, site.code, lambda s=site: evaluator.run_rules(
+                site_rules, s, site_id=s.site_id, franchisee_id=s.franchisee_id, ctx=ctx,
+                down=agent_is_down(s, ctx), label=s.code), session)
+            summary.sites += 1
+        for partner in partners:
+            _guard(summary, partner.code, lambda p=partner: evaluator.run_rules(
+                partner_rules, p, site_id=None, franchisee_id=p.franchisee_id, ctx=ctx, down=False, label=p.code),
+                session)
     _guard(summary, "plans", lambda: _plan_deadlines(evaluator, ctx), session)
     run.finished_at = now
     for name in ("sites", "observations", "opened", "resolved", "events", "errors"):
@@ -209,6 +212,31 @@ def evaluate(*, session: Session, settings: Settings, now: datetime, site_codes:
     session.flush()
     summary.run_id = run.id
     return summary
+
+
+CHUNK_SITES = 50
+
+
+def _chunks(*, session: Session, site_codes: list[str] | None) -> list[list[str]]:
+    """The evaluated sites in batches of about ``CHUNK_SITES``, never splitting a partner
+    (a partner's rules read all its sites' facts)."""
+    stmt = select(Site.code, Site.franchisee_id).order_by(Site.franchisee_id, Site.code)
+    if site_codes:
+        stmt = stmt.where(Site.code.in_(site_codes))
+    else:
+        stmt = stmt.where(Site.status.in_(facts_module.EVALUATED_STATUSES))
+    chunks: list[list[str]] = []
+    current: list[str] = []
+    last_partner = None
+    for code, partner in session.exec(stmt).all():
+        if current and partner != last_partner and len(current) >= CHUNK_SITES:
+            chunks.append(current)
+            current = []
+        current.append(code)
+        last_partner = partner
+    if current:
+        chunks.append(current)
+    return chunks
 
 
 def _plan_deadlines(evaluator: Evaluator, ctx: Context) -> None:

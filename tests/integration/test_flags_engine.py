@@ -274,3 +274,19 @@ def test_a_plan_past_its_date_on_a_flag_still_open_is_mailed_once(session, setti
     overdue = session.exec(select(OutboxMessage).where(OutboxMessage.subject.contains("整改计划已过期限"))).all()
     assert len(overdue) == 1 and "east.manager@brand.cn" in overdue[0].recipients
     assert session.exec(select(FlagEvent.kind)).all().count("plan_overdue") == 1
+
+
+def test_a_network_larger_than_one_batch_is_evaluated_whole_and_a_partner_is_never_split(session, settings,
+                                                                                          monkeypatch):
+    from brand_hub.compliance import engine
+
+    monkeypatch.setattr(engine, "CHUNK_SITES", 2)
+    partners = [make_franchisee(session) for _ in range(3)]
+    sites = [make_site(session, partner, agent_url="http://127.0.0.1:1/") for partner in partners for _ in range(3)]
+    for site in sites:
+        add_target(session, site, last_success=NOW - 30 * H)
+    chunks = engine._chunks(session=session, site_codes=None)
+    assert [len(c) for c in chunks] == [3, 3, 3]  # batches close only between partners
+    summary = evaluate(session, settings)
+    assert summary.sites == 9 and not summary.errors
+    assert sorted(f.site_id for f in flags_of(session, "agent-unreachable")) == sorted(s.id for s in sites)
