@@ -58,37 +58,20 @@ def reporting_partner(session):
     return dict(site=site, user=user)
 
 
-def test_a_partner_reporting_negative_revenue_is_told_why_in_their_language(client, reporting_partner, lang):
+@pytest.mark.parametrize("period, revenue, said", [
+    ("2026-10", "-5", {"zh_CN": "营业总额 '-5' 不能为负数", "en": "gross revenue '-5' is negative"}),
+    ("2026-10", "十万", {"zh_CN": "营业总额 '十万' 不是有效的数字", "en": "gross revenue '十万' is not a decimal number"}),
+    ("2099-01", "1000", {"zh_CN": "账期 2099-01 尚未开始", "en": "period 2099-01 has not started yet"}),
+], ids=["negative", "not-a-number", "month-not-started"])
+def test_a_partner_reporting_bad_revenue_is_told_why_in_their_language(client, reporting_partner, lang, period,
+                                                                        revenue, said):
     sign_in(client, reporting_partner["user"].email, lang, "/portal/revenue")
 
-    response = post_form(client, "/portal/revenue", {"site": reporting_partner["site"].code, "period": "2026-10",
-                                                     "gross_revenue": "-5"}, token_from="/portal/revenue")
+    response = post_form(client, "/portal/revenue", {"site": reporting_partner["site"].code, "period": period,
+                                                     "gross_revenue": revenue}, token_from="/portal/revenue")
 
     assert response.status_code == 200
-    assert errors(response) == {"zh_CN": ["营业总额 '-5' 不能为负数"],
-                                "en": ["gross revenue '-5' is negative"]}[lang]
-
-
-def test_a_partner_reporting_revenue_that_is_not_a_number_is_told_why_in_their_language(client, reporting_partner,
-                                                                                          lang):
-    sign_in(client, reporting_partner["user"].email, lang, "/portal/revenue")
-
-    response = post_form(client, "/portal/revenue", {"site": reporting_partner["site"].code, "period": "2026-10",
-                                                     "gross_revenue": "十万"}, token_from="/portal/revenue")
-
-    assert errors(response) == {"zh_CN": ["营业总额 '十万' 不是有效的数字"],
-                                "en": ["gross revenue '十万' is not a decimal number"]}[lang]
-
-
-def test_a_partner_reporting_a_month_that_has_not_started_is_told_why_in_their_language(client, reporting_partner,
-                                                                                          lang):
-    sign_in(client, reporting_partner["user"].email, lang, "/portal/revenue")
-
-    response = post_form(client, "/portal/revenue", {"site": reporting_partner["site"].code, "period": "2099-01",
-                                                     "gross_revenue": "1000"}, token_from="/portal/revenue")
-
-    assert errors(response) == {"zh_CN": ["账期 2099-01 尚未开始"],
-                                "en": ["period 2099-01 has not started yet"]}[lang]
+    assert errors(response) == [said[lang]]
 
 
 def test_finance_crediting_more_than_the_balance_is_told_why_in_their_own_locale(client, session, lang):
