@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import Session, select
 
 from brand_hub import audit
@@ -79,7 +79,8 @@ def flag_select(filters: FlagFilters, now: datetime):
         stmt = stmt.where(Site.code == filters.site)
     if filters.age in AGE_BUCKETS:
         stmt = stmt.where(Flag.opened_at <= now - AGE_BUCKETS[filters.age])
-    return stmt.order_by(Flag.opened_at.desc().nulls_last(), Flag.id.desc())
+    worst = case(*[(Flag.severity == severity, rank) for rank, severity in enumerate(Severity)], else_=-1)
+    return stmt.order_by(worst.desc(), Flag.opened_at.desc().nulls_last(), Flag.id.desc())
 
 
 def get_flag(*, session: Session, flag_id: int) -> Flag:

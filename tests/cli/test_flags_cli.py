@@ -8,7 +8,8 @@ from sqlmodel import Session, select
 
 from brand_hub.db import make_engine
 from brand_hub.models.collection import CollectionTarget
-from brand_hub.models.compliance import Flag
+from brand_hub.models import Site
+from brand_hub.models.compliance import Flag, FlagState, Severity
 from tests.builders import make_franchisee, make_site
 
 
@@ -48,3 +49,16 @@ def test_list_filters_by_severity_rule_and_city(run, sites):
     assert "SH-JA-01" in critical and "agent-unreachable" in critical
     assert "no flags match" in run("flags", "list", "--rule", "agent-unreachable", "--city", "北京").output
     assert "no flags match" in run("flags", "list", "--state", "resolved").output
+
+
+def test_list_shows_the_worst_flags_first_then_the_newest(run, sites):
+    now = datetime.now(timezone.utc)
+    with Session(sites) as session:
+        site = session.exec(select(Site).where(Site.code == "BJ-CY-01")).one()
+        for n, (severity, hours_ago) in enumerate((("minor", 1), ("critical", 30), ("major", 2), ("minor", 3))):
+            session.add(Flag(site_id=site.id, franchisee_id=site.franchisee_id, rule=f"rule-{n}", subject="",
+                             state=FlagState.open, severity=Severity(severity),
+                             opened_at=now - timedelta(hours=hours_ago), evidence={}))
+        session.commit()
+    listed = [word for line in run("flags", "list").output.splitlines() for word in line.split() if word.startswith("rule-")]
+    assert listed == ["rule-1", "rule-2", "rule-0", "rule-3"]
