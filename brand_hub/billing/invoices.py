@@ -181,3 +181,12 @@ def site_names(*, session: Session, site_ids: set[int]) -> dict[int, Site]:
     if not site_ids:
         return {}
     return {s.id: s for s in session.exec(select(Site).where(Site.id.in_(site_ids))).all()}
+
+
+def overdue(*, session: Session, today: date) -> tuple[int, Decimal]:
+    """How many issued invoices are past their due date with money still owed, and how much."""
+    open_invoices = session.exec(select(Invoice).where(
+        Invoice.status.in_([InvoiceStatus.issued, InvoiceStatus.partially_paid]), Invoice.due_date < today)).all()
+    late = [invoice for invoice in open_invoices if invoice.is_overdue(today)]
+    return len(late), sum((invoice.balance for invoice in late), Decimal("0.00"))
+

@@ -6,15 +6,20 @@ events, and the view commits once.
 """
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func
 from sqlmodel import select
 
-from .. import accounts, audit, registry
+from .. import accounts, audit, collection, compliance, registry
+from ..billing import invoices
+from ..compliance.lifecycle import CURRENT
 from ..models import Agreement, AgreementStatus, AuditEvent, Franchisee, FranchiseeStatus, Role, Site, SiteStatus, User
-from ..web import db
+from ..web import db, settings
 from ..web.access import HQ_ADMINS, HQ_ALL, HQ_EDITORS, roles_required
 
 bp = Blueprint("dashboard", __name__, url_prefix="/hq", template_folder="templates")
@@ -45,8 +50,19 @@ def overview():
     session = db()
     recent = session.exec(select(Site).order_by(Site.created_at.desc(), Site.id.desc()).limit(6)).all()
     return render_template("dashboard/overview.html", overview=registry.network_overview(session=session),
-                           recent_sites=recent,
+                           recent_sites=recent, health=_network_health(session),
                            partner_count=session.exec(select(func.count()).select_from(Franchisee)).one())
+
+
+def _network_health(session) -> dict:
+    """The few numbers HQ looks at first: what is wrong across the network right now."""
+    flag_states = compliance.counts_by_state(session=session)
+    today = datetime.now(ZoneInfo(settings().timezone)).date()
+    late_count, late_balance = invoices.overdue(session=session, today=today)
+    return {"open_flags": sum(n for state, n in flag_states.items() if state in {s.value for s in CURRENT}),
+            "on_notice": len(compliance.network_standing(session=session)),
+            "agents_failing": sum(1 for row in collection.feed_rows(session=session) if row.state == "failing"),
+            "overdue_invoices": late_count, "overdue_balance": late_balance}
 
 
 # ------------------------------------------------------------------ partners

@@ -1,6 +1,7 @@
 """The HQ dashboard: overview, partners, sites (search, filters, sorting, forms), users, audit log."""
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 from sqlmodel import select
@@ -40,6 +41,38 @@ def test_overview_counts_sites_by_status_city_and_tier(client, session):
     assert overview.sites_by_status == {"onboarding": 1, "active": 1, "suspended": 1, "terminated": 0}
     assert overview.sites_by_city == {"上海": 2, "成都": 1}
     assert overview.sites_by_tier == {"flagship": 1, "lite": 1, "standard": 1}
+
+
+def test_overview_shows_what_is_wrong_across_the_network_now(client, session):
+    from datetime import date, datetime, timedelta, timezone
+
+    from brand_hub.models.billing import Invoice, InvoiceStatus
+    from brand_hub.models.collection import CollectionTarget
+    from brand_hub.models.compliance import Flag, FlagState, Severity
+
+    partner = make_franchisee(session)
+    agreement = make_agreement(session, partner)
+    site = make_site(session, partner, agreement, agent_url="http://127.0.0.1:1/")
+    now = datetime.now(timezone.utc)
+    session.add(CollectionTarget(site_id=site.id, last_attempt_at=now, consecutive_failures=3))
+    for state, rule in ((FlagState.open, "agent-unreachable"), (FlagState.acknowledged, "red-card"),
+                        (FlagState.resolved, "feed-silent")):
+        session.add(Flag(site_id=site.id, franchisee_id=partner.id, rule=rule, subject="", state=state,
+                         severity=Severity.major, opened_at=now, evidence={}))
+    for number, period, due, total in (
+            ("BH-2026-000001", "2026-09", date.today() - timedelta(days=20), Decimal("1234.50")),
+            ("BH-2026-000002", "2026-10", date.today() + timedelta(days=5), Decimal("99.00"))):
+        session.add(Invoice(agreement_id=agreement.id, franchisee_id=partner.id, period=period,
+                            plan_id="standard-2026", number=number, status=InvoiceStatus.issued, due_date=due,
+                            subtotal=total, vat=Decimal("0"), total=total))
+    _hq(session, client, Role.hq_viewer)
+    page = client.get("/hq/").get_data(as_text=True)
+    health = page[page.index("网络健康状况"):page.index("门店状态")]
+    numbers = [int(n.replace(",", "")) if n.replace(",", "").isdigit() else n
+               for n in re.findall(r'<div class="value">([^<]+)</div>', health)]
+    # two current flags (the resolved one is not), one partner on notice (its red card), one agent failing,
+    # one overdue invoice with ¥1,234.50 owed (the other is not due yet)
+    assert numbers[:4] == [2, 1, 1, 1] and "1,234.50" in numbers[4]
 
 
 def test_sites_list_searches_filters_sorts_and_pages(client, session):
