@@ -4,15 +4,19 @@ Scenario: SITES active sites of PARTNERS partners, each with a month of 15-minut
 for CO2, temperature, humidity and illuminance in one zone (30 × 96 × 4 buckets a site),
 NPS answers, a collection target (every tenth agent down for three days), the shipped
 brand standards published (their machine-checkable rules), and quarterly cards (every
-fifteenth site red twice). The hub evaluates once (flags open), again at the same moment
-(nothing may change), then sends the queued mail through a real SMTP server on loopback.
+fifteenth site red twice). Two fresh processes each evaluate once and roll back, one in
+batches of partners (as the product does) and one with every site at once, for their peak
+memory. Then the hub evaluates once (flags open), again at the same moment (nothing may
+change), and sends the queued mail through a real SMTP server on loopback.
 
     .venv/bin/python bench/bench_flags.py [--sites 200] [--postgres]
 """
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import random
+import resource
 import socket
 import sys
 import tempfile
@@ -135,6 +139,16 @@ def main() -> None:
         port = free_port()
         settings = Settings(env="testing", database_url=url, instance_path=tmp, smtp_host="127.0.0.1",
                             smtp_port=port, mail_from="flags@bench.cn")
+        # memory of one whole evaluation, in batches of partners and all at once, each in a fresh
+        # process and rolled back, so both do the same work on the same data
+        ctx = multiprocessing.get_context("spawn")
+        memory = {}
+        for label, chunk in (("batched (about 50 sites at a time)", None), ("all sites at once", 10**9)):
+            queue = ctx.Queue()
+            child = ctx.Process(target=_measure_in_child, args=(url, chunk, queue))
+            child.start()
+            memory[label] = queue.get()
+            child.join()
         started = time.perf_counter()
         first = jobs.evaluate_flags(settings=settings, now=NOW, engine=engine)
         first_s = time.perf_counter() - started
@@ -165,6 +179,10 @@ def main() -> None:
               f"{first.observations} observations, {first.opened} opened, {len(first.errors)} errors")
         print(f"re-evaluation:     {second_s:6.2f} s  ({second_s / args.sites * 1000:.1f} ms/site), "
               f"{second.opened} opened, flags/events/mails before {after_first} after {after_second}")
+        (batched_mb, batched_s), (whole_mb, whole_s) = memory.values()
+        for label, (mb, secs) in memory.items():
+            print(f"one evaluation, {label}: peak RSS {mb:.0f} MB, {secs:.1f} s (fresh process, rolled back)")
+        print(f"memory ratio batched / all at once: {batched_mb / whole_mb:.2f}; time ratio {batched_s / whole_s:.2f}")
         print(f"mail: {sent} messages sent through SMTP on loopback in {send_s:.2f} s "
               f"({sent / send_s if send_s else 0:.0f}/s); server received {sink.count}")
     finally:
@@ -172,6 +190,24 @@ def main() -> None:
             with admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
             admin.dispose()
+
+
+def _measure_in_child(url: str, chunk: int | None, out) -> None:
+    """Evaluate once in this fresh process (rolled back) and report its peak RSS in MB and the time."""
+    from brand_hub import compliance
+    from brand_hub.compliance import engine as flags_engine
+
+    if chunk is not None:
+        flags_engine.CHUNK_SITES = chunk
+    engine = make_engine(url)
+    settings = Settings(env="testing", database_url=url, instance_path=Path(tempfile.gettempdir()))
+    started = time.perf_counter()
+    with Session(engine) as session:
+        compliance.evaluate(session=session, settings=settings, now=NOW)
+        session.rollback()
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    out.put((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, seconds))
 
 
 if __name__ == "__main__":
