@@ -87,6 +87,7 @@ for _module, _name in (
     ("cli.standards", "standards"),
     ("cli.standards", "config"),
     ("cli.score", "score"),
+    ("cli.score", "cards"),
     ("cli.flags", "flags"),
     ("cli.billing", "revenue"),
     ("cli.billing", "billing"),

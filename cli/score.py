@@ -1,11 +1,12 @@
-"""``brandhub score``: brand-health scores of a month or quarter, with the card sensitivity."""
+"""``brandhub score``: brand-health scores of a month or quarter, with the card sensitivity;
+``brandhub cards publish``: publish a quarter's cards."""
 from __future__ import annotations
 
 import click
 from sqlmodel import select
 
 from brand_hub.models import Site
-from brand_hub.scores import ScoringError, load_model, period_arg, score_period, sensitivity
+from brand_hub.scores import ScoringError, load_model, period_arg, publish_cards, score_period, sensitivity
 
 from .context import cli_actor, get_settings, unit_of_work
 
@@ -47,3 +48,25 @@ def score(period_text: str, site_codes: tuple[str, ...], model_version: int | No
 def _codes(session, report) -> dict[int, str]:
     ids = [row.site_id for row in report.scores]
     return dict(session.execute(select(Site.id, Site.code).where(Site.id.in_(ids))).all()) if ids else {}
+
+
+@click.group("cards")
+def cards() -> None:
+    """A quarter's cards: partners see them and compliance counts them once HQ publishes them."""
+
+
+@cards.command("publish")
+@click.option("--period", "period_text", required=True, help="a quarter like 2026-Q3")
+@click.option("--model-version", type=int, default=None,
+              help="publish the cards of this model version (default: newest)")
+def publish(period_text: str, model_version: int | None) -> None:
+    """Publish a quarter's cards (check `brandhub score --period P --sensitivity` first; re-running changes nothing)."""
+    settings = get_settings()
+    try:
+        model = load_model(settings=settings, version=model_version)
+        with unit_of_work() as session:
+            row = publish_cards(session=session, period=period_text, model=model, actor=cli_actor())
+            click.echo(f"{row.period}: cards of {row.model_id} v{row.model_version} published "
+                       f"{row.published_at:%Y-%m-%d %H:%M} UTC by {row.published_by}")
+    except ScoringError as exc:
+        raise click.ClickException(str(exc)) from exc

@@ -6,8 +6,8 @@ the running quarter up to that week,
 with NPS answers and operations events, each site following its own quality
 level. Two sites of one partner stay red two quarters in a row (the compliance
 stage raises the termination review). Then it scores those quarters and their
-months (cards for the quarters), the running quarter's finished months, and the
-running month so far.
+months (cards for the quarters, then published), the running quarter's finished
+months, and the running month so far.
 """
 from __future__ import annotations
 
@@ -60,10 +60,13 @@ def run(context: DemoContext) -> None:
             _score(context, model, month, None)
     _score(context, model, running, now)
     with session_scope(context.engine) as session:
+        for quarter in quarters:  # HQ publishes the finished quarters' cards: partners see them, compliance counts them
+            scores.publish_cards(session=session, period=quarter, model=model, actor=DEMO_ACTOR)
         red = scores.red_twice(session=session, period=str(quarters[-1]), model_id=model.id)
         codes = [site.code for site in sites if site.id in red]
     context.shared["scores"] = {"quarters": [str(q) for q in quarters], "red_twice": codes}
-    context.echo(f"demo: scores: cards for {', '.join(map(str, quarters))}; red twice in a row: {', '.join(codes)}")
+    context.echo(f"demo: scores: cards for {', '.join(map(str, quarters))} published; "
+                 f"red twice in a row: {', '.join(codes)}")
 
 
 def _score(context: DemoContext, model, period: Period, as_of: datetime | None) -> None:

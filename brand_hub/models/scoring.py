@@ -34,3 +34,19 @@ class SiteScore(SQLModel, table=True):
     coverage: float = 0.0
     indicators: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     computed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class CardPublication(SQLModel, table=True):
+    """HQ published a quarter's cards computed with one model version: from then on partners
+    see them and compliance counts them (a red card is in force once published)."""
+
+    __tablename__ = "card_publication"
+    __table_args__ = (UniqueConstraint("period", "model_id", "model_version",
+                                       name="uq_card_publication_period_model"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    period: str = Field(max_length=10, index=True)       # a quarter: 2026-Q3
+    model_id: str = Field(max_length=60)
+    model_version: int
+    published_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    published_by: str = Field(max_length=200)

@@ -21,7 +21,7 @@ from standards.scoring_model import ScoringModel, current_model, load_library
 
 from .. import audit
 from ..models import Site, SiteStatus
-from ..models.scoring import SiteScore
+from ..models.scoring import CardPublication, SiteScore
 from ..settings import Settings
 from .inputs import nps_counts, site_inputs
 
@@ -172,6 +172,61 @@ def latest_scores(*, session: Session, periods: list[str], model_id: str | None 
     for row in session.execute(stmt):
         newest[(row[0], row[1])] = tuple(row)
     return list(newest.values())
+
+
+def publish_cards(*, session: Session, period: Period | str, model: ScoringModel,
+                  actor: audit.Actor) -> CardPublication:
+    """Publish a quarter's cards computed with ``model``: partners see them and compliance counts them.
+
+    Publishing again changes nothing and returns the existing publication.
+    """
+    quarter = period if isinstance(period, Period) else period_arg(period)
+    if not quarter.is_quarter:
+        raise ScoringError("cards are quarterly: give a quarter like 2026-Q3")
+    key = (CardPublication.period == str(quarter), CardPublication.model_id == model.id,
+           CardPublication.model_version == model.version)
+    existing = session.exec(select(CardPublication).where(*key)).first()
+    if existing is not None:
+        return existing
+    scored = session.exec(select(SiteScore.id).where(
+        SiteScore.period == str(quarter), SiteScore.model_id == model.id,
+        SiteScore.model_version == model.version).limit(1)).first()
+    if scored is None:
+        raise ScoringError(f"no site has a score for {quarter} with {model.id} v{model.version}: score it first")
+    row = CardPublication(period=str(quarter), model_id=model.id, model_version=model.version,
+                          published_by=actor.label)
+    session.add(row)
+    session.flush()
+    audit.record(session=session, actor=actor, action="scores.publish", entity_type="card_publication",
+                 entity_id=str(quarter), after=audit.snapshot(row))
+    return row
+
+
+def published_periods(*, session: Session, model_id: str | None = None) -> set[str]:
+    """The quarters whose cards HQ has published (with any version of the model)."""
+    stmt = select(CardPublication.period).distinct()
+    if model_id:
+        stmt = stmt.where(CardPublication.model_id == model_id)
+    return set(session.exec(stmt).all())
+
+
+def published_keys(*, session: Session) -> set[tuple[str, str, int]]:
+    """(period, model id, model version) of every publication: the cards that are in force."""
+    return {(r[0], r[1], r[2]) for r in session.execute(
+        select(CardPublication.period, CardPublication.model_id, CardPublication.model_version))}
+
+
+def publication(*, session: Session, period: str, model_id: str, model_version: int) -> CardPublication | None:
+    return session.exec(select(CardPublication).where(
+        CardPublication.period == period, CardPublication.model_id == model_id,
+        CardPublication.model_version == model_version)).first()
+
+
+def card_in_force(row: SiteScore, published: set[tuple[str, str, int]]) -> str | None:
+    """The card of a stored score as partners and compliance see it: a quarter's card only once published."""
+    if row.card is None or (row.period, row.model_id, row.model_version) in published:
+        return row.card
+    return None
 
 
 def model_of(*, settings: Settings, row: SiteScore) -> ScoringModel | None:

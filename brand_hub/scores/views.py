@@ -1,16 +1,20 @@
 """HQ dashboard pages of the scores area: the network's scores and each site's scorecard."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
 from sqlmodel import select
 
 from scoring import composite
 
-from ..models import Franchisee, Site
+from .. import audit
+from ..models import Franchisee, Role, Site
 from ..web import db, settings
-from ..web.access import HQ_ALL, roles_required
-from . import ScoringError, load_model, model_of, reports, sensitivity
+from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
+from . import (ScoringError, card_in_force, load_model, model_of, publication, publish_cards, published_keys, reports,
+               sensitivity)
 
 bp = Blueprint("scores", __name__, url_prefix="/hq/scores", template_folder="templates")
 
@@ -24,11 +28,15 @@ def index():
     period = request.args.get("period") or (quarters or available or [""])[0]
     query = {k: request.args.get(k, "") for k in ("city", "tier", "partner")}
     view = reports.network_view(session=session, period=period, **query) if period else None
-    model, rows, problem = None, [], ""
+    model, rows, problem, published = None, [], "", None
     if view and view.rows:
         model = model_of(settings=settings(), row=view.rows[0][2])
         if model is not None and view.rows[0][2].card is not None:
             rows = sensitivity(session=session, period=period, model=model)
+        top = view.rows[0][2]
+        if top.card is not None:
+            published = publication(session=session, period=period, model_id=top.model_id,
+                                    model_version=top.model_version)
     else:
         try:
             model = load_model(settings=settings())
@@ -36,7 +44,31 @@ def index():
             problem = str(exc)
     return render_template("scores/index.html", periods=available, period=period, view=view, query=query,
                            options=reports.filter_options(session=session), model=model, sensitivity=rows,
-                           problem=problem)
+                           problem=problem, publication=published,
+                           can_publish=Role(current_user.role) in HQ_EDITORS)
+
+
+@bp.route("/publish", methods=["POST"])
+@roles_required(HQ_EDITORS)
+def publish():
+    """Publish a quarter's cards (the model version the overview shows): partners see them, compliance counts them."""
+    session = db()
+    period = request.form.get("period", "").strip()
+    version = request.form.get("model_version", "")
+    if not period:
+        flash(_("Choose a quarter to publish."), "error")
+        return redirect(url_for(".index"))
+    try:
+        model = load_model(settings=settings(), version=int(version) if version.isdigit() else None,
+                           model_id=request.form.get("model_id") or None)
+        row = publish_cards(session=session, period=period, model=model, actor=audit.Actor.of(current_user))
+    except ScoringError as exc:
+        flash(str(exc), "error")
+        return redirect(url_for(".index", period=period))
+    session.commit()
+    flash(_("Cards of %(period)s published (%(model)s v%(version)s).", period=row.period, model=row.model_id,
+            version=row.model_version), "success")
+    return redirect(url_for(".index", period=period))
 
 
 @bp.route("/sites/<code>")
@@ -51,8 +83,12 @@ def site_scorecard(code: str):
                            **scorecard_context(session=session, site=site, period=request.args.get("period")))
 
 
-def scorecard_context(*, session, site: Site, period: str | None) -> dict:
-    """What a scorecard page shows (the HQ page and the partner's page share it)."""
+def scorecard_context(*, session, site: Site, period: str | None, partner: bool = False) -> dict:
+    """What a scorecard page shows (the HQ page and the partner's page share it).
+
+    ``card``: the card to show; a partner sees a quarter's card only once HQ published it
+    (``card_pending`` then says it is not published yet).
+    """
     history = reports.site_history(session=session, site_id=site.id)
     quarters = [r for r in history if r.card is not None]
     shown = [r for r in history if r.period == period] if period else (quarters or history)[-1:]
@@ -68,7 +104,11 @@ def scorecard_context(*, session, site: Site, period: str | None) -> dict:
     key_ids = [i.id for i in model.indicators if i.key_metric] if model else []
     same_kind = [r for r in history if row is None or ("Q" in r.period) == ("Q" in row.period)]
     chart = reports.trend(same_kind, key_ids)
-    return {"row": row, "model": model, "indicators": indicators, "history": history, "chart": chart,
+    card = row.card if row is not None else None
+    in_force = card_in_force(row, published_keys(session=session)) if row is not None else None
+    pending = card is not None and in_force is None
+    return {"row": row, "card": None if partner and pending else card, "card_pending": pending,
+            "model": model, "indicators": indicators, "history": history, "chart": chart,
             "key_titles": {i: _spec(model, i) for i in key_ids},
             "key_titles_json": {i: model.indicator(i).title(str(get_locale())) for i in key_ids},
             "improve": composite.improve_first([d | {"id": i} for i, d in row.indicators.items()]) if row else [],

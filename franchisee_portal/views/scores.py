@@ -5,7 +5,7 @@ from flask import render_template, request
 
 from brand_hub.models import Site
 from brand_hub.models.scoring import SiteScore
-from brand_hub.scores import reports
+from brand_hub.scores import card_in_force, published_keys, reports
 from brand_hub.scores.views import scorecard_context
 from brand_hub.web import db
 from brand_hub.web.access import PORTAL_ALL, roles_required
@@ -22,7 +22,9 @@ def scores():
     rows = session.exec(owned_select(SiteScore)).all()
     shown = reports.newest(rows)
     periods = sorted({p for (_s, p) in shown}, key=reports.period_key, reverse=True)[:6]
-    return render_template("portal/scores.html", sites=sites, periods=periods, shown=shown)
+    published = published_keys(session=session)   # a quarter's card shows once HQ published it
+    cards = {key: card_in_force(row, published) for key, row in shown.items()}
+    return render_template("portal/scores.html", sites=sites, periods=periods, shown=shown, cards=cards)
 
 
 @bp.route("/scores/<code>")
@@ -31,4 +33,5 @@ def site_scorecard(code: str):
     session = db()
     site = get_owned_by(session, Site, code=code)
     return render_template("portal/site_scorecard.html", site=site,
-                           **scorecard_context(session=session, site=site, period=request.args.get("period")))
+                           **scorecard_context(session=session, site=site, period=request.args.get("period"),
+                                             partner=True))

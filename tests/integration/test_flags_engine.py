@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from types import SimpleNamespace
 
 import pytest
 from sqlmodel import select
 
-from brand_hub import audit, compliance
+from brand_hub import audit, compliance, scores
 from brand_hub.models import Franchisee, Role
 from brand_hub.models.billing import Invoice, InvoiceStatus, ReportSource, ReportStatus, RevenueReport
 from brand_hub.models.collection import CollectionTarget, ReadingBucket
@@ -47,6 +48,14 @@ def publish(session, rule=CO2, key="iaq-co2"):
 def add_score(session, site, period, card, *, status="scored", coverage=0.9):
     session.add(SiteScore(site_id=site.id, period=period, model_id="brand-health", model_version=1, status=status,
                           score=40.0 if card == "red" else 80.0, card=card, coverage=coverage, computed_at=NOW - H))
+    session.flush()
+
+
+def publish_cards(session, *periods, model_id="brand-health", version=1):
+    """HQ publishes these quarters' cards (only published cards count in compliance)."""
+    model = SimpleNamespace(id=model_id, version=version)
+    for period in periods:
+        scores.publish_cards(session=session, period=period, model=model, actor=audit.SYSTEM)
     session.flush()
 
 
@@ -208,15 +217,48 @@ def test_system_rules_for_acknowledgement_drift_revenue_and_invoices(session, se
 def test_a_red_card_puts_the_partner_on_notice_and_two_in_a_row_under_termination_review(session, settings, site):
     add_target(session, site, last_success=NOW)
     add_score(session, site, "2026-Q3", "red")
+    publish_cards(session, "2026-Q3")
     evaluate(session, settings)
     standing = compliance.network_standing(session=session)
     assert [(p.franchisee.id, p.standing) for p in standing] == [(site.franchisee_id, "on_notice")]
     add_score(session, site, "2026-Q2", "red")
+    publish_cards(session, "2026-Q2")
     evaluate(session, settings, NOW + H)
     (review,) = flags_of(session, "termination-review")
     assert review.site_id is None and review.state == FlagState.open and review.evidence["sites"] == [site.code]
     assert compliance.network_standing(session=session)[0].standing == "termination_review"
     assert session.exec(select(audit.AuditEvent).where(audit.AuditEvent.action == "partner.termination_review")).one()
+
+
+def test_red_cards_of_unpublished_quarters_raise_no_flag_until_hq_publishes_them(session, settings, site):
+    add_target(session, site, last_success=NOW)
+    add_score(session, site, "2026-Q2", "red")
+    add_score(session, site, "2026-Q3", "red")
+    add_score(session, site, "2026-10", None, coverage=0.2)     # a month: no card, nothing to publish
+    evaluate(session, settings)
+    assert [f.state for f in flags_of(session, "red-card")] in ([], [FlagState.no_data])
+    assert flags_of(session, "termination-review") == []
+    assert [f.state for f in flags_of(session, "data-completeness")] == [FlagState.open]
+    assert not [p for p in compliance.network_standing(session=session)
+                if p.standing in ("on_notice", "termination_review")]
+    publish_cards(session, "2026-Q2", "2026-Q3")
+    evaluate(session, settings, NOW + H)
+    (red,) = flags_of(session, "red-card")
+    assert red.state == FlagState.open and red.evidence["quarter"] == "2026-Q3"
+    (review,) = flags_of(session, "termination-review")
+    assert review.state == FlagState.open and review.evidence["sites"] == [site.code]
+
+
+def test_a_published_card_stays_in_force_when_a_newer_model_version_is_not_published_yet(session, settings, site):
+    add_target(session, site, last_success=NOW)
+    add_score(session, site, "2026-Q3", "red")
+    publish_cards(session, "2026-Q3")
+    session.add(SiteScore(site_id=site.id, period="2026-Q3", model_id="brand-health", model_version=2,
+                          status="scored", score=80.0, card="green", coverage=0.9, computed_at=NOW))
+    session.flush()
+    evaluate(session, settings)
+    (red,) = flags_of(session, "red-card")
+    assert red.state == FlagState.open and red.evidence["card"] == "red"
 
 
 def test_one_broken_rule_is_recorded_and_the_others_still_run(session, settings, site, monkeypatch):

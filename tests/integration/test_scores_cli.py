@@ -1,11 +1,11 @@
-"""``brandhub score`` as finance and ops run it."""
+"""``brandhub score`` and ``brandhub cards publish`` as finance and ops run them."""
 from __future__ import annotations
 
 from click.testing import CliRunner
 from sqlmodel import Session, select
 
 from brand_hub.db import make_engine
-from brand_hub.models.scoring import SiteScore
+from brand_hub.models.scoring import CardPublication, SiteScore
 from cli.main import cli
 from tests.builders import make_franchisee, make_site
 from tests.integration.test_scores_service import known_monday
@@ -44,3 +44,28 @@ def test_score_command_refuses_a_bad_period_with_one_line(sqlite_url):
 def test_score_command_names_an_unknown_site(sqlite_url):
     result = invoke(sqlite_url, "--period", "2026-10", "--site", "NOPE")
     assert result.exit_code == 1 and "unknown site code(s): NOPE" in result.output
+
+
+def publish(database_url: str, *args: str):
+    return CliRunner().invoke(cli, ["cards", "publish", *args], env={"BRANDHUB_DATABASE_URL": database_url},
+                              catch_exceptions=False)
+
+
+def test_cards_publish_publishes_a_scored_quarter_once_and_refuses_a_month(database_url):
+    engine = make_engine(database_url)
+    with Session(engine) as session:
+        known_monday(session, code="SH-CLI-01")
+        session.commit()
+    assert publish(database_url, "--period", "2026-Q4").exit_code == 1          # nothing scored yet
+    assert invoke(database_url, "--period", "2026-Q4").exit_code == 0
+    result = publish(database_url, "--period", "2026-Q4")
+    assert result.exit_code == 0, result.output
+    assert "2026-Q4: cards of brand-health v1 published" in result.output
+    assert publish(database_url, "--period", "2026-Q4", "--model-version", "1").exit_code == 0   # idempotent
+    month = publish(database_url, "--period", "2026-10")
+    assert month.exit_code == 1 and "cards are quarterly: give a quarter like 2026-Q3" in month.output
+    with Session(engine) as session:
+        (row,) = session.exec(select(CardPublication)).all()
+        assert (row.period, row.model_id, row.model_version) == ("2026-Q4", "brand-health", 1)
+        assert row.published_by.startswith("cli:")
+    engine.dispose()

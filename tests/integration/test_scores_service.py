@@ -9,8 +9,8 @@ from sqlmodel import select
 from brand_hub import audit
 from brand_hub.models import AuditEvent
 from brand_hub.models.collection import NpsResponse, OpsEvent, ReadingBucket
-from brand_hub.models.scoring import SiteScore
-from brand_hub.scores import ScoringError, red_twice, score_period
+from brand_hub.models.scoring import CardPublication, SiteScore
+from brand_hub.scores import ScoringError, publish_cards, published_periods, red_twice, score_period
 from scoring.periods import parse_period
 from standards.scoring_model import current_model, load_model_text
 from tests.builders import make_franchisee, make_site
@@ -221,3 +221,32 @@ def test_streams_count_from_the_periods_start_unless_the_zone_was_fitted_during_
     session.flush()
     found = readings(session=session, site_id=site.id, start=start, end=end, slot_minutes=60, metrics={"co2_ppm"})
     assert sorted(found.streams["co2_ppm"]) == [start, fitted] and found.zones == 2
+
+
+def test_publishing_a_quarters_cards_stores_one_audited_publication_and_is_idempotent(session):
+    known_monday(session)
+    model = small_model()
+    run(session, model, period=parse_period("2026-Q4"))
+    assert published_periods(session=session) == set()
+    hq = audit.Actor(label="ops@brand.cn", user_id=None)
+    first = publish_cards(session=session, period="2026-Q4", model=model, actor=hq)
+    again = publish_cards(session=session, period="2026-Q4", model=model, actor=audit.SYSTEM)
+    assert again.id == first.id and again.published_by == "ops@brand.cn"
+    (row,) = session.exec(select(CardPublication)).all()
+    assert (row.period, row.model_id, row.model_version) == ("2026-Q4", model.id, model.version)
+    assert row.published_at.tzinfo is not None
+    (event,) = session.exec(select(AuditEvent).where(AuditEvent.action == "scores.publish")).all()
+    assert (event.actor, event.entity_id) == ("ops@brand.cn", "2026-Q4")
+    assert published_periods(session=session) == {"2026-Q4"}
+    assert published_periods(session=session, model_id="another-model") == set()
+
+
+def test_a_month_has_no_cards_to_publish_and_an_unscored_quarter_is_refused(session):
+    known_monday(session)
+    model = small_model()
+    run(session, model)                                            # October is scored, but it is a month
+    with pytest.raises(ScoringError, match="cards are quarterly"):
+        publish_cards(session=session, period="2026-10", model=model, actor=audit.SYSTEM)
+    with pytest.raises(ScoringError, match="no site has a score for 2026-Q4"):
+        publish_cards(session=session, period="2026-Q4", model=model, actor=audit.SYSTEM)
+    assert session.exec(select(CardPublication)).all() == []

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import pytest
+from sqlmodel import select
 
 from brand_hub import audit
 from brand_hub.models import Role
-from brand_hub.models.scoring import SiteScore
+from brand_hub.models.scoring import CardPublication, SiteScore
 from brand_hub.scores import score_period
 from scoring.periods import parse_period
 from standards.scoring_model import load_model_text
 from tests.builders import make_user
-from tests.conftest import csrf_token, login
+from tests.conftest import csrf_token, login, post_form
 from tests.integration.test_scores_service import known_monday
 from tests.unit.test_scoring_composite import SMALL_MODEL
 
@@ -101,3 +102,53 @@ def test_a_site_without_data_shows_why_each_indicator_is_missing_in_chinese(clie
     assert "仅有 0 小时数据，最低要求 2 小时" in page            # CO2: no occupied open hour with data
     assert "仅 0 份到期会员，最低要求 3 份" in page
     assert "仅 0 张工单，最低要求 3 张" in page
+
+
+def test_the_portal_shows_a_quarters_card_only_once_hq_publishes_it_through_the_form(app, client, session, network):
+    a, _b = network
+    partner_email = make_user(session, Role.franchisee_admin, franchisee=_franchisee_of(session, a)).email
+    manager_email = make_user(session, Role.hq_manager).email
+    session.commit()
+    login(client, partner_email)
+    listing = client.get("/portal/scores").get_data(as_text=True)
+    assert "评级待发布" in listing and "card-yellow" not in listing and "card-red" not in listing
+    assert "69.6" in listing                       # the quarter's score stays visible, only the card waits
+    card = client.get("/portal/scores/SH-A-01?period=2026-Q4").get_data(as_text=True)
+    assert "评级待发布" in card and "card-yellow" not in card and "69.6" in card
+
+    hq = app.test_client()
+    login(hq, manager_email)
+    overview = hq.get("/hq/scores/?period=2026-Q4").get_data(as_text=True)
+    assert "尚未发布" in overview and "发布评级" in overview and 'action="/hq/scores/publish"' in overview
+    assert overview.index("灵敏度") < overview.index('action="/hq/scores/publish"')   # sensitivity first
+    response = post_form(hq, "/hq/scores/publish", {"period": "2026-Q4", "model_id": "small", "model_version": "1"},
+                         token_from="/hq/scores/?period=2026-Q4")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/hq/scores/?period=2026-Q4")
+    published = hq.get("/hq/scores/?period=2026-Q4").get_data(as_text=True)
+    assert manager_email in published and 'action="/hq/scores/publish"' not in published
+
+    listing = client.get("/portal/scores").get_data(as_text=True)
+    assert "card-yellow" in listing                # Q4 published
+    assert "card-red" not in listing and "评级待发布" in listing   # Q3 still waits
+    assert "card-yellow" in client.get("/portal/scores/SH-A-01?period=2026-Q4").get_data(as_text=True)
+
+
+def test_a_viewer_cannot_publish_cards_and_a_manager_can(app, client, session, network):
+    viewer_email = make_user(session, Role.hq_viewer).email
+    manager_email = make_user(session, Role.hq_manager).email
+    session.commit()
+    login(client, viewer_email)
+    overview = client.get("/hq/scores/?period=2026-Q4").get_data(as_text=True)
+    assert "尚未发布" in overview and 'action="/hq/scores/publish"' not in overview
+    refused = post_form(client, "/hq/scores/publish", {"period": "2026-Q4"}, token_from="/hq/scores/")
+    assert refused.status_code == 403
+    assert session.exec(select(CardPublication)).all() == []
+    manager = app.test_client()
+    login(manager, manager_email)
+    month = post_form(manager, "/hq/scores/publish", {"period": "2026-10"}, token_from="/hq/scores/")
+    assert month.status_code == 302
+    assert "cards are quarterly" in manager.get(month.headers["Location"]).get_data(as_text=True)
+    assert post_form(manager, "/hq/scores/publish", {"period": "2026-Q4"}, token_from="/hq/scores/").status_code == 302
+    session.expire_all()
+    (row,) = session.exec(select(CardPublication)).all()
+    assert (row.period, row.model_id, row.model_version, row.published_by) == ("2026-Q4", "small", 1, manager_email)
