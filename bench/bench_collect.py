@@ -6,7 +6,11 @@ plus a few NPS answers and events. The hub (PostgreSQL) runs one collection cycl
 bounded pool (``collect_workers``), then — after emptying the hub's tables and cursors — the
 same pulls with one worker, one site after another.
 
-    .venv/bin/python bench/bench_collect.py [--sites 1000] [--workers 16]
+On loopback the cycle is bound by the two cores (the hub validates and inserts, the
+simulator serves); ``--latency-ms`` adds a site's round trip to every request, which is
+what the bounded pool exists for.
+
+    .venv/bin/python bench/bench_collect.py [--sites 1000] [--workers 16] [--latency-ms 50]
 """
 from __future__ import annotations
 
@@ -40,7 +44,18 @@ ZONES = 10
 METRICS = ("co2_ppm", "temperature_c", "humidity_pct", "illuminance_lux", "noise_dba", "people_count")
 
 
-def serve(directory: str, tokens_file: str) -> None:
+class Latency:
+    """WSGI middleware: each request waits as long as a round trip to a site over the internet would."""
+
+    def __init__(self, app, seconds: float):
+        self.app, self.seconds = app, seconds
+
+    def __call__(self, environ, start_response):
+        time.sleep(self.seconds)
+        return self.app(environ, start_response)
+
+
+def serve(directory: str, tokens_file: str, latency_ms: str = "0") -> None:
     """The simulator process: real agents behind one threaded HTTP server; prints its URL, then waits."""
     from site_agent.agent import Agent
     from site_agent.config import AgentConfig
@@ -62,7 +77,8 @@ def serve(directory: str, tokens_file: str) -> None:
         agent.ingest_events([{"id": f"{code}-t{i}", "kind": "ticket_opened", "at": start.isoformat()}
                              for i in range(3)])
         agents[code] = agent
-    server = Server(MultiSite(create_app(), agents), port=0).start()
+    app = MultiSite(create_app(), agents)
+    server = Server(Latency(app, float(latency_ms) / 1000) if float(latency_ms) else app, port=0).start()
     print(server.url, flush=True)
     sys.stdin.read()   # until the parent closes our stdin
     server.stop()
@@ -72,7 +88,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=16)
-    parser.add_argument("--serve", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--latency-ms", type=float, default=0,
+                        help="added to every request to a site, as a WAN round trip would (default: loopback only)")
+    parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(*args.serve)
@@ -103,7 +121,8 @@ def main() -> None:
                 session.commit()
             Path(tmp, "tokens").write_text("\n".join(tokens))
             started = time.perf_counter()
-            simulator = subprocess.Popen([sys.executable, __file__, "--serve", tmp, str(Path(tmp, "tokens"))],
+            simulator = subprocess.Popen([sys.executable, __file__, "--serve", tmp, str(Path(tmp, "tokens")),
+                                          str(args.latency_ms)],
                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
                                          env=dict(os.environ))
             simulator_url = simulator.stdout.readline().strip()
@@ -127,7 +146,7 @@ def main() -> None:
 
     per_site = ZONES * len(METRICS) * 4
     print(f"scenario: {args.sites} sites on one simulator process, an hour each ({per_site} buckets + 3 NPS + "
-          f"3 events per site), hub on PostgreSQL, {os.cpu_count()} cores")
+          f"3 events per site), {args.latency_ms:g} ms added per request, hub on PostgreSQL, {os.cpu_count()} cores")
     for name, report in (("concurrent", concurrent), ("sequential", sequential)):
         print(f"{name:<10} ({args.workers if name == 'concurrent' else 1:>2} workers): {report.seconds:7.1f} s, "
               f"{report.records:,} records, {len(report.failed)} failed, "
