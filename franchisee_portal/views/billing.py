@@ -41,7 +41,9 @@ def revenue():
         site = get_owned_by(session, Site, code=form["site"])
         try:
             gross = parse_amount(form["gross_revenue"], _("gross revenue"))
-            breakdown = {k: parse_amount(form[k], k) for k in BREAKDOWN_KEYS if form[k].strip()}
+            labels = {"desks": _("Desks"), "offices": _("Private offices"), "meeting_rooms": _("Meeting rooms"),
+                      "services": _("Services")}  # the form's own labels, so a refusal names the field shown
+            breakdown = {k: parse_amount(form[k], labels[k]) for k in BREAKDOWN_KEYS if form[k].strip()}
             report, written = submit_report(session=session, site=site, period=form["period"].strip(),
                                             gross_revenue=gross, breakdown=breakdown, source=ReportSource.portal,
                                             submitted_by=current_user.email,

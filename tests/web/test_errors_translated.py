@@ -58,17 +58,20 @@ def reporting_partner(session):
     return dict(site=site, user=user)
 
 
-@pytest.mark.parametrize("period, revenue, said", [
-    ("2026-10", "-5", {"zh_CN": "营业总额 '-5' 不能为负数", "en": "gross revenue '-5' is negative"}),
-    ("2026-10", "十万", {"zh_CN": "营业总额 '十万' 不是有效的数字", "en": "gross revenue '十万' is not a decimal number"}),
-    ("2099-01", "1000", {"zh_CN": "账期 2099-01 尚未开始", "en": "period 2099-01 has not started yet"}),
-], ids=["negative", "not-a-number", "month-not-started"])
+@pytest.mark.parametrize("period, revenue, fields, said", [
+    ("2026-10", "-5", {}, {"zh_CN": "营业总额 '-5' 不能为负数", "en": "gross revenue '-5' is negative"}),
+    ("2026-10", "十万", {}, {"zh_CN": "营业总额 '十万' 不是有效的数字", "en": "gross revenue '十万' is not a decimal number"}),
+    ("2099-01", "1000", {}, {"zh_CN": "账期 2099-01 尚未开始", "en": "period 2099-01 has not started yet"}),
+    ("2026-10", "1000", {"meeting_rooms": "-1"}, {"zh_CN": "会议室 '-1' 不能为负数",
+                                                 "en": "Meeting rooms '-1' is negative"}),
+], ids=["negative", "not-a-number", "month-not-started", "breakdown-field-named-as-on-the-form"])
 def test_a_partner_reporting_bad_revenue_is_told_why_in_their_language(client, reporting_partner, lang, period,
-                                                                        revenue, said):
+                                                                        revenue, fields, said):
     sign_in(client, reporting_partner["user"].email, lang, "/portal/revenue")
 
     response = post_form(client, "/portal/revenue", {"site": reporting_partner["site"].code, "period": period,
-                                                     "gross_revenue": revenue}, token_from="/portal/revenue")
+                                                     "gross_revenue": revenue, **fields},
+                         token_from="/portal/revenue")
 
     assert response.status_code == 200
     assert errors(response) == [said[lang]]
