@@ -7,11 +7,12 @@ COPY into a private schema (dropped at the end unless --keep). Then:
 1. one bare SQL ``GROUP BY`` (site, metric, hour) over the same rows, every
    aggregate fetched to the client, and
 2. ``score_period`` for all sites with the brand's model (SQL aggregation per site
-   to hourly rows, open-hours logic in Python), committed once,
+   to hourly rows, open-hours logic in Python), committed once: first with one reading
+   thread, then with ``--workers`` threads reading ahead on their own connections,
 
 and prints wall times, the ratio between them and the peak memory of scoring.
 
-    .venv/bin/python bench/bench_score.py [--sites 200] [--days 92] [--zones 5] [--url URL] [--keep]
+    .venv/bin/python bench/bench_score.py [--sites 200] [--days 92] [--zones 5] [--workers 2] [--url URL] [--keep]
 """
 from __future__ import annotations
 
@@ -125,6 +126,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=92)
     parser.add_argument("--zones", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")
+    parser.add_argument("--workers", type=int, default=2, help="reading threads for the second scoring run")
     args = parser.parse_args()
     schema = f"bench_score_{uuid.uuid4().hex[:8]}"
     admin = make_engine(args.url)
@@ -164,20 +166,27 @@ def main() -> None:
         settings = Settings(env="testing", database_url=url, instance_path=Path("/tmp/bench-score"))
         model = load_model(settings=settings)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        started = time.perf_counter()
-        with session_scope(engine) as session:
-            report = score_period(session=session, period=parse_period("2026-Q3"), model=model,
-                                  actor=audit.Actor("bench"))
-        score_s = time.perf_counter() - started
+        timings = {}
+        for workers in (1, args.workers):  # one reader, then the product's default of parallel readers
+            with engine.begin() as conn:
+                conn.execute(text("DELETE FROM site_score"))
+            started = time.perf_counter()
+            with session_scope(engine) as session:
+                report = score_period(session=session, period=parse_period("2026-Q3"), model=model,
+                                      actor=audit.Actor("bench"), workers=workers)
+            timings[workers] = time.perf_counter() - started
+            statuses = {}
+            for row in report.scores:
+                statuses[row.card] = statuses.get(row.card, 0) + 1
+            print(f"score_period, {workers} reading thread(s): {len(report.scores)} sites in {timings[workers]:.1f} s "
+                  f"({timings[workers] / max(len(report.scores), 1) * 1000:.0f} ms/site), "
+                  f"{len(report.failures)} failed, cards {statuses}")
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        statuses = {}
-        for row in report.scores:
-            statuses[row.card] = statuses.get(row.card, 0) + 1
-        print(f"score_period: {len(report.scores)} sites in {score_s:.1f} s ({score_s / max(len(report.scores), 1) * 1000:.0f} ms/site), "
-              f"{len(report.failures)} failed, cards {statuses}")
-        print(f"ratio scoring / bare GROUP BY: {score_s / bare_s:.2f}")
-        print(f"peak memory (max RSS of this process; the load and the baseline ran in children): {rss_before / 1024:.0f} MB before "
-              f"scoring, {rss_after / 1024:.0f} MB after (+{(rss_after - rss_before) / 1024:.0f} MB)")
+        for workers, seconds in timings.items():
+            print(f"ratio scoring ({workers} thread(s)) / bare GROUP BY: {seconds / bare_s:.2f}")
+        print(f"peak memory (max RSS of this process; the load and the baseline ran in children): "
+              f"{rss_before / 1024:.0f} MB before scoring, {rss_after / 1024:.0f} MB after "
+              f"(+{(rss_after - rss_before) / 1024:.0f} MB)")
         engine.dispose()
     finally:
         if not args.keep:

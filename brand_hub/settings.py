@@ -61,6 +61,7 @@ class Settings:
 
     # scoring (the model files; empty: the brand's library in standards/library/scoring)
     scoring_dir: str = ""
+    score_workers: int = 2  # threads reading sites' buckets while scoring (each on its own connection)
 
     # mail (compliance notifications)
     smtp_host: str = "localhost"

@@ -25,7 +25,8 @@ def score(period_text: str, site_codes: tuple[str, ...], model_version: int | No
         model = load_model(settings=settings, version=model_version)
         with unit_of_work() as session:
             report = score_period(session=session, period=period, model=model, actor=cli_actor(),
-                                  site_codes=list(site_codes) or None, network_tz=settings.timezone)
+                                  site_codes=list(site_codes) or None, network_tz=settings.timezone,
+                                  workers=settings.score_workers)
             codes = _codes(session, report)
             for row in report.scores:
                 shown = "—" if row.score is None else f"{row.score:5.1f}"

@@ -72,6 +72,7 @@ def run(context: DemoContext) -> None:
 def _score(context: DemoContext, model, period: Period, as_of: datetime | None) -> None:
     with session_scope(context.engine) as session:
         report = scores.score_period(session=session, period=period, model=model, actor=DEMO_ACTOR, as_of=as_of,
+                                     workers=context.settings.score_workers,
                                      network_tz=context.settings.timezone)
     for code, reason in report.failures.items():
         context.echo(f"demo: scores: {code} not scored for {period}: {reason}")

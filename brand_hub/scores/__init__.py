@@ -8,13 +8,18 @@ nothing changed); a new model version adds a new row and keeps the old one.
 from __future__ import annotations
 
 import logging
+from collections import deque
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from itertools import islice
 from pathlib import Path
 
 from sqlmodel import Session, select
 
 from scoring import composite, measures, nps
+from scoring.measures import SiteInputs
 from scoring.periods import Period, PeriodError, parse_period
 from standards.loader import InvalidFiles
 from standards.scoring_model import ScoringModel, current_model, load_library
@@ -76,15 +81,30 @@ def network_nps(*, session: Session, period: Period, tz: str) -> float | None:
     return nps.nps_value(nps_counts(session=session, start=start, end=end))
 
 
-def score_site(*, session: Session, site: Site, period: Period, model: ScoringModel, network: float | None,
-               as_of: datetime | None = None) -> tuple[SiteScore, bool]:
-    """Score one site and store it; returns the row and whether anything changed."""
+def _window(site: Site, period: Period, as_of: datetime | None) -> tuple[datetime, datetime]:
     start, end = period.bounds(site.timezone)
     if as_of is not None:
         end = min(end, as_of)
     if end <= start:
         raise ScoringError(f"period {period} has not started at {site.code}")
-    data = site_inputs(session=session, site=site, start=start, end=end, model=model, network_nps=network)
+    return start, end
+
+
+def read_inputs(*, session: Session, site: Site, period: Period, model: ScoringModel, network: float | None,
+                as_of: datetime | None = None) -> SiteInputs:
+    """Everything the measures need for one site and period, read from the database."""
+    start, end = _window(site, period, as_of)
+    return site_inputs(session=session, site=site, start=start, end=end, model=model, network_nps=network)
+
+
+def score_site(*, session: Session, site: Site, period: Period, model: ScoringModel, network: float | None,
+               as_of: datetime | None = None, data: SiteInputs | None = None) -> tuple[SiteScore, bool]:
+    """Score one site and store it; returns the row and whether anything changed.
+
+    ``data``: the site's inputs when they were read beforehand (see ``score_period``'s workers).
+    """
+    if data is None:
+        data = read_inputs(session=session, site=site, period=period, model=model, network=network, as_of=as_of)
     result = composite.score(model, measures.measure_all(model, data))
     values = dict(status=result.status, score=result.score, coverage=round(result.coverage, 6),
                   card=result.card if period.is_quarter else None,
@@ -106,8 +126,14 @@ def score_site(*, session: Session, site: Site, period: Period, model: ScoringMo
 
 def score_period(*, session: Session, period: Period, model: ScoringModel, actor: audit.Actor,
                  site_codes: list[str] | None = None, as_of: datetime | None = None,
-                 network_tz: str = "Asia/Shanghai") -> RunReport:
-    """Score every active site (or the named ones) for ``period``; one bad site never stops the run."""
+                 network_tz: str = "Asia/Shanghai", workers: int = 1) -> RunReport:
+    """Score every active site (or the named ones) for ``period``; one bad site never stops the run.
+
+    With ``workers`` > 1 the sites' buckets are read by that many threads, each on its own
+    connection, while this one scores and stores: the database's aggregation is most of the
+    time and runs on every core. Those connections see only committed data, so callers that
+    score what they have just written in the same transaction keep one worker.
+    """
     stmt = select(Site).order_by(Site.code)
     if site_codes:
         stmt = stmt.where(Site.code.in_(site_codes))
@@ -119,11 +145,14 @@ def score_period(*, session: Session, period: Period, model: ScoringModel, actor
         raise ScoringError(f"unknown site code(s): {', '.join(missing)}")
     network = network_nps(session=session, period=period, tz=network_tz)
     report = RunReport(str(period), model.id, model.version)
+    prefetched = _prefetch(session=session, sites=sites, period=period, model=model, network=network, as_of=as_of,
+                           workers=workers)
     for site in sites:
         try:
+            data = next(prefetched)[1].result() if workers > 1 else None
             with session.begin_nested():
                 row, changed = score_site(session=session, site=site, period=period, model=model,
-                                          network=network, as_of=as_of)
+                                          network=network, as_of=as_of, data=data)
                 session.flush()
         except Exception as exc:  # one site's bad data (zone, hours) must not stop the others
             log.warning("scoring %s for %s failed: %s", site.code, period, exc)
@@ -135,6 +164,38 @@ def score_period(*, session: Session, period: Period, model: ScoringModel, actor
                  entity_id=str(period), after={"model": f"{model.id}@{model.version}", "sites": len(report.scores),
                                                "changed": report.changed, "failed": sorted(report.failures)})
     return report
+
+
+def _prefetch(*, session: Session, sites: list[Site], period: Period, model: ScoringModel, network: float | None,
+              as_of: datetime | None, workers: int) -> Iterator[tuple[str, Future]]:
+    """Yield (site code, future of its inputs) in the order of ``sites``, read ahead by ``workers`` threads.
+
+    At most twice as many sites as workers are read ahead, so memory stays flat. A site
+    whose reading failed raises when its result is asked for (and only that site fails).
+    """
+    if workers <= 1:
+        return iter(())
+    engine = session.get_bind()
+    detached = [Site(**site.model_dump()) for site in sites]  # plain copies: no session shared between threads
+
+    def read(site: Site) -> SiteInputs:
+        with Session(engine) as own:
+            return read_inputs(session=own, site=site, period=period, model=model, network=network, as_of=as_of)
+
+    def run() -> Iterator[tuple[str, Future]]:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score-read") as pool:
+            pending: deque = deque()
+            queue = iter(detached)
+            for site in islice(queue, workers * 2):
+                pending.append((site.code, pool.submit(read, site)))
+            while pending:
+                code, future = pending.popleft()
+                following = next(queue, None)
+                if following is not None:
+                    pending.append((following.code, pool.submit(read, following)))
+                yield code, future
+
+    return run()
 
 
 def stored_normalised(*, session: Session, period: str, model: ScoringModel) -> dict[str, dict[str, float | None]]:

@@ -24,7 +24,7 @@ def score_running_month(*, settings: Settings, now: datetime | None = None) -> N
     try:
         with session_scope(engine) as session:
             report = score_period(session=session, period=period, model=model, actor=audit.SYSTEM, as_of=now,
-                                  network_tz=settings.timezone)
+                                  network_tz=settings.timezone, workers=settings.score_workers)
         log.info("scored %s: %d sites, %d changed, %d failed", period, len(report.scores), report.changed,
                  len(report.failures))
     finally:

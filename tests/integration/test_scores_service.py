@@ -250,3 +250,18 @@ def test_a_month_has_no_cards_to_publish_and_an_unscored_quarter_is_refused(sess
     with pytest.raises(ScoringError, match="no site has a score for 2026-Q4"):
         publish_cards(session=session, period="2026-Q4", model=model, actor=audit.SYSTEM)
     assert session.exec(select(CardPublication)).all() == []
+
+
+def test_reading_sites_on_several_threads_scores_exactly_as_one_does_and_a_bad_site_still_fails_alone(session):
+    sites = [known_monday(session) for _ in range(5)]
+    bad = make_site(session, make_franchisee(session), timezone="Mars/Olympus_Mons")
+    session.commit()  # the reading threads see committed data only
+    parallel = score_period(session=session, period=parse_period("2026-10"), model=small_model(),
+                            actor=audit.Actor("test"), workers=3)
+    by_thread = {(r.site_id, r.score, r.coverage, str(r.indicators)) for r in parallel.scores}
+    assert set(parallel.failures) == {bad.code}
+    session.rollback()
+    serial = score_period(session=session, period=parse_period("2026-10"), model=small_model(),
+                          actor=audit.Actor("test"), workers=1)
+    assert {(r.site_id, r.score, r.coverage, str(r.indicators)) for r in serial.scores} == by_thread
+    assert {r.site_id for r in serial.scores} == {s.id for s in sites} and set(serial.failures) == {bad.code}
