@@ -39,14 +39,17 @@ def _reachable(host: str, port: int) -> bool:
         return False
 
 
+def missing(what: str, remedy: str) -> None:
+    """Skip (locally) or fail (under CI=true, where nothing may be missing) a test that lacks ``what``."""
+    if IN_CI:
+        pytest.fail(f"{what}; under CI=true it must be there ({remedy})")
+    pytest.skip(f"{what}; {remedy} to run this test (CI always does)")
+
+
 def require_service(name: str, host: str, port: int) -> None:
     """Skip (locally) or fail (under CI=true) when a server the test needs is down."""
-    if _reachable(host, port):
-        return
-    message = f"{name} not reachable at {host}:{port}"
-    if IN_CI:
-        pytest.fail(f"{message}; under CI=true it must be running (.ci/run starts it)")
-    pytest.skip(f"{message}; start it to run this test (CI always does)")
+    if not _reachable(host, port):
+        missing(f"{name} not reachable at {host}:{port}", "start it (.ci/run does)")
 
 
 def require_postgres() -> None:

@@ -16,7 +16,7 @@ from sqlmodel import Session
 from brand_hub.db import make_engine
 from brand_hub.demo.network import DEMO_PASSWORD, seed
 from brand_hub.settings import Settings
-from tests.conftest import ARTIFACTS, IN_CI
+from tests.conftest import ARTIFACTS, missing
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -63,9 +63,7 @@ def live_server(sqlite_template, tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     if not CHROMIUM.exists():
-        if IN_CI:
-            pytest.fail("/usr/bin/chromium is missing; scripts/setup.sh installs it")
-        pytest.skip("/usr/bin/chromium is missing; run scripts/setup.sh to install it")
+        missing("/usr/bin/chromium is not installed", "run scripts/setup.sh")
     from playwright.sync_api import sync_playwright
 
     os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")

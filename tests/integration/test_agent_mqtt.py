@@ -16,7 +16,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from tests.builders import start_agent
-from tests.conftest import IN_CI, _reachable
+from tests.conftest import _reachable, missing
 
 pytestmark = pytest.mark.mqtt
 MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
@@ -59,8 +59,7 @@ def wait_for(condition, what: str, seconds: float = 15) -> None:
 @pytest.fixture
 def broker(tmp_path):
     if MOSQUITTO is None:
-        message = "the mosquitto program is missing (scripts/setup.sh installs it)"
-        pytest.fail(message) if IN_CI else pytest.skip(message)
+        missing("the mosquitto program is not installed", "run scripts/setup.sh")
     b = Broker(tmp_path).start()
     yield b
     b.stop()
