@@ -89,8 +89,7 @@ class SiteFacts:
     opened_on: date | None = None
     has_agent: bool = True
     target: TargetFacts | None = None
-    # metric → (bucket start, mean, zone); the zone is "" where it does not matter
-    readings: dict[str, list[tuple]] = field(default_factory=dict)
+    readings: dict[str, list[tuple[datetime, float, str]]] = field(default_factory=dict)  # metric → (start, mean, zone)
     nps: list[tuple[datetime, int]] = field(default_factory=list)
     events: list[tuple[str, datetime, str, int | None]] = field(default_factory=list)  # kind, at, ref, quantity
     acks: list[AckFacts] = field(default_factory=list)
@@ -378,19 +377,14 @@ def meets(value: float, rule: dict[str, Any]) -> bool:
 def _metric_values(site: SiteFacts, rule: dict[str, Any], start: datetime) -> list[float]:
     """The readings a rule judges: all, those in open hours, or those in open hours
     when someone was in the zone (an empty meeting room with the lights off is no breach)."""
-    rows = [row for row in site.readings.get(rule["metric"], []) if row[0] >= start]
+    rows = [(at, mean, zone) for at, mean, zone in site.readings.get(rule["metric"], []) if at >= start]
     hours = rule.get("hours", "all")
-    if hours == "all":
-        return [row[1] for row in rows]
-    rows = [row for row in rows if site.is_open(row[0])]
+    if hours != "all":
+        rows = [row for row in rows if site.is_open(row[0])]
     if hours == "occupied":
-        occupied = {(row[2], row[0]) for row in site.readings.get("zone_occupied", []) if row[1] > 0}
-        return [row[1] for row in rows if (_zone(row), row[0]) in occupied]
-    return [row[1] for row in rows]
-
-
-def _zone(row: tuple) -> str:
-    return row[2] if len(row) > 2 else ""
+        occupied = {(zone, at) for at, mean, zone in site.readings.get("zone_occupied", []) if mean > 0}
+        rows = [row for row in rows if (row[2], row[0]) in occupied]
+    return [mean for _, mean, _ in rows]
 
 
 def _ticket_hours(site: SiteFacts, start: datetime, until: str) -> list[float]:

@@ -37,7 +37,7 @@ def up(now):
 
 
 def co2(now, ppm):
-    return {"co2_ppm": [(now - (n + 1) * timedelta(minutes=15), ppm) for n in range(96)]}
+    return {"co2_ppm": [(now - (n + 1) * timedelta(minutes=15), ppm, "open-desk") for n in range(96)]}
 
 
 def red_twice(last: str):
@@ -162,7 +162,8 @@ def test_share_within_counts_only_open_hours_when_the_rule_says_so():
     rule = rules_by_id()["std:iaq-co2/co2-open-hours"]
     hours = {d: [["09:00", "21:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
     starts = [T0 - (n + 1) * timedelta(minutes=15) for n in range(96)]
-    closed_high = {"co2_ppm": [(at, 600.0 if is_open(at, 15, "Asia/Shanghai", hours) else 1500.0) for at in starts]}
+    closed_high = {"co2_ppm": [(at, 600.0 if is_open(at, 15, "Asia/Shanghai", hours) else 1500.0, "open-desk")
+                               for at in starts]}
     facts = SiteFacts(site_id=1, code="X", franchisee_id=1, opening_hours=hours, readings=closed_high)
     seen = rule.probe(facts, Context(now=T0))[""]
     assert seen.status == "clear" and seen.evidence["value"] == 1.0 and seen.evidence["samples"] == 48
