@@ -1,0 +1,45 @@
+"""``brandhub demo --no-serve``: the main job, end to end on the SQLite default."""
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from brand_hub.db import make_engine
+from brand_hub.models import Franchisee, Site, User
+from brand_hub.models.billing import Invoice, InvoiceStatus
+from brand_hub.models.collection import ReadingBucket
+from brand_hub.models.compliance import CorrectiveActionPlan, Flag
+from brand_hub.models.scoring import CardPublication, SiteScore
+from cli.main import cli
+
+
+@pytest.mark.slow  # about a minute: it seeds, replays the office data, scores, bills and renders PDFs
+def test_the_demo_seeds_a_whole_working_network_and_prints_the_logins(tmp_path):
+    instance = tmp_path / "instance"
+    result = CliRunner().invoke(cli, ["demo", "--no-serve"], env={"BRANDHUB_INSTANCE_PATH": str(instance)},
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "admin@fangcun.example" in result.output and "fangcun-demo-2026" in result.output
+    engine = make_engine(f"sqlite:///{instance / 'brandhub.sqlite'}")
+    try:
+        with Session(engine) as session:
+            def count(model, *where) -> int:
+                return session.exec(select(func.count()).select_from(model).where(*where)).one()
+
+            assert (count(Franchisee), count(Site)) == (6, 24)
+            assert count(User) >= 16
+            uci = session.exec(select(Site).where(Site.code == "SH-JA-01")).one()
+            assert count(ReadingBucket, ReadingBucket.site_id == uci.id, ReadingBucket.bucket_minutes == 15) > 500
+            assert count(CardPublication) == 2 and count(SiteScore, SiteScore.card == "red") >= 4
+            rules = set(session.exec(select(Flag.rule)).all())
+            for rule in ("agent-unreachable", "config-drift", "standard-unacknowledged", "revenue-report-missing",
+                         "invoice-overdue", "red-card", "termination-review"):
+                assert rule in rules, f"the demo shows no {rule} flag"
+            assert any(rule.startswith("std:") for rule in rules)
+            assert count(CorrectiveActionPlan) >= 1
+            issued = session.exec(select(Invoice).where(Invoice.status != InvoiceStatus.draft)).all()
+            assert len(issued) == 14 and all(i.number and i.pdf_sha256 for i in issued)
+    finally:
+        engine.dispose()
