@@ -250,6 +250,15 @@ def network_standing(*, session: Session) -> list[PartnerStanding]:
     return sorted(out, key=lambda p: (p.standing != "termination_review", p.franchisee.code))
 
 
+def current_by_rule(*, session: Session) -> list[tuple[Flag, int]]:
+    """Each rule with unresolved flags: one of its flags (it carries the rule's titles) and how many, most first."""
+    rows = session.exec(select(Flag.rule, func.count(), func.min(Flag.id))
+                        .where(Flag.state.in_(sorted(CURRENT, key=lambda s: s.value)))
+                        .group_by(Flag.rule)).all()
+    samples = {f.id: f for f in session.exec(select(Flag).where(Flag.id.in_([first for _, _, first in rows])))}
+    return sorted(((samples[first], n) for _, n, first in rows), key=lambda pair: (-pair[1], pair[0].rule))
+
+
 def counts_by_state(*, session: Session, franchisee_id: int | None = None) -> dict[str, int]:
     stmt = select(Flag.state, func.count()).group_by(Flag.state)
     if franchisee_id is not None:
@@ -258,5 +267,5 @@ def counts_by_state(*, session: Session, franchisee_id: int | None = None) -> di
 
 
 __all__ = ["ComplianceError", "FlagFilters", "FlagNotFound", "PartnerStanding", "PlanIncomplete", "RunSummary",
-           "acknowledge", "answer_plan", "bulk", "counts_by_state", "evaluate", "flag_select", "get_flag", "history",
+           "acknowledge", "answer_plan", "bulk", "counts_by_state", "current_by_rule", "evaluate", "flag_select", "get_flag", "history",
            "network_standing", "plans", "resolve", "submit_plan", "timeline", "waive"]

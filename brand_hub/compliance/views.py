@@ -68,7 +68,8 @@ def queue():
                            filters=filters, options=options, states=[s.value for s in FlagState],
                            severities=[s.value for s in Severity],
                            standing=compliance.network_standing(session=session),
-                           counts=compliance.counts_by_state(session=session))
+                           counts=compliance.counts_by_state(session=session),
+                           by_rule=compliance.current_by_rule(session=session))
 
 
 def _until() -> datetime | None:

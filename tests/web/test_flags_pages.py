@@ -1,6 +1,8 @@
 """The flag pages as HQ and partners use them: queue, bulk steps, evidence, plans, and partner isolation."""
 from __future__ import annotations
 
+import html
+import re
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -9,7 +11,7 @@ from sqlmodel import Session, select
 from brand_hub import compliance
 from brand_hub.models import Role
 from brand_hub.models.collection import CollectionTarget
-from brand_hub.models.compliance import CorrectiveActionPlan, Flag, FlagState
+from brand_hub.models.compliance import CorrectiveActionPlan, Flag, FlagState, Severity
 from tests.builders import make_franchisee, make_site, make_user
 from tests.conftest import login, post_form
 
@@ -132,3 +134,27 @@ def test_the_pages_speak_chinese_by_default_with_the_site_tabs(client, world):
     login(client, "hq@brand.cn")
     queue = client.get("/hq/compliance/").get_data(as_text=True)
     assert "处于警告期的伙伴" in queue and "确认所选" in queue
+
+
+def test_the_queue_counts_unresolved_flags_by_rule_and_each_count_filters_the_list(client, session):
+    partner = make_franchisee(session)
+    site = make_site(session, partner)
+    now = datetime.now(timezone.utc)
+    for rule, state, title in (("agent-unreachable", FlagState.open, "门店采集端无法连接"),
+                               ("agent-unreachable", FlagState.acknowledged, "门店采集端无法连接"),
+                               ("agent-unreachable", FlagState.resolved, "门店采集端无法连接"),
+                               ("std:iaq-co2/co2-open-hours", FlagState.open, "室内二氧化碳浓度")):
+        session.add(Flag(site_id=site.id, franchisee_id=partner.id, rule=rule, subject=str(state.value),
+                         state=state, severity=Severity.major, opened_at=now,
+                         evidence={"rule_title_zh": title, "rule_title_en": rule}))
+    user = make_user(session, Role.hq_viewer)
+    session.commit()
+    login(client, user.email)
+    page = client.get("/hq/compliance/").get_data(as_text=True)
+    chips = re.findall(r'<a class="chip[^"]*" href="([^"]+)"[^>]*>([^<]+)(?: <small class="muted">([^<]+)</small>)? '
+                       r'<strong>(\d+)</strong>', page)
+    # a standard's rule is named by its standard and, beside it, the rule's own id
+    assert [(title, rule, int(n)) for _, title, rule, n in chips] == [("门店采集端无法连接", "", 2),
+                                                                      ("室内二氧化碳浓度", "co2-open-hours", 1)]
+    filtered = client.get(html.unescape(chips[1][0])).get_data(as_text=True)
+    assert "室内二氧化碳浓度" in filtered and 'class="chip active"' in filtered
