@@ -1,6 +1,8 @@
 """How flags read on the pages: states, severities, rule titles, and the evidence in plain words."""
 from __future__ import annotations
 
+import re
+
 from flask_babel import get_locale, gettext as _, lazy_gettext as _l, lazy_pgettext
 
 from brand_hub.models.compliance import Flag
@@ -95,12 +97,41 @@ def describe(flag: Flag) -> str:
     return ""
 
 
+# The system's own reasons are stored in English on each event (the record stays as written);
+# these are the ones it writes, read back in the reader's language. A person's own words pass as they are.
+_REASONS: tuple[tuple[re.Pattern, object], ...] = (
+    (re.compile(r"condition seen"), _l("condition seen")),
+    (re.compile(r"no data to judge by"), _l("no data to judge by")),
+    (re.compile(r"data is back; condition seen"), _l("data is back; condition seen")),
+    (re.compile(r"data is back and meets the rule"), _l("data is back and meets the rule")),
+    (re.compile(r"acknowledgement due soon"), _l("acknowledgement due soon")),
+    (re.compile(r"acknowledged by HQ"), _l("acknowledged by HQ")),
+    (re.compile(r"acknowledged by the partner"), _l("acknowledged by the partner")),
+    (re.compile(r"condition held for (?P<held>[\d.]+) h \(rule needs (?P<need>[\d.]+) h\)"),
+     _l("condition held for %(held)s h (rule needs %(need)s h)")),
+    (re.compile(r"condition clear for (?P<held>[\d.]+) h \(rule keeps open (?P<need>[\d.]+) h\)"),
+     _l("condition clear for %(held)s h (rule keeps open %(need)s h)")),
+    (re.compile(r"condition cleared before it held for (?P<need>[\d.]+) h"),
+     _l("condition cleared before it held for %(need)s h")),
+)
+
+
+def event_reason(reason: str) -> str:
+    """An event's reason in the reader's language when the system wrote it; as written otherwise."""
+    for pattern, message in _REASONS:
+        found = pattern.fullmatch(reason or "")
+        if found:
+            return str(message) % found.groupdict() if found.groupdict() else str(message)
+    return reason
+
+
 def helpers() -> dict:
     """What the templates of the flag pages use."""
     return {"flag_state": lambda v: STATES.get(getattr(v, "value", v), v),
             "flag_severity": lambda v: SEVERITIES.get(getattr(v, "value", v), v),
             "flag_event": lambda v: EVENTS.get(v, v), "flag_rule": rule_title, "flag_describe": describe,
-            "flag_escalation": lambda n: ESCALATION.get(n, n), "flag_standing": lambda v: STANDINGS.get(v, v)}
+            "flag_escalation": lambda n: ESCALATION.get(n, n), "flag_standing": lambda v: STANDINGS.get(v, v),
+            "flag_reason": event_reason}
 
 
 def _hours_words(hours: str | None) -> str:

@@ -200,3 +200,4 @@ def test_measures_p95_by_nearest_rank_median_and_share_within():
     assert _measure(hours, "p95", {}) == 19.0 and _measure(hours, "median", {}) == 10.5
     assert _measure(hours, "share_within", {"max": 10}) == 0.5
 
+

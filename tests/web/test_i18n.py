@@ -64,3 +64,22 @@ def test_every_catalog_of_the_foundation_translates_every_string(app):
         untranslated = [m.id for m in catalog if m.id and not m.string]
         assert untranslated == [], directory
         assert len(catalog) > 5
+
+
+def test_the_reasons_the_system_writes_read_in_chinese_and_a_persons_words_pass_as_written():
+    from flask import Flask
+    from flask_babel import Babel, force_locale
+
+    from brand_hub.compliance.words import event_reason
+    from brand_hub.web.i18n import AreaCatalogs, compile_catalogs, translation_dirs
+
+    compile_catalogs()
+    app = Flask(__name__)
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(d) for d in translation_dirs())
+    Babel(app).domain_instance = AreaCatalogs()
+    with app.test_request_context(), force_locale("zh_CN"):
+        assert event_reason("condition seen") == "发现问题"
+        assert event_reason("condition held for 2.5 h (rule needs 2 h)") == "问题已持续 2.5 小时（规则要求 2 小时）"
+        assert event_reason("空调已维修") == "空调已维修"
+    with app.test_request_context(), force_locale("en"):
+        assert event_reason("condition held for 2.5 h (rule needs 2 h)") == "condition held for 2.5 h (rule needs 2 h)"
