@@ -103,7 +103,6 @@ def _check_amount(amount: Decimal, remaining: Decimal, what, number: str) -> Dec
     return amount
 
 
-
 def credit_note(*, session: Session, number: str, amount: Decimal, reason: str, actor: audit.Actor,
                 now: datetime) -> CreditNote:
     """Credit part or all of what remains on an issued invoice, in the credit-note series."""
@@ -189,4 +188,3 @@ def overdue(*, session: Session, today: date) -> tuple[int, Decimal]:
         Invoice.status.in_([InvoiceStatus.issued, InvoiceStatus.partially_paid]), Invoice.due_date < today)).all()
     late = [invoice for invoice in open_invoices if invoice.is_overdue(today)]
     return len(late), sum((invoice.balance for invoice in late), Decimal("0.00"))
-

@@ -16,7 +16,8 @@ from sqlmodel import Session, select
 from brand_hub.models import Franchisee, Site, SiteStatus
 from brand_hub.models.billing import Invoice, ReportStatus, RevenueReport
 from brand_hub.models.collection import CollectionTarget, NpsResponse, OpsEvent, ReadingBucket
-from brand_hub.models.scoring import CardPublication, SiteScore
+from brand_hub.models.scoring import SiteScore
+from brand_hub.scores import card_in_force, published_keys
 from brand_hub.models.standards import SiteConfigState, Standard, StandardAcknowledgement
 
 from .rules import (AckFacts, Context, DriftFacts, InvoiceFacts, PartnerFacts, ScoreFacts, SiteFacts, TargetFacts,
@@ -114,21 +115,16 @@ def gather(*, session: Session, ctx: Context, site_codes: list[str] | None = Non
             facts[site_id].revenue_periods.add(period)
 
     def scores() -> None:
-        # a quarter's card is in force once HQ published it (that period, model id and version)
-        published = {(p, m, v) for p, m, v in session.execute(
-            select(CardPublication.period, CardPublication.model_id, CardPublication.model_version))}
+        published = published_keys(session=session)  # a quarter's card is in force once HQ published it
         rows = session.exec(select(SiteScore).where(SiteScore.site_id.in_(ids))
                             .order_by(SiteScore.computed_at, SiteScore.id))
         in_force: set[tuple[int, str]] = set()
         for s in rows:  # newest computation of each period wins, a published card over an unpublished one
-            card, key = s.card, (s.site_id, s.period)
+            card, key = card_in_force(s, published), (s.site_id, s.period)
+            if s.card is not None and card is None and key in in_force:
+                continue  # an unpublished newer card does not replace the one published
             if card is not None:
-                if (s.period, s.model_id, s.model_version) not in published:
-                    if key in in_force:
-                        continue
-                    card = None
-                else:
-                    in_force.add(key)
+                in_force.add(key)
             facts[s.site_id].scores[s.period] = ScoreFacts(s.period, s.status, s.score, card, s.coverage or 0.0,
                                                            s.indicators or {}, s.computed_at)
 

@@ -263,14 +263,6 @@ def publish_cards(*, session: Session, period: Period | str, model: ScoringModel
     return row
 
 
-def published_periods(*, session: Session, model_id: str | None = None) -> set[str]:
-    """The quarters whose cards HQ has published (with any version of the model)."""
-    stmt = select(CardPublication.period).distinct()
-    if model_id:
-        stmt = stmt.where(CardPublication.model_id == model_id)
-    return set(session.exec(stmt).all())
-
-
 def published_keys(*, session: Session) -> set[tuple[str, str, int]]:
     """(period, model id, model version) of every publication: the cards that are in force."""
     return {(r[0], r[1], r[2]) for r in session.execute(

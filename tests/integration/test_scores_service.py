@@ -10,7 +10,7 @@ from brand_hub import audit
 from brand_hub.models import AuditEvent
 from brand_hub.models.collection import NpsResponse, OpsEvent, ReadingBucket
 from brand_hub.models.scoring import CardPublication, SiteScore
-from brand_hub.scores import ScoringError, publish_cards, published_periods, red_twice, score_period
+from brand_hub.scores import ScoringError, publish_cards, published_keys, red_twice, score_period
 from scoring.periods import parse_period
 from standards.scoring_model import current_model, load_model_text
 from tests.builders import make_franchisee, make_site
@@ -227,7 +227,7 @@ def test_publishing_a_quarters_cards_stores_one_audited_publication_and_is_idemp
     known_monday(session)
     model = small_model()
     run(session, model, period=parse_period("2026-Q4"))
-    assert published_periods(session=session) == set()
+    assert published_keys(session=session) == set()
     hq = audit.Actor(label="ops@brand.cn", user_id=None)
     first = publish_cards(session=session, period="2026-Q4", model=model, actor=hq)
     again = publish_cards(session=session, period="2026-Q4", model=model, actor=audit.SYSTEM)
@@ -237,8 +237,7 @@ def test_publishing_a_quarters_cards_stores_one_audited_publication_and_is_idemp
     assert row.published_at.tzinfo is not None
     (event,) = session.exec(select(AuditEvent).where(AuditEvent.action == "scores.publish")).all()
     assert (event.actor, event.entity_id) == ("ops@brand.cn", "2026-Q4")
-    assert published_periods(session=session) == {"2026-Q4"}
-    assert published_periods(session=session, model_id="another-model") == set()
+    assert published_keys(session=session) == {("2026-Q4", model.id, model.version)}
 
 
 def test_a_month_has_no_cards_to_publish_and_an_unscored_quarter_is_refused(session):
