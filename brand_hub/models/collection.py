@@ -34,6 +34,9 @@ class ReadingBucket(SQLModel, table=True):
     mean: float
     min: float
     max: float
+    # Raised by the agent each time a late reading amends a bucket it had already sealed;
+    # the hub keeps the highest revision it has seen for a key.
+    revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class NpsResponse(SQLModel, table=True):
