@@ -120,10 +120,21 @@ def revenue_charges(plan: RoyaltyPlan, revenue: Decimal) -> list[Line]:
 
 # --- estimates, late fees, true-ups ---------------------------------------------------------
 
-def estimate_revenue(plan: RoyaltyPlan, history: list[Decimal]) -> Decimal:
-    """A missing month: the average of up to ``months`` earlier reports, times the plan's uplift.
+def estimate_window(period: str, months: int) -> list[str]:
+    """The ``months`` calendar months before ``period``, oldest first: the only months an estimate may average."""
+    year, month = (int(part) for part in period.split("-"))
+    index = year * 12 + month - 1
+    return [f"{(index - i) // 12:04d}-{(index - i) % 12 + 1:02d}" for i in range(months, 0, -1)]
 
-    With no history at all the estimate is zero, so the minimum top-up still applies.
+
+def estimate_revenue(plan: RoyaltyPlan, history: list[Decimal]) -> Decimal:
+    """A missing month: the average of the reports in the plan's own window, times the plan's uplift.
+
+    ``history`` holds the reports found in the ``missing_report.months`` calendar months
+    before the missing one (``estimate_window``), never more: a site with fewer reports
+    than the window is averaged over those it has, and a report older than the window
+    never counts, whatever window another plan uses. With no report in the window the
+    estimate is zero, so the minimum top-up still applies.
     """
     recent = history[-plan.estimate_months:] if history else []
     if not recent:

@@ -82,8 +82,9 @@ def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], tod
                                                 Site.status.in_(BILLED_SITES)).order_by(Site.code)).all():
         sites_by_agreement[site.agreement_id].append(site)
     site_ids = [s.id for sites in sites_by_agreement.values() for s in sites]
-    months = max((p.estimate_months for p in plans.values()), default=3)
-    history_periods = [shift_period(period, -i) for i in range(months, 0, -1)]
+    # one read for every window in use; each agreement then averages only its own plan's months
+    used = {plans[a.royalty_plan_id].estimate_months for a in agreements}
+    history_periods = calc.estimate_window(period, max(used, default=0))
     reports = newest_reports(session=session, site_ids=site_ids, periods=history_periods + [period])
     existing = {i.agreement_id: i for i in session.exec(select(Invoice).where(Invoice.period == period)).all()}
     franchisees = {f.id: f for f in session.exec(select(Franchisee)).all()}
@@ -99,7 +100,7 @@ def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], tod
                              sites=sites, lines=[], totals=calc.totals([], plan.vat_rate),
                              existing=existing.get(agreement.id))
         for site in sites:
-            month = _site_month(plan, site, period, history_periods, reports)
+            month = _site_month(plan, site, period, calc.estimate_window(period, plan.estimate_months), reports)
             if month.estimated:
                 draft.estimates[site.id] = month.revenue
             draft.lines += calc.site_lines(plan, month, period)
@@ -114,6 +115,7 @@ def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], tod
 
 def _site_month(plan: RoyaltyPlan, site: Site, period: str, history_periods: list[str],
                 reports: dict[tuple[int, str], RevenueReport]) -> calc.SiteMonth:
+    """The month's report in force, or an estimate from the reports in ``history_periods`` (the plan's window)."""
     report = reports.get((site.id, period))
     if report is not None and report.status != ReportStatus.estimated:
         return calc.SiteMonth(site.id, site.code, site.desks, report.gross_revenue, False, report.id, report.version)

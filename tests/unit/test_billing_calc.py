@@ -177,3 +177,9 @@ def test_a_correction_downwards_is_a_credit_line_and_respects_the_minimum():
 def test_negative_revenue_is_refused():
     with pytest.raises(ValueError):
         calc.royalty_lines(plan(), D("-1"))
+
+
+def test_an_estimate_window_is_the_plans_calendar_months_before_the_missing_one():
+    assert calc.estimate_window("2026-02", 3) == ["2025-11", "2025-12", "2026-01"]
+    assert calc.estimate_window("2026-10", 1) == ["2026-09"]
+    assert calc.estimate_window("2026-10", 0) == []
