@@ -46,6 +46,7 @@ def revenue_import(file: Path) -> None:
         with unit_of_work() as session:
             result = revenue_reports.import_csv(session=session, text=text, file=str(file),
                                         actor=cli_actor(), today=_today())
+            session.commit()
     except BillingError as exc:
         raise click.ClickException(str(exc)) from exc
     for error in result.errors:
@@ -74,22 +75,33 @@ def billing_run(period: str, dry_run: bool) -> None:
     """Compute every active agreement's invoice for PERIOD; write drafts (replacing earlier drafts)."""
     loaded = _plans()
     problems: list[str] = []
+    left_out: list[runs.LeftOut] = []
     try:
         with unit_of_work() as session:
-            drafts = runs.compute(session=session, period=period, plans=loaded, today=_today(), problems=problems)
+            drafts = runs.compute(session=session, period=period, plans=loaded, today=_today(), problems=problems,
+                                  left_out=left_out)
             if dry_run:
                 _print_review(runs.review(session=session, period=period, drafts=drafts), period)
                 session.rollback()
+                _echo_left_out(left_out)
                 _refuse_if(problems)
                 return
             run = runs.write_drafts(session=session, period=period, drafts=drafts, actor=cli_actor(),
                                     progress=lambda d: click.echo(f"drafted {d.agreement.number} "
-                                                                  f"{d.totals.total}"))
+                                                                  f"{d.totals.total}"),
+                                    left_out=left_out)
+            session.commit()
     except BillingError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"run {run.id} for {period}: {run.drafts} draft(s), total {run.total} CNY; "
-               f"{run.skipped_issued} already issued, left alone")
+               f"{run.skipped_issued} already issued, left alone; {len(left_out)} left out")
+    _echo_left_out(left_out)
     _refuse_if(problems)
+
+
+def _echo_left_out(left_out: list[runs.LeftOut]) -> None:
+    for item in left_out:
+        click.echo(f"left out {item.agreement} ({item.franchisee}): {item.reason}")
 
 
 def _refuse_if(problems: list[str]) -> None:
@@ -127,6 +139,7 @@ def billing_issue(period: str, no_pdf: bool) -> None:
             issued = invoices.issue_period(session=session, period=period, actor=cli_actor(),
                                            now=datetime.now(timezone.utc), due_days=settings.invoice_due_days)
             numbers = [i.number for i in issued]
+            session.commit()
     except BillingError as exc:
         raise click.ClickException(str(exc)) from exc
     for number in numbers:
@@ -137,6 +150,7 @@ def billing_issue(period: str, no_pdf: bool) -> None:
     # PDFs in their own unit of work: an interrupted render is redone by the next `issue`
     with unit_of_work() as session:
         rendered = pdf.render_missing(session=session, brand_name=settings.brand_name, workers=settings.pdf_workers)
+        session.commit()
     click.echo(f"{len(numbers)} invoice(s) issued for {period}; {len(rendered)} PDF(s) rendered")
 
 
@@ -187,6 +201,7 @@ def billing_credit_note(invoice: str, amount: str, reason: str) -> None:
             note = invoices.credit_note(session=session, number=invoice, amount=_amount(amount), reason=reason,
                                         actor=cli_actor(), now=datetime.now(timezone.utc))
             label = f"{note.number}: {note.amount} CNY credited on {invoice}"
+            session.commit()
     except BillingError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(label)
@@ -204,6 +219,7 @@ def billing_mark_paid(invoice: str, amount: str, paid_on: datetime) -> None:
                                actor=cli_actor())
             found = invoices.get_invoice(session=session, number=invoice)
             label = f"{invoice}: paid {found.amount_paid}, balance {found.balance} ({found.status.value})"
+            session.commit()
     except BillingError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(label)

@@ -42,10 +42,16 @@ def next_number(*, session: Session, prefix: str, year: int) -> str:
 
 def issue_period(*, session: Session, period: str, actor: audit.Actor, now: datetime,
                  due_days: int) -> list[Invoice]:
-    """Number and issue every draft of ``period``; a draft another command issued meanwhile is skipped."""
+    """Number and issue every draft of ``period``; a draft another command issued meanwhile is skipped.
+
+    A draft without a single line is never numbered (runs no longer write one; an older
+    one waits for the next run to delete it), so the series holds only invoices accounting
+    receives in the export.
+    """
     parse_period(period)
+    has_lines = select(InvoiceLine.id).where(InvoiceLine.invoice_id == Invoice.id).exists()
     drafts = session.exec(select(Invoice).join(Agreement, Agreement.id == Invoice.agreement_id)
-                          .where(Invoice.period == period, Invoice.status == InvoiceStatus.draft)
+                          .where(Invoice.period == period, Invoice.status == InvoiceStatus.draft, has_lines)
                           .order_by(Agreement.number).with_for_update(of=Invoice)
                           .execution_options(populate_existing=True)).all()
     issued = []

@@ -37,6 +37,15 @@ BILLED_SITES = (SiteStatus.active, SiteStatus.suspended)
 REVENUE_KINDS = ("royalty", "minimum_topup", "brand_fund", "true_up")
 
 
+@dataclass(frozen=True)
+class LeftOut:
+    """An active agreement the run does not bill for the month, and why (said to finance, never silent)."""
+
+    agreement: str
+    franchisee: str
+    reason: str
+
+
 @dataclass
 class DraftInvoice:
     """One agreement's computed invoice, before anything is written."""
@@ -57,13 +66,18 @@ class DraftInvoice:
 
 
 def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], today: date,
-            problems: list[str] | None = None) -> list[DraftInvoice]:
+            problems: list[str] | None = None, left_out: list[LeftOut] | None = None) -> list[DraftInvoice]:
     """The invoice every active agreement would get for ``period``; reads only.
 
     An agreement naming a royalty plan that does not exist cannot be billed. With a
     ``problems`` list, each such agreement is left out and said there (the run goes on
     for everyone else: one bad agreement never holds up the network's billing); without
     one, the whole computation is refused.
+
+    An agreement with nothing to bill (no active or suspended site, e.g. all its sites
+    still onboarding, and no late fee owed) gets no invoice at all: a numbered 0.00
+    invoice with no lines would be a gap in what accounting receives. Every agreement
+    left out, for either reason, is added to ``left_out`` with the reason.
     """
     start, end = period_start(period), period_end(period)
     agreements = session.exec(select(Agreement).where(
@@ -72,8 +86,12 @@ def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], tod
     unknown = sorted({a.royalty_plan_id for a in agreements} - set(plans))
     if unknown and problems is None:
         raise BillingError(_l("agreements name royalty plans that do not exist: %(plans)s", plans=", ".join(unknown)))
+    franchisees = {f.id: f for f in session.exec(select(Franchisee)).all()}
     for agreement in agreements:
         if agreement.royalty_plan_id not in plans:
+            if left_out is not None:
+                left_out.append(LeftOut(agreement.number, franchisees[agreement.franchisee_id].code,
+                                        f"royalty plan '{agreement.royalty_plan_id}' does not exist"))
             problems.append(f"agreement {agreement.number}: royalty plan '{agreement.royalty_plan_id}' does not "
                             f"exist; not billed for {period} (known plans: {', '.join(sorted(plans)) or 'none'})")
     agreements = [a for a in agreements if a.royalty_plan_id in plans]
@@ -87,7 +105,6 @@ def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], tod
     history_periods = calc.estimate_window(period, max(used, default=0))
     reports = newest_reports(session=session, site_ids=site_ids, periods=history_periods + [period])
     existing = {i.agreement_id: i for i in session.exec(select(Invoice).where(Invoice.period == period)).all()}
-    franchisees = {f.id: f for f in session.exec(select(Franchisee)).all()}
     true_ups = _true_up_sources(session=session, site_ids=site_ids, period=period)
     corrections = newest_reports(session=session, site_ids=list(true_ups),
                                  periods=sorted({b.service_period for items in true_ups.values() for b in items}))
@@ -106,11 +123,27 @@ def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], tod
             draft.lines += calc.site_lines(plan, month, period)
             draft.lines += _true_up_lines(plan, site, true_ups.get(site.id, []), corrections)
         draft.lines += _late_fee_lines(plan, late.get(agreement.id, []), today)
+        if not draft.lines and not draft.blocked:
+            if left_out is not None:
+                left_out.append(LeftOut(agreement.number, draft.franchisee.code,
+                                        _nothing_to_bill(session, agreement, period)))
+            continue
         for line in draft.lines:
             line.inputs.setdefault("plan", f"{plan.id} v{plan.version}")
         draft.totals = calc.totals(draft.lines, plan.vat_rate)
         drafts.append(draft)
     return drafts
+
+
+def _nothing_to_bill(session: Session, agreement: Agreement, period: str) -> str:
+    """Why an agreement has no line this month, in finance's words (which sites it has, in what state)."""
+    counts: dict[str, int] = defaultdict(int)
+    for status in session.exec(select(Site.status).where(Site.agreement_id == agreement.id)).all():
+        counts[SiteStatus(status).value] += 1
+    if not counts:
+        return f"no billable site in {period}: the agreement has no site"
+    held = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    return f"no billable site in {period} (sites: {held}); no invoice, no number"
 
 
 def _site_month(plan: RoyaltyPlan, site: Site, period: str, history_periods: list[str],
@@ -212,11 +245,17 @@ def _late_fee_lines(plan: RoyaltyPlan, overdue: list[tuple[Invoice, int]], today
 
 
 def write_drafts(*, session: Session, period: str, drafts: list[DraftInvoice], actor: audit.Actor,
-                 progress: Callable[[DraftInvoice], None] | None = None) -> BillingRun:
-    """Replace the period's drafts with ``drafts``; issued invoices are skipped, never changed."""
-    run = BillingRun(period=period, started_by=actor.label)
+                 progress: Callable[[DraftInvoice], None] | None = None,
+                 left_out: list[LeftOut] | None = None) -> BillingRun:
+    """Replace the period's drafts with ``drafts``; issued invoices are skipped, never changed.
+
+    A draft of an earlier run whose agreement has no draft now (left out: nothing to bill,
+    or no longer active) is deleted, so it can never be issued.
+    """
+    run = BillingRun(period=period, started_by=actor.label, left_out=len(left_out or []))
     session.add(run)
     session.flush()
+    _delete_stale_drafts(session, period, {d.agreement.id for d in drafts})
     for draft in drafts:
         if draft.blocked:
             run.skipped_issued += 1
@@ -229,9 +268,18 @@ def write_drafts(*, session: Session, period: str, drafts: list[DraftInvoice], a
     run.finished_at = datetime.now(timezone.utc)
     audit.record(session=session, actor=actor, action="billing.run", entity_type="billing_run", entity_id=run.id,
                  after={"period": period, "drafts": run.drafts, "skipped_issued": run.skipped_issued,
-                        "total": run.total})
+                        "total": run.total, "left_out": [f"{o.agreement}: {o.reason}" for o in left_out or []]})
     session.flush()
     return run
+
+
+def _delete_stale_drafts(session: Session, period: str, kept: set[int]) -> None:
+    stale = [i.id for i in session.exec(select(Invoice).where(
+        Invoice.period == period, Invoice.status == InvoiceStatus.draft)).all() if i.agreement_id not in kept]
+    if stale:
+        session.exec(delete(InvoiceLine).where(InvoiceLine.invoice_id.in_(stale)))
+        session.exec(delete(Invoice).where(Invoice.id.in_(stale)))
+        session.flush()
 
 
 def _replace_draft(session: Session, period: str, draft: DraftInvoice, run: BillingRun) -> Invoice:
