@@ -82,6 +82,10 @@ class Settings:
     invoice_due_days: int = 15
     revenue_report_due_day: int = 10
     royalty_dir: str = ""  # the royalty plan files; empty: the brand's library in standards/library/royalty
+    payee_legal_name: str = ""  # printed on invoices as the payee; empty: the brand name
+    payee_tax_id: str = ""  # the payee's unified social credit code / tax id, printed on invoices
+    payee_bank: str = "招商银行上海分行 China Merchants Bank, Shanghai Branch"
+    payee_account: str = "1219 0000 0000 0000"
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:

@@ -149,7 +149,8 @@ def billing_issue(period: str, no_pdf: bool) -> None:
         return
     # PDFs in their own unit of work: an interrupted render is redone by the next `issue`
     with unit_of_work() as session:
-        rendered = pdf.render_missing(session=session, brand_name=settings.brand_name, workers=settings.pdf_workers)
+        rendered = pdf.render_missing(session=session, brand_name=settings.brand_name, workers=settings.pdf_workers,
+                                      payee=pdf.Payee.from_settings(settings))
         session.commit()
     click.echo(f"{len(numbers)} invoice(s) issued for {period}; {len(rendered)} PDF(s) rendered")
 

@@ -127,3 +127,53 @@ def test_postgres_refuses_to_truncate_the_billing_tables(engine, session, table)
             conn.execute(text(f"TRUNCATE {table} CASCADE"))
     with engine.connect() as conn:
         assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() >= 1
+
+
+@pytest.mark.postgres
+def test_two_issuers_overlapping_in_the_pdf_step_on_postgres_leave_exactly_one_pdf_per_invoice(
+        private_pg_url, monkeypatch):
+    import threading
+
+    from sqlmodel import Session
+
+    from brand_hub.db import make_engine
+
+    engine = make_engine(private_pg_url)
+    with Session(engine, expire_on_commit=False) as session:
+        for _ in range(6):
+            billed_partner(session)
+        run(session)
+        invoices.issue_period(session=session, period="2026-10", actor=SYSTEM, now=NOW, due_days=15)
+        session.commit()
+    barrier = threading.Barrier(2)
+    real_render_many = pdf.render_many
+
+    def render_many_together(htmls, workers=0):  # both issuers have chosen their invoices: now render
+        barrier.wait(timeout=20)
+        return real_render_many(htmls, 1)
+
+    monkeypatch.setattr(pdf, "render_many", render_many_together)
+    rendered: dict[str, int] = {}
+    errors: list[BaseException] = []
+
+    def issuer(name: str) -> None:
+        try:
+            with Session(engine, expire_on_commit=False) as session:
+                rendered[name] = len(pdf.render_missing(session=session, brand_name="方寸空间", workers=1))
+                session.commit()
+        except BaseException as exc:  # a thread's failure must fail the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=issuer, args=(name,)) for name in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    assert sum(rendered.values()) == 6
+    with Session(engine) as session:
+        issued = session.exec(select(Invoice).where(Invoice.number.is_not(None))).all()
+        documents = {d.invoice_id: d.sha256 for d in session.exec(select(InvoiceDocument)).all()}
+    engine.dispose()
+    assert len(issued) == 6 and len(documents) == 6
+    assert all(documents[i.id] == i.pdf_sha256 for i in issued)
