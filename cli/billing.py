@@ -7,6 +7,7 @@ import json
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -24,6 +25,11 @@ EXPORT_COLUMNS = ("number", "agreement", "franchisee", "period", "status", "site
 
 def _today() -> date:
     return datetime.now(timezone.utc).date()
+
+
+def _local_today() -> date:
+    """Today where HQ works (``BRANDHUB_TIMEZONE``): the latest date a payment can have arrived."""
+    return datetime.now(ZoneInfo(get_settings().timezone)).date()
 
 
 @click.group()
@@ -180,7 +186,8 @@ def _csv(records: list[dict]) -> str:
     writer.writeheader()
     for record in records:
         for line in record["lines"]:
-            writer.writerow({**record, **line})
+            # booleans as JSON writes them (true/false), not Python's True/False
+            writer.writerow({**record, **line, "estimated": "true" if line["estimated"] else "false"})
     return buffer.getvalue()
 
 
@@ -217,7 +224,7 @@ def billing_mark_paid(invoice: str, amount: str, paid_on: datetime) -> None:
     try:
         with unit_of_work() as session:
             invoices.mark_paid(session=session, number=invoice, amount=_amount(amount), paid_on=paid_on.date(),
-                               actor=cli_actor())
+                               actor=cli_actor(), today=_local_today())
             found = invoices.get_invoice(session=session, number=invoice)
             label = f"{invoice}: paid {found.amount_paid}, balance {found.balance} ({found.status.value})"
             session.commit()

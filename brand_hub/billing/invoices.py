@@ -7,7 +7,7 @@ database itself refuses later edits of an issued invoice (see the migration).
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -130,9 +130,22 @@ def credit_note(*, session: Session, number: str, amount: Decimal, reason: str, 
     return note
 
 
-def mark_paid(*, session: Session, number: str, amount: Decimal, paid_on: date, actor: audit.Actor) -> Payment:
-    """Record a (partial) payment; paying more than the balance is refused."""
+def mark_paid(*, session: Session, number: str, amount: Decimal, paid_on: date, actor: audit.Actor,
+              today: date | None = None) -> Payment:
+    """Record a (partial) payment; paying more than the balance is refused.
+
+    The date is when the money arrived, and late fees count days up to it, so a date in
+    the future (after ``today``, the entry point's local date; UTC when not given) or
+    before the invoice was issued is refused.
+    """
     invoice = _locked(session, number)
+    today = today or datetime.now(timezone.utc).date()
+    if paid_on > today:
+        raise BillingError(_l("payment date %(date)s is in the future (today is %(today)s)",
+                              date=paid_on.isoformat(), today=today.isoformat()))
+    if invoice.issued_at is not None and paid_on < invoice.issued_at.date():
+        raise BillingError(_l("payment date %(date)s is before %(number)s was issued on %(issued)s",
+                              date=paid_on.isoformat(), number=number, issued=invoice.issued_at.date().isoformat()))
     _check_amount(amount, invoice.balance, PAYMENT, number)
     payment = Payment(invoice_id=invoice.id, amount=amount, paid_on=paid_on, recorded_by=actor.label)
     session.add(payment)

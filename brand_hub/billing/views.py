@@ -5,6 +5,7 @@ Views only parse, call a billing service and render; changes commit once here.
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -14,7 +15,7 @@ from sqlmodel import select
 from .. import audit
 from ..models import Agreement, Franchisee, Site
 from ..models.billing import BillingRun, CreditNote, Invoice, InvoiceLine, InvoiceStatus, Payment, RevenueReport
-from ..web import db
+from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_FINANCE, roles_required
 from . import BillingError, invoices, pdf
 from .revenue import parse_amount
@@ -126,7 +127,8 @@ def payment(invoice_id: int):
     try:
         invoices.mark_paid(session=session, number=found.number or "", paid_on=paid_on,
                            amount=parse_amount(request.form.get("amount", ""), _("amount")),
-                           actor=audit.Actor.of(current_user))
+                           actor=audit.Actor.of(current_user),
+                           today=datetime.now(ZoneInfo(settings().timezone)).date())
     except BillingError as exc:
         session.rollback()
         flash(str(exc), "error")
