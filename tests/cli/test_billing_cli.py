@@ -14,6 +14,7 @@ from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlmodel import Session, select
 
 from brand_hub.audit import SYSTEM
@@ -21,6 +22,7 @@ from brand_hub.billing import invoices, plans, runs
 from brand_hub.db import make_engine
 from brand_hub.models import AuditEvent, SiteStatus
 from brand_hub.models.billing import BillingRun, Invoice, InvoiceLine, RevenueReport
+from cli.main import cli
 from tests.builders import make_agreement, make_franchisee, make_revenue_report, make_site
 
 BRANDHUB = str(Path(sys.executable).with_name("brandhub"))
@@ -293,3 +295,14 @@ def test_an_agreement_with_only_onboarding_sites_is_left_out_and_the_series_matc
     assert numbers == ["BH-2026-000001", "BH-2026-000002"]
     rows = csv.DictReader(io.StringIO(run("billing", "export", "--period", "2026-10", "--format", "csv").output))
     assert sorted({row["number"] for row in rows}) == numbers
+
+
+def test_a_negative_payment_term_is_refused_before_anything_is_issued(run, db, env):
+    network(db, 1)
+    assert run("billing", "run", "--period", "2026-10").exit_code == 0
+    result = CliRunner().invoke(cli, ["billing", "issue", "--period", "2026-10"],
+                                env=env | {"BRANDHUB_INVOICE_DUE_DAYS": "-15"})
+    assert result.exit_code == 1
+    assert "BRANDHUB_INVOICE_DUE_DAYS must be from 1 to 365, not -15" in result.output
+    db.expire_all()
+    assert db.exec(select(Invoice)).one().number is None
