@@ -24,6 +24,7 @@ from brand_hub.models.billing import (
     Invoice,
     InvoiceLine,
     InvoiceStatus,
+    Payment,
     ReportSource,
     ReportStatus,
     RevenueReport,
@@ -122,7 +123,7 @@ def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], tod
                 draft.estimates[site.id] = month.revenue
             draft.lines += calc.site_lines(plan, month, period)
             draft.lines += _true_up_lines(plan, site, true_ups.get(site.id, []), corrections)
-        draft.lines += _late_fee_lines(plan, late.get(agreement.id, []), today)
+        draft.lines += _late_fee_lines(plans, plan, late.get(agreement.id, []), today)
         if not draft.lines and not draft.blocked:
             if left_out is not None:
                 left_out.append(LeftOut(agreement.number, draft.franchisee.code,
@@ -209,35 +210,63 @@ def _true_up_lines(plan: RoyaltyPlan, site: Site, billed: list[_Billed],
     return lines
 
 
-def _overdue_invoices(*, session: Session, agreement_ids: list[int],
-                      period: str) -> dict[int, list[tuple[Invoice, int]]]:
-    """Each agreement's unpaid issued invoices of earlier months, with the late days already charged."""
+@dataclass(frozen=True)
+class _Overdue:
+    """An issued invoice that may owe late days, with what the late-fee calendar needs."""
+
+    invoice: Invoice
+    principal: Decimal  # the total without the late fees it carries (and their VAT): no interest on interest
+    payments: list[tuple[date, Decimal]]
+    charged_before: Decimal
+
+
+def _overdue_invoices(*, session: Session, agreement_ids: list[int], period: str) -> dict[int, list[_Overdue]]:
+    """Each agreement's issued invoices of earlier months that may owe late days.
+
+    Still open ones, and paid ones with a payment after the due date (paid late, maybe
+    after the last run: their days are still owed). Credit notes reduce the principal from
+    the start (a credited amount was never owed); payments from their own date.
+    """
     if not agreement_ids:
         return {}
+    paid_late = select(Payment.id).where(Payment.invoice_id == Invoice.id, Payment.paid_on > Invoice.due_date).exists()
     invoices = session.exec(select(Invoice).where(
-        Invoice.agreement_id.in_(agreement_ids), Invoice.period < period,
-        Invoice.status.in_((InvoiceStatus.issued, InvoiceStatus.partially_paid)))).all()
+        Invoice.agreement_id.in_(agreement_ids), Invoice.period < period, Invoice.due_date.is_not(None),
+        or_(Invoice.status.in_((InvoiceStatus.issued, InvoiceStatus.partially_paid)),
+            (Invoice.status == InvoiceStatus.paid) & paid_late))).all()
     if not invoices:
         return {}
-    charged: dict[int, int] = defaultdict(int)
+    ids = [i.id for i in invoices]
+    charged: dict[int, Decimal] = defaultdict(Decimal)
     for line, _ in session.exec(select(InvoiceLine, Invoice).join(Invoice, Invoice.id == InvoiceLine.invoice_id).where(
-            InvoiceLine.kind == "late_fee", InvoiceLine.corrects_invoice_id.in_([i.id for i in invoices]),
+            InvoiceLine.kind == "late_fee", InvoiceLine.corrects_invoice_id.in_(ids),
             Invoice.status != InvoiceStatus.draft)).all():
-        charged[line.corrects_invoice_id] += int(line.inputs.get("days", 0))
-    result: dict[int, list[tuple[Invoice, int]]] = defaultdict(list)
+        charged[line.corrects_invoice_id] += line.amount
+    carried: dict[int, Decimal] = defaultdict(Decimal)
+    for invoice_id, amount in session.exec(select(InvoiceLine.invoice_id, InvoiceLine.amount).where(
+            InvoiceLine.invoice_id.in_(ids), InvoiceLine.kind == "late_fee")).all():
+        carried[invoice_id] += amount
+    payments: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
+    for payment in session.exec(select(Payment).where(Payment.invoice_id.in_(ids))).all():
+        payments[payment.invoice_id].append((payment.paid_on, payment.amount))
+    result: dict[int, list[_Overdue]] = defaultdict(list)
     for invoice in sorted(invoices, key=lambda i: i.id):
-        result[invoice.agreement_id].append((invoice, charged[invoice.id]))
+        late_part = calc.fen(carried[invoice.id] * (1 + invoice.vat_rate))
+        principal = max(invoice.total - late_part - invoice.amount_credited, Decimal("0"))
+        result[invoice.agreement_id].append(_Overdue(invoice, principal, payments[invoice.id], charged[invoice.id]))
     return result
 
 
-def _late_fee_lines(plan: RoyaltyPlan, overdue: list[tuple[Invoice, int]], today: date) -> list[calc.Line]:
+def _late_fee_lines(plans: dict[str, RoyaltyPlan], plan: RoyaltyPlan, overdue: list[_Overdue],
+                    today: date) -> list[calc.Line]:
+    """Late fees by the terms of the plan each overdue invoice was billed under (else the agreement's)."""
     lines = []
-    for invoice, days_charged in overdue:
-        if invoice.due_date is None:
-            continue
-        line = calc.late_fee(plan, invoice_id=invoice.id, invoice_number=invoice.number or "",
-                             balance=invoice.balance, due_date=invoice.due_date, today=today,
-                             days_already_charged=days_charged)
+    for item in overdue:
+        invoice = item.invoice
+        line = calc.late_fee(plans.get(invoice.plan_id, plan), invoice_id=invoice.id,
+                             invoice_number=invoice.number or "", principal=item.principal,
+                             due_date=invoice.due_date, payments=item.payments, as_of=today,
+                             charged_before=item.charged_before)
         if line is not None:
             line.service_period = invoice.period
             lines.append(line)
