@@ -87,9 +87,8 @@ def billing_run(period: str, dry_run: bool) -> None:
             drafts = runs.compute(session=session, period=period, plans=loaded, today=_today(), problems=problems,
                                   left_out=left_out)
             if dry_run:
-                _print_review(runs.review(session=session, period=period, drafts=drafts), period)
+                _print_review(runs.review(session=session, period=period, drafts=drafts, left_out=left_out), period)
                 session.rollback()
-                _echo_left_out(left_out)
                 _refuse_if(problems)
                 return
             run = runs.write_drafts(session=session, period=period, drafts=drafts, actor=cli_actor(),
@@ -116,7 +115,16 @@ def _refuse_if(problems: list[str]) -> None:
         raise click.ClickException(f"{len(problems)} agreement(s) not billed:\n" + "\n".join(problems))
 
 
+KIND_HEADERS = {"royalty": "royalty", "minimum_topup": "min top-up", "brand_fund": "brand fund",
+                "tech_fee": "tech fee", "true_up": "true-up", "late_fee": "late fee"}
+
+
+def _money(value) -> str:
+    return "—" if value is None else f"{value:,.2f}"
+
+
 def _print_review(review: runs.Review, period: str) -> None:
+    """The review table finance signs off before issuing (see ``runs.review``)."""
     click.echo(f"DRY RUN {period}: nothing written")
     header = f"{'partner':<10} {'agreement':<14} {'site':<12} {'amount':>14} {'last month':>14} {'change':>14}  note"
     click.echo(header)
@@ -128,10 +136,65 @@ def _print_review(review: runs.Review, period: str) -> None:
         click.echo(f"{row.franchisee:<10} {row.agreement:<14} {row.site:<12} {row.amount:>14,.2f} "
                    f"{previous:>14} {change:>14}  {note}")
     click.echo("-" * len(header))
+
+    click.echo("")
+    click.echo("revenue of the month per invoice (CNY)")
+    head = (f"{'agreement':<14} {'partner':<10} {'state':<18} {'reported':>15} {'estimated':>15} "
+            f"{'corrected':>15} {'base':>15}")
+    click.echo(head)
+    click.echo("-" * len(head))
+    for inv in review.detail:
+        state = f"issued {inv.number}" if inv.issued else "draft"
+        click.echo(f"{inv.agreement:<14} {inv.franchisee:<10} {state:<18} {inv.revenue['reported']:>15,.2f} "
+                   f"{inv.revenue['estimated']:>15,.2f} {inv.revenue['corrected']:>15,.2f} {inv.base:>15,.2f}")
+
+    click.echo("")
+    click.echo("lines per invoice (CNY)")
+    head = (f"{'agreement':<14} " + " ".join(f"{KIND_HEADERS[k]:>12}" for k in runs.LINE_KINDS)
+            + f" {'subtotal':>13} {'VAT':>11} {'total':>13}")
+    click.echo(head)
+    click.echo("-" * len(head))
+    for inv in review.detail:
+        click.echo(f"{inv.agreement:<14} " + " ".join(f"{inv.by_kind[k]:>12,.2f}" for k in runs.LINE_KINDS)
+                   + f" {inv.subtotal:>13,.2f} {inv.vat:>11,.2f} {inv.total:>13,.2f}")
+    if review.labelled:
+        click.echo("")
+        click.echo("late fees and true-ups, and what they are computed on")
+        for item in review.labelled:
+            label = KIND_HEADERS[item.kind]
+            click.echo(f"  {label:<9} {item.agreement:<14} {item.amount:>12,.2f}  on {item.computed_on}")
+
+    click.echo("")
+    click.echo(f"per partner: {period} against {review.previous_period} (issued), incl. VAT")
+    head = f"{'partner':<10} {period:>15} {review.previous_period:>15} {'change CNY':>15} {'change %':>9}"
+    click.echo(head)
+    click.echo("-" * len(head))
+    for partner in review.partners:
+        change = "—" if partner.change is None else f"{partner.change:+,.2f}"
+        pct = "—" if partner.change_pct is None else f"{partner.change_pct:+}%"
+        click.echo(f"{partner.franchisee:<10} {partner.current:>15,.2f} {_money(partner.previous):>15} "
+                   f"{change:>15} {pct:>9}")
+    previous_total = review.previous_total
+    total_change = None if previous_total is None else review.period_total - previous_total
+    pct = "—" if not previous_total else \
+        f"{(total_change / previous_total * 100).quantize(Decimal('0.1')):+}%"
+    click.echo(f"{'total':<10} {review.period_total:>15,.2f} {_money(previous_total):>15} "
+               f"{'—' if total_change is None else f'{total_change:+,.2f}':>15} {pct:>9}")
+
+    if review.left_out:
+        click.echo("")
+        click.echo(f"left out ({len(review.left_out)}): no invoice, no number")
+        for item in review.left_out:
+            click.echo(f"  {item.agreement} ({item.franchisee}): {item.reason}")
+
+    click.echo("")
     click.echo(f"invoices {review.invoices} · estimated sites {review.estimated_sites} · "
-               f"issued, left alone {review.skipped_issued}")
+               f"issued, left alone {review.skipped_issued} · left out {len(review.left_out)}")
     click.echo(f"control totals: subtotal {review.subtotal:,.2f} · VAT {review.vat:,.2f} · "
                f"total {review.total:,.2f} CNY")
+    for control in review.controls:
+        mark = "ok" if control.ok else "DOES NOT ADD UP"
+        click.echo(f"  {mark:<4} {control.label}: {control.left:,.2f} = {control.right:,.2f}")
 
 
 @billing.command("issue")

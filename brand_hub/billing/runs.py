@@ -362,6 +362,10 @@ def _store_estimates(session: Session, period: str, draft: DraftInvoice) -> dict
 
 # --- the review table of a dry run ----------------------------------------------------------
 
+LINE_KINDS = ("royalty", "minimum_topup", "brand_fund", "tech_fee", "true_up", "late_fee")
+REVENUE_SOURCES = ("reported", "estimated", "corrected")
+
+
 @dataclass(frozen=True)
 class ReviewRow:
     franchisee: str
@@ -378,6 +382,71 @@ class ReviewRow:
 
 
 @dataclass(frozen=True)
+class LabelledLine:
+    """A late-fee or true-up line, with what it is computed on in words finance can check by hand."""
+
+    agreement: str
+    kind: str
+    amount: Decimal
+    computed_on: str
+
+
+@dataclass(frozen=True)
+class ReviewInvoice:
+    """One agreement's invoice of the period: the draft this run writes, or the issued one it leaves alone."""
+
+    franchisee: str
+    franchisee_name: str
+    agreement: str
+    issued: bool  # True: already issued (stored figures, left alone); False: the draft this run writes
+    number: str | None
+    revenue: dict[str, Decimal]  # reported / estimated / corrected gross revenue of the month's sites
+    by_kind: dict[str, Decimal]  # every line kind of LINE_KINDS, 0 when absent
+    subtotal: Decimal
+    vat: Decimal
+    total: Decimal
+    estimated_sites: int
+
+    @property
+    def base(self) -> Decimal:
+        """The revenue the month is billed on: reported + estimated + corrected."""
+        return sum(self.revenue.values(), Decimal("0"))
+
+
+@dataclass(frozen=True)
+class PartnerChange:
+    """A partner's period total (incl. VAT) against the previous period's issued invoices."""
+
+    franchisee: str
+    franchisee_name: str
+    current: Decimal
+    previous: Decimal | None
+
+    @property
+    def change(self) -> Decimal | None:
+        return None if self.previous is None else self.current - self.previous
+
+    @property
+    def change_pct(self) -> Decimal | None:
+        if self.previous is None or self.previous == 0:
+            return None
+        return ((self.current - self.previous) / self.previous * 100).quantize(Decimal("0.1"))
+
+
+@dataclass(frozen=True)
+class Control:
+    """A control total: two ways of adding the same money, which must agree."""
+
+    label: str
+    left: Decimal
+    right: Decimal
+
+    @property
+    def ok(self) -> bool:
+        return self.left == self.right
+
+
+@dataclass(frozen=True)
 class Review:
     rows: list[ReviewRow]
     invoices: int
@@ -386,11 +455,42 @@ class Review:
     subtotal: Decimal
     vat: Decimal
     total: Decimal
+    period: str = ""
+    previous_period: str = ""
+    detail: list[ReviewInvoice] = field(default_factory=list)
+    labelled: list[LabelledLine] = field(default_factory=list)
+    partners: list[PartnerChange] = field(default_factory=list)
+    left_out: list[LeftOut] = field(default_factory=list)
+    controls: list[Control] = field(default_factory=list)
+
+    @property
+    def period_total(self) -> Decimal:
+        """Drafts plus the invoices already issued for the period: what the period will stand at."""
+        return sum((i.total for i in self.detail), Decimal("0"))
+
+    @property
+    def previous_total(self) -> Decimal | None:
+        known = [p.previous for p in self.partners if p.previous is not None]
+        return sum(known, Decimal("0")) if known else None
+
+    @property
+    def balanced(self) -> bool:
+        return all(c.ok for c in self.controls)
 
 
-def review(*, session: Session, period: str, drafts: list[DraftInvoice]) -> Review:
-    """Per partner and site: this month's amount next to last month's, with control totals."""
-    previous = _previous_by_site(session, shift_period(period, -1))
+def review(*, session: Session, period: str, drafts: list[DraftInvoice],
+           left_out: list[LeftOut] | None = None) -> Review:
+    """What finance checks before issuing: per invoice, per partner against last period, and control totals.
+
+    Per invoice: the month's revenue by source (reported / estimated / corrected), the base,
+    each line kind, subtotal, VAT and total; drafts as this run would write them, issued
+    invoices with their stored figures. Per partner and in total: this period against the
+    previous period's issued invoices, the change in CNY and %. The agreements left out and
+    why. Late-fee and true-up lines labelled with what they are computed on. Control totals
+    that add the same money two ways.
+    """
+    previous_period = shift_period(period, -1)
+    previous = _previous_by_site(session, previous_period)
     rows = []
     for draft in drafts:
         note = "issued, left alone" if draft.blocked else ""
@@ -403,11 +503,122 @@ def review(*, session: Session, period: str, drafts: list[DraftInvoice]) -> Revi
                                   amount=amount, previous=previous.get((draft.agreement.id, site_code)),
                                   estimated=site_id in draft.estimates, note=note))
     live = [d for d in drafts if not d.blocked]
+    detail, labelled = _review_detail(session, period, drafts)
+    partners = _partner_changes(session, previous_period, detail)
+    controls = _controls(detail, live, partners)
     return Review(rows=rows, invoices=len(live), skipped_issued=len(drafts) - len(live),
                   estimated_sites=sum(len(d.estimates) for d in live),
                   subtotal=sum((d.totals.subtotal for d in live), Decimal("0")),
                   vat=sum((d.totals.vat for d in live), Decimal("0")),
-                  total=sum((d.totals.total for d in live), Decimal("0")))
+                  total=sum((d.totals.total for d in live), Decimal("0")),
+                  period=period, previous_period=previous_period, detail=detail, labelled=labelled,
+                  partners=partners, left_out=list(left_out or []), controls=controls)
+
+
+def review_table(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], today: date) -> Review:
+    """The dry run as data, for any page that shows it (reads only; agreements with unknown plans are left out)."""
+    problems: list[str] = []
+    left_out: list[LeftOut] = []
+    drafts = compute(session=session, period=period, plans=plans, today=today, problems=problems, left_out=left_out)
+    return review(session=session, period=period, drafts=drafts, left_out=left_out)
+
+
+def _review_detail(session: Session, period: str,
+                   drafts: list[DraftInvoice]) -> tuple[list[ReviewInvoice], list[LabelledLine]]:
+    stored: dict[int, list[InvoiceLine]] = defaultdict(list)
+    blocked_ids = [d.existing.id for d in drafts if d.blocked]
+    if blocked_ids:
+        for line in session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id.in_(blocked_ids))
+                                 .order_by(InvoiceLine.position)).all():
+            stored[line.invoice_id].append(line)
+    report_ids = {line.revenue_report_id for d in drafts for line in (stored[d.existing.id] if d.blocked else d.lines)
+                  if line.revenue_report_id}
+    statuses = {r.id: r.status for r in session.exec(select(RevenueReport).where(
+        RevenueReport.id.in_(report_ids))).all()} if report_ids else {}
+    detail: list[ReviewInvoice] = []
+    labelled: list[LabelledLine] = []
+    for draft in drafts:
+        lines = stored[draft.existing.id] if draft.blocked else draft.lines
+        revenue = {source: Decimal("0") for source in REVENUE_SOURCES}
+        seen: set[int] = set()
+        by_kind = {kind: Decimal("0") for kind in LINE_KINDS}
+        for line in lines:
+            by_kind[line.kind] = by_kind.get(line.kind, Decimal("0")) + line.amount
+            if line.kind in ("royalty", "minimum_topup", "brand_fund") and line.service_period == period \
+                    and line.site_id not in seen and "revenue" in line.inputs:
+                seen.add(line.site_id)
+                if line.estimated:
+                    source = "estimated"
+                elif statuses.get(line.revenue_report_id) == ReportStatus.corrected:
+                    source = "corrected"
+                else:
+                    source = "reported"
+                revenue[source] += Decimal(str(line.inputs["revenue"]))
+            if line.kind in ("late_fee", "true_up"):
+                labelled.append(LabelledLine(draft.agreement.number, line.kind, line.amount, _computed_on(line)))
+        if draft.blocked:
+            invoice = draft.existing
+            subtotal, vat, total = invoice.subtotal, invoice.vat, invoice.total
+        else:
+            subtotal, vat, total = draft.totals.subtotal, draft.totals.vat, draft.totals.total
+        detail.append(ReviewInvoice(
+            franchisee=draft.franchisee.code, franchisee_name=draft.franchisee.legal_name,
+            agreement=draft.agreement.number, issued=draft.blocked,
+            number=draft.existing.number if draft.blocked else None, revenue=revenue, by_kind=by_kind,
+            subtotal=subtotal, vat=vat, total=total,
+            estimated_sites=len({line.site_id for line in lines if line.estimated and line.site_id})))
+    return detail, labelled
+
+
+def _computed_on(line) -> str:
+    """What a late fee or a true-up is computed on, from the inputs the line keeps."""
+    inputs = line.inputs
+    if line.kind == "late_fee" and "spans" in inputs:
+        spans = "; ".join(f"{s['from']}..{s['to']} {Decimal(s['balance']):,.2f} × {s['days']} d"
+                          for s in inputs["spans"])
+        cap = f", cap {Decimal(inputs['cap']):,.2f}" if inputs.get("cap") else ""
+        return (f"{inputs.get('invoice')} ({line.service_period}), principal {line.base:,.2f} without late fees, "
+                f"simple daily {line.rate.normalize():f} from {inputs.get('from')} (due {inputs.get('due_date')} + "
+                f"{inputs.get('grace_days')} d grace) to {inputs.get('as_of')}: {spans}; accrued "
+                f"{Decimal(inputs.get('accrued', '0')):,.2f}{cap}, charged before "
+                f"{Decimal(inputs.get('charged_before', '0')):,.2f}")
+    if line.kind == "late_fee":
+        return f"{inputs.get('invoice')}: balance {line.base:,.2f} × {line.rate} × {inputs.get('days')} days"
+    return (f"{inputs.get('invoice')} ({line.service_period}) {line.site_code}: corrected revenue "
+            f"{line.base:,.2f} (report v{line.revenue_report_version}) recomputes to "
+            f"{Decimal(inputs.get('recomputed', '0')):,.2f}, billed {Decimal(inputs.get('billed', '0')):,.2f}")
+
+
+def _partner_changes(session: Session, previous_period: str, detail: list[ReviewInvoice]) -> list[PartnerChange]:
+    current: dict[str, Decimal] = defaultdict(Decimal)
+    names: dict[str, str] = {}
+    for invoice in detail:
+        current[invoice.franchisee] += invoice.total
+        names[invoice.franchisee] = invoice.franchisee_name
+    before: dict[str, Decimal] = defaultdict(Decimal)
+    for code, name, total in session.exec(
+            select(Franchisee.code, Franchisee.legal_name, Invoice.total)
+            .join(Franchisee, Franchisee.id == Invoice.franchisee_id)
+            .where(Invoice.period == previous_period, Invoice.status != InvoiceStatus.draft)).all():
+        before[code] += total
+        names.setdefault(code, name)
+        current.setdefault(code, Decimal("0"))
+    return [PartnerChange(code, names[code], current[code], before.get(code)) for code in sorted(current)]
+
+
+def _controls(detail: list[ReviewInvoice], live: list[DraftInvoice], partners: list[PartnerChange]) -> list[Control]:
+    zero = Decimal("0")
+    kinds = sum((sum(i.by_kind.values(), zero) for i in detail), zero)
+    subtotals = sum((i.subtotal for i in detail), zero)
+    vats = sum((i.vat for i in detail), zero)
+    totals = sum((i.total for i in detail), zero)
+    lines = sum((line.amount for d in live for line in d.lines), zero)
+    return [
+        Control("sum of every line = sum of subtotals", kinds, subtotals),
+        Control("sum of subtotals + VAT = sum of totals", subtotals + vats, totals),
+        Control("sum of partners = sum of invoices", sum((p.current for p in partners), zero), totals),
+        Control("lines of the drafts = draft subtotals", lines, sum((d.totals.subtotal for d in live), zero)),
+    ]
 
 
 def _previous_by_site(session: Session, period: str) -> dict[tuple[int, str], Decimal]:

@@ -306,3 +306,24 @@ def test_a_negative_payment_term_is_refused_before_anything_is_issued(run, db, e
     assert "BRANDHUB_INVOICE_DUE_DAYS must be from 1 to 365, not -15" in result.output
     db.expire_all()
     assert db.exec(select(Invoice)).one().number is None
+
+
+def test_the_dry_run_review_shows_revenue_lines_partners_left_out_and_controls(run, db):
+    network(db, 1)  # two sites × 300,000: 24,000 + 6,000 + 6,000 + 1,800 each
+    partner = make_franchisee(db)
+    onboarding = make_agreement(db, partner)
+    make_site(db, partner, onboarding, status=SiteStatus.onboarding)
+    db.commit()
+    result = run("billing", "run", "--period", "2026-10", "--dry-run")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    revenue_row = next(line for line in lines if " draft " in line and "600,000.00" in line)
+    assert revenue_row.split()[3:] == ["600,000.00", "0.00", "0.00", "600,000.00"]  # reported, est., corr., base
+    kinds_row = next(line for line in lines if "75,600.00" in line)
+    assert kinds_row.split()[1:] == ["48,000.00", "12,000.00", "12,000.00", "3,600.00", "0.00", "0.00",
+                                     "75,600.00", "4,536.00", "80,136.00"]
+    assert any(line.split()[1:] == ["80,136.00", "—", "—", "—"] for line in lines)  # no previous month
+    assert f"  {onboarding.number} ({partner.code}): no billable site in 2026-10 (sites: 1 onboarding)" \
+        in result.output
+    assert "  ok   sum of subtotals + VAT = sum of totals: 80,136.00 = 80,136.00" in result.output
+    assert "DOES NOT ADD UP" not in result.output
