@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import Decimal
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_
@@ -45,6 +46,8 @@ class LeftOut:
     agreement: str
     franchisee: str
     reason: str
+    code: str = ""  # "no_billable_site" or "unknown_plan": pages say the reason in the reader's language
+    detail: dict[str, Any] = field(default_factory=dict)  # the sites by status, or the plan named
 
 
 @dataclass
@@ -92,7 +95,8 @@ def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], tod
         if agreement.royalty_plan_id not in plans:
             if left_out is not None:
                 left_out.append(LeftOut(agreement.number, franchisees[agreement.franchisee_id].code,
-                                        f"royalty plan '{agreement.royalty_plan_id}' does not exist"))
+                                        f"royalty plan '{agreement.royalty_plan_id}' does not exist",
+                                        "unknown_plan", {"plan": agreement.royalty_plan_id}))
             problems.append(f"agreement {agreement.number}: royalty plan '{agreement.royalty_plan_id}' does not "
                             f"exist; not billed for {period} (known plans: {', '.join(sorted(plans)) or 'none'})")
     agreements = [a for a in agreements if a.royalty_plan_id in plans]
@@ -126,8 +130,7 @@ def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], tod
         draft.lines += _late_fee_lines(plans, plan, late.get(agreement.id, []), today)
         if not draft.lines and not draft.blocked:
             if left_out is not None:
-                left_out.append(LeftOut(agreement.number, draft.franchisee.code,
-                                        _nothing_to_bill(session, agreement, period)))
+                left_out.append(_nothing_to_bill(session, agreement, draft.franchisee, period))
             continue
         for line in draft.lines:
             line.inputs.setdefault("plan", f"{plan.id} v{plan.version}")
@@ -136,15 +139,17 @@ def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], tod
     return drafts
 
 
-def _nothing_to_bill(session: Session, agreement: Agreement, period: str) -> str:
+def _nothing_to_bill(session: Session, agreement: Agreement, franchisee: Franchisee, period: str) -> LeftOut:
     """Why an agreement has no line this month, in finance's words (which sites it has, in what state)."""
     counts: dict[str, int] = defaultdict(int)
     for status in session.exec(select(Site.status).where(Site.agreement_id == agreement.id)).all():
         counts[SiteStatus(status).value] += 1
     if not counts:
-        return f"no billable site in {period}: the agreement has no site"
-    held = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    return f"no billable site in {period} (sites: {held}); no invoice, no number"
+        reason = f"no billable site in {period}: the agreement has no site"
+    else:
+        held = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+        reason = f"no billable site in {period} (sites: {held}); no invoice, no number"
+    return LeftOut(agreement.number, franchisee.code, reason, "no_billable_site", {"sites": dict(sorted(counts.items()))})
 
 
 def _site_month(plan: RoyaltyPlan, site: Site, period: str, history_periods: list[str],
@@ -389,6 +394,12 @@ class LabelledLine:
     kind: str
     amount: Decimal
     computed_on: str
+    base: Decimal = Decimal("0")
+    rate: Decimal = Decimal("0")
+    site_code: str = ""
+    service_period: str = ""
+    report_version: int | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)  # the line's inputs, for pages that word it themselves
 
 
 @dataclass(frozen=True)
@@ -555,7 +566,9 @@ def _review_detail(session: Session, period: str,
                     source = "reported"
                 revenue[source] += Decimal(str(line.inputs["revenue"]))
             if line.kind in ("late_fee", "true_up"):
-                labelled.append(LabelledLine(draft.agreement.number, line.kind, line.amount, _computed_on(line)))
+                labelled.append(LabelledLine(draft.agreement.number, line.kind, line.amount, _computed_on(line),
+                                             line.base, line.rate, line.site_code, line.service_period,
+                                             line.revenue_report_version, dict(line.inputs)))
         if draft.blocked:
             invoice = draft.existing
             subtotal, vat, total = invoice.subtotal, invoice.vat, invoice.total

@@ -170,3 +170,22 @@ def test_a_partner_typing_revenue_in_scientific_notation_is_told_so(client, sess
     bad = post_form(client, "/portal/revenue", {"site": two_partners["my_site"].code, "period": "2026-10",
                                                 "gross_revenue": "1.23457E+06"}, token_from="/portal/revenue")
     assert bad.status_code == 200 and "是科学计数法" in bad.get_data(as_text=True)
+
+
+def test_finance_reads_the_review_table_of_a_period_in_chinese_and_nothing_is_written(client, session):
+    billed_partner(session, "上海静安方寸企业管理有限公司")  # 100,000: 8,000 + top-up 22,000 + 2,000 + 1,500
+    partner = make_franchisee(session, legal_name="苏州工业园区筹备有限公司")
+    make_site(session, partner, make_agreement(session, partner), status="onboarding")
+    user = make_user(session, Role.hq_finance)
+    session.commit()
+    login(client, user.email)
+    response = client.get("/hq/billing/review?period=2026-10")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "账单预审" in text and "控制合计" in text and "相符" in text and "不相符" not in text
+    assert "¥33,500.00" in text and "¥35,510.00" in text  # subtotal, total (VAT 2,010.00)
+    assert "本期没有可计费的门店（门店：1 筹备中）" in text
+    session.expire_all()
+    assert session.exec(select(Invoice)).all() == [] and session.exec(select(RevenueReport).where(
+        RevenueReport.status == "estimated")).all() == []
+    assert client.get("/hq/billing/review?period=2026-13").status_code == 400
