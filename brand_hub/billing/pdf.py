@@ -76,13 +76,39 @@ def document_context(*, session: Session, invoice: Invoice, brand_name: str,
                            "name_en": site.name_en if site else "Account items", "lines": []})
         zh, en = KIND_LABELS.get(line.kind, (line.kind, line.kind))
         groups[-1]["lines"].append({"label_zh": zh, "label_en": en, "line": line})
+    rows: list[dict[str, Any]] = []
+    for group in groups:
+        rows.append({"group": group})
+        rows += [{"item": item} for item in group["lines"]]
+    cut, repeated = _closing_cut(rows)
     return {
+        "rows": rows[:cut], "closing_rows": ([repeated] if repeated else []) + rows[cut:],
         "brand_name": brand_name, "invoice": invoice, "groups": groups,
         "payee": payee or Payee(legal_name=brand_name),
         "franchisee": session.get(Franchisee, invoice.franchisee_id),
         "agreement": session.get(Agreement, invoice.agreement_id),
         "any_estimated": any(line.estimated for line in lines),
     }
+
+
+# the last site's lines stay with the totals when there are at most this many (else only the last two)
+CLOSING_LINES = 6
+
+
+def _closing_cut(rows: list[dict[str, Any]]) -> tuple[int, dict[str, Any] | None]:
+    """Where the rows that stay with the totals begin, and the site heading to repeat above them.
+
+    The last site's heading and lines (or, for a long last site, its last two lines under its
+    heading marked as continued), the totals and the payment details form one block that
+    never breaks across pages: the totals are never alone on a page and always follow lines.
+    """
+    if not rows:
+        return 0, None
+    heading = max((i for i, row in enumerate(rows) if "group" in row), default=None)
+    if heading is not None and len(rows) - heading - 1 <= CLOSING_LINES:
+        return heading, None
+    cut = max(len(rows) - 2, 0)
+    return cut, ({"group": rows[heading]["group"], "continued": True} if heading is not None else None)
 
 
 def render_html(context: dict[str, Any]) -> str:

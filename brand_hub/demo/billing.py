@@ -49,7 +49,8 @@ def run(context: DemoContext) -> None:
     _bill(context, plans, last, today=local_today, now=context.now)
     with session_scope(context.engine) as session:
         rendered = pdf.render_missing(session=session, brand_name=context.settings.brand_name,
-                                      workers=context.settings.pdf_workers)
+                                      workers=context.settings.pdf_workers,
+                                      payee=pdf.Payee.from_settings(context.settings))
         _settle_last(session, last, local_today, context)
     context.echo(f"demo: billing: {len(rendered)} invoice PDFs rendered")
 
