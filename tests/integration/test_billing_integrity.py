@@ -12,7 +12,7 @@ from brand_hub.audit import SYSTEM
 from brand_hub.billing import invoices, pdf, plans, runs
 from brand_hub.db import is_postgres
 from brand_hub.models import SiteStatus
-from brand_hub.models.billing import BillingRun, Invoice, InvoiceDocument
+from brand_hub.models.billing import Invoice, InvoiceDocument
 from tests.builders import make_agreement, make_franchisee, make_revenue_report, make_site
 
 TODAY = date(2026, 11, 5)
@@ -77,22 +77,18 @@ def test_a_draft_whose_sites_went_back_to_onboarding_is_deleted_by_the_next_run_
 
 def test_an_empty_draft_left_by_an_older_run_is_never_numbered(session):
     billed_partner(session)
+    run(session)
     agreement, _ = onboarding_partner(session)
     session.add(Invoice(agreement_id=agreement.id, franchisee_id=agreement.franchisee_id, period="2026-10",
-                        plan_id="standard-2026"))  # what today's runs wrote: a 0.00 draft without lines
-    session.commit()
-    run_id = session.exec(select(BillingRun)).first()
-    assert run_id is None
-    drafts = runs.compute(session=session, period="2026-10", plans=PLANS, today=TODAY)
-    runs.write_drafts(session=session, period="2026-10", drafts=drafts, actor=SYSTEM)
-    session.add(Invoice(agreement_id=agreement.id, franchisee_id=agreement.franchisee_id, period="2026-10",
-                        plan_id="standard-2026"))
+                        plan_id="standard-2026"))  # what runs wrote before: a 0.00 draft without lines
     session.commit()
     issued = invoices.issue_period(session=session, period="2026-10", actor=SYSTEM, now=NOW, due_days=15)
     session.commit()
     assert [i.number for i in issued] == ["BH-2026-000001"]
     empty = session.exec(select(Invoice).where(Invoice.agreement_id == agreement.id)).one()
     assert (empty.number, empty.status.value) == (None, "draft")
+    run(session)  # the next run deletes it
+    assert session.exec(select(Invoice).where(Invoice.agreement_id == agreement.id)).first() is None
 
 
 def issued_with_pdf(session) -> Invoice:
