@@ -118,12 +118,13 @@ def site_config_context(*, session, site: Site, args, grace_minutes: int, holdin
     current = next((v for v in versions if state and v.version == state.desired_version), None)
     if holding is not None and not holding.holds_now:
         current = versions[0] if versions else None
+    if holding is not None and not {args.get(k, type=int) for k in ("from", "to") if k in args} <= {
+            v.version for v in versions}:
+        abort(404)  # a version of another partner's time is not found, as on every portal page
     changes, old, new = [], None, None
     if len(versions) > 1:
         new = args.get("to", versions[0].version, type=int)
         old = args.get("from", max(new - 1, 1), type=int)
-        if holding is not None and not {old, new} <= {v.version for v in versions}:
-            abort(404)
         try:
             old, new, changes = distribution.diff_versions(session=session, site=site, old=old, new=new)
         except DistributionError:
