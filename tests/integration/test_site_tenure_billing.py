@@ -18,7 +18,6 @@ from brand_hub.billing import invoices, plans, runs
 from brand_hub.billing.revenue import submit_report
 from brand_hub.models import AuditEvent
 from brand_hub.models.billing import Invoice, InvoiceLine, ReportSource
-from brand_hub.models.tenure import SiteTenure
 from tests.builders import make_agreement, make_franchisee, make_revenue_report, make_site, move_site_by_import
 
 PLANS = plans()
@@ -67,6 +66,8 @@ def site_lines(session, invoice: Invoice | None, site) -> dict[str, D]:
 
 
 def test_the_move_ends_one_tenure_and_starts_the_next_and_is_audited(session, network):
+    from brand_hub.models.tenure import SiteTenure
+
     a, b, fc_a, fc_b, site = network
     move_site_by_import(session, site, b, fc_b, MOVED_ON)
     session.commit()

@@ -100,8 +100,8 @@ def moved(session):
                               count=15, mean=622.0, min=600.0, max=640.0))
     session.add(SiteScore(site_id=site.id, period="2026-11", model_id="brand-health", model_version=1,
                           status="scored", score=77.5, coverage=1.0, indicators={}))
-    b_flag = Flag(site_id=site.id, franchisee_id=b.id, rule="agent-unreachable", subject="", state=FlagState.open,
-                  severity=Severity.major, opened_at=AFTER, open_key=f"s{site.id}|agent-unreachable|",
+    b_flag = Flag(site_id=site.id, franchisee_id=b.id, rule="std:iaq/co2", subject="", state=FlagState.open,
+                  severity=Severity.major, opened_at=AFTER, open_key=f"s{site.id}|std:iaq/co2|",
                   evidence={"rule_title_zh": "乙方时期的旗标", "rule_title_en": "flag of B's time"})
     session.add(b_flag)
     session.add(SiteConfigVersion(site_id=site.id, version=2, content={"wifi": {"ssid": "beta-two"}},
