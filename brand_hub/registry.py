@@ -568,8 +568,9 @@ def _save(session: Session, actor: audit.Actor, kind: str, obj, model, fields: d
     inserted together by ``_insert_created`` (one batch instead of a round
     trip per row); their audit events follow once they have ids.
     """
+    moved = False
     if kind == "site":  # issue 17: a new partner or agreement is a move (a new tenure), never a silent rewrite
-        fields = tenure.hand_over_if_moved(session=session, actor=actor, site=obj, fields=fields)
+        fields, moved = tenure.hand_over_if_moved(session=session, actor=actor, site=obj, fields=fields)
     if obj is None:
         obj = model(**fields)
         session.add(obj)
@@ -580,7 +581,7 @@ def _save(session: Session, actor: audit.Actor, kind: str, obj, model, fields: d
         return Saved(obj, created=True, changed=True)
     before = audit.snapshot(obj)
     if not _apply(obj, fields):
-        return Saved(obj, created=False, changed=False)
+        return Saved(obj, created=False, changed=moved)
     if hasattr(obj, "updated_at"):
         obj.updated_at = utcnow()
     session.add(obj)

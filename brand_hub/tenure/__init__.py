@@ -420,7 +420,7 @@ def _close_flags(session: Session, site: Site, old_partner_id: int, new_partner:
 
 
 def hand_over_if_moved(*, session: Session, actor: audit.Actor, site: Site | None,
-                       fields: dict[str, Any]) -> dict[str, Any]:
+                       fields: dict[str, Any]) -> tuple[dict[str, Any], bool]:
     """The registry's save calls this for every site it writes (imports and the HQ form).
 
     When the cleaned fields give an existing site another partner or agreement, the
@@ -430,10 +430,10 @@ def hand_over_if_moved(*, session: Session, actor: audit.Actor, site: Site | Non
     fields = dict(fields)
     moved_on = fields.pop("moved_on", None)
     if site is None or site.id is None:
-        return fields
+        return fields, False
     partner_id, agreement_id = fields.get("franchisee_id", site.franchisee_id), fields.get("agreement_id")
     if partner_id == site.franchisee_id and agreement_id == site.agreement_id:
-        return fields
+        return fields, False
     from brand_hub.registry import InvalidRecord  # the registry imports this module
 
     partner = session.get(Franchisee, partner_id)
@@ -443,7 +443,7 @@ def hand_over_if_moved(*, session: Session, actor: audit.Actor, site: Site | Non
                   effective_on=moved_on or local_today(site), actor=actor)
     except TenureError as exc:
         raise InvalidRecord({"moved_on" if moved_on else "franchisee": str(exc)}) from exc
-    return fields
+    return fields, True
 
 
 def visible_rows(rows: list, key: Callable[[Any], str], holding_: Holding) -> list:
