@@ -227,6 +227,35 @@ def sites_by_agreement(*, session: Session, period: str, agreement_ids: list[int
     return result
 
 
+# ---------------------------------------------------------------- compliance: a partner is judged on its own periods
+
+def judged_sites(*, session: Session, sites: list) -> dict[int, list]:
+    """The site facts each partner's rules see (``compliance.facts``): per partner, its sites with the
+    scores of the periods it held them only.
+
+    So a red card earned under the previous holder never counts towards the new holder's
+    termination review, and the previous holder still answers for the quarters it held.
+    Sites never moved are passed through unchanged, under their current partner.
+    """
+    import dataclasses
+
+    tenures: dict[int, list[SiteTenure]] = defaultdict(list)
+    for row in session.exec(select(SiteTenure).where(SiteTenure.site_id.in_([s.site_id for s in sites]))
+                            .order_by(SiteTenure.starts_on, SiteTenure.id)).all():
+        tenures[row.site_id].append(row)
+    result: dict[int, list] = defaultdict(list)
+    for site in sites:
+        rows = tenures.get(site.site_id)
+        if not rows or len({t.franchisee_id for t in rows}) == 1 and rows[0].franchisee_id == site.franchisee_id:
+            result[site.franchisee_id].append(site)
+            continue
+        for partner_id in dict.fromkeys(t.franchisee_id for t in rows):  # each holder once, oldest first
+            own = [t for t in rows if t.franchisee_id == partner_id]
+            scores = {p: v for p, v in site.scores.items() if any(_period_owned(t, p) for t in own)}
+            result[partner_id].append(dataclasses.replace(site, franchisee_id=partner_id, scores=scores))
+    return result
+
+
 # ---------------------------------------------------------------- the portal: which rows a partner may see
 
 # How each site-and-time model reads its time: an instant column, a month, a period
