@@ -59,9 +59,14 @@ def site_data_context(site: Site, holding=None) -> dict:
     if held_until is not None:
         quarantine = quarantine.where(QuarantinedRecord.received_at < held_until)
     quarantined = session.exec(quarantine.order_by(QuarantinedRecord.received_at.desc()).limit(20)).all()
-    return {"site": site, "target": target, "series": site_series(session=session, site_id=site.id,
-                                                                  held_from=held_from, held_until=held_until),
-            "quarantined": quarantined, "now": datetime.now(timezone.utc)}
+    series = site_series(session=session, site_id=site.id, held_from=held_from, held_until=held_until)
+    if holding is not None and len(holding.tenures) > 1:  # held, lost and taken back: not the time between
+        for zones in series["metrics"].values():
+            for zone, points in zones.items():
+                zones[zone] = [p for p in points if holding.owns_instant(datetime.fromisoformat(p["x"]))]
+        quarantined = [q for q in quarantined if holding.owns_instant(q.received_at)]
+    return {"site": site, "target": target, "series": series, "quarantined": quarantined,
+            "now": datetime.now(timezone.utc)}
 
 
 @bp.route("/sites/<code>/token", methods=["POST"])
