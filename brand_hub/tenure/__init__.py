@@ -23,7 +23,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, time, timezone
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
@@ -279,7 +279,7 @@ def is_time_tied(model) -> bool:
     return model in TIME_OF
 
 
-def _window(tenure, kind: str, value, now: datetime):
+def _window(tenure, kind: str, value):
     if kind == MONTH:
         return and_(or_(tenure.first_month.is_(None), value >= tenure.first_month),
                     or_(tenure.last_month.is_(None), value <= tenure.last_month))
@@ -309,7 +309,7 @@ def held_by(model, franchisee_id: int, *, now: datetime | None = None):
         return site_id.in_(sa_select(Site.id).where(Site.franchisee_id == franchisee_id))
     if model is StandardAcknowledgement:
         value = func.coalesce(StandardAcknowledgement.acknowledged_at, now)
-        covered = _window(tenure, INSTANT, value, now)
+        covered = _window(tenure, INSTANT, value)
     elif model is SiteConfigVersion:
         later = aliased(SiteConfigVersion)
         in_force_at_start = ~exists().where(later.site_id == SiteConfigVersion.site_id,
@@ -319,7 +319,7 @@ def held_by(model, franchisee_id: int, *, now: datetime | None = None):
                        or_(tenure.held_from.is_(None), SiteConfigVersion.created_at >= tenure.held_from,
                            in_force_at_start))
     else:
-        covered = _window(tenure, kind, getattr(model, column), now)
+        covered = _window(tenure, kind, getattr(model, column))
     by_tenure = exists().where(tenure.site_id == site_id, tenure.franchisee_id == franchisee_id, covered)
     untracked = and_(~exists().where(any_tenure.site_id == site_id),
                      site_id.in_(sa_select(Site.id).where(Site.franchisee_id == franchisee_id)))
@@ -473,8 +473,3 @@ def hand_over_if_moved(*, session: Session, actor: audit.Actor, site: Site | Non
     except TenureError as exc:
         raise InvalidRecord({"moved_on" if moved_on else "franchisee": str(exc)}) from exc
     return fields, True
-
-
-def visible_rows(rows: list, key: Callable[[Any], str], holding_: Holding) -> list:
-    """Keep the rows whose period the holding owns (for lists built outside SQL)."""
-    return [r for r in rows if holding_.owns_period(key(r))]
