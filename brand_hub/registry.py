@@ -27,7 +27,7 @@ from sqlmodel import Session, select
 
 from standards.loader import load_yaml
 
-from . import audit
+from . import audit, tenure
 from .models import Agreement, AgreementStatus, Franchisee, FranchiseeStatus, Site, SiteStatus, utcnow
 
 TIERS = ("flagship", "standard", "lite")
@@ -35,6 +35,7 @@ REGIONS = ("east", "north", "south", "west")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 SITE_CSV_COLUMNS = ("code", "name_zh", "name_en", "franchisee", "agreement", "city", "region", "tier", "address",
                     "timezone", "opening_hours", "area_m2", "desks", "status", "opened_on", "agent_url")
+SITE_CSV_COLUMNS += ("moved_on",)  # issue 17: the date a change of partner takes effect (default: today)
 SITE_SORTS = ("code", "name_zh", "city", "region", "tier", "status", "desks", "area_m2", "franchisee")
 
 
@@ -472,6 +473,7 @@ def clean_site(values: dict) -> dict[str, Any]:
         "status": lambda: SiteStatus(_choice(values, "status", SiteStatus, "onboarding")),
         "opened_on": lambda: _date(values, "opened_on"),
         "agent_url": lambda: _url(values, "agent_url"),
+        "moved_on": lambda: _date(values, "moved_on"),  # issue 17: not a column, read by tenure.hand_over_if_moved
     })
 
 
@@ -566,6 +568,9 @@ def _save(session: Session, actor: audit.Actor, kind: str, obj, model, fields: d
     inserted together by ``_insert_created`` (one batch instead of a round
     trip per row); their audit events follow once they have ids.
     """
+    moved = False
+    if kind == "site":  # issue 17: a new partner or agreement is a move (a new tenure), never a silent rewrite
+        fields, moved = tenure.hand_over_if_moved(session=session, actor=actor, site=obj, fields=fields)
     if obj is None:
         obj = model(**fields)
         session.add(obj)
@@ -576,7 +581,7 @@ def _save(session: Session, actor: audit.Actor, kind: str, obj, model, fields: d
         return Saved(obj, created=True, changed=True)
     before = audit.snapshot(obj)
     if not _apply(obj, fields):
-        return Saved(obj, created=False, changed=False)
+        return Saved(obj, created=False, changed=moved)
     if hasattr(obj, "updated_at"):
         obj.updated_at = utcnow()
     session.add(obj)

@@ -12,7 +12,9 @@ from flask_login import current_user
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from brand_hub import tenure
 from brand_hub.models import Agreement, Franchisee, Site
+from brand_hub.models.billing import Invoice, InvoiceLine
 
 
 class ScopeError(Exception):
@@ -30,6 +32,10 @@ def scope_to(stmt, model, franchisee_id: int):
     """Add the ownership condition for ``model`` to ``stmt``."""
     if model is Franchisee:
         return stmt.where(Franchisee.id == franchisee_id)
+    if tenure.is_time_tied(model):  # issue 17: rows of a site and a time belong to who held the site then
+        return stmt.where(tenure.held_by(model, franchisee_id))
+    if model is InvoiceLine:  # a line is its invoice's (the invoice names the agreement that billed it)
+        return stmt.where(InvoiceLine.invoice_id.in_(select(Invoice.id).where(Invoice.franchisee_id == franchisee_id)))
     if hasattr(model, "franchisee_id"):
         return stmt.where(model.franchisee_id == franchisee_id)
     if hasattr(model, "site_id"):
@@ -48,7 +54,7 @@ def owned_select(model) -> SelectOfScalar:
 def get_owned(session: Session, model, object_id) -> object:
     """The partner's own object with this id, or 404 (also for another partner's)."""
     primary_key = model.__table__.primary_key.columns.values()[0]
-    obj = session.exec(owned_select(model).where(primary_key == object_id)).first()
+    obj = session.exec(_reachable_select(model).where(primary_key == object_id)).first()
     if obj is None:
         abort(404)
     return obj
@@ -56,10 +62,33 @@ def get_owned(session: Session, model, object_id) -> object:
 
 def get_owned_by(session: Session, model, **criteria) -> object:
     """Like ``get_owned`` but by other columns, e.g. ``code="SH-01"``."""
-    stmt = owned_select(model)
+    stmt = _reachable_select(model)
     for name, value in criteria.items():
         stmt = stmt.where(getattr(model, name) == value)
     obj = session.exec(stmt).first()
     if obj is None:
         abort(404)
     return obj
+
+
+# ---------------------------------------------------------------- ownership over time (issue 17)
+#
+# Lists of "my sites" (``owned_select(Site)``) are the sites the partner holds today.
+# A site it held before is still reachable by its own pages (``get_owned`` /
+# ``get_owned_by``), for its past only: every row of a site and a time is scoped
+# above by ``tenure.held_by`` (the partner's tenures), and the per-site pages ask
+# ``site_holding`` which span of the site's life to show.
+
+
+def held_sites_select() -> SelectOfScalar:
+    """The sites the signed-in partner holds today or held before (for pages about its past)."""
+    return select(Site).where(Site.id.in_(tenure.sites_ever_held(current_franchisee_id())))
+
+
+def _reachable_select(model) -> SelectOfScalar:
+    return held_sites_select() if model is Site else owned_select(model)
+
+
+def site_holding(session: Session, site: Site) -> tenure.Holding:
+    """The signed-in partner's tenures of ``site`` (``holds_now``: it is the partner's today)."""
+    return tenure.holding(session=session, site=site, franchisee_id=current_franchisee_id())

@@ -91,3 +91,24 @@ def make_revenue_report(session: Session, site: Site, period: str, gross_revenue
     session.add(obj)
     session.flush()
     return obj
+
+
+def move_site_by_import(session: Session, site: Site, franchisee: Franchisee, agreement: Agreement | None,
+                        moved_on: date | None = None):
+    """Hand ``site`` to ``franchisee`` as HQ does: a network file naming the site's new partner (issue 17)."""
+    import json
+
+    from brand_hub.audit import SYSTEM
+    from brand_hub.registry import import_network_yaml
+
+    entry = {"code": site.code, "name_zh": site.name_zh, "name_en": site.name_en, "franchisee": franchisee.code,
+             "agreement": agreement.number if agreement else "", "city": site.city, "region": site.region,
+             "tier": site.tier, "timezone": site.timezone, "desks": site.desks, "area_m2": str(site.area_m2),
+             "status": getattr(site.status, "value", site.status),
+             "opened_on": site.opened_on.isoformat() if site.opened_on else "", "opening_hours": site.opening_hours}
+    if moved_on is not None:
+        entry["moved_on"] = moved_on.isoformat()
+    result = import_network_yaml(session=session, actor=SYSTEM, text="sites:\n  - " + json.dumps(entry, ensure_ascii=False))
+    assert result.ok, result.problems
+    session.flush()
+    return result

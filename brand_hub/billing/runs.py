@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete, or_
 from sqlmodel import Session, select
 
-from brand_hub import audit
+from brand_hub import audit, tenure
 from brand_hub.models import Agreement, AgreementStatus, Franchisee, Site, SiteStatus
 from brand_hub.models.billing import (
     BillingRun,
@@ -100,19 +100,21 @@ def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], tod
             problems.append(f"agreement {agreement.number}: royalty plan '{agreement.royalty_plan_id}' does not "
                             f"exist; not billed for {period} (known plans: {', '.join(sorted(plans)) or 'none'})")
     agreements = [a for a in agreements if a.royalty_plan_id in plans]
-    sites_by_agreement: dict[int, list[Site]] = defaultdict(list)
-    for site in session.exec(select(Site).where(Site.agreement_id.in_([a.id for a in agreements]),
-                                                Site.status.in_(BILLED_SITES)).order_by(Site.code)).all():
-        sites_by_agreement[site.agreement_id].append(site)
+    # issue 17: a site-month is billed to the agreement in force that month (the site's tenure), not today's
+    sites_by_agreement = tenure.sites_by_agreement(session=session, period=period,
+                                                   agreement_ids=[a.id for a in agreements], statuses=BILLED_SITES)
     site_ids = [s.id for sites in sites_by_agreement.values() for s in sites]
     # one read for every window in use; each agreement then averages only its own plan's months
     used = {plans[a.royalty_plan_id].estimate_months for a in agreements}
     history_periods = calc.estimate_window(period, max(used, default=0))
     reports = newest_reports(session=session, site_ids=site_ids, periods=history_periods + [period])
     existing = {i.agreement_id: i for i in session.exec(select(Invoice).where(Invoice.period == period)).all()}
-    true_ups = _true_up_sources(session=session, site_ids=site_ids, period=period)
-    corrections = newest_reports(session=session, site_ids=list(true_ups),
-                                 periods=sorted({b.service_period for items in true_ups.values() for b in items}))
+    true_ups = _true_up_sources(session=session, agreement_ids=[a.id for a in agreements], period=period)
+    corrections = newest_reports(session=session, site_ids=sorted({s for by_site in true_ups.values() for s in by_site}),
+                                 periods=sorted({b.service_period for by_site in true_ups.values()
+                                                 for items in by_site.values() for b in items}))
+    true_up_sites = {s.id: s for s in session.exec(select(Site).where(
+        Site.id.in_(sorted({s for by_site in true_ups.values() for s in by_site})))).all()}
     late = _overdue_invoices(session=session, agreement_ids=[a.id for a in agreements], period=period)
     drafts = []
     for agreement in agreements:
@@ -126,7 +128,9 @@ def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], tod
             if month.estimated:
                 draft.estimates[site.id] = month.revenue
             draft.lines += calc.site_lines(plan, month, period)
-            draft.lines += _true_up_lines(plan, site, true_ups.get(site.id, []), corrections)
+        for site_id, billed in sorted(true_ups.get(agreement.id, {}).items(),  # issue 17: per site and agreement
+                                      key=lambda item: true_up_sites[item[0]].code):
+            draft.lines += _true_up_lines(plan, true_up_sites[site_id], billed, corrections)
         draft.lines += _late_fee_lines(plans, plan, late.get(agreement.id, []), today)
         if not draft.lines and not draft.blocked:
             if left_out is not None:
@@ -176,23 +180,30 @@ class _Billed:
     invoice_number: str
 
 
-def _true_up_sources(*, session: Session, site_ids: list[int], period: str) -> dict[int, list[_Billed]]:
-    """Earlier months of these sites that issued invoices charged, grouped per site and month."""
-    if not site_ids:
+def _true_up_sources(*, session: Session, agreement_ids: list[int],
+                     period: str) -> dict[int, dict[int, list[_Billed]]]:
+    """Earlier months these agreements' issued invoices charged, per agreement, site and month.
+
+    Issue 17: a true-up is keyed by site *and* the agreement that billed the month, so a
+    correction of a month before a site changed hands is trued up on the old holder's
+    invoice, against the old holder's issued invoice, never on the new holder's.
+    """
+    if not agreement_ids:
         return {}
     rows = session.exec(select(InvoiceLine, Invoice).join(Invoice, Invoice.id == InvoiceLine.invoice_id).where(
-        InvoiceLine.site_id.in_(site_ids), InvoiceLine.kind.in_(REVENUE_KINDS),
-        InvoiceLine.service_period < period, Invoice.status != InvoiceStatus.draft)).all()
-    grouped: dict[tuple[int, str], list[tuple[InvoiceLine, Invoice]]] = defaultdict(list)
+        Invoice.agreement_id.in_(agreement_ids), InvoiceLine.site_id.is_not(None),
+        InvoiceLine.kind.in_(REVENUE_KINDS), InvoiceLine.service_period < period,
+        Invoice.status != InvoiceStatus.draft)).all()
+    grouped: dict[tuple[int, int, str], list[tuple[InvoiceLine, Invoice]]] = defaultdict(list)
     for line, invoice in rows:
-        grouped[(line.site_id, line.service_period)].append((line, invoice))
-    result: dict[int, list[_Billed]] = defaultdict(list)
-    for (site_id, month), items in sorted(grouped.items()):
+        grouped[(invoice.agreement_id, line.site_id, line.service_period)].append((line, invoice))
+    result: dict[int, dict[int, list[_Billed]]] = defaultdict(lambda: defaultdict(list))
+    for (agreement_id, site_id, month), items in sorted(grouped.items()):
         original = min((inv for line, inv in items if line.kind == "royalty"), key=lambda inv: inv.id,
                        default=items[0][1])
-        result[site_id].append(_Billed(month, sum((line.amount for line, _ in items), Decimal("0")),
-                                       max(line.revenue_report_version or 0 for line, _ in items),
-                                       original.id, original.number or ""))
+        result[agreement_id][site_id].append(_Billed(month, sum((line.amount for line, _ in items), Decimal("0")),
+                                                     max(line.revenue_report_version or 0 for line, _ in items),
+                                                     original.id, original.number or ""))
     return result
 
 

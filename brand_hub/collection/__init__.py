@@ -159,15 +159,24 @@ def feed_rows(*, session: Session, site_ids: list[int] | None = None, sort: str 
     return sorted(rows, key=keys.get(sort, keys["state"]), reverse=descending)
 
 
-def site_series(*, session: Session, site_id: int, days: int = 7) -> dict[str, Any]:
-    """The collected readings of a site's last ``days`` days with data, as chart series per metric and zone."""
-    newest = session.exec(select(func.max(ReadingBucket.bucket_start)).where(ReadingBucket.site_id == site_id)).one()
+def site_series(*, session: Session, site_id: int, days: int = 7, held_from: datetime | None = None,
+                held_until: datetime | None = None) -> dict[str, Any]:
+    """The collected readings of a site's last ``days`` days with data, as chart series per metric and zone.
+
+    ``held_from`` / ``held_until`` (issue 17): only readings of that span (a partner's tenure of the site).
+    """
+    held = [ReadingBucket.site_id == site_id]
+    if held_from is not None:
+        held.append(ReadingBucket.bucket_start >= held_from)
+    if held_until is not None:
+        held.append(ReadingBucket.bucket_start < held_until)
+    newest = session.exec(select(func.max(ReadingBucket.bucket_start)).where(*held)).one()
     if newest is None:
         return {"metrics": {}, "since": None, "until": None, "buckets": 0}
     since = newest - timedelta(days=days)
     rows = session.exec(select(ReadingBucket.metric, ReadingBucket.zone, ReadingBucket.bucket_start,
                                ReadingBucket.mean, ReadingBucket.min, ReadingBucket.max, ReadingBucket.count)
-                        .where(ReadingBucket.site_id == site_id, ReadingBucket.bucket_start > since)
+                        .where(*held, ReadingBucket.bucket_start > since)
                         .order_by(ReadingBucket.metric, ReadingBucket.zone, ReadingBucket.bucket_start)).all()
     metrics: dict[str, dict[str, list]] = {}
     for metric, zone, start, mean, low, high, count in rows:

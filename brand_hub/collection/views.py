@@ -41,14 +41,32 @@ def site_data(code: str):
     return render_template("collection/site_data.html", **site_data_context(site))
 
 
-def site_data_context(site: Site) -> dict:
-    """What the site data page shows, in the dashboard and in the portal alike."""
+def site_data_context(site: Site, holding=None) -> dict:
+    """What the site data page shows, in the dashboard and in the portal alike.
+
+    ``holding`` (issue 17, the portal): the partner's tenures of the site; only their
+    span is shown, and the live feed only to the partner holding the site today.
+    """
     session = db()
+    held_from = holding.held_from if holding is not None else None
+    held_until = holding.held_until if holding is not None else None
     target = session.exec(select(CollectionTarget).where(CollectionTarget.site_id == site.id)).first()
-    quarantined = session.exec(select(QuarantinedRecord).where(QuarantinedRecord.site_id == site.id)
-                               .order_by(QuarantinedRecord.received_at.desc()).limit(20)).all()
-    return {"site": site, "target": target, "series": site_series(session=session, site_id=site.id),
-            "quarantined": quarantined, "now": datetime.now(timezone.utc)}
+    if holding is not None and not holding.holds_now:
+        target = None
+    quarantine = select(QuarantinedRecord).where(QuarantinedRecord.site_id == site.id)
+    if held_from is not None:
+        quarantine = quarantine.where(QuarantinedRecord.received_at >= held_from)
+    if held_until is not None:
+        quarantine = quarantine.where(QuarantinedRecord.received_at < held_until)
+    quarantined = session.exec(quarantine.order_by(QuarantinedRecord.received_at.desc()).limit(20)).all()
+    series = site_series(session=session, site_id=site.id, held_from=held_from, held_until=held_until)
+    if holding is not None and len(holding.tenures) > 1:  # held, lost and taken back: not the time between
+        for zones in series["metrics"].values():
+            for zone, points in zones.items():
+                zones[zone] = [p for p in points if holding.owns_instant(datetime.fromisoformat(p["x"]))]
+        quarantined = [q for q in quarantined if holding.owns_instant(q.received_at)]
+    return {"site": site, "target": target, "series": series, "quarantined": quarantined,
+            "now": datetime.now(timezone.utc)}
 
 
 @bp.route("/sites/<code>/token", methods=["POST"])

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from brand_hub import tenure
 from brand_hub.models import Franchisee, Site, SiteStatus
 from brand_hub.models.billing import Invoice, ReportStatus, RevenueReport
 from brand_hub.models.collection import CollectionTarget, NpsResponse, OpsEvent, ReadingBucket
@@ -138,9 +139,7 @@ def gather(*, session: Session, ctx: Context, site_codes: list[str] | None = Non
 
 
 def _partners(*, session: Session, ctx: Context, sites: list[SiteFacts], errors: list[dict]) -> list[PartnerFacts]:
-    by_partner: dict[int, list[SiteFacts]] = defaultdict(list)
-    for site in sites:
-        by_partner[site.franchisee_id].append(site)
+    by_partner = tenure.judged_sites(session=session, sites=sites)  # issue 17: each partner on its own periods
     codes = dict(session.exec(select(Franchisee.id, Franchisee.code).where(Franchisee.id.in_(list(by_partner)))).all())
     partners = {fid: PartnerFacts(fid, codes.get(fid, str(fid)), sites=members) for fid, members in by_partner.items()}
 

@@ -102,11 +102,25 @@ def site_config(code: str):
                                                  grace_minutes=settings().config_drift_grace_minutes))
 
 
-def site_config_context(*, session, site: Site, args, grace_minutes: int) -> dict:
-    """What the HQ and portal config pages of a site show (shared so both say the same)."""
+def site_config_context(*, session, site: Site, args, grace_minutes: int, holding=None) -> dict:
+    """What the HQ and portal config pages of a site show (shared so both say the same).
+
+    ``holding`` (issue 17, the portal): the partner's tenures of the site. It sees the
+    versions in force while it held the site; a partner that no longer holds it sees
+    no live state, and the version in force when its tenure ended as the current one.
+    """
     versions = distribution.versions(session=session, site_id=site.id)
     state = distribution.site_state(session=session, site_id=site.id)
+    if holding is not None:
+        versions = _versions_held(versions, holding)
+        if not holding.holds_now:
+            state = None
     current = next((v for v in versions if state and v.version == state.desired_version), None)
+    if holding is not None and not holding.holds_now:
+        current = versions[0] if versions else None
+    if holding is not None and not {args.get(k, type=int) for k in ("from", "to") if k in args} <= {
+            v.version for v in versions}:
+        abort(404)  # a version of another partner's time is not found, as on every portal page
     changes, old, new = [], None, None
     if len(versions) > 1:
         new = args.get("to", versions[0].version, type=int)
@@ -119,6 +133,19 @@ def site_config_context(*, session, site: Site, args, grace_minutes: int) -> dic
     return dict(versions=versions, state=state, current=current, changes=changes, old=old, new=new,
                 leaves=sorted(leaves.items()), provenance=current.provenance if current else {},
                 drifted=distribution.is_drifted(state, now=_now(), grace_minutes=grace_minutes))
+
+
+def _versions_held(versions: list, holding) -> list:
+    """The versions (newest first) in force at some time of the holding: made during it, or in force at its start."""
+    kept = []
+    for index, version in enumerate(versions):
+        successor = versions[index - 1] if index > 0 else None  # newest first: the next version is the one before
+        starts, ends = version.created_at, successor.created_at if successor else None
+        if any((t.held_until is None or starts < t.held_until) and (t.held_from is None or ends is None
+                                                                    or ends > t.held_from)
+               for t in holding.tenures):
+            kept.append(version)
+    return kept
 
 
 @bp.route("/sites/<code>/config/rollback", methods=["POST"])

@@ -16,3 +16,5 @@ from .registry import (  # noqa: F401
 from . import collection, standards, scoring, compliance, billing  # noqa: F401,E402
 
 metadata = SQLModel.metadata
+from . import tenure  # noqa: F401,E402  (issue 17: who held a site when)
+from .tenure import SiteTenure  # noqa: F401,E402

@@ -83,13 +83,16 @@ def site_scorecard(code: str):
                            **scorecard_context(session=session, site=site, period=request.args.get("period")))
 
 
-def scorecard_context(*, session, site: Site, period: str | None, partner: bool = False) -> dict:
+def scorecard_context(*, session, site: Site, period: str | None, partner: bool = False, holding=None) -> dict:
     """What a scorecard page shows (the HQ page and the partner's page share it).
 
     ``card``: the card to show; a partner sees a quarter's card only once HQ published it
-    (``card_pending`` then says it is not published yet).
+    (``card_pending`` then says it is not published yet). ``holding`` (issue 17, the portal):
+    the partner's tenures of the site; only the periods they own are shown.
     """
     history = reports.site_history(session=session, site_id=site.id)
+    if holding is not None:
+        history = [r for r in history if holding.owns_period(r.period)]
     quarters = [r for r in history if r.card is not None]
     shown = [r for r in history if r.period == period] if period else (quarters or history)[-1:]
     if period and not shown:

@@ -12,6 +12,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from brand_hub import tenure
 from brand_hub.billing import BillingError, shift_period
 from brand_hub.billing.revenue import BREAKDOWN_KEYS, parse_amount, submit_report
 from brand_hub.billing.views import invoice_page, pdf_response
@@ -21,7 +22,7 @@ from brand_hub.web import db
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
 from ..blueprint import bp
-from ..scope import get_owned, get_owned_by, owned_select
+from ..scope import current_franchisee_id, get_owned, get_owned_by, held_sites_select, owned_select
 
 
 def _default_period() -> str:
@@ -33,13 +34,15 @@ def _default_period() -> str:
 @roles_required(PORTAL_ALL)
 def revenue():
     session = db()
-    sites = session.exec(owned_select(Site).order_by(Site.code)).all()
+    sites = session.exec(held_sites_select().order_by(Site.code)).all()  # issue 17: a past month of a site held before
     form = {"site": request.form.get("site", ""), "period": request.form.get("period", _default_period()),
             "gross_revenue": request.form.get("gross_revenue", "")}
     form.update({k: request.form.get(k, "") for k in BREAKDOWN_KEYS})
     if request.method == "POST":
         site = get_owned_by(session, Site, code=form["site"])
         try:
+            tenure.require_month_holder(session=session, site=site, period=form["period"].strip(),
+                                        franchisee_id=current_franchisee_id())  # issue 17
             gross = parse_amount(form["gross_revenue"], _("gross revenue"))
             labels = {"desks": _("Desks"), "offices": _("Private offices"), "meeting_rooms": _("Meeting rooms"),
                       "services": _("Services")}  # the form's own labels, so a refusal names the field shown
@@ -48,7 +51,7 @@ def revenue():
                                             gross_revenue=gross, breakdown=breakdown, source=ReportSource.portal,
                                             submitted_by=current_user.email,
                                             today=datetime.now(timezone.utc).date())
-        except BillingError as exc:
+        except (BillingError, tenure.TenureError) as exc:
             session.rollback()
             flash(str(exc), "error")
         else:

@@ -12,7 +12,7 @@ from brand_hub.web import db
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
 from ..blueprint import bp
-from ..scope import get_owned_by, owned_select
+from ..scope import get_owned_by, owned_select, site_holding
 
 
 @bp.route("/agents")
@@ -29,4 +29,4 @@ def agents():
 @roles_required(PORTAL_ALL)
 def site_data(code: str):
     site = get_owned_by(db(), Site, code=code)
-    return render_template("portal/site_data.html", **site_data_context(site))
+    return render_template("portal/site_data.html", **site_data_context(site, site_holding(db(), site)))

@@ -18,11 +18,11 @@ from brand_hub.web import db, settings
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
 from ..blueprint import bp
-from ..scope import current_franchisee_id, get_owned, get_owned_by, owned_select
+from ..scope import current_franchisee_id, get_owned, get_owned_by, held_sites_select, owned_select
 
 
 def _rows(flags: list[Flag]) -> list[tuple]:
-    sites = {s.id: s for s in db().exec(owned_select(Site)).all()}
+    sites = {s.id: s for s in db().exec(held_sites_select()).all()}  # issue 17: flags of sites held before too
     partner = get_owned(db(), Franchisee, current_franchisee_id())
     return [(f, sites.get(f.site_id), partner) for f in flags]
 

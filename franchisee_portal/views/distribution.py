@@ -21,7 +21,7 @@ from brand_hub.web import db, settings
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
 from ..blueprint import bp
-from ..scope import current_franchisee_id, get_owned, get_owned_by, owned_select
+from ..scope import current_franchisee_id, get_owned, get_owned_by, held_sites_select, owned_select, site_holding
 
 
 def _now() -> datetime:
@@ -34,6 +34,7 @@ def standards():
     """What the partner's sites must acknowledge (text, what changed since their last version), and what they did."""
     session = db()
     sites = list(session.exec(owned_select(Site).where(Site.status != SiteStatus.terminated).order_by(Site.code)))
+    held = {s.id: s for s in session.exec(held_sites_select())}  # issue 17: names of sites held before
     pending = distribution.pending_for_sites(session=session, sites=sites)
     done = session.exec(owned_select(StandardAcknowledgement)
                         .where(StandardAcknowledgement.acknowledged_at.is_not(None))
@@ -41,7 +42,7 @@ def standards():
     standards_by_id = {s.id: s for s in session.exec(select(Standard).where(
         Standard.id.in_([a.standard_id for a in done])))}
     return render_template("portal/standards.html", pending=pending, done=done, standards_by_id=standards_by_id,
-                           sites_by_id={s.id: s for s in sites}, now=_now())
+                           sites_by_id=held, now=_now())
 
 
 @bp.route("/standards/acknowledgements/<int:ack_id>", methods=["POST"])
@@ -74,4 +75,5 @@ def site_config(code: str):
     site = get_owned_by(session, Site, code=code)
     return render_template("portal/site_config.html", site=site,
                            **site_config_context(session=session, site=site, args=request.args,
-                                                 grace_minutes=settings().config_drift_grace_minutes))
+                                                 grace_minutes=settings().config_drift_grace_minutes,
+                                                 holding=site_holding(session, site)))

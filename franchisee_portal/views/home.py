@@ -15,7 +15,7 @@ from brand_hub.web import db
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
 from ..blueprint import bp
-from ..scope import current_franchisee_id, get_owned, get_owned_by, owned_select
+from ..scope import current_franchisee_id, get_owned, get_owned_by, owned_select, site_holding
 
 
 @bp.route("/")
@@ -54,8 +54,10 @@ def sites():
 def site(code: str):
     session = db()
     site = get_owned_by(session, Site, code=code)
-    agreement = get_owned(session, Agreement, site.agreement_id) if site.agreement_id else None
-    return render_template("portal/site.html", site=site, agreement=agreement)
+    holding = site_holding(session, site)  # issue 17: a site held before shows the partner's own agreement
+    agreement_id = site.agreement_id if holding.holds_now else holding.last.agreement_id
+    agreement = get_owned(session, Agreement, agreement_id) if agreement_id else None
+    return render_template("portal/site.html", site=site, agreement=agreement, holding=holding)
 
 
 @bp.route("/agreements")

@@ -11,14 +11,14 @@ from brand_hub.web import db
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
 from ..blueprint import bp
-from ..scope import get_owned_by, owned_select
+from ..scope import get_owned_by, held_sites_select, owned_select, site_holding
 
 
 @bp.route("/scores")
 @roles_required(PORTAL_ALL)
 def scores():
     session = db()
-    sites = session.exec(owned_select(Site).order_by(Site.code)).all()
+    sites = session.exec(held_sites_select().order_by(Site.code)).all()  # with sites held before, for their past
     rows = session.exec(owned_select(SiteScore)).all()
     shown = reports.newest(rows)
     periods = sorted({p for (_s, p) in shown}, key=reports.period_key, reverse=True)[:6]
@@ -34,4 +34,4 @@ def site_scorecard(code: str):
     site = get_owned_by(session, Site, code=code)
     return render_template("portal/site_scorecard.html", site=site,
                            **scorecard_context(session=session, site=site, period=request.args.get("period"),
-                                             partner=True))
+                                             partner=True, holding=site_holding(session, site)))

@@ -1,0 +1,80 @@
+"""HQ pages of a site's holders: the tenure history, and the form that moves the site to another partner.
+
+Thin: parse the form, call ``brand_hub.tenure.move_site`` (which audits), commit once.
+Only HQ admins move sites; everyone at HQ reads the history.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlmodel import select
+
+from .. import audit, tenure
+from ..models import Agreement, Franchisee, Site
+from ..web import db
+from ..web.access import HQ_ADMINS, HQ_ALL, roles_required
+
+bp = Blueprint("tenure", __name__, url_prefix="/hq", template_folder="templates")
+
+
+def _site(code: str) -> Site:
+    site = db().exec(select(Site).where(Site.code == code)).first()
+    if site is None:
+        abort(404)
+    return site
+
+
+def _page(site: Site, form: dict, errors: dict, status: int = 200):
+    session = db()
+    partners = {p.id: p for p in session.exec(select(Franchisee).order_by(Franchisee.code))}
+    agreements = {a.id: a for a in session.exec(select(Agreement).order_by(Agreement.number))}
+    return render_template("tenure/site_tenure.html", site=site, tenures=list(reversed(tenure.history(
+        session=session, site=site))), partners=partners, agreements=agreements, form=form, errors=errors,
+        partner_options=[(p.code, f"{p.legal_name} · {p.code}") for p in partners.values()],
+        agreement_options=[(a.number, f"{a.number} · {partners[a.franchisee_id].code}")
+                           for a in agreements.values() if a.franchisee_id in partners]), status
+
+
+@bp.route("/sites/<code>/holders")
+@roles_required(HQ_ALL)
+def site_tenure(code: str):
+    site = _site(code)
+    return _page(site, {"franchisee": "", "agreement": "", "effective_on": tenure.local_today(site).isoformat()}, {})
+
+
+@bp.route("/sites/<code>/holders", methods=["POST"])
+@roles_required(HQ_ADMINS)
+def move(code: str):
+    session = db()
+    site = _site(code)
+    form = {k: request.form.get(k, "").strip()[:80] for k in ("franchisee", "agreement", "effective_on")}
+    errors: dict[str, str] = {}
+    partner = session.exec(select(Franchisee).where(Franchisee.code == form["franchisee"])).first()
+    if partner is None:
+        errors["franchisee"] = _("Choose the partner that takes the site over.")
+    agreement = None
+    if form["agreement"]:
+        agreement = session.exec(select(Agreement).where(Agreement.number == form["agreement"])).first()
+        if agreement is None:
+            errors["agreement"] = _("No agreement with this number.")
+    try:
+        effective_on = date.fromisoformat(form["effective_on"])
+    except ValueError:
+        effective_on = None
+        errors["effective_on"] = _("A date like 2026-11-01.")
+    if not errors:
+        try:
+            tenure.move_site(session=session, site=site, franchisee=partner, agreement=agreement,
+                             effective_on=effective_on, actor=audit.Actor.of(current_user))
+        except tenure.TenureError as exc:
+            session.rollback()
+            errors["effective_on"] = str(exc)
+        else:
+            session.commit()
+            flash(_("%(site)s is held by %(partner)s from %(date)s.", site=site.code, partner=partner.legal_name,
+                    date=effective_on.isoformat()), "success")
+            return redirect(url_for("tenure.site_tenure", code=site.code))
+    return _page(_site(code), form, errors, status=400)
