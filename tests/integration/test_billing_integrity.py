@@ -10,7 +10,6 @@ from sqlmodel import select
 
 from brand_hub.audit import SYSTEM
 from brand_hub.billing import invoices, pdf, plans, runs
-from brand_hub.db import is_postgres
 from brand_hub.models import SiteStatus
 from brand_hub.models.billing import Invoice, InvoiceDocument
 from tests.builders import make_agreement, make_franchisee, make_revenue_report, make_site
@@ -113,16 +112,25 @@ def test_the_database_refuses_to_change_or_delete_a_stored_invoice_pdf(engine, s
     assert session.get(InvoiceDocument, issued.id) is not None
 
 
+@pytest.mark.postgres
 @pytest.mark.parametrize("table", ["invoice_line", "invoice", "invoice_document"])
-def test_postgres_refuses_to_truncate_the_billing_tables(engine, session, table):
-    if not is_postgres(engine):
-        pytest.skip("SQLite has no TRUNCATE (its DELETE is guarded row by row)")
-    issued_with_pdf(session)
-    with pytest.raises(DatabaseError, match="TRUNCATE of billing tables is refused"):
-        with engine.begin() as conn:
-            conn.execute(text(f"TRUNCATE {table} CASCADE"))
-    with engine.connect() as conn:
-        assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() >= 1
+def test_postgres_refuses_to_truncate_the_billing_tables(private_pg_url, table):
+    """SQLite has no TRUNCATE (its DELETE is guarded row by row, above); PostgreSQL's is refused by a trigger."""
+    from sqlmodel import Session
+
+    from brand_hub.db import make_engine
+
+    engine = make_engine(private_pg_url)
+    try:
+        with Session(engine, expire_on_commit=False) as session:
+            issued_with_pdf(session)
+        with pytest.raises(DatabaseError, match="TRUNCATE of billing tables is refused"):
+            with engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {table} CASCADE"))
+        with engine.connect() as conn:
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() >= 1
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.postgres

@@ -46,7 +46,7 @@ def issue_and_pay(session, period: str, now: datetime):
     for invoice in issued:
         if invoice.total > 0:
             invoices.mark_paid(session=session, number=invoice.number, amount=invoice.total, paid_on=now.date(),
-                               actor=SYSTEM)
+                               today=now.date(), actor=SYSTEM)
     session.commit()
     return {i.agreement_id: i for i in issued}
 
