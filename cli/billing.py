@@ -46,6 +46,7 @@ def revenue_import(file: Path) -> None:
         with unit_of_work() as session:
             result = revenue_reports.import_csv(session=session, text=text, file=str(file),
                                         actor=cli_actor(), today=_today())
+            session.commit()
     except BillingError as exc:
         raise click.ClickException(str(exc)) from exc
     for error in result.errors:
@@ -79,12 +80,12 @@ def billing_run(period: str, dry_run: bool) -> None:
             drafts = runs.compute(session=session, period=period, plans=loaded, today=_today(), problems=problems)
             if dry_run:
                 _print_review(runs.review(session=session, period=period, drafts=drafts), period)
-                session.rollback()
                 _refuse_if(problems)
                 return
             run = runs.write_drafts(session=session, period=period, drafts=drafts, actor=cli_actor(),
                                     progress=lambda d: click.echo(f"drafted {d.agreement.number} "
                                                                   f"{d.totals.total}"))
+            session.commit()
     except BillingError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"run {run.id} for {period}: {run.drafts} draft(s), total {run.total} CNY; "
@@ -126,6 +127,7 @@ def billing_issue(period: str, no_pdf: bool) -> None:
         with unit_of_work() as session:
             issued = invoices.issue_period(session=session, period=period, actor=cli_actor(),
                                            now=datetime.now(timezone.utc), due_days=settings.invoice_due_days)
+            session.commit()
             numbers = [i.number for i in issued]
     except BillingError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -137,6 +139,7 @@ def billing_issue(period: str, no_pdf: bool) -> None:
     # PDFs in their own unit of work: an interrupted render is redone by the next `issue`
     with unit_of_work() as session:
         rendered = pdf.render_missing(session=session, brand_name=settings.brand_name, workers=settings.pdf_workers)
+        session.commit()
     click.echo(f"{len(numbers)} invoice(s) issued for {period}; {len(rendered)} PDF(s) rendered")
 
 
@@ -186,6 +189,7 @@ def billing_credit_note(invoice: str, amount: str, reason: str) -> None:
         with unit_of_work() as session:
             note = invoices.credit_note(session=session, number=invoice, amount=_amount(amount), reason=reason,
                                         actor=cli_actor(), now=datetime.now(timezone.utc))
+            session.commit()
             label = f"{note.number}: {note.amount} CNY credited on {invoice}"
     except BillingError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -202,6 +206,7 @@ def billing_mark_paid(invoice: str, amount: str, paid_on: datetime) -> None:
         with unit_of_work() as session:
             invoices.mark_paid(session=session, number=invoice, amount=_amount(amount), paid_on=paid_on.date(),
                                actor=cli_actor())
+            session.commit()
             found = invoices.get_invoice(session=session, number=invoice)
             label = f"{invoice}: paid {found.amount_paid}, balance {found.balance} ({found.status.value})"
     except BillingError as exc:

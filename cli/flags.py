@@ -29,6 +29,7 @@ def flags_evaluate(site_code: str | None) -> None:
             raise click.ClickException(f"no site with code {site_code!r}")
         summary = compliance.evaluate(session=session, settings=settings, now=now,
                                       site_codes=[site_code] if site_code else None)
+        session.commit()
     click.echo(f"evaluated {summary.sites} sites: {summary.opened} opened, {summary.resolved} resolved, "
                f"{summary.events} events, {summary.mails} mails queued")
     for error in summary.errors:

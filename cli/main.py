@@ -50,6 +50,7 @@ def users_create(email: str, role: str, name: str, franchisee_code: str | None, 
         with unit_of_work() as session:
             user = create_user(session=session, actor=cli_actor(), email=email, password=password, role=role,
                                name=name, franchisee_code=franchisee_code)
+            session.commit()
             click.echo(f"created {user.email} ({user.role.value})")
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc

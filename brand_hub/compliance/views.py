@@ -14,6 +14,7 @@ from ..models import Franchisee, Site
 from ..models.compliance import Flag, FlagState, Severity
 from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
+from ..web.refusals import refused
 from . import words
 
 bp = Blueprint("compliance", __name__, url_prefix="/hq/compliance", template_folder="templates")
@@ -124,7 +125,9 @@ def flag_action(flag_id: int, action: str):
     item = _flag_or_404(flag_id)
     form, common = request.form, dict(session=db(), settings=settings(), flag=item, actor=_actor(), now=_now())
     reason = form.get("reason", "").strip()
-    try:
+    if action not in ("acknowledge", "waive", "resolve", "accept", "reject"):
+        abort(404)
+    with refused(compliance.ComplianceError) as refusal:
         if action == "acknowledge":
             compliance.acknowledge(**common, hq=True, note=reason)
         elif action == "waive":
@@ -134,12 +137,9 @@ def flag_action(flag_id: int, action: str):
             compliance.waive(**common, until=until, reason=reason)
         elif action == "resolve":
             compliance.resolve(**common, reason=reason)
-        elif action in ("accept", "reject"):
-            compliance.answer_plan(**common, accept=action == "accept", answer=reason)
         else:
-            abort(404)
-    except compliance.ComplianceError as exc:
-        flash(str(exc), "error")
+            compliance.answer_plan(**common, accept=action == "accept", answer=reason)
+    if refusal:
         return redirect(url_for(".flag", flag_id=flag_id))
     db().commit()
     flash(_("Flag updated."), "success")

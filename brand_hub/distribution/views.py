@@ -17,6 +17,7 @@ from .. import audit, distribution
 from ..models import Franchisee, Site
 from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
+from ..web.refusals import refused
 from . import DistributionError
 from .drift import check_drift
 
@@ -128,11 +129,10 @@ def rollback(code: str):
     version = request.form.get("version", type=int)
     if version is None:
         abort(400, "version is required")
-    try:
+    with refused(DistributionError) as refusal:
         outcome = distribution.rollback(session=db(), site=site, to_version=version,
                                         actor=audit.Actor.of(current_user), now=_now())
-    except DistributionError as exc:
-        flash(str(exc), "error")
+    if refusal:
         return redirect(url_for(".site_config", code=code))
     db().commit()
     flash(_("Version %(new)s (the content of version %(old)s) is queued for delivery.", new=outcome.version,

@@ -13,6 +13,7 @@ from .. import audit
 from ..models import Franchisee, Role, Site
 from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
+from ..web.refusals import refused
 from . import (ScoringError, card_in_force, load_model, model_of, publication, publish_cards, published_keys, reports,
                sensitivity)
 
@@ -58,12 +59,11 @@ def publish():
     if not period:
         flash(_("Choose a quarter to publish."), "error")
         return redirect(url_for(".index"))
-    try:
+    with refused(ScoringError) as refusal:
         model = load_model(settings=settings(), version=int(version) if version.isdigit() else None,
                            model_id=request.form.get("model_id") or None)
         row = publish_cards(session=session, period=period, model=model, actor=audit.Actor.of(current_user))
-    except ScoringError as exc:
-        flash(str(exc), "error")
+    if refusal:
         return redirect(url_for(".index", period=period))
     session.commit()
     flash(_("Cards of %(period)s published (%(model)s v%(version)s).", period=row.period, model=row.model_id,

@@ -16,6 +16,7 @@ from brand_hub.models import Franchisee, Site
 from brand_hub.models.compliance import Flag
 from brand_hub.web import db, settings
 from brand_hub.web.access import PORTAL_ALL, roles_required
+from brand_hub.web.refusals import refused
 
 from ..blueprint import bp
 from ..scope import current_franchisee_id, get_owned, get_owned_by, owned_select
@@ -67,15 +68,22 @@ def _actor() -> audit.Actor:
 @roles_required(PORTAL_ALL)
 def flag_acknowledge(flag_id: int):
     item = get_owned(db(), Flag, flag_id)
-    try:
+    with refused(compliance.ComplianceError) as refusal:
         compliance.acknowledge(session=db(), settings=settings(), flag=item, actor=_actor(),
                                now=datetime.now(timezone.utc), note=request.form.get("note", "").strip())
-    except compliance.ComplianceError as exc:
-        flash(str(exc), "error")
+    if refusal:
         return redirect(url_for("portal.flag", flag_id=flag_id))
     db().commit()
     flash(_("Thank you: the flag is acknowledged."), "success")
     return redirect(url_for("portal.flag", flag_id=flag_id))
+
+
+def _plan_refusal(exc: Exception) -> str:
+    """An incomplete plan names the form's fields it lacks; other refusals read as the service wrote them."""
+    if isinstance(exc, compliance.PlanIncomplete):
+        fields = {"what": _("What will be done"), "who": _("Who does it"), "due_on": _("By when")}
+        return _("The plan needs: %(fields)s", fields=", ".join(str(fields[m]) for m in exc.missing))
+    return str(exc)
 
 
 @bp.route("/flags/<int:flag_id>/plan", methods=["POST"])
@@ -87,16 +95,11 @@ def flag_plan(flag_id: int):
         due_on = date.fromisoformat(form.get("due_on", "")) if form.get("due_on") else None
     except ValueError:
         due_on = None
-    try:
+    with refused(compliance.ComplianceError, message=_plan_refusal) as refusal:
         compliance.submit_plan(session=db(), settings=settings(), flag=item, actor=_actor(),
                                now=datetime.now(timezone.utc), what=form.get("what", ""), who=form.get("who", ""),
                                due_on=due_on)
-    except compliance.PlanIncomplete as exc:
-        fields = {"what": _("What will be done"), "who": _("Who does it"), "due_on": _("By when")}
-        flash(_("The plan needs: %(fields)s", fields=", ".join(str(fields[m]) for m in exc.missing)), "error")
-        return redirect(url_for("portal.flag", flag_id=flag_id))
-    except compliance.ComplianceError as exc:
-        flash(str(exc), "error")
+    if refusal:
         return redirect(url_for("portal.flag", flag_id=flag_id))
     db().commit()
     flash(_("Your plan was sent to HQ."), "success")

@@ -19,6 +19,7 @@ from brand_hub.models import Site, SiteStatus
 from brand_hub.models.standards import Standard, StandardAcknowledgement
 from brand_hub.web import db, settings
 from brand_hub.web.access import PORTAL_ALL, roles_required
+from brand_hub.web.refusals import refused
 
 from ..blueprint import bp
 from ..scope import current_franchisee_id, get_owned, get_owned_by, owned_select
@@ -49,10 +50,9 @@ def standards():
 def acknowledge_standard(ack_id: int):
     session = db()
     ack = get_owned(session, StandardAcknowledgement, ack_id)
-    try:
+    with refused(DistributionError) as refusal:
         distribution.acknowledge(session=session, ack=ack, user=current_user, now=_now())
-    except DistributionError as exc:
-        flash(str(exc), "error")
+    if refusal:
         return redirect(url_for(".standards"))
     session.commit()
     flash(_("Acknowledged. Thank you."), "success")
