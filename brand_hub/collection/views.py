@@ -7,11 +7,13 @@ from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
 from sqlmodel import select
 
+from .. import registry
 from ..audit import Actor
 from ..models import Site
 from ..models.collection import CollectionTarget, QuarantinedRecord
 from ..web import db, settings
 from ..web.access import HQ_ADMINS, HQ_ALL, roles_required
+from ..web.lookups import site_or_404
 from . import SORTS, CollectionError, feed_rows, issue_token, site_series
 
 bp = Blueprint("collection", __name__, url_prefix="/hq/collection", template_folder="templates")
@@ -35,9 +37,7 @@ def agents():
 @bp.route("/sites/<code>")
 @roles_required(HQ_ALL)
 def site_data(code: str):
-    site = db().exec(select(Site).where(Site.code == code)).first()
-    if site is None:
-        abort(404)
+    site = site_or_404(code)
     return render_template("collection/site_data.html", **site_data_context(site))
 
 
@@ -61,6 +61,6 @@ def rotate_token(code: str):
     except CollectionError as exc:
         abort(404, description=str(exc))
     session.commit()
-    site = session.exec(select(Site).where(Site.code == code)).one()
+    site = registry.get_site(session=session, code=code)
     page = render_template("collection/token.html", site=site, token=token)
     return page, 200, {"Cache-Control": "no-store"}

@@ -14,17 +14,11 @@ from ..models import Franchisee, Site
 from ..models.compliance import Flag, FlagState, Severity
 from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
+from ..web.lookups import or_404, site_or_404
 from ..web.refusals import refused
-from . import words
+from ..paging import page_number, paginate
 
 bp = Blueprint("compliance", __name__, url_prefix="/hq/compliance", template_folder="templates")
-
-PER_PAGE = 50
-
-
-@bp.app_context_processor
-def _flag_words() -> dict:
-    return words.helpers()
 
 
 def _now() -> datetime:
@@ -47,10 +41,7 @@ def _filters() -> compliance.FlagFilters:
 
 
 def _flag_or_404(flag_id: int) -> Flag:
-    try:
-        return compliance.get_flag(session=db(), flag_id=flag_id)
-    except compliance.FlagNotFound:
-        abort(404)
+    return or_404(compliance.get_flag, flag_id=flag_id, missing=(compliance.FlagNotFound,))
 
 
 @bp.route("/")
@@ -58,14 +49,13 @@ def _flag_or_404(flag_id: int) -> Flag:
 def queue():
     session = db()
     filters = _filters()
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    rows = session.exec(compliance.flag_select(filters, _now()).offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)).all()
+    page = paginate(session, compliance.flag_select(filters, _now()), page=page_number(request.args))
     options = {
         "rules": sorted(set(session.exec(select(Flag.rule).distinct()).all())),
         "partners": session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)).all(),
         "cities": sorted(c for c in set(session.exec(select(Site.city).distinct()).all()) if c),
     }
-    return render_template("compliance/queue.html", rows=rows[:PER_PAGE], has_next=len(rows) > PER_PAGE, page=page,
+    return render_template("compliance/queue.html", rows=page.items, page=page,
                            filters=filters, options=options, states=[s.value for s in FlagState],
                            severities=[s.value for s in Severity],
                            standing=compliance.network_standing(session=session),
@@ -150,9 +140,7 @@ def flag_action(flag_id: int, action: str):
 @roles_required(HQ_ALL)
 def site_flags(code: str):
     session = db()
-    site = session.exec(select(Site).where(Site.code == code)).first()
-    if site is None:
-        abort(404)
-    rows = session.exec(compliance.flag_select(compliance.FlagFilters(site=code, state="all"), _now())
-                        .limit(200)).all()
-    return render_template("compliance/site_flags.html", site=site, rows=rows)
+    site = site_or_404(code)
+    page = paginate(session, compliance.flag_select(compliance.FlagFilters(site=code, state="all"), _now()),
+                    page=page_number(request.args))
+    return render_template("compliance/site_flags.html", site=site, rows=page.items, page=page)

@@ -1,14 +1,11 @@
 """HQ dashboard pages of the distribution area: standards and their acknowledgement, site configs and drift."""
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from markupsafe import Markup, escape
 from sqlmodel import select
 
 from standards.site_config import flatten
@@ -17,40 +14,19 @@ from .. import audit, distribution
 from ..models import Franchisee, Site
 from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
+from ..web.lookups import site_or_404
 from ..web.refusals import refused
 from . import DistributionError
 from .drift import check_drift
 
 bp = Blueprint("distribution", __name__, url_prefix="/hq/distribution", template_folder="templates")
 
-CATEGORIES = {"space": _l("Space"), "service": _l("Service"), "community": _l("Community"),
-              "data_privacy": _l("Data and privacy"), "iot": _l("IoT")}
-
-
-@bp.app_context_processor
-def _standard_helpers() -> dict:
-    """``category_label(word)`` and ``requirement(text)`` for the HQ and portal pages that show standards."""
-    return {"category_label": lambda word: str(CATEGORIES.get(word, word)), "requirement": requirement_html}
-
-
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
-
-
-def requirement_html(text: str) -> Markup:
-    """A standard's requirement text as HTML: paragraphs per line and **bold**, everything else escaped."""
-    lines = [line.strip() for line in str(escape(text)).splitlines() if line.strip()]
-    return Markup("".join("<p>" + _BOLD.sub(r"<strong>\1</strong>", line) + "</p>" for line in lines))
-
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _site_or_404(code: str) -> Site:
-    site = db().exec(select(Site).where(Site.code == code)).first()
-    if site is None:
-        abort(404)
-    return site
+_site_or_404 = site_or_404
 
 
 @bp.route("/standards")

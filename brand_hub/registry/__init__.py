@@ -16,7 +16,7 @@ Everything other modules use is importable from ``brand_hub.registry`` itself.
 """
 from __future__ import annotations
 
-from .errors import InvalidRecord, InvalidValue, NotFound, RegistryError, no_agreement, no_partner
+from .errors import InvalidRecord, InvalidValue, NotFound, RegistryError, no_agreement, no_partner, no_site
 from .export import (export_agreement_values, export_network, export_partner_values, export_site_values,
                      network_yaml, sites_csv)
 from .fields import (REGIONS, SITE_CSV_COLUMNS, TIERS, WEEKDAYS, clean_agreement, clean_franchisee, clean_site,
@@ -35,6 +35,6 @@ __all__ = [
     "clean_agreement", "clean_franchisee", "clean_site", "export_agreement_values", "export_network",
     "export_partner_values", "export_site_values", "format_opening_hours", "get_agreement", "get_franchisee",
     "get_site", "import_network_yaml", "import_sites_csv", "network_overview", "network_yaml", "no_agreement",
-    "no_partner", "parse_opening_hours", "resolve_site_refs", "save_agreement", "save_franchisee", "save_site",
+    "no_partner", "no_site", "parse_opening_hours", "resolve_site_refs", "save_agreement", "save_franchisee", "save_site",
     "search_sites", "site_filter_options", "sites_csv",
 ]

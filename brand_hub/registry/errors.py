@@ -43,5 +43,9 @@ def no_partner(code: str) -> str:
     return _l("no partner with code %(code)s", code=code)
 
 
+def no_site(code: str) -> str:
+    return _l("no site with code '%(code)s'", code=code)
+
+
 def no_agreement(number: str) -> str:
     return _l("no agreement with number %(number)s", number=number)

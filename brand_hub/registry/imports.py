@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlmodel import Session
 
-from standards.loader import load_yaml
+from standards.loader import Problem, load_yaml
 
 from .. import audit
 from ..models import Agreement, Franchisee, Site
@@ -23,16 +23,7 @@ from .refs import References
 from .saving import Saved, _insert_created, _save
 
 
-@dataclass(frozen=True, order=True)
-class RowProblem:
-    """One refused row: where (file and line), which field, why."""
-
-    file: str
-    line: int
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.reason}"
+RowProblem = Problem  # one "file:line: reason" shape for every file the hub reads
 
 
 @dataclass
@@ -123,7 +114,7 @@ def import_network_yaml(*, session: Session, actor: audit.Actor, text: str,
     result = ImportResult()
     doc = load_yaml(text, file)
     if doc.problems:
-        result.problems.extend(RowProblem(p.file, p.line, p.message) for p in doc.problems)
+        result.problems.extend(doc.problems)
         if doc.data is None:
             return result
     if not isinstance(doc.data, dict):

@@ -4,14 +4,21 @@ from __future__ import annotations
 from sqlmodel import Session, select
 
 from ..models import Agreement, Franchisee, Site
-from .errors import NotFound, no_agreement, no_partner
+from .errors import NotFound, no_agreement, no_partner, no_site
 
 
-def get_site(*, session: Session, code: str) -> Site:
-    """The site with this code (every area looks sites up this way)."""
-    site = session.exec(select(Site).where(Site.code == code)).first()
+def get_site(*, session: Session, code: str, franchisee_id: int | None = None) -> Site:
+    """The site with this code: every area looks a site up this way (``NotFound`` when there is none).
+
+    ``franchisee_id`` scopes the look-up to one partner's sites: another
+    partner's site is "not found", never "not yours".
+    """
+    stmt = select(Site).where(Site.code == code)
+    if franchisee_id is not None:
+        stmt = stmt.where(Site.franchisee_id == franchisee_id)
+    site = session.exec(stmt).first()
     if site is None:
-        raise NotFound(f"no site with code {code}")
+        raise NotFound(str(no_site(code)))
     return site
 
 

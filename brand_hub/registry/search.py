@@ -1,14 +1,13 @@
 """The sites list: free text, filters, sort, one page with its total counted in SQL."""
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Numeric, cast, func, or_
 from sqlmodel import Session, select
 
 from ..models import Franchisee, Site, SiteStatus
+from ..paging import Page
 from .errors import InvalidValue
 
 SITE_SORTS = ("code", "name_zh", "city", "region", "tier", "status", "desks", "area_m2", "franchisee")
@@ -28,26 +27,6 @@ class SiteQuery:
     direction: str = "asc"
     page: int = 1
     per_page: int = 25
-
-
-@dataclass
-class Page:
-    items: list[Any]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
 
 
 def _site_filter(stmt, query: SiteQuery):

@@ -5,7 +5,6 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlmodel import select
 
 from scoring import composite
 
@@ -13,6 +12,7 @@ from .. import audit
 from ..models import Franchisee, Role, Site
 from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
+from ..web.lookups import site_or_404
 from ..web.refusals import refused
 from . import (ScoringError, card_in_force, load_model, model_of, publication, publish_cards, published_keys, reports,
                sensitivity)
@@ -75,9 +75,7 @@ def publish():
 @roles_required(HQ_ALL)
 def site_scorecard(code: str):
     session = db()
-    site = session.exec(select(Site).where(Site.code == code)).first()
-    if site is None:
-        abort(404)
+    site = site_or_404(code)
     franchisee = session.get(Franchisee, site.franchisee_id)
     return render_template("scores/site_scorecard.html", site=site, franchisee=franchisee,
                            **scorecard_context(session=session, site=site, period=request.args.get("period")))

@@ -14,6 +14,7 @@ from brand_hub import audit, compliance
 from brand_hub.compliance.lifecycle import CURRENT
 from brand_hub.models import Franchisee, Site
 from brand_hub.models.compliance import Flag
+from brand_hub.paging import Page, page_number, paginate
 from brand_hub.web import db, settings
 from brand_hub.web.access import PORTAL_ALL, roles_required
 from brand_hub.web.refusals import refused
@@ -28,17 +29,21 @@ def _rows(flags: list[Flag]) -> list[tuple]:
     return [(f, sites.get(f.site_id), partner) for f in flags]
 
 
-def _flags(stmt, show: str):
+def _flags(stmt, show: str) -> Page:
     if show != "all":
         stmt = stmt.where(Flag.state.in_(sorted(CURRENT, key=lambda s: s.value)))
-    return db().exec(stmt.order_by(Flag.opened_at.desc().nulls_last(), Flag.id.desc()).limit(300)).all()
+    page = paginate(db(), stmt.order_by(Flag.opened_at.desc().nulls_last(), Flag.id.desc()),
+                    page=page_number(request.args))
+    page.items = _rows(page.items)
+    return page
 
 
 @bp.route("/flags")
 @roles_required(PORTAL_ALL)
 def flags():
     show = request.args.get("show", "current")
-    return render_template("portal/flags.html", rows=_rows(_flags(owned_select(Flag), show)), show=show, site=None)
+    page = _flags(owned_select(Flag), show)
+    return render_template("portal/flags.html", rows=page.items, page=page, show=show, site=None)
 
 
 @bp.route("/sites/<code>/flags")
@@ -46,8 +51,8 @@ def flags():
 def site_flags(code: str):
     site = get_owned_by(db(), Site, code=code)
     show = request.args.get("show", "all")
-    rows = _rows(_flags(owned_select(Flag).where(Flag.site_id == site.id), show))
-    return render_template("portal/flags.html", rows=rows, show=show, site=site)
+    page = _flags(owned_select(Flag).where(Flag.site_id == site.id), show)
+    return render_template("portal/flags.html", rows=page.items, page=page, show=show, site=site)
 
 
 @bp.route("/flags/<int:flag_id>")

@@ -17,6 +17,7 @@ from brand_hub.distribution import DistributionError
 from brand_hub.distribution.views import site_config_context
 from brand_hub.models import Site, SiteStatus
 from brand_hub.models.standards import Standard, StandardAcknowledgement
+from brand_hub.paging import page_number, paginate
 from brand_hub.web import db, settings
 from brand_hub.web.access import PORTAL_ALL, roles_required
 from brand_hub.web.refusals import refused
@@ -36,12 +37,14 @@ def standards():
     session = db()
     sites = list(session.exec(owned_select(Site).where(Site.status != SiteStatus.terminated).order_by(Site.code)))
     pending = distribution.pending_for_sites(session=session, sites=sites)
-    done = session.exec(owned_select(StandardAcknowledgement)
-                        .where(StandardAcknowledgement.acknowledged_at.is_not(None))
-                        .order_by(StandardAcknowledgement.acknowledged_at.desc()).limit(50)).all()
+    page = paginate(session, owned_select(StandardAcknowledgement)
+                    .where(StandardAcknowledgement.acknowledged_at.is_not(None))
+                    .order_by(StandardAcknowledgement.acknowledged_at.desc(), StandardAcknowledgement.id.desc()),
+                    page=page_number(request.args))
+    done = page.items
     standards_by_id = {s.id: s for s in session.exec(select(Standard).where(
         Standard.id.in_([a.standard_id for a in done])))}
-    return render_template("portal/standards.html", pending=pending, done=done, standards_by_id=standards_by_id,
+    return render_template("portal/standards.html", pending=pending, done=done, page=page, standards_by_id=standards_by_id,
                            sites_by_id={s.id: s for s in sites}, now=_now())
 
 
