@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 
 from sqlmodel import Session
 
-from standards.loader import Problem, load_yaml
+from standards.loader import Problem, load_yaml, schema_problems
 
 from .. import audit
 from ..models import Agreement, Franchisee, Site
@@ -117,25 +120,18 @@ def import_network_yaml(*, session: Session, actor: audit.Actor, text: str,
         result.problems.extend(doc.problems)
         if doc.data is None:
             return result
+    result.problems.extend(schema_problems(doc, _network_schema()))  # the layout; entries are checked below
     if not isinstance(doc.data, dict):
-        result.problems.append(RowProblem(file, 1, "expected a mapping with franchisees, agreements and sites"))
         return result
-    unknown = sorted(set(doc.data) - {"franchisees", "agreements", "sites"})
-    for key in unknown:
-        result.problems.append(RowProblem(file, doc.line_of([key]),
-                                          f"unknown section '{key}' (use franchisees, agreements, sites)"))
     refs = References(session, preload=True)
     for section, handler in (("franchisees", _import_partner), ("agreements", _import_agreement),
                              ("sites", _import_site)):
         entries = doc.data.get(section) or []
-        if not isinstance(entries, list):
-            result.problems.append(RowProblem(file, doc.line_of([section]), f"{section}: expected a list"))
+        if not isinstance(entries, list):  # reported by the schema
             continue
         created: list = []
         for index, entry in enumerate(entries):
-            line = doc.line_of([section, index])
-            if not isinstance(entry, dict):
-                result.problems.append(RowProblem(file, line, f"{section}[{index}]: expected a mapping"))
+            if not isinstance(entry, dict):  # reported by the schema
                 continue
             try:
                 result.count(handler(session, actor, refs, entry, created))
@@ -150,6 +146,12 @@ def import_network_yaml(*, session: Session, actor: audit.Actor, text: str,
 
 
 _KINDS = {"franchisees": "franchisee", "agreements": "agreement", "sites": "site"}
+NETWORK_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "standards" / "network.schema.json"
+
+
+@lru_cache(maxsize=1)
+def _network_schema() -> dict:
+    return json.loads(NETWORK_SCHEMA_PATH.read_text(encoding="utf-8"))
 
 
 def _import_partner(session: Session, actor: audit.Actor, refs: References, entry: dict, created: list) -> Saved:
