@@ -5,31 +5,27 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
-from sqlmodel import select
 
 from .. import registry
 from ..audit import Actor
-from ..models import Site
-from ..models.collection import CollectionTarget, QuarantinedRecord
+from ..scope import Scope
 from ..web import db, settings
 from ..web.access import HQ_ADMINS, HQ_ALL, roles_required
 from ..web.lookups import site_or_404
-from . import SORTS, CollectionError, feed_rows, issue_token, site_series
+from . import CollectionError, issue_token, reads
 
 bp = Blueprint("collection", __name__, url_prefix="/hq/collection", template_folder="templates")
 
 
 def sort_args() -> tuple[str, str]:
-    sort = request.args.get("sort", "state")
-    direction = request.args.get("dir", "asc")
-    return (sort if sort in SORTS else "state"), ("desc" if direction == "desc" else "asc")
+    return reads.feed_sort(request.args)
 
 
 @bp.route("/agents")
 @roles_required(HQ_ALL)
 def agents():
     sort, direction = sort_args()
-    rows = feed_rows(session=db(), sort=sort, descending=direction == "desc")
+    rows = reads.feed(session=db(), scope=Scope.hq(), sort=sort, descending=direction == "desc")
     return render_template("collection/agents.html", rows=rows, sort=sort, direction=direction,
                            now=datetime.now(timezone.utc))
 
@@ -38,17 +34,7 @@ def agents():
 @roles_required(HQ_ALL)
 def site_data(code: str):
     site = site_or_404(code)
-    return render_template("collection/site_data.html", **site_data_context(site))
-
-
-def site_data_context(site: Site) -> dict:
-    """What the site data page shows, in the dashboard and in the portal alike."""
-    session = db()
-    target = session.exec(select(CollectionTarget).where(CollectionTarget.site_id == site.id)).first()
-    quarantined = session.exec(select(QuarantinedRecord).where(QuarantinedRecord.site_id == site.id)
-                               .order_by(QuarantinedRecord.received_at.desc()).limit(20)).all()
-    return {"site": site, "target": target, "series": site_series(session=session, site_id=site.id),
-            "quarantined": quarantined, "now": datetime.now(timezone.utc)}
+    return render_template("collection/site_data.html", **reads.site_data(session=db(), site=site))
 
 
 @bp.route("/sites/<code>/token", methods=["POST"])

@@ -16,7 +16,10 @@ from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
 from ..web.lookups import or_404, site_or_404
 from ..web.refusals import refused
-from ..paging import page_number, paginate
+from ..paging import page_number
+from ..scope import Scope
+from . import reads
+from .lifecycle import waiver_refusal
 
 bp = Blueprint("compliance", __name__, url_prefix="/hq/compliance", template_folder="templates")
 
@@ -49,7 +52,7 @@ def _flag_or_404(flag_id: int) -> Flag:
 def queue():
     session = db()
     filters = _filters()
-    page = paginate(session, compliance.flag_select(filters, _now()), page=page_number(request.args))
+    page = reads.flags(session=session, scope=Scope.hq(), filters=filters, now=_now(), page=page_number(request.args))
     options = {
         "rules": sorted(set(session.exec(select(Flag.rule).distinct()).all())),
         "partners": session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)).all(),
@@ -83,8 +86,8 @@ def bulk():
         flash(_("Select at least one flag."), "error")
         return redirect(request.referrer or url_for(".queue"))
     until = _until()
-    if action == "waive" and until is None:
-        flash(_("A waiver needs an end date (YYYY-MM-DD)."), "error")
+    if action == "waive" and (problem := waiver_refusal(until, _now())) is not None:
+        flash(str(problem), "error")
         return redirect(request.referrer or url_for(".queue"))
     done, refused = compliance.bulk(session=db(), settings=settings(), flag_ids=ids, action=action, actor=_actor(),
                                     now=_now(), reason=request.form.get("reason", "").strip(), until=until)
@@ -121,10 +124,7 @@ def flag_action(flag_id: int, action: str):
         if action == "acknowledge":
             compliance.acknowledge(**common, hq=True, note=reason)
         elif action == "waive":
-            until = _until()
-            if until is None:
-                raise compliance.ComplianceError(_("A waiver needs an end date (YYYY-MM-DD)."))
-            compliance.waive(**common, until=until, reason=reason)
+            compliance.waive(**common, until=_until(), reason=reason)
         elif action == "resolve":
             compliance.resolve(**common, reason=reason)
         else:
@@ -141,6 +141,6 @@ def flag_action(flag_id: int, action: str):
 def site_flags(code: str):
     session = db()
     site = site_or_404(code)
-    page = paginate(session, compliance.flag_select(compliance.FlagFilters(site=code, state="all"), _now()),
-                    page=page_number(request.args))
+    page = reads.flags(session=session, scope=Scope.hq(), filters=compliance.FlagFilters(site=code, state="all"),
+                       now=_now(), page=page_number(request.args))
     return render_template("compliance/site_flags.html", site=site, rows=page.items, page=page)

@@ -8,15 +8,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import select
 
-from standards.site_config import flatten
-
 from .. import audit, distribution
 from ..models import Franchisee, Site
+from ..scope import Scope
 from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
-from ..web.lookups import site_or_404
+from ..web.lookups import or_404, site_or_404
 from ..web.refusals import refused
-from . import DistributionError
+from . import DistributionError, reads
 from .drift import check_drift
 
 bp = Blueprint("distribution", __name__, url_prefix="/hq/distribution", template_folder="templates")
@@ -63,7 +62,8 @@ def standard(key: str):
 @roles_required(HQ_ALL)
 def configs():
     session = db()
-    rows = distribution.config_rows(session=session, now=_now(), grace_minutes=settings().config_drift_grace_minutes)
+    rows = reads.config_list(session=session, scope=Scope.hq(), now=_now(),
+                             grace_minutes=settings().config_drift_grace_minutes)
     partners = dict(session.exec(select(Franchisee.id, Franchisee.code)).all())
     return render_template("distribution/configs.html", rows=rows, partners=partners)
 
@@ -74,28 +74,14 @@ def site_config(code: str):
     """A site's config in force with the layer that set every key, its versions, a diff, and drift."""
     session = db()
     site = _site_or_404(code)
-    return render_template("distribution/site_config.html", site=site,
-                           **site_config_context(session=session, site=site, args=request.args,
-                                                 grace_minutes=settings().config_drift_grace_minutes))
+    return render_template("distribution/site_config.html", site=site, **site_config_of(site))
 
 
-def site_config_context(*, session, site: Site, args, grace_minutes: int) -> dict:
-    """What the HQ and portal config pages of a site show (shared so both say the same)."""
-    versions = distribution.versions(session=session, site_id=site.id)
-    state = distribution.site_state(session=session, site_id=site.id)
-    current = next((v for v in versions if state and v.version == state.desired_version), None)
-    changes, old, new = [], None, None
-    if len(versions) > 1:
-        new = args.get("to", versions[0].version, type=int)
-        old = args.get("from", max(new - 1, 1), type=int)
-        try:
-            old, new, changes = distribution.diff_versions(session=session, site=site, old=old, new=new)
-        except DistributionError:
-            abort(404)
-    leaves = flatten(current.content) if current else {}
-    return dict(versions=versions, state=state, current=current, changes=changes, old=old, new=new,
-                leaves=sorted(leaves.items()), provenance=current.provenance if current else {},
-                drifted=distribution.is_drifted(state, now=_now(), grace_minutes=grace_minutes))
+def site_config_of(site: Site) -> dict:
+    """The config page's content for ``site`` (HQ and portal), versions to compare from the query."""
+    return or_404(reads.site_config, missing=(DistributionError,), site=site,
+                  old=request.args.get("from", type=int), new=request.args.get("to", type=int),
+                  grace_minutes=settings().config_drift_grace_minutes, now=_now())
 
 
 @bp.route("/sites/<code>/config/rollback", methods=["POST"])

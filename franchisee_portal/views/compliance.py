@@ -11,38 +11,31 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from brand_hub import audit, compliance
-from brand_hub.compliance.lifecycle import CURRENT
-from brand_hub.models import Franchisee, Site
+from brand_hub.compliance import reads
+from brand_hub.models import Site
 from brand_hub.models.compliance import Flag
-from brand_hub.paging import Page, page_number, paginate
+from brand_hub.paging import Page, page_number
+from brand_hub.scope import Scope
 from brand_hub.web import db, settings
 from brand_hub.web.access import PORTAL_ALL, roles_required
 from brand_hub.web.refusals import refused
 
 from ..blueprint import bp
-from ..scope import current_franchisee_id, get_owned, get_owned_by, owned_select
+from ..scope import current_franchisee_id, get_owned, get_owned_by
 
 
-def _rows(flags: list[Flag]) -> list[tuple]:
-    sites = {s.id: s for s in db().exec(owned_select(Site)).all()}
-    partner = get_owned(db(), Franchisee, current_franchisee_id())
-    return [(f, sites.get(f.site_id), partner) for f in flags]
-
-
-def _flags(stmt, show: str) -> Page:
-    if show != "all":
-        stmt = stmt.where(Flag.state.in_(sorted(CURRENT, key=lambda s: s.value)))
-    page = paginate(db(), stmt.order_by(Flag.opened_at.desc().nulls_last(), Flag.id.desc()),
-                    page=page_number(request.args))
-    page.items = _rows(page.items)
-    return page
+def _flags(show: str, site: Site | None = None) -> Page:
+    """The partner's flags (of one site), newest first: current ones unless ``show`` is all."""
+    filters = compliance.FlagFilters(state="all" if show == "all" else "current", site=site.code if site else "")
+    return reads.flags(session=db(), scope=Scope.partner(current_franchisee_id()), filters=filters,
+                       now=datetime.now(timezone.utc), page=page_number(request.args), newest_first=True)
 
 
 @bp.route("/flags")
 @roles_required(PORTAL_ALL)
 def flags():
     show = request.args.get("show", "current")
-    page = _flags(owned_select(Flag), show)
+    page = _flags(show)
     return render_template("portal/flags.html", rows=page.items, page=page, show=show, site=None)
 
 
@@ -51,7 +44,7 @@ def flags():
 def site_flags(code: str):
     site = get_owned_by(db(), Site, code=code)
     show = request.args.get("show", "all")
-    page = _flags(owned_select(Flag).where(Flag.site_id == site.id), show)
+    page = _flags(show, site)
     return render_template("portal/flags.html", rows=page.items, page=page, show=show, site=site)
 
 

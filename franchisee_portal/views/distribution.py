@@ -14,12 +14,14 @@ from sqlmodel import select
 
 from brand_hub import distribution
 from brand_hub.distribution import DistributionError
-from brand_hub.distribution.views import site_config_context
+from brand_hub.distribution import reads
 from brand_hub.models import Site, SiteStatus
 from brand_hub.models.standards import Standard, StandardAcknowledgement
 from brand_hub.paging import page_number, paginate
+from brand_hub.scope import Scope
 from brand_hub.web import db, settings
 from brand_hub.web.access import PORTAL_ALL, roles_required
+from brand_hub.web.lookups import or_404
 from brand_hub.web.refusals import refused
 
 from ..blueprint import bp
@@ -65,8 +67,8 @@ def acknowledge_standard(ack_id: int):
 @bp.route("/configs")
 @roles_required(PORTAL_ALL)
 def configs():
-    rows = distribution.config_rows(session=db(), now=_now(), grace_minutes=settings().config_drift_grace_minutes,
-                                    franchisee_id=current_franchisee_id())
+    rows = reads.config_list(session=db(), scope=Scope.partner(current_franchisee_id()), now=_now(),
+                             grace_minutes=settings().config_drift_grace_minutes)
     return render_template("portal/configs.html", rows=rows)
 
 
@@ -75,6 +77,7 @@ def configs():
 def site_config(code: str):
     session = db()
     site = get_owned_by(session, Site, code=code)
-    return render_template("portal/site_config.html", site=site,
-                           **site_config_context(session=session, site=site, args=request.args,
-                                                 grace_minutes=settings().config_drift_grace_minutes))
+    page = or_404(reads.site_config, missing=(DistributionError,), site=site, old=request.args.get("from", type=int),
+                  new=request.args.get("to", type=int), grace_minutes=settings().config_drift_grace_minutes,
+                  now=_now())
+    return render_template("portal/site_config.html", site=site, **page)
