@@ -89,7 +89,7 @@ def issue_token(*, session: Session, site_code: str, secret_key: str, actor: Act
     site.updated_at = datetime.now(timezone.utc)
     session.add(site)
     record(session=session, actor=actor, action="site.agent_token_rotate" if had_token else "site.agent_token_issue",
-           entity_type="site", entity_id=site.id, after={"code": site.code})
+           entity_type="site", entity_id=site.code, after={"code": site.code})
     return token
 
 

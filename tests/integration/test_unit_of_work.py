@@ -50,3 +50,19 @@ def test_what_a_read_only_scope_loaded_stays_readable_after_it(engine):
     with session_scope(engine) as session:
         partner = session.exec(select(Franchisee).where(Franchisee.code == "SEEN")).one()
     assert partner.code == "SEEN"
+
+
+def test_a_sites_agent_token_is_audited_under_the_sites_code_like_every_site_change(engine):
+    from brand_hub import audit
+    from brand_hub.collection import issue_token
+    from brand_hub.models import AuditEvent
+    from tests.builders import make_site
+
+    with session_scope(engine) as session:
+        site = make_site(session, make_franchisee(session))
+        issue_token(session=session, site_code=site.code, secret_key="test-secret", actor=audit.SYSTEM)
+        session.commit()
+        code = site.code
+    with Session(engine) as session:
+        event = session.exec(select(AuditEvent).where(AuditEvent.action == "site.agent_token_issue")).one()
+    assert (event.entity_type, event.entity_id) == ("site", code)
