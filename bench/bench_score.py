@@ -174,6 +174,7 @@ def main() -> None:
             with session_scope(engine) as session:
                 report = score_period(session=session, period=parse_period("2026-Q3"), model=model,
                                       actor=audit.Actor("bench"), workers=workers)
+                session.commit()
             timings[workers] = time.perf_counter() - started
             statuses = {}
             for row in report.scores:

@@ -1,28 +1,14 @@
 """Brand Hub: the hub a coworking brand runs at HQ for its licensed sites."""
 from __future__ import annotations
 
-from importlib import import_module
-
 from flask import Flask
 
 from .settings import Settings
 
-# Every area's blueprint, registered in this order. Each module exposes ``bp``.
-BLUEPRINTS = (
-    "brand_hub.auth.views",
-    "brand_hub.dashboard.views",
-    "brand_hub.collection.views",
-    "brand_hub.distribution.views",
-    "brand_hub.scores.views",
-    "brand_hub.compliance.views",
-    "brand_hub.billing.views",
-    "franchisee_portal.views",
-    "brand_hub.tenure.views",
-)
-
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the web app (HQ dashboard and partner portal) for ``settings``."""
+    from .areas import register_areas
     from .db import make_engine
     from .web import init_web
 
@@ -43,6 +29,5 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["brandhub.settings"] = settings
     app.extensions["brandhub.engine"] = make_engine(settings.database_url)
     init_web(app)
-    for module_name in BLUEPRINTS:
-        app.register_blueprint(import_module(module_name).bp)
+    register_areas(app)
     return app

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 
 from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, select
@@ -11,8 +12,12 @@ from . import audit
 from .models import Franchisee, Role, User
 
 MIN_PASSWORD_LENGTH = 10
-# Compared against when the e-mail is unknown, so a miss costs as long as a hit.
-_DUMMY_HASH = generate_password_hash("not-a-real-password-at-all")
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Compared against when the e-mail is unknown, so a miss costs as long as a hit (hashed on first use)."""
+    return generate_password_hash("not-a-real-password-at-all")
 
 
 class AccountError(Exception):
@@ -66,7 +71,7 @@ def authenticate(*, session: Session, email: str, password: str, max_failures: i
     now = now or datetime.now(timezone.utc)
     user = session.exec(select(User).where(User.email == email.strip().lower())).first()
     if user is None or not user.active:
-        check_password_hash(_DUMMY_HASH, password)
+        check_password_hash(_dummy_hash(), password)
         return None
     if user.locked_until and user.locked_until > now:
         raise LockedOut(user.locked_until)
@@ -84,14 +89,6 @@ def authenticate(*, session: Session, email: str, password: str, max_failures: i
     user.last_login_at = now
     session.add(user)
     return user
-
-
-def set_password(*, session: Session, actor: audit.Actor, user: User, password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(_l("password too short: at least %(n)s characters", n=MIN_PASSWORD_LENGTH))
-    user.password_hash = generate_password_hash(password)
-    session.add(user)
-    audit.record(session=session, actor=actor, action="user.password", entity_type="user", entity_id=user.id)
 
 
 def set_active(*, session: Session, actor: audit.Actor, user: User, active: bool) -> None:

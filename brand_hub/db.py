@@ -1,8 +1,12 @@
-"""Engines and sessions. The entry point owns the session and commits once.
+"""Engines and sessions. The entry point owns the session and commits explicitly.
 
 Services take a ``Session`` as keyword ``session`` and never commit; a web
-request, a CLI command or a scheduled job opens one with ``session_scope`` (or
-``request_session`` inside Flask) and commits when its work is done.
+request, a CLI command, a demo stage or a scheduled job opens one with
+``session_scope`` (or ``brand_hub.web.db()`` inside Flask) and calls
+``session.commit()`` once its work is done. Whatever was not committed when the
+scope closes is rolled back (cosmicpython's rule): a read-only command never
+writes, and an entry point that forgets to commit writes nothing rather than
+half of something.
 """
 from __future__ import annotations
 
@@ -51,11 +55,17 @@ def is_postgres(bind) -> bool:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commit at the end, roll back on error."""
+    """One unit of work: the caller commits explicitly; anything uncommitted is rolled back.
+
+    ``expire_on_commit=False`` keeps loaded objects readable after the commit, so
+    a command can print what it wrote; on the way out they are detached before the
+    rollback, so what a read-only command loaded stays readable after the scope too.
+    """
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
-            session.commit()
         except BaseException:
             session.rollback()
             raise
+        session.expunge_all()
+        session.rollback()

@@ -2,37 +2,36 @@
 
 Every entry point (web app, CLI command, scheduler process, test) builds a
 ``Settings`` and hands it down; nothing reads the environment anywhere else.
+The fields are typed and checked by pydantic-settings: ``Settings(...)`` takes only
+what it is given, ``Settings.from_env()`` reads ``BRANDHUB_<FIELD>`` for the rest.
+A refused value is a ``SettingsError`` that names its variable.
 """
 from __future__ import annotations
 
-import dataclasses
 import os
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-only-not-secret"
 ENVIRONMENTS = ("development", "testing", "production")
+MIN_SECRET_LENGTH = 32  # a production secret key shorter than this is refused
 
 
 class SettingsError(ValueError):
     """The environment describes settings the hub refuses to run with."""
 
 
-def _bool(value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off", ""}:
-        return False
-    raise SettingsError(f"not a boolean: {value!r}")
-
-
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
     """Everything the hub can be configured with. Field ``x`` comes from ``BRANDHUB_X``."""
 
+    model_config = SettingsConfigDict(env_prefix="BRANDHUB_", frozen=True, extra="forbid")
+
     env: str = "development"
-    instance_path: Path = field(default_factory=lambda: Path.cwd() / "instance")
+    instance_path: Path = Field(default_factory=lambda: Path.cwd() / "instance")
     database_url: str = ""
     secret_key: str = DEV_SECRET_KEY
     locale: str = "zh_CN"
@@ -87,36 +86,55 @@ class Settings:
     payee_bank: str = "招商银行上海分行 China Merchants Bank, Shanghai Branch"
     payee_account: str = "1219 0000 0000 0000"
 
-    def __post_init__(self) -> None:
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise SettingsError(_describe(exc)) from None
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        """``Settings(...)`` takes only its arguments; ``from_env`` adds the environment explicitly."""
+        return (init_settings,)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _blank_is_false(cls, value: Any, info) -> Any:
+        """An empty boolean variable (``BRANDHUB_SMTP_SSL=``) means off, as it always did."""
+        if value == "" and cls.model_fields[info.field_name].annotation in (bool, "bool"):
+            return False
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> "Settings":
         if self.env not in ENVIRONMENTS:
-            raise SettingsError(f"BRANDHUB_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
+            raise ValueError(f"BRANDHUB_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
         if self.env == "production" and (not self.secret_key or self.secret_key == DEV_SECRET_KEY):
-            raise SettingsError("BRANDHUB_SECRET_KEY must be set to a random secret outside development")
+            raise ValueError("BRANDHUB_SECRET_KEY must be set to a random secret outside development")
+        if self.env == "production" and len(self.secret_key) < MIN_SECRET_LENGTH:
+            raise ValueError(f"BRANDHUB_SECRET_KEY is too short for production: at least {MIN_SECRET_LENGTH} "
+                             "random characters")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{Path(self.instance_path) / 'brandhub.sqlite'}")
         check_bounds(self)
+        return self
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None, **overrides) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> "Settings":
         """Build settings from ``BRANDHUB_*`` variables; ``overrides`` win over the environment."""
         environ = os.environ if environ is None else environ
-        values: dict[str, object] = {}
-        for f in dataclasses.fields(cls):
-            raw = environ.get(f"BRANDHUB_{f.name.upper()}")
-            if raw is None:
-                continue
-            values[f.name] = _convert(f, raw)
+        values: dict[str, object] = dict(_Environment(cls, environ)())
         values.update(overrides)
-        if "instance_path" in values:
-            values["instance_path"] = Path(values["instance_path"])  # type: ignore[arg-type]
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
     def replace(self, **changes) -> "Settings":
-        return dataclasses.replace(self, **changes)
+        """A copy with ``changes``, checked like any other settings."""
+        return type(self)(**{**self.model_dump(), **changes})
 
 
 # Numeric settings and the range that makes sense (inclusive; None: no upper bound). A value outside is
@@ -156,17 +174,22 @@ def check_bounds(settings: object) -> None:
             raise SettingsError(f"BRANDHUB_{name.upper()} must be {allowed}, not {value!r}")
 
 
-def _convert(f: dataclasses.Field, raw: str) -> object:
-    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    try:
-        if kind == "bool":
-            return _bool(raw)
-        if kind == "int":
-            return int(raw)
-        if kind == "float":
-            return float(raw)
-        if kind == "Path":
-            return Path(raw)
-    except ValueError as exc:
-        raise SettingsError(f"BRANDHUB_{f.name.upper()}: {exc}") from exc
-    return raw
+class _Environment(EnvSettingsSource):
+    """pydantic-settings' reading of ``BRANDHUB_*`` variables, from a given mapping (the process's by default)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]):
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {key.lower(): value for key, value in self._environ.items()}
+
+
+def _describe(exc: ValidationError) -> str:
+    """Each refused value as ``BRANDHUB_<FIELD>: reason`` (a whole-settings check says its own variable)."""
+    lines = []
+    for error in exc.errors():
+        reason = str(error["msg"]).removeprefix("Value error, ")
+        where = [str(part) for part in error["loc"]]
+        lines.append(f"BRANDHUB_{where[0].upper()}: {reason}" if where else reason)
+    return "; ".join(lines)

@@ -88,7 +88,6 @@ def billing_run(period: str, dry_run: bool) -> None:
                                   left_out=left_out)
             if dry_run:
                 _print_review(runs.review(session=session, period=period, drafts=drafts, left_out=left_out), period)
-                session.rollback()
                 _refuse_if(problems)
                 return
             run = runs.write_drafts(session=session, period=period, drafts=drafts, actor=cli_actor(),

@@ -57,6 +57,7 @@ def collect_token(site_code: str, rotate: bool) -> None:
         with unit_of_work() as session:
             token = issue_token(session=session, site_code=site_code, secret_key=settings.secret_key,
                                 actor=cli_actor(), rotate=rotate)
+            session.commit()
     except CollectionError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"token for {site_code} (shown once; the hub keeps only its hash):")

@@ -37,7 +37,7 @@ def get_engine() -> Engine:
 
 @contextmanager
 def unit_of_work() -> Iterator:
-    """A session for one command; committed once when the command's work is done."""
+    """A session for one command; the command calls ``session.commit()`` once its work is done."""
     with session_scope(get_engine()) as session:
         yield session
 

@@ -4,10 +4,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import click
-from sqlmodel import select
 
-from brand_hub import compliance
-from brand_hub.models import Site
+from brand_hub import compliance, registry
 from brand_hub.models.compliance import FlagState, Severity
 
 from .context import get_settings, unit_of_work
@@ -25,10 +23,14 @@ def flags_evaluate(site_code: str | None) -> None:
     settings = get_settings()
     now = datetime.now(timezone.utc)
     with unit_of_work() as session:
-        if site_code and session.exec(select(Site.id).where(Site.code == site_code)).first() is None:
-            raise click.ClickException(f"no site with code {site_code!r}")
+        if site_code:
+            try:
+                registry.get_site(session=session, code=site_code)
+            except registry.NotFound as exc:
+                raise click.ClickException(str(exc)) from None
         summary = compliance.evaluate(session=session, settings=settings, now=now,
                                       site_codes=[site_code] if site_code else None)
+        session.commit()
     click.echo(f"evaluated {summary.sites} sites: {summary.opened} opened, {summary.resolved} resolved, "
                f"{summary.events} events, {summary.mails} mails queued")
     for error in summary.errors:

@@ -1,8 +1,6 @@
 """The ``brandhub`` command: finance, operations and the site agent at the command line."""
 from __future__ import annotations
 
-from importlib import import_module
-
 import click
 
 from brand_hub import migrate
@@ -50,6 +48,7 @@ def users_create(email: str, role: str, name: str, franchisee_code: str | None, 
         with unit_of_work() as session:
             user = create_user(session=session, actor=cli_actor(), email=email, password=password, role=role,
                                name=name, franchisee_code=franchisee_code)
+            session.commit()
             click.echo(f"created {user.email} ({user.role.value})")
     except AccountError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -76,22 +75,18 @@ def _redact(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-# Each area's commands live in its own module and are added here.
-for _module, _name in (
-    ("cli.network", "network"),
-    ("cli.network", "sites"),
-    ("cli.demo", "demo"),
-    ("cli.jobs", "jobs"),
-    ("cli.collect", "collect"),
-    ("cli.agent", "agent"),
-    ("cli.standards", "standards"),
-    ("cli.standards", "config"),
-    ("cli.score", "score"),
-    ("cli.score", "cards"),
-    ("cli.flags", "flags"),
-    ("cli.billing", "revenue"),
-    ("cli.billing", "billing"),
-):
-    _command = getattr(import_module(_module), _name, None)
-    if _command is not None:
-        cli.add_command(_command)
+# Each area's commands live in its own module and are added here, imported by name:
+# a renamed or removed command fails at import instead of vanishing from ``brandhub``.
+from .agent import agent  # noqa: E402
+from .billing import billing, revenue  # noqa: E402
+from .collect import collect  # noqa: E402
+from .demo import demo  # noqa: E402
+from .flags import flags  # noqa: E402
+from .jobs import jobs  # noqa: E402
+from .network import network, sites  # noqa: E402
+from .score import cards, score  # noqa: E402
+from .standards import config, standards  # noqa: E402
+
+for _command in (network, sites, demo, jobs, collect, agent, standards, config, score, cards, flags, revenue,
+                 billing):
+    cli.add_command(_command)

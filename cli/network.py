@@ -33,6 +33,7 @@ def _run_import(importer, path: Path, atomic: bool) -> None:
                 click.echo(str(problem), err=True)
             if atomic and result.problems:
                 raise _Cancelled
+            session.commit()
     except _Cancelled:
         raise click.ClickException(
             f"{len(result.problems)} row(s) refused; --atomic: nothing was imported") from None

@@ -34,6 +34,7 @@ def score(period_text: str, site_codes: tuple[str, ...], model_version: int | No
             click.echo(f"{period}: {len(report.scores)} sites scored with {model.id} v{model.version}, "
                        f"{report.changed} changed")
             rows = sensitivity(session=session, period=str(period), model=model) if show_sensitivity else []
+            session.commit()
     except ScoringError as exc:
         raise click.ClickException(str(exc)) from exc
     if show_sensitivity:
@@ -67,6 +68,7 @@ def publish(period_text: str, model_version: int | None) -> None:
         model = load_model(settings=settings, version=model_version)
         with unit_of_work() as session:
             row = publish_cards(session=session, period=period_text, model=model, actor=cli_actor())
+            session.commit()
             click.echo(f"{row.period}: cards of {row.model_id} v{row.model_version} published "
                        f"{row.published_at:%Y-%m-%d %H:%M} UTC by {row.published_by}")
     except ScoringError as exc:

@@ -61,6 +61,7 @@ def standards_publish(directory: str | None) -> None:
     try:
         with unit_of_work() as session:
             result = distribution.publish_standards(session=session, specs=specs, actor=cli_actor(), now=_now())
+            session.commit()
     except InvalidFiles as exc:
         _refuse(exc.problems, str(folder))
     for standard in result.published:
@@ -105,6 +106,7 @@ def config_publish(directory: str | None) -> None:
             for warning in distribution.configs.unused_site_layers(layers=layers, sites=sites):
                 click.echo(f"warning: {warning}", err=True)
             outcomes = distribution.publish_configs(session=session, layers=layers, actor=cli_actor(), now=_now())
+            session.commit()
     except InvalidFiles as exc:
         _refuse(exc.problems, str(folder))
     created = [o for o in outcomes if o.created]
@@ -142,6 +144,7 @@ def config_rollback(site_code: str, version: int) -> None:
             site = distribution.site_by_code(session=session, code=site_code)
             outcome = distribution.rollback(session=session, site=site, to_version=version, actor=cli_actor(),
                                             now=_now())
+            session.commit()
     except DistributionError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{site_code}: version {outcome.version} (content of version {version}) queued for delivery")
@@ -153,6 +156,7 @@ def config_drift(site_codes: tuple[str, ...]) -> None:
     """Ask the agents of sites whose applied config differs what they hold, and name the differing keys."""
     with unit_of_work() as session:
         checks = check_drift(session=session, settings=get_settings(), now=_now(), site_codes=list(site_codes))
+        session.commit()
     for check in checks:
         keys = ", ".join(check.keys) if check.keys else "keys unknown"
         click.echo(f"{check.site_code}: {keys}" + (f" ({check.error})" if check.error else ""))

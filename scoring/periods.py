@@ -51,6 +51,16 @@ class Period:
         month = self.first.month - 1 - self.months
         return Period(date(self.first.year + month // 12, month % 12 + 1, 1), self.months)
 
+    @property
+    def last_day(self) -> date:
+        """The last day in the period."""
+        return date.fromordinal(self.after.toordinal() - 1)
+
+    def shifted(self, count: int) -> "Period":
+        """The period ``count`` periods of the same length later (earlier when negative)."""
+        index = self.first.year * 12 + self.first.month - 1 + count * self.months
+        return Period(date(index // 12, index % 12 + 1, 1), self.months)
+
     def month_periods(self) -> list["Period"]:
         out, current = [], Period(self.first, 1)
         for _ in range(self.months):

@@ -30,5 +30,5 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/pip install -q -e ".[test]"
   touch "$stamp"
 fi
-.venv/bin/python -c "from brand_hub.web.i18n import compile_catalogs; compile_catalogs()"
+.venv/bin/python brand_hub/web/catalogs.py   # the .mo catalogs: compiled here and in the build, never at start-up
 echo "setup: ready"

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from standards import agent_wire as wire
 from standards.canonical import content_hash
 
 from . import __version__
@@ -133,8 +134,7 @@ class Agent:
         if stream == "readings":
             self.buffer.seal(now, timedelta(seconds=self.config.seal_grace_seconds))
         records, cursor, more = self.buffer.page(stream, after, limit)
-        return {"stream": stream, "site": self.config.site_code, "records": records, "cursor": str(cursor),
-                "more": more}
+        return wire.page(stream=stream, site=self.config.site_code, records=records, cursor=cursor, more=more)
 
     def housekeeping(self) -> dict[str, int]:
         """Seal closed buckets, drop pulled records past retention, enforce the buffer limit."""

@@ -64,10 +64,6 @@ def _instant(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def from_iso(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
-
-
 class Buffer:
     """The buffer file. One connection, serialised by a lock (the agent's load is small)."""
 

@@ -1,12 +1,16 @@
 """The agent's own configuration file (YAML), read once at start."""
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
+from standards.loader import load_yaml, schema_problems
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "standards" / "agent_config.schema.json"
 
 
 class AgentConfigError(ValueError):
@@ -51,15 +55,14 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Agen
     environ = os.environ if environ is None else environ
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise AgentConfigError(f"{path}: cannot read: {exc.strerror}") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise AgentConfigError(f"{where}: not valid YAML") from exc
-    if not isinstance(data, dict):
-        raise AgentConfigError(f"{path}: expected a mapping of settings")
+    doc = load_yaml(text, str(path))
+    problems = doc.problems or schema_problems(doc, _schema())
+    if problems:  # every key checked against the schema: type, range, unknown keys, at their lines
+        raise AgentConfigError("\n".join(str(p) for p in problems))
+    data = dict(doc.data)
     token_env = data.pop("token_env", None)
     if token_env:
         if token_env not in environ:
@@ -67,7 +70,7 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Agen
         data["token"] = environ[token_env]
     known = {f.name for f in fields(AgentConfig)}
     unknown = sorted(set(data) - known)
-    if unknown:
+    if unknown:  # the schema and the dataclass disagree: a bug, said plainly
         raise AgentConfigError(f"{path}: unknown setting(s): {', '.join(unknown)}")
     buffer_path = data.get("buffer_path")
     if buffer_path and not Path(buffer_path).is_absolute():
@@ -78,3 +81,8 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Agen
         raise AgentConfigError(f"{path}: {exc}") from exc
     except AgentConfigError as exc:
         raise AgentConfigError(f"{path}: {exc}") from exc
+
+
+@lru_cache(maxsize=1)
+def _schema() -> dict:
+    return json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))

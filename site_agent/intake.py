@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from standards.agent_wire import EVENT_KINDS, ZONE
 from standards.metrics import METRICS
 
-EVENT_KINDS = ("ticket_opened", "ticket_first_response", "ticket_resolved", "community_event",
-               "membership_started", "membership_renewed", "membership_ended")
-_ZONE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 
 @dataclass(frozen=True)
@@ -90,7 +87,7 @@ def parse_number(raw: Any) -> float | None:
 def check_reading(zone: Any, metric: Any, value: Any, at: Any, *, site_zone: ZoneInfo, now: datetime,
                   max_future: timedelta) -> Reading | Refusal:
     """One reading, or the reason it is refused."""
-    if not isinstance(zone, str) or not _ZONE.match(zone):
+    if not isinstance(zone, str) or not ZONE.match(zone):
         return Refusal("bad_zone", f"zone {zone!r}")
     if metric not in METRICS:
         return Refusal("unknown_metric", f"metric {metric!r}")

@@ -13,12 +13,13 @@ from typing import Any
 from flask import Flask, abort, g, jsonify, render_template, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from standards.agent_wire import MAX_PAGE
+
 from .agent import Agent, ConfigRejected
 from .buffer import STREAMS
 from .strings import STRINGS
 
 ENVIRON_KEY = "site_agent.agent"
-MAX_PAGE = 5000
 
 
 def create_app(default: Agent | None = None) -> Flask:

@@ -28,6 +28,11 @@ class Problem:
     def __str__(self) -> str:
         return f"{self.file}:{self.line}: {self.message}"
 
+    @property
+    def reason(self) -> str:
+        """The message, by the name row importers use ("file:line: reason")."""
+        return self.message
+
 
 class InvalidFiles(Exception):
     """Raised when files are refused; carries every problem found, not just the first."""

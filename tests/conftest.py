@@ -184,3 +184,11 @@ def post_form(client, path: str, data: dict | None = None, token_from: str | Non
     data = dict(data or {})
     data.setdefault("csrf_token", csrf_token(client, token_from or "/login"))
     return client.post(path, data=data, **kwargs)
+
+
+def pytest_configure(config) -> None:
+    """Compile the translation catalogs once, in the controlling process (the app only reads them)."""
+    if not hasattr(config, "workerinput"):
+        from brand_hub.web.catalogs import compile_catalogs
+
+        compile_catalogs()

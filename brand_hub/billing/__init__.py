@@ -12,6 +12,7 @@ from pathlib import Path
 
 from flask_babel import lazy_gettext as _l
 
+from scoring.periods import Period
 from standards.royalty_plan import LIBRARY, RoyaltyPlan, load_library
 
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -29,30 +30,31 @@ class NotFound(BillingError):
     """An invoice, site or plan that does not exist."""
 
 
-def parse_period(text: str) -> tuple[int, int]:
-    """``2026-10`` → (2026, 10); anything else is a ``BillingError`` that names the bad value."""
+def billing_month(text: str) -> Period:
+    """The billing month ``2026-10`` as the one ``Period`` type; anything else is a ``BillingError``."""
     match = _PERIOD.match(str(text).strip())
     if not match:
         raise BillingError(_l("period %(value)s is not a month like 2026-10", value=repr(text)))
-    return int(match.group(1)), int(match.group(2))
+    return Period(date(int(match.group(1)), int(match.group(2)), 1), 1)
+
+
+def parse_period(text: str) -> tuple[int, int]:
+    """``2026-10`` → (2026, 10); anything else is a ``BillingError`` that names the bad value."""
+    month = billing_month(text)
+    return month.first.year, month.first.month
 
 
 def period_start(period: str) -> date:
-    year, month = parse_period(period)
-    return date(year, month, 1)
+    return billing_month(period).first
 
 
 def period_end(period: str) -> date:
     """The last day of the month."""
-    year, month = parse_period(period)
-    following = date(year + (month == 12), month % 12 + 1, 1)
-    return date.fromordinal(following.toordinal() - 1)
+    return billing_month(period).last_day
 
 
 def shift_period(period: str, months: int) -> str:
-    year, month = parse_period(period)
-    index = year * 12 + (month - 1) + months
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+    return str(billing_month(period).shifted(months))
 
 
 def plans(directory: str = "") -> dict[str, RoyaltyPlan]:

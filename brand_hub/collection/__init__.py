@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from .. import registry
 from ..audit import Actor, record
 from ..models import Franchisee, Site, SiteStatus
 from ..models.collection import CollectionTarget, ReadingBucket
@@ -75,9 +76,10 @@ def site_token(site: Site, secret_key: str) -> str:
 
 def issue_token(*, session: Session, site_code: str, secret_key: str, actor: Actor, rotate: bool = False) -> str:
     """Issue (or with ``rotate`` replace) a site's agent token; the plain token is returned only now."""
-    site = session.exec(select(Site).where(Site.code == site_code)).first()
-    if site is None:
-        raise UnknownSite(f"no site with code {site_code!r}")
+    try:
+        site = registry.get_site(session=session, code=site_code)
+    except registry.NotFound as exc:
+        raise UnknownSite(str(exc)) from None
     if site.agent_token_hash and not rotate:
         raise TokenError(f"site {site_code} already has a token; rotate it (--rotate) to get a new one")
     nonce = secrets.token_urlsafe(16)
@@ -87,7 +89,7 @@ def issue_token(*, session: Session, site_code: str, secret_key: str, actor: Act
     site.updated_at = datetime.now(timezone.utc)
     session.add(site)
     record(session=session, actor=actor, action="site.agent_token_rotate" if had_token else "site.agent_token_issue",
-           entity_type="site", entity_id=site.id, after={"code": site.code})
+           entity_type="site", entity_id=site.code, after={"code": site.code})
     return token
 
 

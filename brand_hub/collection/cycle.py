@@ -76,6 +76,7 @@ def run_cycle(*, engine: Engine, settings: Settings, site_codes: list[str] | Non
     with session_scope(engine) as session:
         site_ids = target_site_ids(session=session, site_codes=site_codes)
         ensure_targets(session=session, site_ids=site_ids)
+        session.commit()
     owner = collector_id()
     workers = max(1, min(settings.collect_workers, len(site_ids) or 1))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
@@ -109,6 +110,7 @@ def pull_site(*, engine: Engine, settings: Settings, site_id: int, owner: str,
         site = session.get(Site, site_id)
         code, url = site.code, site.agent_url
         target = claim(session=session, site_id=site_id, owner=owner, now=clock(), lease=lease)
+        session.commit()
         if target is None:
             return SiteOutcome(code, "busy")
         cursors = {s: getattr(target, f"cursor_{s}") for s in STREAMS}
@@ -159,6 +161,7 @@ def _pull_stream(*, engine: Engine, client: AgentClient, settings: Settings, sit
             quarantine(session=session, site_id=site_id, stream=stream, cursor=page.cursor, bad=page.bad, at=now)
             advance(session=session, site_id=site_id, owner=owner, stream=stream, cursor=page.cursor, now=now,
                     lease=lease)
+            session.commit()
         outcome.records += len(page.rows)
         outcome.quarantined += len(page.bad)
         if page.bad:
@@ -180,6 +183,7 @@ def _succeed(engine: Engine, site_id: int, owner: str, outcome: SiteOutcome, new
         if newest and (target.newest_record_at is None or newest > target.newest_record_at):
             health["newest_record_at"] = newest
         release(session=session, site_id=site_id, owner=owner, **health)
+        session.commit()
 
 
 def _target_id(session: Session, site_id: int) -> int:
@@ -193,6 +197,7 @@ def _fail(engine: Engine, site_id: int, owner: str, code: str, error: str, now: 
         failures = session.get(CollectionTarget, target_id).consecutive_failures
         release(session=session, site_id=site_id, owner=owner, last_error=error[:500], last_error_at=now,
                 consecutive_failures=failures + 1, records_last_pull=0)
+        session.commit()
     return SiteOutcome(code, "failed", error=error)
 
 
@@ -221,6 +226,7 @@ def _record_health(engine: Engine, site_id: int, owner: str, health: dict, now: 
         if buffer_id:
             target.agent_buffer_id = buffer_id
         session.add(target)
+        session.commit()
     return restart
 
 
@@ -254,6 +260,7 @@ def _deliver_config(engine: Engine, client: AgentClient, site_id: int, health: d
             target = session.get(CollectionTarget, _target_id(session, site_id))
             target.applied_config_hash = applied[:80]
             session.add(target)
+        session.commit()
 
 
 def _parse_time(raw) -> datetime | None:

@@ -6,19 +6,16 @@ hub trusts nothing it did not check itself.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from site_agent.intake import EVENT_KINDS
-from site_agent.privacy import scrub
+from standards.agent_wire import EVENT_KINDS, STREAMS, ZONE, frame_problem, scrub
 from standards.metrics import METRICS
 
 from . import PageError
 
-_ZONE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
-STREAMS = ("readings", "nps", "events")
+__all__ = ["STREAMS", "CheckedPage", "check_page"]
 
 
 @dataclass
@@ -36,14 +33,10 @@ class _Bad(ValueError):
 
 def check_page(stream: str, body: dict[str, Any], site_id: int, after: str) -> CheckedPage:
     """Validate a page; a page whose frame is broken (no records list, bad cursor) is refused whole."""
-    records = body.get("records")
-    cursor = body.get("cursor")
-    if not isinstance(records, list):
-        raise PageError(f"{stream} page after {after}: 'records' is not a list")
-    if not isinstance(cursor, str) or not cursor.isdigit():
-        raise PageError(f"{stream} page after {after}: cursor {cursor!r} is not a sequence number")
-    if int(cursor) < int(after) or (records and int(cursor) == int(after)):
-        raise PageError(f"{stream} page after {after}: cursor {cursor} does not move forward")
+    problem = frame_problem(stream, body, after)
+    if problem:
+        raise PageError(problem)
+    records, cursor = body["records"], body["cursor"]
     page = CheckedPage(cursor=cursor, more=bool(body.get("more")) and bool(records))
     check = {"readings": _reading, "nps": _nps, "events": _event}[stream]
     for record in records:
@@ -93,7 +86,7 @@ def _reading(record: Any) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise _Bad("record is not an object")
     zone = record.get("zone")
-    if not isinstance(zone, str) or not _ZONE.match(zone):
+    if not isinstance(zone, str) or not ZONE.match(zone):
         raise _Bad(f"zone {zone!r} is not a zone name")
     metric = METRICS.get(record.get("metric"))
     if metric is None:

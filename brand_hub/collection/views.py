@@ -5,29 +5,27 @@ from datetime import datetime, timezone
 
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user
-from sqlmodel import select
 
+from .. import registry
 from ..audit import Actor
-from ..models import Site
-from ..models.collection import CollectionTarget, QuarantinedRecord
+from ..scope import Scope
 from ..web import db, settings
 from ..web.access import HQ_ADMINS, HQ_ALL, roles_required
-from . import SORTS, CollectionError, feed_rows, issue_token, site_series
+from ..web.lookups import site_or_404
+from . import CollectionError, issue_token, reads
 
 bp = Blueprint("collection", __name__, url_prefix="/hq/collection", template_folder="templates")
 
 
 def sort_args() -> tuple[str, str]:
-    sort = request.args.get("sort", "state")
-    direction = request.args.get("dir", "asc")
-    return (sort if sort in SORTS else "state"), ("desc" if direction == "desc" else "asc")
+    return reads.feed_sort(request.args)
 
 
 @bp.route("/agents")
 @roles_required(HQ_ALL)
 def agents():
     sort, direction = sort_args()
-    rows = feed_rows(session=db(), sort=sort, descending=direction == "desc")
+    rows = reads.feed(session=db(), scope=Scope.hq(), sort=sort, descending=direction == "desc")
     return render_template("collection/agents.html", rows=rows, sort=sort, direction=direction,
                            now=datetime.now(timezone.utc))
 
@@ -35,38 +33,8 @@ def agents():
 @bp.route("/sites/<code>")
 @roles_required(HQ_ALL)
 def site_data(code: str):
-    site = db().exec(select(Site).where(Site.code == code)).first()
-    if site is None:
-        abort(404)
-    return render_template("collection/site_data.html", **site_data_context(site))
-
-
-def site_data_context(site: Site, holding=None) -> dict:
-    """What the site data page shows, in the dashboard and in the portal alike.
-
-    ``holding`` (issue 17, the portal): the partner's tenures of the site; only their
-    span is shown, and the live feed only to the partner holding the site today.
-    """
-    session = db()
-    held_from = holding.held_from if holding is not None else None
-    held_until = holding.held_until if holding is not None else None
-    target = session.exec(select(CollectionTarget).where(CollectionTarget.site_id == site.id)).first()
-    if holding is not None and not holding.holds_now:
-        target = None
-    quarantine = select(QuarantinedRecord).where(QuarantinedRecord.site_id == site.id)
-    if held_from is not None:
-        quarantine = quarantine.where(QuarantinedRecord.received_at >= held_from)
-    if held_until is not None:
-        quarantine = quarantine.where(QuarantinedRecord.received_at < held_until)
-    quarantined = session.exec(quarantine.order_by(QuarantinedRecord.received_at.desc()).limit(20)).all()
-    series = site_series(session=session, site_id=site.id, held_from=held_from, held_until=held_until)
-    if holding is not None and len(holding.tenures) > 1:  # held, lost and taken back: not the time between
-        for zones in series["metrics"].values():
-            for zone, points in zones.items():
-                zones[zone] = [p for p in points if holding.owns_instant(datetime.fromisoformat(p["x"]))]
-        quarantined = [q for q in quarantined if holding.owns_instant(q.received_at)]
-    return {"site": site, "target": target, "series": series, "quarantined": quarantined,
-            "now": datetime.now(timezone.utc)}
+    site = site_or_404(code)
+    return render_template("collection/site_data.html", **reads.site_data(session=db(), site=site))
 
 
 @bp.route("/sites/<code>/token", methods=["POST"])
@@ -79,6 +47,6 @@ def rotate_token(code: str):
     except CollectionError as exc:
         abort(404, description=str(exc))
     session.commit()
-    site = session.exec(select(Site).where(Site.code == code)).one()
+    site = registry.get_site(session=session, code=code)
     page = render_template("collection/token.html", site=site, token=token)
     return page, 200, {"Cache-Control": "no-store"}

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, select
 
 from brand_hub import audit
-from brand_hub.models import Site
+from brand_hub.models import Franchisee, Site
 from brand_hub.models.compliance import (CorrectiveActionPlan, EvaluationRun, Flag, FlagEvent, FlagState, PlanStatus,
                                          Severity)
 from brand_hub.settings import Settings
@@ -155,8 +155,9 @@ class Evaluator:
         if kind in ("opened", "reopened"):
             self.summary.opened += 1
             if flag.rule == "termination-review":
+                partner = self.session.get(Franchisee, flag.franchisee_id)
                 audit.record(session=self.session, actor=actor, action="partner.termination_review",
-                             entity_type="franchisee", entity_id=flag.franchisee_id,
+                             entity_type="franchisee", entity_id=partner.code if partner else flag.franchisee_id,
                              after={"flag": flag.id, "evidence": flag.evidence})
         if to_state == FlagState.resolved:
             self.summary.resolved += 1

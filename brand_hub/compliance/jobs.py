@@ -32,6 +32,7 @@ def evaluate_flags(*, settings: Settings, now: datetime | None = None, site_code
     try:
         with session_scope(engine) as session:
             summary = evaluate(session=session, settings=settings, now=now, site_codes=site_codes)
+            session.commit()
         log.info("flags evaluated: %d sites, %d opened, %d resolved, %d mails, %d errors", summary.sites,
                  summary.opened, summary.resolved, summary.mails, len(summary.errors))
         return summary
@@ -59,6 +60,7 @@ def send_outbox(*, settings: Settings, now: datetime | None = None, engine: Engi
         with session_scope(engine) as session:
             ids = outbox.claim(session=session, now=now, claimant=claimant, limit=batch,
                                stale_after=timedelta(minutes=settings.outbox_claim_minutes))
+            session.commit()
         for message_id in ids:
             with session_scope(engine) as session:
                 message = session.get(OutboxMessage, message_id)
@@ -71,11 +73,13 @@ def send_outbox(*, settings: Settings, now: datetime | None = None, engine: Engi
                 with session_scope(engine) as session:
                     outbox.mark_failed(session=session, message_id=message_id, now=now, error=str(exc),
                                        permanent=exc.permanent)
+                    session.commit()
                 report.failed += 1
                 report.errors.append(str(exc))
                 continue
             with session_scope(engine) as session:  # the at-least-once window closes here
                 outbox.mark_sent(session=session, message_id=message_id, now=now)
+                session.commit()
             report.sent += 1
         if report.sent or report.failed:
             log.info("mail: %d sent, %d failed", report.sent, report.failed)

@@ -258,6 +258,15 @@ _NEEDS_REASON = {"waive": _l("waive needs a reason"), "resolve": _l("resolve nee
                  "reject_plan": _l("reject plan needs a reason")}
 
 
+def waiver_refusal(until: datetime | None, now: datetime):
+    """Why a waiver ending at ``until`` is refused, or None: the one rule, asked by the views before they act."""
+    if until is None:
+        return _l("A waiver needs an end date (YYYY-MM-DD).")
+    if until <= now:
+        return _l("a waiver needs an end in the future")
+    return None
+
+
 def act(flag: FlagView, action: str, now: datetime, *, reason: str = "",
         until: datetime | None = None) -> tuple[FlagView, Event]:
     """Apply a person's step to a flag, or refuse it with the reason."""
@@ -267,8 +276,8 @@ def act(flag: FlagView, action: str, now: datetime, *, reason: str = "",
         raise TransitionRefused(_not_allowed(action, flag.state))
     if action in _NEEDS_REASON and not reason.strip():
         raise TransitionRefused(_NEEDS_REASON[action])
-    if action == "waive" and (until is None or until <= now):
-        raise TransitionRefused(_l("a waiver needs an end in the future"))
+    if action == "waive" and waiver_refusal(until, now) is not None:
+        raise TransitionRefused(waiver_refusal(until, now))
     target = TARGET[action]
     changes: dict[str, Any] = {"state": target}
     if action == "acknowledge":

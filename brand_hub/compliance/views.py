@@ -14,16 +14,14 @@ from ..models import Franchisee, Site
 from ..models.compliance import Flag, FlagState, Severity
 from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
-from . import words
+from ..web.lookups import or_404, site_or_404
+from ..web.refusals import refused
+from ..paging import page_number
+from ..scope import Scope
+from . import reads
+from .lifecycle import waiver_refusal
 
 bp = Blueprint("compliance", __name__, url_prefix="/hq/compliance", template_folder="templates")
-
-PER_PAGE = 50
-
-
-@bp.app_context_processor
-def _flag_words() -> dict:
-    return words.helpers()
 
 
 def _now() -> datetime:
@@ -46,10 +44,7 @@ def _filters() -> compliance.FlagFilters:
 
 
 def _flag_or_404(flag_id: int) -> Flag:
-    try:
-        return compliance.get_flag(session=db(), flag_id=flag_id)
-    except compliance.FlagNotFound:
-        abort(404)
+    return or_404(compliance.get_flag, flag_id=flag_id, missing=(compliance.FlagNotFound,))
 
 
 @bp.route("/")
@@ -57,14 +52,13 @@ def _flag_or_404(flag_id: int) -> Flag:
 def queue():
     session = db()
     filters = _filters()
-    page = max(1, request.args.get("page", 1, type=int) or 1)
-    rows = session.exec(compliance.flag_select(filters, _now()).offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)).all()
+    page = reads.flags(session=session, scope=Scope.hq(), filters=filters, now=_now(), page=page_number(request.args))
     options = {
         "rules": sorted(set(session.exec(select(Flag.rule).distinct()).all())),
         "partners": session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)).all(),
         "cities": sorted(c for c in set(session.exec(select(Site.city).distinct()).all()) if c),
     }
-    return render_template("compliance/queue.html", rows=rows[:PER_PAGE], has_next=len(rows) > PER_PAGE, page=page,
+    return render_template("compliance/queue.html", rows=page.items, page=page,
                            filters=filters, options=options, states=[s.value for s in FlagState],
                            severities=[s.value for s in Severity],
                            standing=compliance.network_standing(session=session),
@@ -92,8 +86,8 @@ def bulk():
         flash(_("Select at least one flag."), "error")
         return redirect(request.referrer or url_for(".queue"))
     until = _until()
-    if action == "waive" and until is None:
-        flash(_("A waiver needs an end date (YYYY-MM-DD)."), "error")
+    if action == "waive" and (problem := waiver_refusal(until, _now())) is not None:
+        flash(str(problem), "error")
         return redirect(request.referrer or url_for(".queue"))
     done, refused = compliance.bulk(session=db(), settings=settings(), flag_ids=ids, action=action, actor=_actor(),
                                     now=_now(), reason=request.form.get("reason", "").strip(), until=until)
@@ -124,22 +118,18 @@ def flag_action(flag_id: int, action: str):
     item = _flag_or_404(flag_id)
     form, common = request.form, dict(session=db(), settings=settings(), flag=item, actor=_actor(), now=_now())
     reason = form.get("reason", "").strip()
-    try:
+    if action not in ("acknowledge", "waive", "resolve", "accept", "reject"):
+        abort(404)
+    with refused(compliance.ComplianceError) as refusal:
         if action == "acknowledge":
             compliance.acknowledge(**common, hq=True, note=reason)
         elif action == "waive":
-            until = _until()
-            if until is None:
-                raise compliance.ComplianceError(_("A waiver needs an end date (YYYY-MM-DD)."))
-            compliance.waive(**common, until=until, reason=reason)
+            compliance.waive(**common, until=_until(), reason=reason)
         elif action == "resolve":
             compliance.resolve(**common, reason=reason)
-        elif action in ("accept", "reject"):
-            compliance.answer_plan(**common, accept=action == "accept", answer=reason)
         else:
-            abort(404)
-    except compliance.ComplianceError as exc:
-        flash(str(exc), "error")
+            compliance.answer_plan(**common, accept=action == "accept", answer=reason)
+    if refusal:
         return redirect(url_for(".flag", flag_id=flag_id))
     db().commit()
     flash(_("Flag updated."), "success")
@@ -150,9 +140,7 @@ def flag_action(flag_id: int, action: str):
 @roles_required(HQ_ALL)
 def site_flags(code: str):
     session = db()
-    site = session.exec(select(Site).where(Site.code == code)).first()
-    if site is None:
-        abort(404)
-    rows = session.exec(compliance.flag_select(compliance.FlagFilters(site=code, state="all"), _now())
-                        .limit(200)).all()
-    return render_template("compliance/site_flags.html", site=site, rows=rows)
+    site = site_or_404(code)
+    page = reads.flags(session=session, scope=Scope.hq(), filters=compliance.FlagFilters(site=code, state="all"),
+                       now=_now(), page=page_number(request.args))
+    return render_template("compliance/site_flags.html", site=site, rows=page.items, page=page)

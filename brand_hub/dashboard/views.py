@@ -19,6 +19,8 @@ from .. import accounts, audit, collection, compliance, registry
 from ..billing import invoices
 from ..compliance.lifecycle import CURRENT
 from ..models import Agreement, AgreementStatus, AuditEvent, Franchisee, FranchiseeStatus, Role, Site, SiteStatus, User
+from ..paging import paginate
+from ..web.lookups import or_404
 from ..web import db, settings
 from ..web.access import HQ_ADMINS, HQ_ALL, HQ_EDITORS, roles_required
 
@@ -35,11 +37,7 @@ def _page_arg() -> int:
     return max(1, request.args.get("page", 1, type=int) or 1)
 
 
-def _or_404(finder, **kwargs):
-    try:
-        return finder(session=db(), **kwargs)
-    except registry.NotFound:
-        abort(404)
+_or_404 = or_404
 
 
 # ------------------------------------------------------------------ overview
@@ -305,10 +303,6 @@ def audit_log():
         stmt = stmt.where(AuditEvent.entity_type == filters["entity_type"])
     if filters["entity_id"]:
         stmt = stmt.where(AuditEvent.entity_id == filters["entity_id"])
-    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
-    page_no = _page_arg()
-    events = session.exec(stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-                          .offset((page_no - 1) * 50).limit(50)).all()
-    page = registry.Page(items=events, total=total, page=page_no, per_page=50)
+    page = paginate(session, stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()), page=_page_arg())
     entity_types = [t for t in session.exec(select(AuditEvent.entity_type).distinct().order_by(AuditEvent.entity_type))]
     return render_template("dashboard/audit.html", page=page, filters=filters, entity_types=entity_types)

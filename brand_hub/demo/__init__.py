@@ -9,14 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from importlib import import_module
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
 from ..settings import Settings
 
-STAGES = ("network", "agents", "standards", "scores", "billing", "flags")
+STAGES = ("network", "agents", "standards", "scores", "billing", "flags")  # run in this order
 
 
 @dataclass
@@ -40,11 +39,17 @@ class DemoContext:
             self.stops.pop()()
 
 
+def stage_runs(stages: tuple[str, ...] = STAGES) -> list[tuple[str, Callable[[DemoContext], None]]]:
+    """Each stage's ``run``, imported by name: a renamed stage or a stage without ``run`` fails here, loudly."""
+    from . import agents, billing, flags, network, scores, standards
+
+    modules = {"network": network, "agents": agents, "standards": standards, "scores": scores, "billing": billing,
+               "flags": flags}
+    return [(name, modules[name].run) for name in stages]
+
+
 def run_stages(context: DemoContext, stages: tuple[str, ...] = STAGES) -> None:
-    """Run each stage whose module defines ``run(context)``."""
-    for name in stages:
-        module = import_module(f"{__name__}.{name}")
-        run = getattr(module, "run", None)
-        if run is not None:
-            context.echo(f"demo: {name} …")
-            run(context)
+    """Run every stage in order (all are checked before the first one starts)."""
+    for name, run in stage_runs(stages):
+        context.echo(f"demo: {name} …")
+        run(context)

@@ -74,6 +74,7 @@ def run(context: DemoContext) -> None:
                 site.agent_url = f"{server.url}/sites/{site.code}"
             session.add(site)
             plan.append((site.code, site.timezone, site.desks, site.tier, token))
+        session.commit()
     end = context.now - timedelta(minutes=20)
     for code, tz, desks, tier, token in plan:
         if code not in agents:

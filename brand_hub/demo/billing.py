@@ -40,18 +40,21 @@ def run(context: DemoContext) -> None:
     plans = billing.plans(context.settings.royalty_dir)
     with session_scope(context.engine) as session:
         reports = _revenue_history(session, last, local_today)
+        session.commit()
     context.echo(f"demo: billing: {reports} revenue reports; {MISSING_SITE} missed {last}, {LATE_SITE} missed {before}")
     issued_before = billing.period_start(last) + timedelta(days=2)
     _bill(context, plans, before, today=issued_before,
           now=datetime.combine(issued_before, time(2), tzinfo=timezone.utc))
     with session_scope(context.engine) as session:
         _settle_before(session, before, local_today)
+        session.commit()
     _bill(context, plans, last, today=local_today, now=context.now)
     with session_scope(context.engine) as session:
         rendered = pdf.render_missing(session=session, brand_name=context.settings.brand_name,
                                       workers=context.settings.pdf_workers,
                                       payee=pdf.Payee.from_settings(context.settings))
         _settle_last(session, last, local_today, context)
+        session.commit()
     context.echo(f"demo: billing: {len(rendered)} invoice PDFs rendered")
 
 
@@ -79,9 +82,11 @@ def _bill(context: DemoContext, plans, period: str, *, today: date, now: datetim
     with session_scope(context.engine) as session:
         drafts = runs.compute(session=session, period=period, plans=plans, today=today)
         run = runs.write_drafts(session=session, period=period, drafts=drafts, actor=DEMO_ACTOR)
+        session.commit()
     with session_scope(context.engine) as session:
         issued = invoices.issue_period(session=session, period=period, actor=DEMO_ACTOR, now=now,
                                        due_days=context.settings.invoice_due_days)
+        session.commit()
         numbers = [i.number for i in issued]
     if numbers:
         context.echo(f"demo: billing: {period}: {run.drafts} invoices, {numbers[0]} … {numbers[-1]}, "

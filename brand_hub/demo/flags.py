@@ -30,12 +30,15 @@ def run(context: DemoContext) -> None:
     now = context.now
     with session_scope(context.engine) as session:
         _lapses(session, context)
+        session.commit()
     for at in (now - 3 * H, now):
         with session_scope(context.engine) as session:
             summary = compliance.evaluate(session=session, settings=context.settings, now=at)
+            session.commit()
     context.echo(f"demo: flags: {summary.opened} opened, {len(summary.errors)} errors")
     with session_scope(context.engine) as session:
         answered = _answers(session, context)
+        session.commit()
     context.echo(f"demo: flags: {answered} flags answered by partners and HQ")
 
 

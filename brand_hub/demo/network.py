@@ -153,6 +153,7 @@ def seed(session: Session) -> list[str]:
 def run(context: DemoContext) -> None:
     with session_scope(context.engine) as session:
         logins = seed(session)
+        session.commit()
     context.shared["logins"] = logins
     context.shared["demo_password"] = DEMO_PASSWORD
     context.echo(f"demo: {len(PARTNERS)} partners, {len(AGREEMENTS)} agreements, {len(SITES)} sites")

@@ -50,6 +50,7 @@ def run(context: DemoContext) -> None:
                 written += write_history(session=session, site=site, quarter=quarter, quality=_quality(site, n))
             written += write_history(session=session, site=site, quarter=current, quality=_quality(site, 1),
                                      until=agents_from)
+        session.commit()
         context.echo(f"demo: scores: {written} hourly buckets of history")
     for quarter in quarters:
         for period in [*quarter.month_periods(), quarter]:
@@ -64,6 +65,7 @@ def run(context: DemoContext) -> None:
             scores.publish_cards(session=session, period=quarter, model=model, actor=DEMO_ACTOR)
         red = scores.red_twice(session=session, period=str(quarters[-1]), model_id=model.id)
         codes = [site.code for site in sites if site.id in red]
+        session.commit()
     context.shared["scores"] = {"quarters": [str(q) for q in quarters], "red_twice": codes}
     context.echo(f"demo: scores: cards for {', '.join(map(str, quarters))} published; "
                  f"red twice in a row: {', '.join(codes)}")
@@ -74,6 +76,7 @@ def _score(context: DemoContext, model, period: Period, as_of: datetime | None) 
         report = scores.score_period(session=session, period=period, model=model, actor=DEMO_ACTOR, as_of=as_of,
                                      workers=context.settings.score_workers,
                                      network_tz=context.settings.timezone)
+        session.commit()
     for code, reason in report.failures.items():
         context.echo(f"demo: scores: {code} not scored for {period}: {reason}")
 

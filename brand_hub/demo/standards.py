@@ -40,6 +40,7 @@ def run(context: DemoContext) -> None:
         _acknowledge_all(session, context.now - timedelta(days=20), partners=DILIGENT_PARTNERS)
         outcomes = distribution.publish_configs(session=session, layers=site_config.load_folder(), actor=DEMO_ACTOR,
                                                 now=context.now - timedelta(days=2))
+        session.commit()
     context.echo(f"demo:   {len(result.published)} standards published, {result.acknowledgements} "
                  f"acknowledgements asked; configs for {len(outcomes)} sites")
     _deliver(context)

@@ -188,10 +188,13 @@ def get_version(*, session: Session, site: Site, version: int) -> SiteConfigVers
 
 
 def site_by_code(*, session: Session, code: str) -> Site:
-    site = session.exec(select(Site).where(Site.code == code)).first()
-    if site is None:
-        raise DistributionError(_l("no site with code '%(code)s'", code=code))
-    return site
+    """``registry.get_site``, refused as this area's error (the CLI reports it)."""
+    from .. import registry
+
+    try:
+        return registry.get_site(session=session, code=code)
+    except registry.NotFound as exc:
+        raise DistributionError(str(exc)) from None
 
 
 def diff_versions(*, session: Session, site: Site, old: int | None = None,

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import requests
 from sqlmodel import Session, select
 
-from ..collection import TokenError, site_token
+from ..collection import AgentError, TokenError, site_token
+from ..collection.client import AgentClient
 from ..models import Site
 from ..models.standards import SiteConfigState
 from ..settings import Settings
@@ -31,12 +31,12 @@ class DriftCheck:
 
 
 def fetch_agent_config(*, site: Site, settings: Settings) -> dict[str, Any]:
-    """The agent's answer to ``GET /v1/config``; raises ``requests.RequestException`` or ``TokenError``."""
-    token = site_token(site, settings.secret_key)
-    response = requests.get(site.agent_url.rstrip("/") + "/v1/config", headers={"Authorization": f"Bearer {token}"},
-                            timeout=settings.collect_timeout_seconds, verify=settings.agent_tls_verify)
-    response.raise_for_status()
-    return response.json()
+    """The agent's answer to ``GET /v1/config`` through the one agent client; raises ``AgentError`` or ``TokenError``."""
+    client = AgentClient.from_settings(site.agent_url, site_token(site, settings.secret_key), settings)
+    try:
+        return client.config()
+    finally:
+        client.close()
 
 
 def check_drift(*, session: Session, settings: Settings, now: datetime,
@@ -55,22 +55,14 @@ def check_drift(*, session: Session, settings: Settings, now: datetime,
         else:
             try:
                 answer = fetch_agent_config(site=site, settings=settings)
-            except (requests.RequestException, ValueError, TokenError) as exc:
-                error = f"GET /v1/config: {_reason(exc, settings)}"
+            except (AgentError, TokenError) as exc:
+                error = f"GET /v1/config: {_reason(exc)}"
                 log.warning("site %s: cannot read the agent's config: %s", site.code, error)
         keys = inspect_drift(session=session, site_id=site.id, agent_config=answer, at=now)
         checks.append(DriftCheck(site.code, keys, error))
     return checks
 
 
-def _reason(exc: Exception, settings: Settings) -> str:
+def _reason(exc: Exception) -> str:
     """One short line saying why the agent could not be asked (never the token)."""
-    if isinstance(exc, requests.Timeout):
-        return f"no answer within {settings.collect_timeout_seconds:g} s"
-    if isinstance(exc, requests.ConnectionError):
-        return "cannot connect"
-    if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        return f"HTTP {exc.response.status_code}"
-    if isinstance(exc, TokenError):
-        return str(exc)
-    return f"{type(exc).__name__}: {str(exc)[:120]}"
+    return getattr(exc, "reason", None) or str(exc)[:160]

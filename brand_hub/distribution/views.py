@@ -1,55 +1,31 @@
 """HQ dashboard pages of the distribution area: standards and their acknowledgement, site configs and drift."""
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from markupsafe import Markup, escape
 from sqlmodel import select
-
-from standards.site_config import flatten
 
 from .. import audit, distribution
 from ..models import Franchisee, Site
+from ..scope import Scope
 from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
-from . import DistributionError
+from ..web.lookups import or_404, site_or_404
+from ..web.refusals import refused
+from . import DistributionError, reads
 from .drift import check_drift
 
 bp = Blueprint("distribution", __name__, url_prefix="/hq/distribution", template_folder="templates")
-
-CATEGORIES = {"space": _l("Space"), "service": _l("Service"), "community": _l("Community"),
-              "data_privacy": _l("Data and privacy"), "iot": _l("IoT")}
-
-
-@bp.app_context_processor
-def _standard_helpers() -> dict:
-    """``category_label(word)`` and ``requirement(text)`` for the HQ and portal pages that show standards."""
-    return {"category_label": lambda word: str(CATEGORIES.get(word, word)), "requirement": requirement_html}
-
-
-_BOLD = re.compile(r"\*\*(.+?)\*\*")
-
-
-def requirement_html(text: str) -> Markup:
-    """A standard's requirement text as HTML: paragraphs per line and **bold**, everything else escaped."""
-    lines = [line.strip() for line in str(escape(text)).splitlines() if line.strip()]
-    return Markup("".join("<p>" + _BOLD.sub(r"<strong>\1</strong>", line) + "</p>" for line in lines))
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def _site_or_404(code: str) -> Site:
-    site = db().exec(select(Site).where(Site.code == code)).first()
-    if site is None:
-        abort(404)
-    return site
+_site_or_404 = site_or_404
 
 
 @bp.route("/standards")
@@ -86,7 +62,8 @@ def standard(key: str):
 @roles_required(HQ_ALL)
 def configs():
     session = db()
-    rows = distribution.config_rows(session=session, now=_now(), grace_minutes=settings().config_drift_grace_minutes)
+    rows = reads.config_list(session=session, scope=Scope.hq(), now=_now(),
+                             grace_minutes=settings().config_drift_grace_minutes)
     partners = dict(session.exec(select(Franchisee.id, Franchisee.code)).all())
     return render_template("distribution/configs.html", rows=rows, partners=partners)
 
@@ -97,55 +74,14 @@ def site_config(code: str):
     """A site's config in force with the layer that set every key, its versions, a diff, and drift."""
     session = db()
     site = _site_or_404(code)
-    return render_template("distribution/site_config.html", site=site,
-                           **site_config_context(session=session, site=site, args=request.args,
-                                                 grace_minutes=settings().config_drift_grace_minutes))
+    return render_template("distribution/site_config.html", site=site, **site_config_of(site))
 
 
-def site_config_context(*, session, site: Site, args, grace_minutes: int, holding=None) -> dict:
-    """What the HQ and portal config pages of a site show (shared so both say the same).
-
-    ``holding`` (issue 17, the portal): the partner's tenures of the site. It sees the
-    versions in force while it held the site; a partner that no longer holds it sees
-    no live state, and the version in force when its tenure ended as the current one.
-    """
-    versions = distribution.versions(session=session, site_id=site.id)
-    state = distribution.site_state(session=session, site_id=site.id)
-    if holding is not None:
-        versions = _versions_held(versions, holding)
-        if not holding.holds_now:
-            state = None
-    current = next((v for v in versions if state and v.version == state.desired_version), None)
-    if holding is not None and not holding.holds_now:
-        current = versions[0] if versions else None
-    if holding is not None and not {args.get(k, type=int) for k in ("from", "to") if k in args} <= {
-            v.version for v in versions}:
-        abort(404)  # a version of another partner's time is not found, as on every portal page
-    changes, old, new = [], None, None
-    if len(versions) > 1:
-        new = args.get("to", versions[0].version, type=int)
-        old = args.get("from", max(new - 1, 1), type=int)
-        try:
-            old, new, changes = distribution.diff_versions(session=session, site=site, old=old, new=new)
-        except DistributionError:
-            abort(404)
-    leaves = flatten(current.content) if current else {}
-    return dict(versions=versions, state=state, current=current, changes=changes, old=old, new=new,
-                leaves=sorted(leaves.items()), provenance=current.provenance if current else {},
-                drifted=distribution.is_drifted(state, now=_now(), grace_minutes=grace_minutes))
-
-
-def _versions_held(versions: list, holding) -> list:
-    """The versions (newest first) in force at some time of the holding: made during it, or in force at its start."""
-    kept = []
-    for index, version in enumerate(versions):
-        successor = versions[index - 1] if index > 0 else None  # newest first: the next version is the one before
-        starts, ends = version.created_at, successor.created_at if successor else None
-        if any((t.held_until is None or starts < t.held_until) and (t.held_from is None or ends is None
-                                                                    or ends > t.held_from)
-               for t in holding.tenures):
-            kept.append(version)
-    return kept
+def site_config_of(site: Site) -> dict:
+    """The config page's content for ``site`` (HQ and portal), versions to compare from the query."""
+    return or_404(reads.site_config, missing=(DistributionError,), site=site,
+                  old=request.args.get("from", type=int), new=request.args.get("to", type=int),
+                  grace_minutes=settings().config_drift_grace_minutes, now=_now())
 
 
 @bp.route("/sites/<code>/config/rollback", methods=["POST"])
@@ -155,11 +91,10 @@ def rollback(code: str):
     version = request.form.get("version", type=int)
     if version is None:
         abort(400, "version is required")
-    try:
+    with refused(DistributionError) as refusal:
         outcome = distribution.rollback(session=db(), site=site, to_version=version,
                                         actor=audit.Actor.of(current_user), now=_now())
-    except DistributionError as exc:
-        flash(str(exc), "error")
+    if refusal:
         return redirect(url_for(".site_config", code=code))
     db().commit()
     flash(_("Version %(new)s (the content of version %(old)s) is queued for delivery.", new=outcome.version,

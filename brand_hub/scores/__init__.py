@@ -282,6 +282,18 @@ def card_in_force(row: SiteScore, published: set[tuple[str, str, int]]) -> str |
     return None
 
 
+def card_shown(row: SiteScore | None, published: set[tuple[str, str, int]], *,
+               to_partner: bool) -> tuple[str | None, bool]:
+    """The publish rule: (the card this reader sees, whether it still waits for HQ to publish it).
+
+    HQ sees a computed card at once, marked pending until published; a partner sees a
+    quarter's card only once HQ published it.
+    """
+    card = row.card if row is not None else None
+    pending = card is not None and card_in_force(row, published) is None
+    return (None if to_partner and pending else card), pending
+
+
 def model_of(*, settings: Settings, row: SiteScore) -> ScoringModel | None:
     """The model file a stored score was computed with (None if that version's file is gone or invalid)."""
     try:

@@ -25,6 +25,7 @@ def score_running_month(*, settings: Settings, now: datetime | None = None) -> N
         with session_scope(engine) as session:
             report = score_period(session=session, period=period, model=model, actor=audit.SYSTEM, as_of=now,
                                   network_tz=settings.timezone, workers=settings.score_workers)
+            session.commit()
         log.info("scored %s: %d sites, %d changed, %d failed", period, len(report.scores), report.changed,
                  len(report.failures))
     finally:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func
 from sqlmodel import Session, select
 
 from scoring import composite
@@ -127,7 +126,3 @@ def network_percentiles(*, session: Session, row: SiteScore) -> dict[str, float]
                 population.setdefault(ind_id, []).append(ind["normalised"])
     return {ind_id: composite.percentile(ind["normalised"], population.get(ind_id, []))
             for ind_id, ind in row.indicators.items() if ind.get("normalised") is not None}
-
-
-def site_count(*, session: Session, period: str) -> int:
-    return session.exec(select(func.count()).select_from(SiteScore).where(SiteScore.period == period)).one()

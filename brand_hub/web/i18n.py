@@ -1,46 +1,20 @@
 """Chinese first, English too: Flask-Babel with one catalog folder per area.
 
 Each area keeps its own ``translations/`` folder beside its code (so areas are
-translated independently); Flask-Babel merges them. Catalogs are compiled from
-the ``.po`` sources at start-up when a ``.mo`` is missing or older.
+translated independently); Flask-Babel merges them. The ``.mo`` catalogs are
+compiled by ``scripts/setup.sh`` and the package build (``catalogs.py``), never at
+start-up: the app only reads them.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 from babel import support
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from flask import Flask, redirect, request, session
 from flask_babel import Babel, Domain, get_locale
 from flask_login import current_user
 
+from .catalogs import compile_catalogs, translation_dirs  # noqa: F401  (compile_catalogs: for setup and build)
+
 LOCALES = {"zh_CN": "中文", "en": "English"}
-_ROOTS = ("brand_hub", "franchisee_portal")
-
-
-def translation_dirs() -> list[Path]:
-    base = Path(__file__).resolve().parents[2]
-    found: list[Path] = []
-    for root in _ROOTS:
-        found.extend(sorted(p for p in (base / root).rglob("translations") if p.is_dir()))
-    return found
-
-
-def compile_catalogs() -> list[Path]:
-    """Compile every stale ``messages.po`` to ``messages.mo``; return what was written."""
-    written = []
-    for directory in translation_dirs():
-        for po_path in directory.glob("*/LC_MESSAGES/messages.po"):
-            mo_path = po_path.with_suffix(".mo")
-            if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
-                continue
-            with po_path.open("rb") as fh:
-                catalog = read_po(fh, locale=po_path.parent.parent.name)
-            with mo_path.open("wb") as fh:
-                write_mo(fh, catalog, use_fuzzy=False)
-            written.append(mo_path)
-    return written
 
 
 class AreaCatalogs(Domain):
@@ -82,7 +56,6 @@ def select_locale() -> str:
 def init_app(app: Flask) -> None:
     from .access import public
 
-    compile_catalogs()
     app.config["BABEL_DEFAULT_LOCALE"] = "zh_CN"
     app.config["BABEL_DEFAULT_TIMEZONE"] = "Asia/Shanghai"
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(d) for d in translation_dirs())

@@ -18,6 +18,7 @@ from brand_hub.billing.revenue import BREAKDOWN_KEYS, parse_amount, submit_repor
 from brand_hub.billing.views import invoice_page, pdf_response
 from brand_hub.models import Site
 from brand_hub.models.billing import Invoice, InvoiceStatus, ReportSource, RevenueReport
+from brand_hub.paging import page_number, paginate
 from brand_hub.web import db
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
@@ -59,19 +60,21 @@ def revenue():
             flash(_("Revenue report saved (version %(version)s).", version=report.version) if written
                   else _("Nothing changed: this report is already in force."), "success")
             return redirect(url_for("portal.revenue"))
-    reports = session.exec(owned_select(RevenueReport).order_by(RevenueReport.period.desc(),
-                                                                RevenueReport.site_id,
-                                                                RevenueReport.version.desc()).limit(200)).all()
-    return render_template("portal/revenue.html", sites=sites, reports=reports, form=form,
+    page = paginate(session, owned_select(RevenueReport).order_by(RevenueReport.period.desc(),
+                                                                  RevenueReport.site_id,
+                                                                  RevenueReport.version.desc()),
+                    page=page_number(request.args))
+    return render_template("portal/revenue.html", sites=sites, reports=page.items, page=page, form=form,
                            site_codes={s.id: s for s in sites}, breakdown_keys=BREAKDOWN_KEYS)
 
 
 @bp.route("/invoices")
 @roles_required(PORTAL_ALL)
 def invoices():
-    rows = db().exec(owned_select(Invoice).where(Invoice.status != InvoiceStatus.draft)
-                     .order_by(Invoice.period.desc(), Invoice.number)).all()
-    return render_template("portal/invoices.html", invoices=rows, today=datetime.now(timezone.utc).date())
+    page = paginate(db(), owned_select(Invoice).where(Invoice.status != InvoiceStatus.draft)
+                    .order_by(Invoice.period.desc(), Invoice.number), page=page_number(request.args))
+    return render_template("portal/invoices.html", invoices=page.items, page=page,
+                           today=datetime.now(timezone.utc).date())
 
 
 def _own_issued(invoice_id: int) -> Invoice:

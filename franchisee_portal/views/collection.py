@@ -3,24 +3,24 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import render_template
+from flask import render_template, request
 
-from brand_hub.collection import feed_rows
-from brand_hub.collection.views import site_data_context, sort_args
+from brand_hub.collection import reads
 from brand_hub.models import Site
+from brand_hub.scope import Scope
 from brand_hub.web import db
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
 from ..blueprint import bp
-from ..scope import get_owned_by, owned_select, site_holding
+from ..scope import current_franchisee_id, get_owned_by, site_holding
 
 
 @bp.route("/agents")
 @roles_required(PORTAL_ALL)
 def agents():
-    sort, direction = sort_args()
-    site_ids = [site.id for site in db().exec(owned_select(Site)).all()]
-    rows = feed_rows(session=db(), site_ids=site_ids, sort=sort, descending=direction == "desc")
+    sort, direction = reads.feed_sort(request.args)
+    rows = reads.feed(session=db(), scope=Scope.partner(current_franchisee_id()), sort=sort,
+                      descending=direction == "desc")
     return render_template("portal/agents.html", rows=rows, sort=sort, direction=direction,
                            now=datetime.now(timezone.utc))
 
@@ -29,4 +29,5 @@ def agents():
 @roles_required(PORTAL_ALL)
 def site_data(code: str):
     site = get_owned_by(db(), Site, code=code)
-    return render_template("portal/site_data.html", **site_data_context(site, site_holding(db(), site)))
+    return render_template("portal/site_data.html",
+                           **reads.site_data(session=db(), site=site, holding=site_holding(db(), site)))

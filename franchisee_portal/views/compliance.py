@@ -11,33 +11,32 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from brand_hub import audit, compliance
-from brand_hub.compliance.lifecycle import CURRENT
-from brand_hub.models import Franchisee, Site
+from brand_hub.compliance import reads
+from brand_hub.models import Site
 from brand_hub.models.compliance import Flag
+from brand_hub.paging import Page, page_number
+from brand_hub.scope import Scope
 from brand_hub.web import db, settings
 from brand_hub.web.access import PORTAL_ALL, roles_required
+from brand_hub.web.refusals import refused
 
 from ..blueprint import bp
-from ..scope import current_franchisee_id, get_owned, get_owned_by, held_sites_select, owned_select
+from ..scope import current_franchisee_id, get_owned, get_owned_by
 
 
-def _rows(flags: list[Flag]) -> list[tuple]:
-    sites = {s.id: s for s in db().exec(held_sites_select()).all()}  # issue 17: flags of sites held before too
-    partner = get_owned(db(), Franchisee, current_franchisee_id())
-    return [(f, sites.get(f.site_id), partner) for f in flags]
-
-
-def _flags(stmt, show: str):
-    if show != "all":
-        stmt = stmt.where(Flag.state.in_(sorted(CURRENT, key=lambda s: s.value)))
-    return db().exec(stmt.order_by(Flag.opened_at.desc().nulls_last(), Flag.id.desc()).limit(300)).all()
+def _flags(show: str, site: Site | None = None) -> Page:
+    """The partner's flags (of one site), newest first: current ones unless ``show`` is all."""
+    filters = compliance.FlagFilters(state="all" if show == "all" else "current", site=site.code if site else "")
+    return reads.flags(session=db(), scope=Scope.partner(current_franchisee_id()), filters=filters,
+                       now=datetime.now(timezone.utc), page=page_number(request.args), newest_first=True)
 
 
 @bp.route("/flags")
 @roles_required(PORTAL_ALL)
 def flags():
     show = request.args.get("show", "current")
-    return render_template("portal/flags.html", rows=_rows(_flags(owned_select(Flag), show)), show=show, site=None)
+    page = _flags(show)
+    return render_template("portal/flags.html", rows=page.items, page=page, show=show, site=None)
 
 
 @bp.route("/sites/<code>/flags")
@@ -45,8 +44,8 @@ def flags():
 def site_flags(code: str):
     site = get_owned_by(db(), Site, code=code)
     show = request.args.get("show", "all")
-    rows = _rows(_flags(owned_select(Flag).where(Flag.site_id == site.id), show))
-    return render_template("portal/flags.html", rows=rows, show=show, site=site)
+    page = _flags(show, site)
+    return render_template("portal/flags.html", rows=page.items, page=page, show=show, site=site)
 
 
 @bp.route("/flags/<int:flag_id>")
@@ -67,15 +66,22 @@ def _actor() -> audit.Actor:
 @roles_required(PORTAL_ALL)
 def flag_acknowledge(flag_id: int):
     item = get_owned(db(), Flag, flag_id)
-    try:
+    with refused(compliance.ComplianceError) as refusal:
         compliance.acknowledge(session=db(), settings=settings(), flag=item, actor=_actor(),
                                now=datetime.now(timezone.utc), note=request.form.get("note", "").strip())
-    except compliance.ComplianceError as exc:
-        flash(str(exc), "error")
+    if refusal:
         return redirect(url_for("portal.flag", flag_id=flag_id))
     db().commit()
     flash(_("Thank you: the flag is acknowledged."), "success")
     return redirect(url_for("portal.flag", flag_id=flag_id))
+
+
+def _plan_refusal(exc: Exception) -> str:
+    """An incomplete plan names the form's fields it lacks; other refusals read as the service wrote them."""
+    if isinstance(exc, compliance.PlanIncomplete):
+        fields = {"what": _("What will be done"), "who": _("Who does it"), "due_on": _("By when")}
+        return _("The plan needs: %(fields)s", fields=", ".join(str(fields[m]) for m in exc.missing))
+    return str(exc)
 
 
 @bp.route("/flags/<int:flag_id>/plan", methods=["POST"])
@@ -87,16 +93,11 @@ def flag_plan(flag_id: int):
         due_on = date.fromisoformat(form.get("due_on", "")) if form.get("due_on") else None
     except ValueError:
         due_on = None
-    try:
+    with refused(compliance.ComplianceError, message=_plan_refusal) as refusal:
         compliance.submit_plan(session=db(), settings=settings(), flag=item, actor=_actor(),
                                now=datetime.now(timezone.utc), what=form.get("what", ""), who=form.get("who", ""),
                                due_on=due_on)
-    except compliance.PlanIncomplete as exc:
-        fields = {"what": _("What will be done"), "who": _("Who does it"), "due_on": _("By when")}
-        flash(_("The plan needs: %(fields)s", fields=", ".join(str(fields[m]) for m in exc.missing)), "error")
-        return redirect(url_for("portal.flag", flag_id=flag_id))
-    except compliance.ComplianceError as exc:
-        flash(str(exc), "error")
+    if refusal:
         return redirect(url_for("portal.flag", flag_id=flag_id))
     db().commit()
     flash(_("Your plan was sent to HQ."), "success")

@@ -14,11 +14,15 @@ from sqlmodel import select
 
 from brand_hub import distribution
 from brand_hub.distribution import DistributionError
-from brand_hub.distribution.views import site_config_context
+from brand_hub.distribution import reads
 from brand_hub.models import Site, SiteStatus
 from brand_hub.models.standards import Standard, StandardAcknowledgement
+from brand_hub.paging import page_number, paginate
+from brand_hub.scope import Scope
 from brand_hub.web import db, settings
 from brand_hub.web.access import PORTAL_ALL, roles_required
+from brand_hub.web.lookups import or_404
+from brand_hub.web.refusals import refused
 
 from ..blueprint import bp
 from ..scope import current_franchisee_id, get_owned, get_owned_by, held_sites_select, owned_select, site_holding
@@ -36,13 +40,15 @@ def standards():
     sites = list(session.exec(owned_select(Site).where(Site.status != SiteStatus.terminated).order_by(Site.code)))
     held = {s.id: s for s in session.exec(held_sites_select())}  # issue 17: names of sites held before
     pending = distribution.pending_for_sites(session=session, sites=sites)
-    done = session.exec(owned_select(StandardAcknowledgement)
-                        .where(StandardAcknowledgement.acknowledged_at.is_not(None))
-                        .order_by(StandardAcknowledgement.acknowledged_at.desc()).limit(50)).all()
+    page = paginate(session, owned_select(StandardAcknowledgement)
+                    .where(StandardAcknowledgement.acknowledged_at.is_not(None))
+                    .order_by(StandardAcknowledgement.acknowledged_at.desc(), StandardAcknowledgement.id.desc()),
+                    page=page_number(request.args))
+    done = page.items
     standards_by_id = {s.id: s for s in session.exec(select(Standard).where(
         Standard.id.in_([a.standard_id for a in done])))}
-    return render_template("portal/standards.html", pending=pending, done=done, standards_by_id=standards_by_id,
-                           sites_by_id=held, now=_now())
+    return render_template("portal/standards.html", pending=pending, done=done, page=page,
+                           standards_by_id=standards_by_id, sites_by_id=held, now=_now())
 
 
 @bp.route("/standards/acknowledgements/<int:ack_id>", methods=["POST"])
@@ -50,10 +56,9 @@ def standards():
 def acknowledge_standard(ack_id: int):
     session = db()
     ack = get_owned(session, StandardAcknowledgement, ack_id)
-    try:
+    with refused(DistributionError) as refusal:
         distribution.acknowledge(session=session, ack=ack, user=current_user, now=_now())
-    except DistributionError as exc:
-        flash(str(exc), "error")
+    if refusal:
         return redirect(url_for(".standards"))
     session.commit()
     flash(_("Acknowledged. Thank you."), "success")
@@ -63,8 +68,8 @@ def acknowledge_standard(ack_id: int):
 @bp.route("/configs")
 @roles_required(PORTAL_ALL)
 def configs():
-    rows = distribution.config_rows(session=db(), now=_now(), grace_minutes=settings().config_drift_grace_minutes,
-                                    franchisee_id=current_franchisee_id())
+    rows = reads.config_list(session=db(), scope=Scope.partner(current_franchisee_id()), now=_now(),
+                             grace_minutes=settings().config_drift_grace_minutes)
     return render_template("portal/configs.html", rows=rows)
 
 
@@ -73,7 +78,7 @@ def configs():
 def site_config(code: str):
     session = db()
     site = get_owned_by(session, Site, code=code)
-    return render_template("portal/site_config.html", site=site,
-                           **site_config_context(session=session, site=site, args=request.args,
-                                                 grace_minutes=settings().config_drift_grace_minutes,
-                                                 holding=site_holding(session, site)))
+    page = or_404(reads.site_config, missing=(DistributionError,), site=site, old=request.args.get("from", type=int),
+                  new=request.args.get("to", type=int), grace_minutes=settings().config_drift_grace_minutes,
+                  now=_now(), holding=site_holding(session, site))
+    return render_template("portal/site_config.html", site=site, **page)

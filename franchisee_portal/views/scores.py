@@ -2,16 +2,18 @@
 from __future__ import annotations
 
 from flask import render_template, request
+from flask_babel import get_locale
 
 from brand_hub.models import Site
 from brand_hub.models.scoring import SiteScore
-from brand_hub.scores import card_in_force, published_keys, reports
-from brand_hub.scores.views import scorecard_context
-from brand_hub.web import db
+from brand_hub.scope import Scope
+from brand_hub.scores import card_in_force, published_keys, reads, reports
+from brand_hub.web import db, settings
+from brand_hub.web.lookups import or_404
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
 from ..blueprint import bp
-from ..scope import get_owned_by, held_sites_select, owned_select, site_holding
+from ..scope import current_franchisee_id, get_owned_by, held_sites_select, owned_select, site_holding
 
 
 @bp.route("/scores")
@@ -33,5 +35,6 @@ def site_scorecard(code: str):
     session = db()
     site = get_owned_by(session, Site, code=code)
     return render_template("portal/site_scorecard.html", site=site,
-                           **scorecard_context(session=session, site=site, period=request.args.get("period"),
-                                             partner=True, holding=site_holding(session, site)))
+                           **or_404(reads.scorecard, missing=(reads.NoSuchPeriod,), site=site,
+                                    scope=Scope.partner(current_franchisee_id()), period=request.args.get("period"),
+                                    settings=settings(), locale=str(get_locale())))

@@ -43,3 +43,17 @@ def test_the_demo_seeds_a_whole_working_network_and_prints_the_logins(tmp_path):
             assert len(issued) == 14 and all(i.number and i.pdf_sha256 for i in issued)
     finally:
         engine.dispose()
+
+
+def test_every_demo_stage_and_command_is_found_by_name_or_the_import_fails():
+    """A renamed stage or command must fail loudly, not silently drop out of the demo or of ``brandhub``."""
+    import pytest
+
+    from brand_hub.demo import STAGES, stage_runs
+    from cli.main import cli
+
+    assert [name for name, _run in stage_runs()] == list(STAGES)
+    with pytest.raises(KeyError):
+        stage_runs(("network", "renamed-stage"))
+    assert {"network", "sites", "demo", "jobs", "collect", "agent", "standards", "config", "score", "cards", "flags",
+            "revenue", "billing", "db", "users", "serve"} <= set(cli.commands)

@@ -127,3 +127,16 @@ def test_a_csv_that_stops_being_readable_keeps_the_rows_before_and_says_where(se
     assert result.created == 1
     assert len(result.problems) == 1 and result.problems[0].line == 3
     assert "not readable as CSV" in result.problems[0].reason
+
+
+def test_the_network_files_layout_is_checked_by_its_schema_and_the_good_sections_still_go_in(session):
+    text = ("franchisees:\n  - code: LAYOUT\n    legal_name: 布局测试有限公司\n"
+            "colours: [red]\n"
+            "sites: not-a-list\n"
+            "agreements:\n  - just text\n")
+    result = registry.import_network_yaml(session=session, actor=audit.SYSTEM, text=text, file="net.yaml")
+    reasons = [str(p) for p in result.problems]
+    assert "net.yaml:1: unknown field 'colours'" in reasons  # at the mapping's line, as in every format
+    assert any(r.startswith("net.yaml:5: sites: expected") for r in reasons)
+    assert any(r.startswith("net.yaml:7: agreements.0: expected") for r in reasons)
+    assert result.created == 1

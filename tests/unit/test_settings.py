@@ -59,3 +59,22 @@ def test_the_edges_of_each_range_are_accepted():
     settings = Settings.from_env({"BRANDHUB_INVOICE_DUE_DAYS": "1", "BRANDHUB_PDF_WORKERS": "0",
                                   "BRANDHUB_COLLECT_RETRIES": "0", "BRANDHUB_REVENUE_REPORT_DUE_DAY": "28"})
     assert (settings.invoice_due_days, settings.pdf_workers, settings.collect_retries) == (1, 0, 0)
+
+
+def test_production_refuses_a_short_secret_key():
+    with pytest.raises(SettingsError, match="BRANDHUB_SECRET_KEY is too short"):
+        Settings.from_env({"BRANDHUB_ENV": "production", "BRANDHUB_SECRET_KEY": "short-but-not-default"})
+
+
+def test_settings_built_in_code_take_only_their_arguments_not_the_environment(monkeypatch):
+    monkeypatch.setenv("BRANDHUB_LOCALE", "en")
+    assert Settings().locale == "zh_CN"
+    assert Settings.from_env().locale == "en"
+
+
+def test_every_value_is_type_checked_and_an_empty_flag_means_off():
+    assert Settings.from_env({"BRANDHUB_SMTP_SSL": ""}).smtp_ssl is False
+    with pytest.raises(SettingsError, match="BRANDHUB_AGENT_TLS_VERIFY"):
+        Settings.from_env({"BRANDHUB_AGENT_TLS_VERIFY": "maybe"})
+    with pytest.raises(SettingsError, match="BRANDHUB_COLLECT_TIMEOUT_SECONDS"):
+        Settings.from_env({"BRANDHUB_COLLECT_TIMEOUT_SECONDS": "soon"})

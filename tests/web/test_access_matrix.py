@@ -1,16 +1,23 @@
 """Who may open what: every route of every area, for every role, read from the app's URL map.
 
 The matrix enumerates ``app.url_map`` so routes other areas add are covered
-as soon as they exist. URL arguments are filled with the seeded partner's
-real site code / agreement number where the name fits, or a dummy value.
+as soon as they exist. URL arguments are filled with real objects: each of the
+two partners has a site, an agreement, a flag, an issued invoice and a standard
+to acknowledge, so a refusal proves scoping (the object exists, it is another
+partner's), never just an id with nothing behind it.
 """
 from __future__ import annotations
 
 import re
+from datetime import date, datetime, timezone
+from decimal import Decimal
 
 import pytest
 
 from brand_hub.models import Role
+from brand_hub.models.billing import Invoice, InvoiceStatus
+from brand_hub.models.compliance import Flag, FlagState, Severity
+from brand_hub.models.standards import Standard, StandardAcknowledgement
 from brand_hub.web.access import PUBLIC
 from tests.builders import make_agreement, make_franchisee, make_site, make_user
 from tests.conftest import csrf_token, login
@@ -50,9 +57,28 @@ def network(session):
     other_site = make_site(session, theirs, other_agreement, code="SITE-THEIRS")
     users = {role: make_user(session, role, franchisee=None if role.is_hq else mine) for role in Role}
     outsider = make_user(session, Role.franchisee_admin, franchisee=theirs)
+    standard = Standard(key="access-check", version=1, category="space", title_zh="访问检查", content_hash="h",
+                        content={"text": "保持整洁。", "source": "", "rules": []})
+    session.add(standard)
+    session.flush()
+    owned = {}
+    for key, partner, its_site, its_agreement in (("own", mine, site, agreement),
+                                                   ("other", theirs, other_site, other_agreement)):
+        flag = Flag(site_id=its_site.id, franchisee_id=partner.id, rule="agent-unreachable", subject=its_site.code,
+                    state=FlagState.open, severity=Severity.major, opened_at=datetime.now(timezone.utc),
+                    evidence={})
+        invoice = Invoice(number=f"INV-{partner.code}", agreement_id=its_agreement.id, franchisee_id=partner.id,
+                          period="2026-10", status=InvoiceStatus.issued, plan_id="standard-2026",
+                          issued_at=datetime.now(timezone.utc), due_date=date(2026, 11, 15), total=Decimal("100"))
+        ack = StandardAcknowledgement(site_id=its_site.id, standard_id=standard.id,
+                                      due_at=datetime.now(timezone.utc))
+        session.add_all([flag, invoice, ack])
+        session.flush()
+        owned[key] = {"flag_id": str(flag.id), "invoice_id": str(invoice.id), "ack_id": str(ack.id)}
     session.commit()
     return dict(site=site, other_site=other_site, agreement=agreement, other_agreement=other_agreement,
-                users=users, outsider=outsider, mine=mine, theirs=theirs)
+                users=users, outsider=outsider, mine=mine, theirs=theirs, owned=owned,
+                user_id=str(users[Role.hq_viewer].id), standard_key=standard.key)
 
 
 def _values(network, own: bool = True) -> dict[str, str]:
@@ -60,7 +86,8 @@ def _values(network, own: bool = True) -> dict[str, str]:
     agreement = network["agreement"] if own else network["other_agreement"]
     partner = network["mine"] if own else network["theirs"]
     return {"code": site.code, "site_code": site.code, "number": agreement.number,
-            "agreement_id": str(agreement.id), "partner": partner.code}
+            "agreement_id": str(agreement.id), "partner": partner.code, "user_id": network["user_id"],
+            "key": network["standard_key"], **network["owned"]["own" if own else "other"]}
 
 
 def test_every_route_states_who_may_use_it(app):
@@ -121,3 +148,36 @@ def test_the_partners_own_objects_open_in_the_portal(client, network):
     assert client.get(f"/portal/sites/{network['site'].code}").status_code == 200
     assert client.get(f"/portal/agreements/{network['agreement'].number}").status_code == 200
     assert client.get(f"/portal/sites/{network['other_site'].code}").status_code == 404
+
+
+def test_every_parameterised_portal_route_refuses_a_real_object_of_another_partner(app, client, network):
+    """For each portal route with arguments (GET and POST): the other partner's real object is a 404."""
+    user = network["users"][Role.franchisee_admin]
+    assert login(client, user.email).status_code == 302
+    token = csrf_token(client, "/portal/")
+    refused = []
+    for rule, method in _routes(app):
+        if not rule.endpoint.startswith("portal.") or not rule.arguments:
+            continue
+        unknown = set(rule.arguments) - set(_values(network, own=False))
+        assert not unknown, f"{rule.rule}: no real object of another partner for {unknown}: add one to the network"
+        url = _url(rule, _values(network, own=False))
+        response = client.open(url, method=method, data={"csrf_token": token} if method != "GET" else None)
+        assert response.status_code == 404, f"{method} {url} gave {response.status_code} for another partner's object"
+        body = response.get_data(as_text=True)
+        assert network["other_site"].name_zh not in body and network["theirs"].legal_name not in body
+        refused.append(rule.endpoint)
+    assert {"portal.site", "portal.agreement", "portal.flag", "portal.invoice", "portal.flag_acknowledge",
+            "portal.acknowledge_standard"} <= set(refused)
+
+
+def test_the_same_routes_open_for_the_partners_own_objects(app, client, network):
+    """The refusals above are about scoping: with this partner's own objects the pages open."""
+    login(client, network["users"][Role.franchisee_admin].email)
+    for rule, method in _routes(app):
+        if method != "GET" or not rule.endpoint.startswith("portal.") or not rule.arguments:
+            continue
+        if rule.rule.endswith(".pdf"):  # no PDF rendered in this network: its own 404 is about the file
+            continue
+        url = _url(rule, _values(network, own=True))
+        assert client.get(url).status_code == 200, url
