@@ -14,5 +14,6 @@ from .registry import (  # noqa: F401
     utcnow,
 )
 from . import collection, standards, scoring, compliance, billing  # noqa: F401,E402
+from . import trust  # noqa: F401,E402  (issue 11: assessments, correction reviews, disputes, run lines)
 
 metadata = SQLModel.metadata
