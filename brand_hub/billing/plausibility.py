@@ -209,3 +209,18 @@ def summary_of(assessment: RevenueAssessment) -> str:
     """The deciding reasons in one English line (the pages translate the codes)."""
     chosen = [r for r in assessment.reasons if r.get("off")] or assessment.reasons
     return "; ".join(str(r.get("text", "")) for r in chosen)
+
+
+def verdicts_in_force(*, session: Session, site_ids: list[int], since: str) -> list[tuple[int, str, str, str]]:
+    """(site, month, verdict, deciding reasons) of each month's report in force since ``since``, one query."""
+    if not site_ids:
+        return []
+    newest = (select(RevenueReport.site_id, RevenueReport.period, func.max(RevenueReport.version).label("v"))
+              .where(RevenueReport.site_id.in_(site_ids), RevenueReport.period >= since,
+                     RevenueReport.status != ReportStatus.estimated, in_force_clause())
+              .group_by(RevenueReport.site_id, RevenueReport.period).subquery())
+    rows = session.exec(select(RevenueAssessment).join(RevenueReport, RevenueReport.id == RevenueAssessment.report_id)
+                        .join(newest, (RevenueReport.site_id == newest.c.site_id)
+                              & (RevenueReport.period == newest.c.period) & (RevenueReport.version == newest.c.v))
+                        ).all()
+    return [(a.site_id, a.period, a.verdict, summary_of(a)[:300]) for a in rows]

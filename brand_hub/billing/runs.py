@@ -292,6 +292,7 @@ class ReviewRow:
     previous: Decimal | None
     estimated: bool
     note: str = ""
+    doubt: str = ""  # issue 11: why this site's reported revenue is implausible (empty when it is not)
 
     @property
     def change(self) -> Decimal | None:
@@ -323,6 +324,7 @@ def review(*, session: Session, period: str, drafts: list[DraftInvoice]) -> Revi
             rows.append(ReviewRow(franchisee=draft.franchisee.code, agreement=draft.agreement.number, site=site_code,
                                   amount=amount, previous=previous.get((draft.agreement.id, site_code)),
                                   estimated=site_id in draft.estimates, note=note))
+    rows = _mark_doubts(session, drafts, rows)  # issue 11: implausible revenue marked in the review table
     live = [d for d in drafts if not d.blocked]
     return Review(rows=rows, invoices=len(live), skipped_issued=len(drafts) - len(live),
                   estimated_sites=sum(len(d.estimates) for d in live),
@@ -338,3 +340,16 @@ def _previous_by_site(session: Session, period: str) -> dict[tuple[int, str], De
     for line, invoice in rows:
         result[(invoice.agreement_id, line.site_code or "—")] += line.amount
     return dict(result)
+
+
+def _mark_doubts(session: Session, drafts: list[DraftInvoice], rows: list[ReviewRow]) -> list[ReviewRow]:
+    """Issue 11: each row whose site's revenue line rests on a report assessed implausible says why."""
+    from dataclasses import replace
+
+    from .plausibility import doubts, summary_of
+
+    by_site = {(d.agreement.number, line.site_code): line.revenue_report_id for d in drafts for line in d.lines
+               if line.kind == "royalty" and line.revenue_report_id and not line.estimated}
+    found = doubts(session=session, report_ids=sorted(set(by_site.values())))
+    return [replace(row, doubt=summary_of(found[by_site[(row.agreement, row.site)]]))
+            if found.get(by_site.get((row.agreement, row.site))) else row for row in rows]
