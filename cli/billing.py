@@ -106,7 +106,8 @@ def _print_review(review: runs.Review, period: str) -> None:
     for row in review.rows:
         previous = "—" if row.previous is None else f"{row.previous:,.2f}"
         change = "—" if row.change is None else f"{row.change:+,.2f}"
-        note = " ".join(filter(None, ["estimated" if row.estimated else "", row.note]))
+        note = " ".join(filter(None, ["estimated" if row.estimated else "", row.note,
+                                      f"IMPLAUSIBLE: {row.doubt}" if getattr(row, "doubt", "") else ""]))
         click.echo(f"{row.franchisee:<10} {row.agreement:<14} {row.site:<12} {row.amount:>14,.2f} "
                    f"{previous:>14} {change:>14}  {note}")
     click.echo("-" * len(header))
@@ -207,3 +208,9 @@ def billing_mark_paid(invoice: str, amount: str, paid_on: datetime) -> None:
     except BillingError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(label)
+
+
+# issue 11: plausibility, reviewed corrections, disputes and run diffs (their own module)
+from . import trust as _trust  # noqa: E402
+
+_trust.register(revenue=revenue, billing=billing)

@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 from standards.metrics import METRICS
 
 EVENT_KINDS = ("ticket_opened", "ticket_first_response", "ticket_resolved", "community_event",
-               "membership_started", "membership_renewed", "membership_ended")
+               "membership_started", "membership_renewed", "membership_ended",
+               "check_in")  # check_in: a day's (or one) front-desk check-in, quantity = how many (issue 11)
 _ZONE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 

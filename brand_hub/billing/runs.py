@@ -91,6 +91,7 @@ def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], tod
     corrections = newest_reports(session=session, site_ids=list(true_ups),
                                  periods=sorted({b.service_period for items in true_ups.values() for b in items}))
     late = _overdue_invoices(session=session, agreement_ids=[a.id for a in agreements], period=period)
+    disputed = _disputed(session, late)  # issue 11: no late fee on an amount while its dispute is open
     drafts = []
     for agreement in agreements:
         plan = plans[agreement.royalty_plan_id]
@@ -104,7 +105,7 @@ def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], tod
                 draft.estimates[site.id] = month.revenue
             draft.lines += calc.site_lines(plan, month, period)
             draft.lines += _true_up_lines(plan, site, true_ups.get(site.id, []), corrections)
-        draft.lines += _late_fee_lines(plan, late.get(agreement.id, []), today)
+        draft.lines += _late_fee_lines(plan, late.get(agreement.id, []), today, disputed)
         for line in draft.lines:
             line.inputs.setdefault("plan", f"{plan.id} v{plan.version}")
         draft.totals = calc.totals(draft.lines, plan.vat_rate)
@@ -195,13 +196,28 @@ def _overdue_invoices(*, session: Session, agreement_ids: list[int],
     return result
 
 
-def _late_fee_lines(plan: RoyaltyPlan, overdue: list[tuple[Invoice, int]], today: date) -> list[calc.Line]:
+def _keep_lines(session: Session, run: BillingRun, drafts: list[DraftInvoice]) -> None:
+    from .diff import keep_run_lines
+
+    keep_run_lines(session=session, run=run, drafts=drafts)
+
+
+def _disputed(session: Session, late: dict[int, list[tuple[Invoice, int]]]) -> dict[int, Decimal]:
+    """Issue 11: per overdue invoice, the amount its open disputes contest."""
+    from .disputes import open_amounts
+
+    return open_amounts(session=session, invoice_ids=[i.id for items in late.values() for i, _ in items])
+
+
+def _late_fee_lines(plan: RoyaltyPlan, overdue: list[tuple[Invoice, int]], today: date,
+                    disputed: dict[int, Decimal] | None = None) -> list[calc.Line]:
     lines = []
     for invoice, days_charged in overdue:
         if invoice.due_date is None:
             continue
         line = calc.late_fee(plan, invoice_id=invoice.id, invoice_number=invoice.number or "",
-                             balance=invoice.balance, due_date=invoice.due_date, today=today,
+                             balance=invoice.balance - (disputed or {}).get(invoice.id, Decimal("0")),
+                             due_date=invoice.due_date, today=today,
                              days_already_charged=days_charged)
         if line is not None:
             line.service_period = invoice.period
@@ -225,6 +241,7 @@ def write_drafts(*, session: Session, period: str, drafts: list[DraftInvoice], a
         if progress is not None:
             progress(draft)
     run.finished_at = datetime.now(timezone.utc)
+    _keep_lines(session, run, drafts)  # issue 11: what this run wrote, for billing-run diffs
     audit.record(session=session, actor=actor, action="billing.run", entity_type="billing_run", entity_id=run.id,
                  after={"period": period, "drafts": run.drafts, "skipped_issued": run.skipped_issued,
                         "total": run.total})
