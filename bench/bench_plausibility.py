@@ -54,7 +54,8 @@ def main() -> None:
         started = time.perf_counter()
         batch = plausibility.assess_all(session=session)
         batch_seconds = time.perf_counter() - started
-        reports = plausibility._in_force(session, {a.period for a in session.exec(select(RevenueAssessment)).all()})
+        reports = plausibility.in_force(session=session,
+                                         periods={a.period for a in session.exec(select(RevenueAssessment)).all()})
         started = time.perf_counter()
         for report in reports:
             plausibility.assess_reports(session=session, reports=[report])

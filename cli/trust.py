@@ -51,9 +51,9 @@ def revenue_doubts(period: str | None) -> None:
             RevenueAssessment.verdict == "implausible").order_by(RevenueAssessment.period.desc(), Site.code)
         if period:
             stmt = stmt.where(RevenueAssessment.period == period)
-        in_force = {(s, p) for s, p, _, _ in plausibility.verdicts_in_force(
-            session=session, site_ids=[s.id for s in session.exec(select(Site)).all()], since="0000-00")}
-        rows = [(a, s) for a, s in session.exec(stmt).all() if (a.site_id, a.period) in in_force]
+        found = session.exec(stmt).all()
+        in_force = {r.id for r in plausibility.in_force(session=session, periods={a.period for a, _ in found})}
+        rows = [(a, s) for a, s in found if a.report_id in in_force]
         for assessment, site in rows:
             click.echo(f"{site.code:<12} {assessment.period}  {plausibility.summary_of(assessment)}")
     click.echo(f"{len(rows)} implausible report(s)")

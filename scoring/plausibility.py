@@ -18,7 +18,9 @@ The verdict:
 * **implausible** when the breakdown does not add up to the gross; or revenue fell
   against the site's own history (or the same month last year) by more than
   ``drop_share`` while its activity (occupancy, check-ins, members) did not fall;
-  or revenue per desk lies more than ``outlier_mads`` below the cohort's median;
+  or revenue per desk lies more than ``outlier_mads`` below the cohort's median while the
+  site's own history does not show it at that level already (a site that is always below
+  its peers has its own prices; a new gap shows as a fall against its history);
 * **insufficient data** when fewer than ``min_signals`` comparators are available;
 * **plausible** otherwise.
 
@@ -183,11 +185,14 @@ def assess(signals: Signals, thresholds: Thresholds | None = None) -> Assessment
         else:
             reasons.append(Reason(fall.code, fall.params, fall.text + "; no occupancy, check-in or member figures "
                                   "to tell whether the site was quieter"))
-    if not any(f.code in ("revenue_fell", "revenue_fell_year") for f in falls):
-        reasons += activity
+    reasons += activity  # each activity figure also stands on its own (pages list the findings one by one)
     if cohort is not None and cohort.off and fell:  # a quieter site earns less per desk: explained, not bent
         reasons[reasons.index(cohort)] = Reason(cohort.code, cohort.params, cohort.text + ", but " + " and ".join(
             a.text for a in fell))
+    elif cohort is not None and cohort.off and any(f.code == "revenue_in_line" for f in falls):
+        # as low as the site always is: its own price level, not a bent month (a new gap shows as a fall)
+        reasons[reasons.index(cohort)] = Reason(cohort.code, cohort.params, cohort.text + ", as in its own "
+                                                "earlier months")
     missing = [name for name, present in (("breakdown", breakdown is not None), ("cohort", cohort is not None),
                                           ("history", bool(falls)), ("activity", bool(activity))) if not present]
     if missing:
@@ -271,7 +276,7 @@ def _own_history(s: Signals, t: Thresholds) -> tuple[list[Reason], list[Reason]]
         ratio = a.now / median
         params = {"signal": a.name, "now": round(a.now, 4), "median": round(median, 4), "change_pct": _pct(ratio)}
         words = {"occupancy": "occupancy during open hours", "check_ins": "check-ins",
-                 "members": "active members"}.get(a.name, a.name)
+                 "members": "membership starts and renewals"}.get(a.name, a.name)
         if ratio >= t.activity_hold:
             activity.append(Reason("activity_held", params, f"{words} held ({_pct(ratio):+d} %)"))
         elif ratio < 1 - t.drop_share:

@@ -66,7 +66,7 @@ def _months(period: str, count: int) -> list[str]:
     return [shift_period(period, -i) for i in range(count, 0, -1)]
 
 
-def _in_force(session: Session, periods: set[str], site_ids: list[int] | None = None) -> list[RevenueReport]:
+def in_force(*, session: Session, periods: set[str], site_ids: list[int] | None = None) -> list[RevenueReport]:
     """The version in force of every (site, month) asked for: reported figures only, estimates left out."""
     if not periods:
         return []
@@ -92,11 +92,11 @@ def gather(*, session: Session, reports: list[RevenueReport], t: Thresholds) -> 
     sites = {s.id: s for s in session.exec(select(Site)).all()}
     # the cohort: every billed site's report in force for the reported months
     cohort: dict[str, list[tuple[Site, RevenueReport]]] = defaultdict(list)
-    for r in _in_force(session, set(targets)):
+    for r in in_force(session=session, periods=set(targets)):
         site = sites.get(r.site_id)
         if site is not None and site.status in COHORT_STATUSES and site.desks > 0:
             cohort[r.period].append((site, r))
-    own = {(r.site_id, r.period): r for r in _in_force(session, history_periods | year_ago, own_ids)}
+    own = {(r.site_id, r.period): r for r in in_force(session=session, periods=history_periods | year_ago, site_ids=own_ids)}
     occupancy = _occupancy(session, own_ids, set(targets) | history_periods)
     events = _events(session, own_ids, set(targets) | history_periods, sites)
     out: dict[int, Signals] = {}
@@ -194,7 +194,7 @@ def assess_all(*, session: Session, periods: list[str] | None = None) -> dict[in
     """Re-assess every report in force (of the months named), e.g. after the thresholds changed."""
     stmt = select(RevenueReport.period).distinct()
     chosen = set(periods) if periods else set(session.exec(stmt).all())
-    return assess_reports(session=session, reports=_in_force(session, chosen))
+    return assess_reports(session=session, reports=in_force(session=session, periods=chosen))
 
 
 def doubts(*, session: Session, report_ids: list[int]) -> dict[int, RevenueAssessment]:

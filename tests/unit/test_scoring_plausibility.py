@@ -109,3 +109,10 @@ def test_thresholds_come_from_a_file_and_ignore_unknown_names():
     t = Thresholds.of({"drop_share": "0.5", "outlier_mads": "20", "min_cohort": 3, "something_else": 1})
     assert t.drop_share == 0.5 and t.min_cohort == 3
     assert assess(signals("430000"), t).verdict == PLAUSIBLE  # a 39 % fall is within a 50 % tolerance
+
+
+def test_a_site_always_below_its_cohort_is_its_own_price_level_not_a_bent_month():
+    low = tuple(D(v) for v in ("400000", "410000", "395000", "405000"))
+    result = assess(signals("402000", history=low))
+    assert result.verdict == PLAUSIBLE
+    assert next(r for r in result.reasons if r.code == "cohort_low").text.endswith("as in its own earlier months")
