@@ -149,3 +149,7 @@ def site_billing(code: str):
                          .where(InvoiceLine.site_id == site.id)
                          .order_by(Invoice.period.desc(), InvoiceLine.position).limit(200)).all()
     return render_template("billing/site.html", site=site, reports=reports, lines=lines)
+
+
+# issue 11: revenue checks, versions side by side, disputes, billing-run diff (their own module)
+from . import trust_views  # noqa: E402,F401
