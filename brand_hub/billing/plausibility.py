@@ -9,6 +9,7 @@ standard's rule ``parameters`` (as published, else as in the library file).
 """
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -35,6 +36,7 @@ RULE_ID = "plausible-revenue"
 LIBRARY_FILE = Path(__file__).resolve().parents[2] / "standards" / "library" / "standards" / "revenue-plausibility.yaml"
 CHECK_IN_KINDS = ("check_in",)
 MEMBER_KINDS = ("membership_started", "membership_renewed")
+MIN_MEMBER_EVENTS = 10  # median starts and renewals a month below this: too few to tell a trend
 COHORT_STATUSES = (SiteStatus.active, SiteStatus.suspended)
 
 
@@ -111,6 +113,8 @@ def gather(*, session: Session, reports: list[RevenueReport], t: Thresholds) -> 
                              ("members", events["members"])):
             now = series.get((site.id, r.period))
             past = tuple(series[(site.id, m)] for m in months if (site.id, m) in series)
+            if name == "members" and (not past or statistics.median(past) < MIN_MEMBER_EVENTS):
+                continue  # a handful of membership events a month says nothing about the month's trade
             if now is not None or past:
                 activity.append(Activity(name, now, past))
         out[r.id] = Signals(

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_gettext as _l, lazy_pgettext
+
+from brand_hub.web.labels import label
 
 VERDICTS = {"plausible": _l("plausible"), "implausible": _l("implausible"),
             "insufficient_data": _l("insufficient data")}
@@ -30,7 +32,7 @@ REASONS = {
 REVIEW_STATES = {"pending": _l("waiting for HQ review"), "accepted": _l("accepted"), "refused": _l("refused"),
                  "in_force": _l("in force")}
 REVIEW_WHY = {"billed": _l("corrects a month already invoiced"), "large_cut": _l("lowers the figure by more than the plan allows")}
-DISPUTE_STATES = {"open": _l("open"), "accepted": _l("accepted"), "partly_accepted": _l("partly accepted"),
+DISPUTE_STATES = {"open": lazy_pgettext("dispute", "open"), "accepted": _l("accepted"), "partly_accepted": _l("partly accepted"),
                   "rejected": _l("rejected")}
 CAUSES = {
     "revenue_changed": _l("revenue changed"), "estimate_replaced": _l("estimate replaced by a report"),
@@ -57,7 +59,7 @@ def reason_words(reason: dict[str, Any]) -> str:
     values = {
         "fields": ", ".join(str(SIGNALS.get(f, f)) for f in p.get("fields", [])), "gross": _money(p.get("gross")),
         "parts": _money(p.get("parts")), "per_desk": _money(p.get("per_desk")), "median": _money(p.get("median")),
-        "z": f"{abs(p.get('z', 0)):.1f}", "n": p.get("n", ""), "cohort": p.get("cohort", ""),
+        "z": f"{abs(p.get('z', 0)):.1f}", "n": p.get("n", ""), "cohort": " · ".join(label(part) for part in str(p.get("cohort", "")).split(" · ")),
         "pct": (f"{-pct}" if reason.get("code", "").startswith("revenue_fell") else f"{pct:+d}")
         if isinstance(pct, int) else "", "months": p.get("months", ""), "last_year": _money(p.get("last_year")),
         "signal": SIGNALS.get(p.get("signal", ""), p.get("signal", "")),

@@ -23,10 +23,10 @@ from ..billing.calc import fen
 from ..billing.revenue import submit_report
 from ..db import session_scope
 from ..models import Franchisee, Site
-from ..models.billing import Invoice, ReportSource
+from ..models.billing import Invoice, InvoiceLine, ReportSource
 from ..models.collection import OpsEvent
 from ..models.trust import RevenueAssessment
-from ..billing import corrections, plausibility
+from ..billing import corrections, disputes, plausibility
 from . import DemoContext
 from .network import DEMO_ACTOR
 
@@ -163,6 +163,19 @@ def _settle_last(session, period: str, today: date, context: DemoContext) -> Non
         submit_report(session=session, site=site, period=period, gross_revenue=fen(current.gross_revenue
                       * Decimal("0.67")), breakdown={}, source=ReportSource.portal, submitted_by="admin@bj01.example",
                       today=today)
+    _dispute(session, issued[0], context)
     doubted = session.exec(select(RevenueAssessment).where(RevenueAssessment.verdict == "implausible")).all()
     context.echo(f"demo: billing: {len(doubted)} revenue report(s) implausible; a correction of {CUT_SITE} "
                  f"waits for HQ finance")
+
+
+def _dispute(session, invoice: Invoice, context: DemoContext) -> None:
+    """Issue 11: the partner disputes the technology fee of one site (desks closed for a refit); left open."""
+    line = session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id,
+                                                  InvoiceLine.kind == "tech_fee").order_by(InvoiceLine.position)).first()
+    if line is None:
+        return
+    disputes.open_dispute(session=session, invoice=invoice, line_id=line.id, proposed_amount=fen(line.amount / 2),
+                          reason="半数工位 11 月装修停用，技术服务费应减半 half the desks were closed for a refit",
+                          attachments=[("装修通知.txt", "text/plain", "物业装修通知：11 月 3 日至 30 日".encode())],
+                          actor=DEMO_ACTOR, now=context.now)
