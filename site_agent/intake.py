@@ -17,7 +17,9 @@ from standards.metrics import METRICS
 
 EVENT_KINDS = ("ticket_opened", "ticket_first_response", "ticket_resolved", "community_event",
                "membership_started", "membership_renewed", "membership_ended",
-               "check_in")  # check_in: a day's (or one) front-desk check-in, quantity = how many (issue 11)
+               "check_in", "survey_repeat")
+# issue 11: check_in = a day's (or one) front-desk check-ins, quantity = how many; survey_repeat = a survey
+# answer from a device that already answered in the window, kept at the site and left out of NPS
 _ZONE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 
 

@@ -122,3 +122,7 @@ def _spec(model, indicator_id: str):
         return model.indicator(indicator_id)
     except KeyError:
         return None
+
+
+# issue 11: survey answers left out of NPS as repeats, shown on the scorecard
+from . import left_out  # noqa: E402,F401
