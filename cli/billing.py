@@ -82,6 +82,7 @@ def billing_run(period: str, dry_run: bool) -> None:
                 session.rollback()
                 _refuse_if(problems)
                 return
+            changes = _trust.rerun_changes(session=session, period=period, drafts=drafts)  # issue 11
             run = runs.write_drafts(session=session, period=period, drafts=drafts, actor=cli_actor(),
                                     progress=lambda d: click.echo(f"drafted {d.agreement.number} "
                                                                   f"{d.totals.total}"))
@@ -89,6 +90,7 @@ def billing_run(period: str, dry_run: bool) -> None:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"run {run.id} for {period}: {run.drafts} draft(s), total {run.total} CNY; "
                f"{run.skipped_issued} already issued, left alone")
+    _trust.echo_rerun_changes(changes)  # issue 11: what changed since the drafts were last written
     _refuse_if(problems)
 
 

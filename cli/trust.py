@@ -116,3 +116,24 @@ def _billing_commands() -> list[click.Command]:
         except (ImportError, AttributeError):
             continue
     return out
+
+
+def rerun_changes(*, session, period: str, drafts):
+    """Before a run writes its drafts: what changed since the period's last run (None for a first run)."""
+    from brand_hub.billing import diff as billing_diff
+
+    if billing_diff.last_run(session=session, period=period) is None:
+        return None
+    return billing_diff.rerun(session=session, period=period, drafts=drafts)
+
+
+def echo_rerun_changes(changes) -> None:
+    if changes is None:
+        return
+    if not changes.rows:
+        click.echo("nothing changed since the drafts were last written")
+        return
+    from .trust_billing import print_diff
+
+    click.echo("changes since the drafts were last written:")
+    print_diff(changes)
