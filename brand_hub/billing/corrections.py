@@ -10,6 +10,7 @@ an accepted correction is trued up in the next run.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from decimal import Decimal
 
@@ -176,9 +177,23 @@ def _plan_of(session: Session, site: Site) -> RoyaltyPlan | None:
     if agreement is None:
         return None
     try:
-        return plans().get(agreement.royalty_plan_id)
+        return _library_plans(_library_stamp()).get(agreement.royalty_plan_id)
     except Exception:  # unreadable plan files: the default threshold still protects the month
         return None
+
+
+def _library_stamp() -> tuple:
+    """The plan files' names and modification times: the cache below reloads when a file changes."""
+    from standards.royalty_plan import LIBRARY
+
+    return tuple(sorted((p.name, p.stat().st_mtime_ns) for p in LIBRARY.glob("*.yaml")))
+
+
+@lru_cache(maxsize=4)
+def _library_plans(stamp: tuple) -> dict[str, RoyaltyPlan]:
+    from . import plans
+
+    return plans()
 
 
 def after_submit(*, session: Session, site: Site, report: RevenueReport, previous: RevenueReport | None) -> None:
@@ -194,8 +209,9 @@ def after_submit(*, session: Session, site: Site, report: RevenueReport, previou
         older.status, older.decided_at, older.decided_by = ReviewStatus.refused, now, "system"
         older.reason = f"replaced by version {report.version}"
         session.add(older)
+    lowered = previous is not None and report.gross_revenue < previous.gross_revenue
     why = review_reason(session=session, site=site, period=report.period, previous=previous,
-                        gross=report.gross_revenue, plan=_plan_of(session, site))
+                        gross=report.gross_revenue, plan=_plan_of(session, site) if lowered else None)
     if why is not None and previous is not None:
         hold_for_review(session=session, report=report, previous=previous, why=why,
                         requested_by=report.submitted_by, now=now)
