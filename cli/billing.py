@@ -90,6 +90,7 @@ def billing_run(period: str, dry_run: bool) -> None:
                 _print_review(runs.review(session=session, period=period, drafts=drafts, left_out=left_out), period)
                 _refuse_if(problems)
                 return
+            changes = _trust.rerun_changes(session=session, period=period, drafts=drafts)  # issue 11
             run = runs.write_drafts(session=session, period=period, drafts=drafts, actor=cli_actor(),
                                     progress=lambda d: click.echo(f"drafted {d.agreement.number} "
                                                                   f"{d.totals.total}"),
@@ -100,6 +101,7 @@ def billing_run(period: str, dry_run: bool) -> None:
     click.echo(f"run {run.id} for {period}: {run.drafts} draft(s), total {run.total} CNY; "
                f"{run.skipped_issued} already issued, left alone; {len(left_out)} left out")
     _echo_left_out(left_out)
+    _trust.echo_rerun_changes(changes)  # issue 11: what changed since the drafts were last written
     _refuse_if(problems)
 
 
@@ -131,7 +133,8 @@ def _print_review(review: runs.Review, period: str) -> None:
     for row in review.rows:
         previous = "—" if row.previous is None else f"{row.previous:,.2f}"
         change = "—" if row.change is None else f"{row.change:+,.2f}"
-        note = " ".join(filter(None, ["estimated" if row.estimated else "", row.note]))
+        note = " ".join(filter(None, ["estimated" if row.estimated else "", row.note,
+                                      f"IMPLAUSIBLE: {row.doubt}" if getattr(row, "doubt", "") else ""]))
         click.echo(f"{row.franchisee:<10} {row.agreement:<14} {row.site:<12} {row.amount:>14,.2f} "
                    f"{previous:>14} {change:>14}  {note}")
     click.echo("-" * len(header))
@@ -293,3 +296,9 @@ def billing_mark_paid(invoice: str, amount: str, paid_on: datetime) -> None:
     except BillingError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(label)
+
+
+# issue 11: plausibility, reviewed corrections, disputes and run diffs (their own module)
+from . import trust as _trust  # noqa: E402
+
+_trust.register(revenue=revenue, billing=billing)

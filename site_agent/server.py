@@ -18,6 +18,7 @@ from standards.agent_wire import MAX_PAGE
 from .agent import Agent, ConfigRejected
 from .buffer import STREAMS
 from .strings import STRINGS
+from .survey_page import survey_page
 
 ENVIRON_KEY = "site_agent.agent"
 
@@ -95,16 +96,7 @@ def create_app(default: Agent | None = None) -> Flask:
     def survey():
         lang = request.values.get("lang") or _browser_language()
         lang = lang if lang in STRINGS else "zh_CN"
-        context: dict[str, Any] = {"lang": lang, "t": STRINGS[lang], "thanks": False, "error": False}
-        if request.method == "POST":
-            answer = g.agent.survey_answer(request.form.get("score"), request.form.get("comment", ""), lang)
-            outcome = g.agent.record_nps([answer])
-            if outcome.accepted:
-                context["thanks"] = True
-            else:
-                context["error"] = True
-                return render_template("survey.html", **context), 400
-        return render_template("survey.html", **context)
+        return survey_page(g.agent, lang)  # issue 11: signed visits, one answer per device per window
 
     return app
 

@@ -12,6 +12,8 @@ STRINGS = {
         "thanks": "谢谢您的反馈！",
         "pick": "请选择 0 到 10 之间的分数。",
         "other_language": "English",
+        "stale": "此页面已过期，请重新选择分数后提交。",
+        "wait": "提交太频繁了，请一分钟后再试。",
     },
     "en": {
         "title": "Would you recommend us?",
@@ -25,5 +27,7 @@ STRINGS = {
         "thanks": "Thank you for your feedback!",
         "pick": "Please choose a score from 0 to 10.",
         "other_language": "中文",
+        "stale": "This page has expired; please choose your score again and send.",
+        "wait": "Too many answers in a short time; please try again in a minute.",
     },
 }

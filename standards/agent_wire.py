@@ -20,7 +20,10 @@ from .privacy import scrub  # noqa: F401  (comments are scrubbed on both sides o
 
 STREAMS = ("readings", "nps", "events")
 EVENT_KINDS = ("ticket_opened", "ticket_first_response", "ticket_resolved", "community_event",
-               "membership_started", "membership_renewed", "membership_ended")
+               "membership_started", "membership_renewed", "membership_ended",
+               "check_in", "survey_repeat")
+# check_in: a day's (or one) front-desk check-ins, quantity = how many; survey_repeat: a survey answer from a
+# device that already answered in the window, kept at the site and left out of NPS (issue 11)
 ZONE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")  # a zone name inside a site (e.g. open-desk, meeting.3)
 MAX_PAGE = 5000  # records per page at most, whatever ``limit`` asks
 

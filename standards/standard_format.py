@@ -45,6 +45,7 @@ INDICATORS: dict[str, Indicator] = {i.name: i for i in (
     Indicator("community_attendance", "people", 0, math.inf),
     Indicator("data_completeness", "share", 0, 1),
     Indicator("agent_offline_hours", "h", 0, math.inf),
+    Indicator("implausible_revenue_reports", "reports", 0, math.inf),  # issue 11: revenue plausibility
 )}
 
 

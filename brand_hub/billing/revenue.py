@@ -23,6 +23,7 @@ from brand_hub.models import Site
 from brand_hub.models.billing import ReportSource, ReportStatus, RevenueReport
 
 from . import BillingError, parse_period, period_start
+from . import corrections, plausibility  # issue 11
 
 BREAKDOWN_KEYS = ("desks", "offices", "meeting_rooms", "services")
 REQUIRED_COLUMNS = ("site_code", "period", "gross_revenue")
@@ -68,7 +69,9 @@ def parse_amount(text: str, what: str) -> Decimal:
 
 
 def newest_report(*, session: Session, site_id: int, period: str) -> RevenueReport | None:
+    """The version in force: the newest one not waiting for HQ's review nor refused."""
     return session.exec(select(RevenueReport).where(RevenueReport.site_id == site_id, RevenueReport.period == period)
+                        .where(corrections.in_force_clause())  # issue 11: reviewed corrections
                         .order_by(RevenueReport.version.desc())).first()
 
 
@@ -78,6 +81,7 @@ def newest_reports(*, session: Session, site_ids: list[int], periods: list[str])
         return {}
     newest = (select(RevenueReport.site_id, RevenueReport.period, func.max(RevenueReport.version).label("v"))
               .where(RevenueReport.site_id.in_(site_ids), RevenueReport.period.in_(periods))
+              .where(corrections.in_force_clause())  # issue 11: reviewed corrections
               .group_by(RevenueReport.site_id, RevenueReport.period).subquery())
     rows = session.exec(select(RevenueReport).join(
         newest, (RevenueReport.site_id == newest.c.site_id) & (RevenueReport.period == newest.c.period)
@@ -87,7 +91,7 @@ def newest_reports(*, session: Session, site_ids: list[int], periods: list[str])
 
 def submit_report(*, session: Session, site: Site, period: str, gross_revenue: Decimal,
                   breakdown: dict[str, Decimal] | None = None, source: ReportSource, submitted_by: str,
-                  today: date) -> tuple[RevenueReport, bool]:
+                  today: date, assess: bool = True) -> tuple[RevenueReport, bool]:
     """Record a site's revenue for a month; returns (report in force, whether a new version was written).
 
     Re-submitting the same figures writes nothing, so an import can be re-run.
@@ -97,6 +101,7 @@ def submit_report(*, session: Session, site: Site, period: str, gross_revenue: D
         raise BillingError(_l("period %(period)s has not started yet", period=period))
     if gross_revenue < 0:
         raise BillingError(_l("gross revenue cannot be negative"))
+    corrections.check_breakdown(gross_revenue, breakdown or {})  # issue 11: parts never above the gross
     clean = {k: str(v) for k, v in (breakdown or {}).items()}
     current = newest_report(session=session, site_id=site.id, period=period)
     if current is not None and current.gross_revenue == gross_revenue and current.breakdown == clean \
@@ -106,11 +111,15 @@ def submit_report(*, session: Session, site: Site, period: str, gross_revenue: D
         status = ReportStatus.reported
     else:
         status = ReportStatus.corrected
-    report = RevenueReport(site_id=site.id, period=period, version=(current.version + 1) if current else 1,
+    report = RevenueReport(site_id=site.id, period=period,
+                           version=corrections.next_version(session=session, site_id=site.id, period=period),
                            gross_revenue=gross_revenue, breakdown=clean, status=status, source=source,
                            submitted_by=submitted_by)
     session.add(report)
     session.flush()
+    corrections.after_submit(session=session, site=site, report=report, previous=current)  # issue 11
+    if assess:
+        plausibility.assess_reports(session=session, reports=[report])  # issue 11
     return report, True
 
 
@@ -137,20 +146,23 @@ def import_csv(*, session: Session, text: str, file: str, actor: audit.Actor, to
                               expected=f"{','.join(REQUIRED_COLUMNS)}[,{','.join(BREAKDOWN_KEYS)}]"))
     sites = {s.code: s for s in session.exec(select(Site)).all()}
     seen: dict[tuple[str, str], int] = {}
+    assess: list[RevenueReport] = []
     for row in reader:
         line = reader.line_num
         try:
             site, period, revenue, breakdown = _parse_row(row, sites, seen, line)
             _, written = submit_report(session=session, site=site, period=period, gross_revenue=revenue,
                                        breakdown=breakdown, source=ReportSource.import_, submitted_by=actor.label,
-                                       today=today)
+                                       today=today, assess=False)
         except BillingError as exc:
             result.errors.append(f"{file}:{line}: {exc}")
             continue
         if written:
             result.written += 1
+            assess.append(_)
         else:
             result.unchanged += 1
+    plausibility.assess_reports(session=session, reports=assess)  # issue 11: the file's reports at once
     audit.record(session=session, actor=actor, action="revenue.import", entity_type="revenue_report",
                  entity_id=Path(str(file)).name[:80],
                  after={"file": str(file), "written": result.written, "unchanged": result.unchanged,

@@ -116,6 +116,7 @@ def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], tod
     true_up_sites = {s.id: s for s in session.exec(select(Site).where(
         Site.id.in_(sorted({s for by_site in true_ups.values() for s in by_site})))).all()}
     late = _overdue_invoices(session=session, agreement_ids=[a.id for a in agreements], period=period)
+    disputed = _disputed(session, late)  # issue 11: no late fee on an amount while its dispute is open
     drafts = []
     for agreement in agreements:
         plan = plans[agreement.royalty_plan_id]
@@ -131,7 +132,7 @@ def compute(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], tod
         for site_id, billed in sorted(true_ups.get(agreement.id, {}).items(),  # issue 17: per site and agreement
                                       key=lambda item: true_up_sites[item[0]].code):
             draft.lines += _true_up_lines(plan, true_up_sites[site_id], billed, corrections)
-        draft.lines += _late_fee_lines(plans, plan, late.get(agreement.id, []), today)
+        draft.lines += _late_fee_lines(plans, plan, late.get(agreement.id, []), today, disputed)
         if not draft.lines and not draft.blocked:
             if left_out is not None:
                 left_out.append(_nothing_to_bill(session, agreement, draft.franchisee, period))
@@ -273,14 +274,31 @@ def _overdue_invoices(*, session: Session, agreement_ids: list[int], period: str
     return result
 
 
+def _keep_lines(session: Session, run: BillingRun, drafts: list[DraftInvoice]) -> None:
+    from .diff import keep_run_lines
+
+    keep_run_lines(session=session, run=run, drafts=drafts)
+
+
+def _disputed(session: Session, late: dict[int, list["_Overdue"]]) -> dict[int, Decimal]:
+    """Issue 11: per overdue invoice, the amount its open disputes contest."""
+    from .disputes import open_amounts
+
+    return open_amounts(session=session, invoice_ids=[item.invoice.id for items in late.values() for item in items])
+
+
 def _late_fee_lines(plans: dict[str, RoyaltyPlan], plan: RoyaltyPlan, overdue: list[_Overdue],
-                    today: date) -> list[calc.Line]:
-    """Late fees by the terms of the plan each overdue invoice was billed under (else the agreement's)."""
+                    today: date, disputed: dict[int, Decimal] | None = None) -> list[calc.Line]:
+    """Late fees by the terms of the plan each overdue invoice was billed under (else the agreement's).
+
+    An amount under an open dispute (issue 11) is left out of the principal while the dispute is open.
+    """
     lines = []
     for item in overdue:
         invoice = item.invoice
+        principal = max(item.principal - (disputed or {}).get(invoice.id, Decimal("0")), Decimal("0"))
         line = calc.late_fee(plans.get(invoice.plan_id, plan), invoice_id=invoice.id,
-                             invoice_number=invoice.number or "", principal=item.principal,
+                             invoice_number=invoice.number or "", principal=principal,
                              due_date=invoice.due_date, payments=item.payments, as_of=today,
                              charged_before=item.charged_before)
         if line is not None:
@@ -311,6 +329,7 @@ def write_drafts(*, session: Session, period: str, drafts: list[DraftInvoice], a
         if progress is not None:
             progress(draft)
     run.finished_at = datetime.now(timezone.utc)
+    _keep_lines(session, run, drafts)  # issue 11: what this run wrote, for billing-run diffs
     audit.record(session=session, actor=actor, action="billing.run", entity_type="billing_run", entity_id=run.id,
                  after={"period": period, "drafts": run.drafts, "skipped_issued": run.skipped_issued,
                         "total": run.total, "left_out": [f"{o.agreement}: {o.reason}" for o in left_out or []]})
@@ -391,6 +410,7 @@ class ReviewRow:
     previous: Decimal | None
     estimated: bool
     note: str = ""
+    doubt: str = ""  # issue 11: why this site's reported revenue is implausible (empty when it is not)
 
     @property
     def change(self) -> Decimal | None:
@@ -524,6 +544,7 @@ def review(*, session: Session, period: str, drafts: list[DraftInvoice],
             rows.append(ReviewRow(franchisee=draft.franchisee.code, agreement=draft.agreement.number, site=site_code,
                                   amount=amount, previous=previous.get((draft.agreement.id, site_code)),
                                   estimated=site_id in draft.estimates, note=note))
+    rows = _mark_doubts(session, drafts, rows)  # issue 11: implausible revenue marked in the review table
     live = [d for d in drafts if not d.blocked]
     detail, labelled = _review_detail(session, period, drafts)
     partners = _partner_changes(session, previous_period, detail)
@@ -652,3 +673,16 @@ def _previous_by_site(session: Session, period: str) -> dict[tuple[int, str], De
     for line, invoice in rows:
         result[(invoice.agreement_id, line.site_code or "—")] += line.amount
     return dict(result)
+
+
+def _mark_doubts(session: Session, drafts: list[DraftInvoice], rows: list[ReviewRow]) -> list[ReviewRow]:
+    """Issue 11: each row whose site's revenue line rests on a report assessed implausible says why."""
+    from dataclasses import replace
+
+    from .plausibility import doubts, summary_of
+
+    by_site = {(d.agreement.number, line.site_code): line.revenue_report_id for d in drafts for line in d.lines
+               if line.kind == "royalty" and line.revenue_report_id and not line.estimated}
+    found = doubts(session=session, report_ids=sorted(set(by_site.values())))
+    return [replace(row, doubt=summary_of(found[by_site[(row.agreement, row.site)]]))
+            if found.get(by_site.get((row.agreement, row.site))) else row for row in rows]

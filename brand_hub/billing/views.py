@@ -172,3 +172,7 @@ def review():
         return render_template("billing/review.html", period=period, review=None, error=str(exc)), 400
     db().rollback()  # the estimates a run would store are never written by a review
     return render_template("billing/review.html", period=period, review=table, error=None)
+
+
+# issue 11: revenue checks, versions side by side, disputes, billing-run diff (their own module)
+from . import trust_views  # noqa: E402,F401

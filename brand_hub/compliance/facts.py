@@ -129,9 +129,19 @@ def gather(*, session: Session, ctx: Context, site_codes: list[str] | None = Non
             facts[s.site_id].scores[s.period] = ScoreFacts(s.period, s.status, s.score, card, s.coverage or 0.0,
                                                            s.indicators or {}, s.computed_at)
 
+    def plausibility() -> None:  # issue 11: the verdict on each month's report in force
+        from brand_hub.billing.plausibility import verdicts_in_force
+
+        since = str(date(ctx.today.year - 1, ctx.today.month, 1))[:7]
+        for site_id, period, verdict, why in verdicts_in_force(session=session, site_ids=ids, since=since):
+            facts[site_id].revenue_verdicts[period] = verdict
+            if verdict == "implausible":
+                facts[site_id].revenue_doubts[period] = why
+
     for name, load in (("collection_target", targets), ("reading_bucket", readings), ("nps_response", nps),
                        ("ops_event", events), ("standard_ack", acks), ("site_config_state", drift),
-                       ("revenue_report", revenue), ("site_score", scores)):
+                       ("revenue_report", revenue), ("site_score", scores),
+                       ("revenue_assessment", plausibility)):
         _guarded(session, errors, name, load)
 
     partners = _partners(session=session, ctx=ctx, sites=list(facts.values()), errors=errors)

@@ -97,6 +97,9 @@ class SiteFacts:
     revenue_periods: set[str] = field(default_factory=set)
     scores: dict[str, ScoreFacts] = field(default_factory=dict)  # period → newest score
     open_at: dict[datetime, bool] = field(default_factory=dict, repr=False)  # memo: is the site open then
+    # issue 11: the plausibility verdict of each month's report in force, and the reasons of the implausible ones
+    revenue_verdicts: dict[str, str] = field(default_factory=dict)
+    revenue_doubts: dict[str, str] = field(default_factory=dict)
 
     def is_open(self, at: datetime) -> bool:
         """Whether the site is open during the 15-minute bucket starting ``at`` (memoised per run)."""
@@ -421,6 +424,10 @@ def _indicator_values(site: SiteFacts, rule: dict[str, Any], start: datetime, da
             return None
         last = site.target.last_success_at or site.target.last_attempt_at
         return [max(0.0, (ctx.now - last).total_seconds() / 3600)]
+    if name == "implausible_revenue_reports":  # issue 11: months of the window whose report is implausible
+        since = str(period_of(start.astimezone(ZoneInfo(ctx.timezone)).date()))
+        judged = [p for p, verdict in site.revenue_verdicts.items() if p >= since and verdict != "insufficient_data"]
+        return [float(sum(1 for p in judged if p in site.revenue_doubts))] if judged else None
     if name == "data_completeness":
         score = site.scores.get(str(period_of(ctx.today).previous()))
         raw = ((score.indicators or {}).get("data_completeness") or {}).get("raw") if score else None
@@ -451,6 +458,9 @@ def standard_probe(standard: dict[str, Any], rule: dict[str, Any]) -> SiteProbe:
         value = _measure(values, rule["measure"], rule)
         assert value is not None
         evidence.update(value=round(value, 4), samples=len(values))
+        if rule.get("indicator") == "implausible_revenue_reports":  # issue 11: which months, and why
+            evidence["reports"] = {p: why for p, why in sorted(site.revenue_doubts.items())
+                                   if p >= str(period_of(start.astimezone(ZoneInfo(ctx.timezone)).date()))}
         return {"": Observation("clear" if meets(value, rule) else "firing", evidence=evidence)}
 
     return probe

@@ -22,8 +22,11 @@ from ..billing import invoices, pdf, runs
 from ..billing.calc import fen
 from ..billing.revenue import submit_report
 from ..db import session_scope
-from ..models import Site
-from ..models.billing import Invoice, ReportSource
+from ..models import Franchisee, Site
+from ..models.billing import Invoice, InvoiceLine, ReportSource
+from ..models.collection import OpsEvent
+from ..models.trust import RevenueAssessment
+from ..billing import corrections, disputes, plausibility
 from . import DemoContext
 from .network import DEMO_ACTOR
 
@@ -31,6 +34,11 @@ MISSING_SITE = "GZ-TH-02"  # no report last month: billed on an estimate
 LATE_SITE = "TJ-HP-01"  # never reported the month before last: past its due day, flagged
 CORRECTED_SITE = "SH-JA-01"  # corrects the month before last after it was invoiced
 HISTORY_MONTHS = 5
+# issue 11: this partner reports last month's revenue 40 % down while its sites stay as busy as ever
+# (occupancy in the monthly scores, check-ins every open day): the plausibility check must catch it
+FALLING_PARTNER = "HZ01"
+FALLING_SHARE = Decimal("0.60")
+CUT_SITE = "BJ-CY-01"  # cuts last month by a third after it was invoiced: waits for HQ finance
 
 
 def run(context: DemoContext) -> None:
@@ -61,21 +69,51 @@ def run(context: DemoContext) -> None:
 def _revenue_history(session, last: str, today: date) -> int:
     rng = random.Random(2026)
     sites = session.exec(select(Site).where(Site.status.in_(runs.BILLED_SITES)).order_by(Site.code)).all()
+    partners = dict(session.exec(select(Franchisee.id, Franchisee.code)).all())
     written = 0
+    stored = []
     for site in sites:
         level = Decimal(rng.randint(2600, 4600))  # monthly revenue per desk
+        _check_ins(session, site, [billing.shift_period(last, -back) for back in range(HISTORY_MONTHS, -1, -1)])
         for back in range(HISTORY_MONTHS, -1, -1):
             period = billing.shift_period(last, -back)
             if (back == 0 and site.code == MISSING_SITE) or (back == 1 and site.code == LATE_SITE):
                 continue
             gross = fen(site.desks * level * Decimal(rng.randint(90, 112)) / 100)
+            if back == 0 and partners.get(site.franchisee_id) == FALLING_PARTNER:
+                gross = fen(gross * FALLING_SHARE)
             breakdown = {"desks": fen(gross * Decimal("0.55")), "offices": fen(gross * Decimal("0.30")),
                          "meeting_rooms": fen(gross * Decimal("0.10"))}
             breakdown["services"] = gross - sum(breakdown.values())
-            _, new = submit_report(session=session, site=site, period=period, gross_revenue=gross,
-                                   breakdown=breakdown, source=ReportSource.portal, submitted_by="demo", today=today)
+            report, new = submit_report(session=session, site=site, period=period, gross_revenue=gross,
+                                        breakdown=breakdown, source=ReportSource.portal, submitted_by="demo",
+                                        today=today, assess=False)
             written += new
+            stored.append(report)
+    # the month's reports arrive together, as from an import: each is judged against the whole cohort
+    plausibility.assess_reports(session=session, reports=stored)
     return written
+
+
+def _check_ins(session, site: Site, periods: list[str]) -> None:
+    """Issue 11: a check-in count for every open day of these months (the site systems' daily total)."""
+    from scoring.hours import is_open
+
+    rng = random.Random(f"check-in-{site.code}")
+    rows = []
+    day = billing.period_start(periods[0])
+    end = billing.period_end(periods[-1])
+    zone = ZoneInfo(site.timezone or "Asia/Shanghai")
+    while day <= end:
+        noon = datetime.combine(day, time(12), tzinfo=zone)
+        if site.opened_on is None or day >= site.opened_on:
+            if is_open(noon.astimezone(timezone.utc), 60, site.timezone, site.opening_hours or {}):
+                rows.append(dict(site_id=site.id, record_id=f"demo-check-in-{site.code}-{day.isoformat()}",
+                                 kind="check_in", occurred_at=noon.astimezone(timezone.utc), ref="",
+                                 quantity=round(site.desks * rng.uniform(0.55, 0.65)), data={}))
+        day += timedelta(days=1)
+    if rows:
+        session.execute(OpsEvent.__table__.insert(), rows)
 
 
 def _bill(context: DemoContext, plans, period: str, *, today: date, now: datetime) -> None:
@@ -105,8 +143,14 @@ def _settle_before(session, period: str, today: date) -> None:
     if site is not None:
         current = billing.revenue.newest_report(session=session, site_id=site.id, period=period)
         if current is not None:
-            submit_report(session=session, site=site, period=period, gross_revenue=fen(current.gross_revenue
-                          * Decimal("1.08")), breakdown={}, source=ReportSource.portal, submitted_by="demo", today=today)
+            corrected, _ = submit_report(session=session, site=site, period=period,
+                                         gross_revenue=fen(current.gross_revenue * Decimal("1.08")), breakdown={},
+                                         source=ReportSource.portal, submitted_by="demo", today=today)
+            review = corrections.review_of(session=session, report_id=corrected.id)
+            if review is not None:  # issue 11: a billed month's correction waits for HQ finance, who accept it
+                corrections.decide(session=session, review_id=review.id, accept=True,
+                                   reason="核对银行流水无误 checked against the bank statement", actor=DEMO_ACTOR,
+                                   now=datetime.now(timezone.utc))
 
 
 def _settle_last(session, period: str, today: date, context: DemoContext) -> None:
@@ -119,3 +163,25 @@ def _settle_last(session, period: str, today: date, context: DemoContext) -> Non
                                 reason="社区活动场地费减免 goodwill for a community event", actor=DEMO_ACTOR,
                                 now=context.now)
     context.echo(f"demo: billing: payment on {issued[1].number}, credit note {note.number}")
+    site = session.exec(select(Site).where(Site.code == CUT_SITE)).first()
+    current = billing.revenue.newest_report(session=session, site_id=site.id, period=period) if site else None
+    if current is not None:  # issue 11: a cut of an invoiced month, left waiting for HQ finance
+        submit_report(session=session, site=site, period=period, gross_revenue=fen(current.gross_revenue
+                      * Decimal("0.67")), breakdown={}, source=ReportSource.portal, submitted_by="admin@bj01.example",
+                      today=today)
+    _dispute(session, issued[0], context)
+    doubted = session.exec(select(RevenueAssessment).where(RevenueAssessment.verdict == "implausible")).all()
+    context.echo(f"demo: billing: {len(doubted)} revenue report(s) implausible; a correction of {CUT_SITE} "
+                 f"waits for HQ finance")
+
+
+def _dispute(session, invoice: Invoice, context: DemoContext) -> None:
+    """Issue 11: the partner disputes the technology fee of one site (desks closed for a refit); left open."""
+    line = session.exec(select(InvoiceLine).where(InvoiceLine.invoice_id == invoice.id,
+                                                  InvoiceLine.kind == "tech_fee").order_by(InvoiceLine.position)).first()
+    if line is None:
+        return
+    disputes.open_dispute(session=session, invoice=invoice, line_id=line.id, proposed_amount=fen(line.amount / 2),
+                          reason="半数工位 11 月装修停用，技术服务费应减半 half the desks were closed for a refit",
+                          attachments=[("装修通知.txt", "text/plain", "物业装修通知：11 月 3 日至 30 日".encode())],
+                          actor=DEMO_ACTOR, now=context.now)

@@ -12,12 +12,15 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from sqlmodel import select
+
 from brand_hub import tenure
-from brand_hub.billing import BillingError, shift_period
-from brand_hub.billing.revenue import BREAKDOWN_KEYS, parse_amount, submit_report
+from brand_hub.billing import BillingError, corrections, parse_period, shift_period
+from brand_hub.billing.revenue import BREAKDOWN_KEYS, newest_report, parse_amount, submit_report
 from brand_hub.billing.views import invoice_page, pdf_response
 from brand_hub.models import Site
-from brand_hub.models.billing import Invoice, InvoiceStatus, ReportSource, RevenueReport
+from brand_hub.models.billing import Invoice, InvoiceStatus, ReportSource, ReportStatus, RevenueReport
+from brand_hub.models.trust import CorrectionReview
 from brand_hub.paging import page_number, paginate
 from brand_hub.web import db
 from brand_hub.web.access import PORTAL_ALL, roles_required
@@ -48,6 +51,11 @@ def revenue():
             labels = {"desks": _("Desks"), "offices": _("Private offices"), "meeting_rooms": _("Meeting rooms"),
                       "services": _("Services")}  # the form's own labels, so a refusal names the field shown
             breakdown = {k: parse_amount(form[k], labels[k]) for k in BREAKDOWN_KEYS if form[k].strip()}
+            corrections.check_breakdown(gross, breakdown, labels)  # issue 11: the refusal names the field shown
+            confirm = _confirmation(session, site, form, gross)  # issue 11: a change above 20 % is confirmed
+            if confirm is not None:
+                return render_template("portal/revenue.html", sites=sites, form=form, confirm=confirm,
+                                       **_revenue_lists(session, sites))
             report, written = submit_report(session=session, site=site, period=form["period"].strip(),
                                             gross_revenue=gross, breakdown=breakdown, source=ReportSource.portal,
                                             submitted_by=current_user.email,
@@ -56,16 +64,49 @@ def revenue():
             session.rollback()
             flash(str(exc), "error")
         else:
+            held = written and corrections.review_of(session=session, report_id=report.id) is not None
             session.commit()
-            flash(_("Revenue report saved (version %(version)s).", version=report.version) if written
-                  else _("Nothing changed: this report is already in force."), "success")
+            if held:
+                flash(_("Correction saved as version %(version)s; it waits for HQ finance to review it. "
+                        "Until then the figure in force stays.", version=report.version), "success")
+            else:
+                flash(_("Revenue report saved (version %(version)s).", version=report.version) if written
+                      else _("Nothing changed: this report is already in force."), "success")
             return redirect(url_for("portal.revenue"))
+    return render_template("portal/revenue.html", sites=sites, form=form, confirm=None,
+                           **_revenue_lists(session, sites))
+
+
+def _revenue_lists(session, sites) -> dict:
+    """One page of the partner's reports (every version, newest first), with the review of each correction."""
     page = paginate(session, owned_select(RevenueReport).order_by(RevenueReport.period.desc(),
                                                                   RevenueReport.site_id,
                                                                   RevenueReport.version.desc()),
                     page=page_number(request.args))
-    return render_template("portal/revenue.html", sites=sites, reports=page.items, page=page, form=form,
-                           site_codes={s.id: s for s in sites}, breakdown_keys=BREAKDOWN_KEYS)
+    reports = page.items
+    reviews = {r.report_id: r for r in session.exec(select(CorrectionReview).where(
+        CorrectionReview.report_id.in_([r.id for r in reports]))).all()} if reports else {}
+    return dict(reports=reports, page=page, reviews=reviews, site_codes={s.id: s for s in sites},
+                breakdown_keys=BREAKDOWN_KEYS)
+
+
+def _confirmation(session, site: Site, form: dict, gross) -> dict | None:
+    """Issue 11: when the new figure differs from the one in force by more than 20 %, show both and ask."""
+    try:
+        period = form["period"].strip()
+        parse_period(period)
+    except BillingError:
+        return None  # submit_report says what is wrong with the month
+    current = newest_report(session=session, site_id=site.id, period=period)
+    if current is None or current.status == ReportStatus.estimated:
+        return None
+    if not corrections.needs_confirmation(current.gross_revenue, gross):
+        return None
+    if request.form.get("confirm_gross") == str(gross):
+        return None  # the partner saw the two figures and confirmed this one
+    share = corrections.change_share(current.gross_revenue, gross)
+    return {"old": current.gross_revenue, "new": gross, "share": share * 100, "version": current.version,
+            "lower": gross < current.gross_revenue}
 
 
 @bp.route("/invoices")

@@ -12,6 +12,7 @@ from brand_hub.models.billing import Invoice, InvoiceStatus
 from brand_hub.models.collection import ReadingBucket
 from brand_hub.models.compliance import CorrectiveActionPlan, Flag
 from brand_hub.models.scoring import CardPublication, SiteScore
+from brand_hub.models.trust import RevenueAssessment
 from cli.main import cli
 
 
@@ -39,6 +40,14 @@ def test_the_demo_seeds_a_whole_working_network_and_prints_the_logins(tmp_path):
                 assert rule in rules, f"the demo shows no {rule} flag"
             assert any(rule.startswith("std:") for rule in rules)
             assert count(CorrectiveActionPlan) >= 1
+            # issue 11: the partner whose revenue falls while its sites stay as busy is caught and flagged
+            hz = session.exec(select(Site.id).join(Franchisee, Franchisee.id == Site.franchisee_id)
+                              .where(Franchisee.code == "HZ01")).all()
+            doubted = session.exec(select(RevenueAssessment.site_id).where(
+                RevenueAssessment.verdict == "implausible")).all()
+            assert set(hz) & set(doubted), "the demo's falling partner HZ01 was not caught"
+            assert session.exec(select(Flag).where(Flag.rule == "std:revenue-plausibility/plausible-revenue",
+                                                   Flag.site_id.in_(hz))).first() is not None
             issued = session.exec(select(Invoice).where(Invoice.status != InvoiceStatus.draft)).all()
             assert len(issued) == 14 and all(i.number and i.pdf_sha256 for i in issued)
     finally:

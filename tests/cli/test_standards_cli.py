@@ -39,7 +39,7 @@ def test_validate_reports_every_problem_as_file_line_reason_and_exits_non_zero(r
 
 
 def test_the_shipped_library_validates_from_the_command_line(run):
-    assert run("standards", "validate").output.endswith("11 standard(s) valid\n")
+    assert run("standards", "validate").output.endswith("12 standard(s) valid\n")  # issue 11: + revenue-plausibility
     assert run("config", "validate").exit_code == 0
 
 
@@ -57,10 +57,10 @@ def test_standards_publish_twice_is_a_no_op_the_second_time(run, db):
     db.commit()
     first = run("standards", "publish")
     second = run("standards", "publish")
-    assert "published iaq-co2 v1" in first.output and "11 acknowledgement(s) requested" in first.output
-    assert second.output == "nothing changed: 11 standard(s) already published\n0 acknowledgement(s) requested " \
+    assert "published iaq-co2 v1" in first.output and "12 acknowledgement(s) requested" in first.output
+    assert second.output == "nothing changed: 12 standard(s) already published\n0 acknowledgement(s) requested " \
                             "from sites\n"
-    assert rows(db, Standard) == 11
+    assert rows(db, Standard) == 12  # issue 11: the library's revenue-plausibility standard
 
 
 def test_config_publish_diff_and_rollback(run, db, tmp_path):

@@ -1,4 +1,5 @@
 """The agent's HTTP API and survey page, served for real on a loopback port."""
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -15,6 +16,12 @@ def agent(tmp_path):
     running = start_agent(tmp_path, "SH-01", TOKEN)
     yield running
     running.stop()
+
+
+def page_token(browser, agent) -> str:
+    """The signed token of one visit of the survey page, as a browser would send it back."""
+    page = browser.get(agent.url + "/survey", timeout=5).text
+    return re.search(r'name="token" value="([^"]+)"', page).group(1)
 
 
 def auth(token: str = TOKEN) -> dict:
@@ -51,15 +58,19 @@ def test_an_english_browser_gets_the_english_survey(agent):
 
 
 def test_a_survey_answer_is_stored_with_its_language_and_a_scrubbed_comment(agent):
-    thanks = requests.post(agent.url + "/survey?lang=en", data={"score": "4", "lang": "en",
-                                                                "comment": "noisy; mail me at x@y.com"}, timeout=5)
+    browser = requests.Session()  # issue 11: a post carries the token of the page it came from
+    thanks = browser.post(agent.url + "/survey?lang=en", data={"score": "4", "lang": "en",
+                                                               "comment": "noisy; mail me at x@y.com",
+                                                               "token": page_token(browser, agent)}, timeout=5)
     assert thanks.status_code == 200 and "Thank you" in thanks.text
     records = requests.get(agent.url + "/v1/nps", headers=auth(), timeout=5).json()["records"]
     assert [(r["score"], r["language"], r["comment"]) for r in records] == [(4, "en", "noisy; mail me at [email]")]
 
 
 def test_a_survey_without_a_score_in_range_is_refused_and_nothing_stored(agent):
-    answer = requests.post(agent.url + "/survey", data={"score": "11", "comment": ""}, timeout=5)
+    browser = requests.Session()
+    answer = browser.post(agent.url + "/survey", data={"score": "11", "comment": "",
+                                                       "token": page_token(browser, agent)}, timeout=5)
     assert answer.status_code == 400 and "请选择 0 到 10 之间的分数" in answer.text
     assert requests.get(agent.url + "/v1/nps", headers=auth(), timeout=5).json()["records"] == []
 

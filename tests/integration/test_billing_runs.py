@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from brand_hub.audit import SYSTEM
 from brand_hub.billing import BillingError, invoices, pdf, plans, runs
+from brand_hub.billing import corrections
 from brand_hub.billing.revenue import submit_report
 from brand_hub.models.billing import (
     Invoice,
@@ -144,8 +145,12 @@ def test_a_corrected_report_after_issue_is_trued_up_in_the_next_run(session):
     make_revenue_report(session, second, "2026-09", "400000")
     run(session, "2026-09", today=date(2026, 10, 5))
     [september] = issue(session, "2026-09", now=datetime(2026, 10, 5, tzinfo=timezone.utc))
-    submit_report(session=session, site=first, period="2026-09", gross_revenue=D("600000"), breakdown={},
-                  source=ReportSource.portal, submitted_by="partner@example.com", today=TODAY)
+    corrected, _ = submit_report(session=session, site=first, period="2026-09", gross_revenue=D("600000"),
+                                 breakdown={}, source=ReportSource.portal, submitted_by="partner@example.com",
+                                 today=TODAY)
+    # issue 11: a billed month's correction waits for HQ finance; accepted, it is trued up
+    corrections.decide(session=session, review_id=corrections.review_of(session=session, report_id=corrected.id).id,
+                       accept=True, reason="", actor=SYSTEM, now=NOW)
     make_revenue_report(session, first, "2026-10", "400000")
     make_revenue_report(session, second, "2026-10", "400000")
     session.commit()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import re
 import threading
 import time
 from collections import defaultdict
@@ -126,8 +127,11 @@ def test_the_uci_office_replayed_through_the_agent_arrives_at_the_hub_bucket_for
 
 def test_nps_answers_and_operations_events_reach_the_hub_scrubbed(engine, session, settings, agents):
     site, agent, token = connected_site(session, agents)
-    requests.post(agent.url + "/survey", data={"score": "9", "comment": "很好，联系我 13812345678 或 a.b@example.cn",
-                                               "lang": "zh_CN"}, timeout=10).raise_for_status()
+    browser = requests.Session()  # issue 11: the post carries the signed token of the page it came from
+    token_field = re.search(r'name="token" value="([^"]+)"', browser.get(agent.url + "/survey", timeout=10).text)
+    browser.post(agent.url + "/survey", data={"score": "9", "comment": "很好，联系我 13812345678 或 a.b@example.cn",
+                                              "lang": "zh_CN", "token": token_field.group(1)},
+                 timeout=10).raise_for_status()
     ingest(agent, token, events=[
         {"id": "T-1", "kind": "ticket_opened", "at": hours_ago(5), "ref": "T-1"},
         {"id": "T-1r", "kind": "ticket_resolved", "at": hours_ago(4), "ref": "T-1"},

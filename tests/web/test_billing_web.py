@@ -130,8 +130,11 @@ def test_a_partner_submits_revenue_for_their_own_site_only(client, session, two_
     session.commit()
     login(client, user.email)
     site = two_partners["my_site"]
-    response = post_form(client, "/portal/revenue", {"site": site.code, "period": "2026-10",
-                                                     "gross_revenue": "123456.78", "desks": "100000"},
+    form = {"site": site.code, "period": "2026-10", "gross_revenue": "123456.78", "desks": "100000"}
+    asked = post_form(client, "/portal/revenue", form, token_from="/portal/revenue")
+    # issue 11: a change of more than 20 % (100,000 → 123,456.78) is confirmed with both figures first
+    assert asked.status_code == 200 and "¥100,000.00" in asked.get_data(as_text=True)
+    response = post_form(client, "/portal/revenue", dict(form, confirm_gross="123456.78"),
                          token_from="/portal/revenue")
     assert response.status_code == 302
     newest = session.exec(select(RevenueReport).where(RevenueReport.site_id == site.id)

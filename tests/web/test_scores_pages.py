@@ -152,3 +152,20 @@ def test_a_viewer_cannot_publish_cards_and_a_manager_can(app, client, session, n
     session.expire_all()
     (row,) = session.exec(select(CardPublication)).all()
     assert (row.period, row.model_id, row.model_version, row.published_by) == ("2026-Q4", "small", 1, manager_email)
+
+
+def test_the_scorecard_says_how_many_survey_answers_were_left_out_as_repeats(client, session, network):
+    """Issue 11: a device's repeat answers are left out of NPS at the site; the scorecard counts them."""
+    from datetime import datetime, timezone
+
+    from brand_hub.models.collection import OpsEvent
+
+    a, _ = network
+    for n in range(4):
+        session.add(OpsEvent(site_id=a.id, record_id=f"survey-repeat-{n}", kind="survey_repeat",
+                             occurred_at=datetime(2026, 11, 10, 3, n, tzinfo=timezone.utc)))
+    email = make_user(session, Role.hq_manager).email
+    session.commit()
+    login(client, email)
+    page = client.get("/hq/scores/sites/SH-A-01?period=2026-Q4").get_data(as_text=True)
+    assert "4 份重复答卷未计入" in page
