@@ -83,6 +83,13 @@ class Settings:
     revenue_report_due_day: int = 10
     royalty_dir: str = ""  # the royalty plan files; empty: the brand's library in standards/library/royalty
 
+    # server-side sessions and sign-in throttling (login_max_failures: free tries before the delay starts,
+    # login_lockout_minutes: the longest delay)
+    session_idle_minutes: int = 60  # a session unused this long ends
+    session_absolute_hours: int = 12  # a session this old ends however busy it is
+    login_delay_seconds: int = 2  # the first wait after the free tries; doubles with each further failure
+    login_address_max_failures: int = 20  # free failures from one client address (offices share one)
+
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
             raise SettingsError(f"BRANDHUB_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")

@@ -16,3 +16,4 @@ from .registry import (  # noqa: F401
 from . import collection, standards, scoring, compliance, billing  # noqa: F401,E402
 
 metadata = SQLModel.metadata
+from .auth import LoginThrottle, UserSession  # noqa: F401,E402
