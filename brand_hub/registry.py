@@ -25,6 +25,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import Numeric, cast, func, or_
 from sqlmodel import Session, select
 
+from standards.text import text_problem
 from standards.loader import load_yaml
 
 from . import audit
@@ -239,6 +240,8 @@ def _text(values: dict, name: str, *, required: bool = False, max_length: int = 
         raise InvalidValue(name, _l("is required"))
     if len(text) > max_length:
         raise InvalidValue(name, _l("longer than %(n)s characters", n=max_length))
+    if text_problem(text):
+        raise InvalidValue(name, _l("contains control characters (such as NUL)"))
     return text
 
 
@@ -728,13 +731,14 @@ def import_network_yaml(*, session: Session, actor: audit.Actor, text: str,
     each entry with the fields of its kind (agreements name their partner by
     ``franchisee`` code, sites their partner and ``agreement`` number). Every
     refused entry is reported at its line; the rest go in, partners first.
+    A problem with the file itself (syntax, duplicate keys, aliases, values
+    that cannot be read) refuses the whole file: nothing is created.
     """
     result = ImportResult()
     doc = load_yaml(text, file)
     if doc.problems:
         result.problems.extend(RowProblem(p.file, p.line, p.message) for p in doc.problems)
-        if doc.data is None:
-            return result
+        return result  # a file read ambiguously (duplicate keys, aliases, bad values) imports nothing
     if not isinstance(doc.data, dict):
         result.problems.append(RowProblem(file, 1, "expected a mapping with franchisees, agreements and sites"))
         return result

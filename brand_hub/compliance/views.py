@@ -14,6 +14,7 @@ from ..models import Franchisee, Site
 from ..models.compliance import Flag, FlagState, Severity
 from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
+from ..web import converters
 from . import words
 
 bp = Blueprint("compliance", __name__, url_prefix="/hq/compliance", template_folder="templates")
@@ -57,7 +58,7 @@ def _flag_or_404(flag_id: int) -> Flag:
 def queue():
     session = db()
     filters = _filters()
-    page = max(1, request.args.get("page", 1, type=int) or 1)
+    page = converters.page()
     rows = session.exec(compliance.flag_select(filters, _now()).offset((page - 1) * PER_PAGE).limit(PER_PAGE + 1)).all()
     options = {
         "rules": sorted(set(session.exec(select(Flag.rule).distinct()).all())),
@@ -77,8 +78,8 @@ def _until() -> datetime | None:
     if not raw:
         return None
     try:
-        day = datetime.strptime(raw, "%Y-%m-%d").date()
-    except ValueError:
+        day = converters.day(raw, "until")
+    except converters.BadInput:
         return None
     return datetime.combine(day, time(23, 59), ZoneInfo(settings().timezone)).astimezone(timezone.utc)
 
@@ -87,7 +88,7 @@ def _until() -> datetime | None:
 @roles_required(HQ_EDITORS)
 def bulk():
     action = request.form.get("action", "")
-    ids = [int(v) for v in request.form.getlist("flag") if v.isdigit()]
+    ids = [converters.record_id(v, "flag") for v in request.form.getlist("flag") if v.isdigit()]
     if not ids:
         flash(_("Select at least one flag."), "error")
         return redirect(request.referrer or url_for(".queue"))

@@ -21,6 +21,7 @@ from ..compliance.lifecycle import CURRENT
 from ..models import Agreement, AgreementStatus, AuditEvent, Franchisee, FranchiseeStatus, Role, Site, SiteStatus, User
 from ..web import db, settings
 from ..web.access import HQ_ADMINS, HQ_ALL, HQ_EDITORS, roles_required
+from ..web import converters
 
 bp = Blueprint("dashboard", __name__, url_prefix="/hq", template_folder="templates")
 
@@ -32,7 +33,7 @@ def _actor() -> audit.Actor:
 
 
 def _page_arg() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    return converters.page()
 
 
 def _or_404(finder, **kwargs):

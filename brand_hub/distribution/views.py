@@ -17,6 +17,7 @@ from .. import audit, distribution
 from ..models import Franchisee, Site
 from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
+from ..web import converters
 from . import DistributionError
 from .drift import check_drift
 
@@ -69,9 +70,9 @@ def standard(key: str):
     versions = distribution.standard_versions(session=session, key=key)
     if not versions:
         abort(404)
-    new = request.args.get("to", versions[0].version, type=int)
+    new = converters.integer(request.args.get("to"), "to", default=versions[0].version)
     older = [v.version for v in versions if v.version < new]  # authors may skip version numbers
-    old = request.args.get("from", older[0] if older else new, type=int)
+    old = converters.integer(request.args.get("from"), "from", default=older[0] if older else new)
     try:
         after = distribution.get_standard(session=session, key=key, version=new)
         before = distribution.get_standard(session=session, key=key, version=old) if old != new else None
@@ -125,7 +126,7 @@ def site_config_context(*, session, site: Site, args, grace_minutes: int) -> dic
 @roles_required(HQ_EDITORS)
 def rollback(code: str):
     site = _site_or_404(code)
-    version = request.form.get("version", type=int)
+    version = converters.integer(request.form.get("version"), "version")
     if version is None:
         abort(400, "version is required")
     try:

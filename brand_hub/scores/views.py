@@ -11,7 +11,7 @@ from scoring import composite
 
 from .. import audit
 from ..models import Franchisee, Role, Site
-from ..web import db, settings
+from ..web import converters, db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
 from . import (ScoringError, card_in_force, load_model, model_of, publication, publish_cards, published_keys, reports,
                sensitivity)
@@ -25,7 +25,7 @@ def index():
     session = db()
     available = reports.periods(session=session)
     quarters = [p for p in available if "Q" in p]
-    period = request.args.get("period") or (quarters or available or [""])[0]
+    period = converters.period(request.args.get("period"), "period") or (quarters or available or [""])[0]
     query = {k: request.args.get(k, "") for k in ("city", "tier", "partner")}
     view = reports.network_view(session=session, period=period, **query) if period else None
     model, rows, problem, published = None, [], "", None
@@ -53,7 +53,7 @@ def index():
 def publish():
     """Publish a quarter's cards (the model version the overview shows): partners see them, compliance counts them."""
     session = db()
-    period = request.form.get("period", "").strip()
+    period = converters.period(request.form.get("period"), "period", default="")
     version = request.form.get("model_version", "")
     if not period:
         flash(_("Choose a quarter to publish."), "error")
@@ -80,7 +80,8 @@ def site_scorecard(code: str):
         abort(404)
     franchisee = session.get(Franchisee, site.franchisee_id)
     return render_template("scores/site_scorecard.html", site=site, franchisee=franchisee,
-                           **scorecard_context(session=session, site=site, period=request.args.get("period")))
+                           **scorecard_context(session=session, site=site,
+                                             period=converters.period(request.args.get("period"), "period")))
 
 
 def scorecard_context(*, session, site: Site, period: str | None, partner: bool = False) -> dict:

@@ -13,13 +13,14 @@ and form value, so a field a view forgets is still safe to store.
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from flask import abort, request
 from werkzeug.routing import BaseConverter
+
+from standards.text import text_problem as _text_problem
 
 # PostgreSQL's INTEGER (SQLite's is wider, but one bound for both keeps them alike).
 MAX_ID = 2**31 - 1
@@ -28,10 +29,6 @@ YEARS = (2000, 2100)
 MAX_AMOUNT = Decimal("999999999999.99")  # the widest Money column holds 12 digits before the point
 MAX_TEXT = 4000  # any one query or form value, in characters
 MAX_FIELDS = 500  # query and form values in one request
-# Directional embeddings, overrides and isolates can make text read differently from what
-# it is (names that display reversed): refused. Plain marks (U+200E/U+200F) are fine.
-_BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_ALLOWED_CONTROLS = frozenset("\t\n\r")
 _DIGITS = re.compile(r"^[0-9]{1,12}$")
 _MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
 _QUARTER = re.compile(r"^([0-9]{4})-Q([0-9])$")
@@ -47,15 +44,8 @@ class BadInput(ValueError):
 
 
 def text_problem(value: str, max_length: int = MAX_TEXT) -> str | None:
-    """Why ``value`` may not be stored as text, or None when it is fine."""
-    if len(value) > max_length:
-        return f"longer than {max_length} characters"
-    for ch in value:
-        if ch in _ALLOWED_CONTROLS:
-            continue
-        if ch in _BIDI_CONTROLS or unicodedata.category(ch) in ("Cc", "Cs"):
-            return f"contains the control character U+{ord(ch):04X}"
-    return None
+    """Why ``value`` may not be stored as text, or None when it is fine (the rules of ``standards.text``)."""
+    return _text_problem(value, max_length)
 
 
 def text(raw: Any, field: str, *, max_length: int = MAX_TEXT, default: str = "") -> str:
@@ -131,13 +121,16 @@ def period(raw: Any, field: str = "period", *, default: str | None = None) -> st
         raise BadInput(field, "not a month like 2026-10 or a quarter like 2026-Q3") from None
 
 
-def amount(raw: Any, field: str = "amount", *, default: Decimal | None = None) -> Decimal | None:
+def amount(raw: Any, field: str = "amount", *, default: Decimal | None = None,
+           required: bool = False) -> Decimal | None:
     """A money amount through the billing parser, refused above ``MAX_AMOUNT`` or with an exponent."""
     from brand_hub.billing import BillingError
     from brand_hub.billing.revenue import parse_amount
 
     value = text(raw, field, max_length=40)
     if not value:
+        if required:
+            raise BadInput(field, "is required")
         return default
     if not re.fullmatch(r"[0-9][0-9,]*(\.[0-9]*)?|\.[0-9]+", value):
         raise BadInput(field, "not an amount like 12345.67")
@@ -150,10 +143,12 @@ def amount(raw: Any, field: str = "amount", *, default: Decimal | None = None) -
     return parsed
 
 
-def day(raw: Any, field: str = "date", *, default: date | None = None) -> date | None:
+def day(raw: Any, field: str = "date", *, default: date | None = None, required: bool = False) -> date | None:
     """An ISO day ``YYYY-MM-DD`` with a year from 2000 to 2100."""
     value = text(raw, field, max_length=20)
     if not value:
+        if required:
+            raise BadInput(field, "is required")
         return default
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
         raise BadInput(field, "not a date like 2026-10-31")
@@ -195,6 +190,9 @@ def screen_request() -> None:
     values = list(request.args.items(multi=True))
     if request.method in ("POST", "PUT", "PATCH"):
         values += list(request.form.items(multi=True))
+    for value in (request.view_args or {}).values():
+        if isinstance(value, str) and _text_problem(value, 200):
+            abort(404)  # no code, number or key of ours holds control characters or runs that long
     if len(values) > MAX_FIELDS:
         abort(400, description=f"more than {MAX_FIELDS} values")
     for key, value in values:

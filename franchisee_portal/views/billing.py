@@ -17,7 +17,7 @@ from brand_hub.billing.revenue import BREAKDOWN_KEYS, parse_amount, submit_repor
 from brand_hub.billing.views import invoice_page, pdf_response
 from brand_hub.models import Site
 from brand_hub.models.billing import Invoice, InvoiceStatus, ReportSource, RevenueReport
-from brand_hub.web import db
+from brand_hub.web import converters, db
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
 from ..blueprint import bp
@@ -40,15 +40,16 @@ def revenue():
     if request.method == "POST":
         site = get_owned_by(session, Site, code=form["site"])
         try:
-            gross = parse_amount(form["gross_revenue"], _("gross revenue"))
+            gross = converters.amount(form["gross_revenue"], _("gross revenue"), required=True)
             labels = {"desks": _("Desks"), "offices": _("Private offices"), "meeting_rooms": _("Meeting rooms"),
                       "services": _("Services")}  # the form's own labels, so a refusal names the field shown
-            breakdown = {k: parse_amount(form[k], labels[k]) for k in BREAKDOWN_KEYS if form[k].strip()}
-            report, written = submit_report(session=session, site=site, period=form["period"].strip(),
+            breakdown = {k: converters.amount(form[k], labels[k]) for k in BREAKDOWN_KEYS if form[k].strip()}
+            period = converters.month(form["period"], _("period"), default="")
+            report, written = submit_report(session=session, site=site, period=period,
                                             gross_revenue=gross, breakdown=breakdown, source=ReportSource.portal,
                                             submitted_by=current_user.email,
                                             today=datetime.now(timezone.utc).date())
-        except BillingError as exc:
+        except (BillingError, converters.BadInput) as exc:
             session.rollback()
             flash(str(exc), "error")
         else:

@@ -7,7 +7,7 @@ from brand_hub.models import Site
 from brand_hub.models.scoring import SiteScore
 from brand_hub.scores import card_in_force, published_keys, reports
 from brand_hub.scores.views import scorecard_context
-from brand_hub.web import db
+from brand_hub.web import converters, db
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
 from ..blueprint import bp
@@ -33,5 +33,6 @@ def site_scorecard(code: str):
     session = db()
     site = get_owned_by(session, Site, code=code)
     return render_template("portal/site_scorecard.html", site=site,
-                           **scorecard_context(session=session, site=site, period=request.args.get("period"),
+                           **scorecard_context(session=session, site=site,
+                                             period=converters.period(request.args.get("period"), "period"),
                                              partner=True))
