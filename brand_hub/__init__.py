@@ -42,6 +42,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["brandhub.settings"] = settings
     app.extensions["brandhub.engine"] = make_engine(settings.database_url)
     init_web(app)
+    if settings.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     for module_name in BLUEPRINTS:
         app.register_blueprint(import_module(module_name).bp)
     return app

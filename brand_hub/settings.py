@@ -89,6 +89,7 @@ class Settings:
     session_absolute_hours: int = 12  # a session this old ends however busy it is
     login_delay_seconds: int = 2  # the first wait after the free tries; doubles with each further failure
     login_address_max_failures: int = 20  # free failures from one client address (offices share one)
+    proxy_hops: int = 0  # proxies in front that set X-Forwarded-For (nginx: 1), so the client address is the real one
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:

@@ -15,9 +15,11 @@ from decimal import Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
 from brand_hub import audit
+from standards.text import text_problem
 from brand_hub.models import Site
 from brand_hub.models.billing import ReportSource, ReportStatus, RevenueReport
 
@@ -25,6 +27,7 @@ from . import BillingError, parse_period, period_start
 
 BREAKDOWN_KEYS = ("desks", "offices", "meeting_rooms", "services")
 REQUIRED_COLUMNS = ("site_code", "period", "gross_revenue")
+IMPORT_MAX_AMOUNT = Decimal("999999999999.99")  # no site reports a trillion a month; more is a typo or worse
 
 
 def parse_amount(text: str, what: str) -> Decimal:
@@ -113,15 +116,34 @@ def import_csv(*, session: Session, text: str, file: str, actor: audit.Actor, to
                               expected=f"{','.join(REQUIRED_COLUMNS)}[,{','.join(BREAKDOWN_KEYS)}]"))
     sites = {s.code: s for s in session.exec(select(Site)).all()}
     seen: dict[tuple[str, str], int] = {}
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a NUL byte, an oversized field: the rest of the file cannot be read
+            result.errors.append(f"{file}:{reader.line_num + 1}: not readable as CSV ({exc}); rows from here on "
+                                 "were not imported")
+            break
         line = reader.line_num
+        if any(text_problem(v) for v in row.values() if isinstance(v, str)):
+            result.errors.append(f"{file}:{line}: contains control characters (such as NUL); row skipped")
+            continue
         try:
             site, period, revenue, breakdown = _parse_row(row, sites, seen, line)
-            _, written = submit_report(session=session, site=site, period=period, gross_revenue=revenue,
-                                       breakdown=breakdown, source=ReportSource.import_, submitted_by=actor.label,
-                                       today=today)
+            if max([revenue, *breakdown.values()]) > IMPORT_MAX_AMOUNT:
+                raise BillingError(_l("an amount above %(max)s (a typo?)", max=IMPORT_MAX_AMOUNT))
+            with session.begin_nested():  # one row is atomic: a row the database refuses leaves the others
+                _, written = submit_report(session=session, site=site, period=period, gross_revenue=revenue,
+                                           breakdown=breakdown, source=ReportSource.import_,
+                                           submitted_by=actor.label, today=today)
         except BillingError as exc:
             result.errors.append(f"{file}:{line}: {exc}")
+            continue
+        except (ArithmeticError, ValueError, SQLAlchemyError) as exc:  # e.g. an amount too large to store
+            result.errors.append(f"{file}:{line}: a value cannot be read or stored ({type(exc).__name__}); "
+                                 "row skipped")
             continue
         if written:
             result.written += 1

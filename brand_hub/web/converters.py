@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import abort, request
+from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BaseConverter
 
 from standards.text import text_problem as _text_problem
@@ -37,10 +38,13 @@ _QUARTER = re.compile(r"^([0-9]{4})-Q([0-9])$")
 class BadInput(ValueError):
     """A value from the request that does not convert; ``field`` names it, ``reason`` says why."""
 
-    def __init__(self, field: str, reason: str):
-        super().__init__(f"{field}: {reason}")
+    def __init__(self, field: str, reason):
+        super().__init__(field, reason)
         self.field = field
         self.reason = reason
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
 
 
 def text_problem(value: str, max_length: int = MAX_TEXT) -> str | None:
@@ -53,10 +57,15 @@ def text(raw: Any, field: str, *, max_length: int = MAX_TEXT, default: str = "")
     if raw is None:
         return default
     value = str(raw).strip()
-    problem = text_problem(value, max_length)
-    if problem:
-        raise BadInput(field, problem)
+    _refuse_text(value, field, max_length)
     return value
+
+
+def _refuse_text(value: str, field: str, max_length: int) -> None:
+    if len(value) > max_length:
+        raise BadInput(field, _l("longer than %(n)s characters", n=max_length))
+    if _text_problem(value):
+        raise BadInput(field, _l("contains control characters (such as NUL)"))
 
 
 def integer(raw: Any, field: str, *, low: int = 0, high: int = MAX_ID, default: int | None = None) -> int | None:
@@ -65,10 +74,10 @@ def integer(raw: Any, field: str, *, low: int = 0, high: int = MAX_ID, default: 
         return default
     value = str(raw).strip()
     if not _DIGITS.match(value):
-        raise BadInput(field, f"not a whole number from {low} to {high}")
+        raise BadInput(field, _l("not a whole number from %(low)s to %(high)s", low=low, high=high))
     number = int(value)
     if not low <= number <= high:
-        raise BadInput(field, f"not a whole number from {low} to {high}")
+        raise BadInput(field, _l("not a whole number from %(low)s to %(high)s", low=low, high=high))
     return number
 
 
@@ -89,7 +98,7 @@ def page(raw: Any = None, field: str = "page") -> int:
 
 def _year(year: int, field: str) -> None:
     if not YEARS[0] <= year <= YEARS[1]:
-        raise BadInput(field, f"the year must be from {YEARS[0]} to {YEARS[1]}")
+        raise BadInput(field, _l("the year must be from %(low)s to %(high)s", low=YEARS[0], high=YEARS[1]))
 
 
 def month(raw: Any, field: str = "period", *, default: str | None = None) -> str | None:
@@ -99,7 +108,7 @@ def month(raw: Any, field: str = "period", *, default: str | None = None) -> str
         return default
     match = _MONTH.match(value)
     if not match or not 1 <= int(match[2]) <= 12:
-        raise BadInput(field, "not a month like 2026-10")
+        raise BadInput(field, _l("not a month like 2026-10"))
     _year(int(match[1]), field)
     return value
 
@@ -112,13 +121,13 @@ def period(raw: Any, field: str = "period", *, default: str | None = None) -> st
     match = _QUARTER.match(value)
     if match:
         if not 1 <= int(match[2]) <= 4:
-            raise BadInput(field, "not a quarter like 2026-Q3")
+            raise BadInput(field, _l("not a quarter like 2026-Q3"))
         _year(int(match[1]), field)
         return value
     try:
         return month(value, field)
     except BadInput:
-        raise BadInput(field, "not a month like 2026-10 or a quarter like 2026-Q3") from None
+        raise BadInput(field, _l("not a month like 2026-10 or a quarter like 2026-Q3")) from None
 
 
 def amount(raw: Any, field: str = "amount", *, default: Decimal | None = None,
@@ -130,16 +139,16 @@ def amount(raw: Any, field: str = "amount", *, default: Decimal | None = None,
     value = text(raw, field, max_length=40)
     if not value:
         if required:
-            raise BadInput(field, "is required")
+            raise BadInput(field, _l("is required"))
         return default
     if not re.fullmatch(r"[0-9][0-9,]*(\.[0-9]*)?|\.[0-9]+", value):
-        raise BadInput(field, "not an amount like 12345.67")
+        raise BadInput(field, _l("not an amount like 12345.67"))
     try:
         parsed = parse_amount(value, field)
     except BillingError as exc:
         raise BadInput(field, str(exc)) from None
     if parsed > MAX_AMOUNT:
-        raise BadInput(field, f"more than {MAX_AMOUNT}")
+        raise BadInput(field, _l("more than %(max)s", max=MAX_AMOUNT))
     return parsed
 
 
@@ -148,14 +157,14 @@ def day(raw: Any, field: str = "date", *, default: date | None = None, required:
     value = text(raw, field, max_length=20)
     if not value:
         if required:
-            raise BadInput(field, "is required")
+            raise BadInput(field, _l("is required"))
         return default
     if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
-        raise BadInput(field, "not a date like 2026-10-31")
+        raise BadInput(field, _l("not a date like 2026-10-31"))
     try:
         parsed = date.fromisoformat(value)
     except ValueError:
-        raise BadInput(field, "not a date like 2026-10-31") from None
+        raise BadInput(field, _l("not a date like 2026-10-31")) from None
     _year(parsed.year, field)
     return parsed
 
@@ -194,12 +203,10 @@ def screen_request() -> None:
         if isinstance(value, str) and _text_problem(value, 200):
             abort(404)  # no code, number or key of ours holds control characters or runs that long
     if len(values) > MAX_FIELDS:
-        abort(400, description=f"more than {MAX_FIELDS} values")
+        abort(400, description=str(_l("more than %(n)s values", n=MAX_FIELDS)))
     for key, value in values:
-        for what in (key, value):
-            problem = text_problem(what, MAX_TEXT if what is value else 200)
-            if problem:
-                raise BadInput(key if what is value and not text_problem(key, 200) else "?", problem)
+        _refuse_text(key, "?", 200)
+        _refuse_text(value, key, MAX_TEXT)
 
 
 def init_app(app) -> None:

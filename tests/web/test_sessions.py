@@ -134,3 +134,20 @@ def test_the_cookie_holds_no_session_token_in_clear_in_the_database(client, sess
         token = cookie["sid"]
     row = session.exec(select(UserSession).where(UserSession.user_id == user.id)).one()
     assert token not in row.token_hash and len(row.token_hash) == 64
+
+
+def test_changing_a_password_on_the_command_line_signs_the_user_out(client, session, database_url, tmp_path):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+
+    user = make_user(session, Role.hq_viewer)
+    session.commit()
+    login(client, user.email)
+    assert client.get("/hq/").status_code == 200
+    result = CliRunner().invoke(cli, ["users", "password", "--email", user.email],
+                                env={"BRANDHUB_DATABASE_URL": database_url,
+                                     "BRANDHUB_INSTANCE_PATH": str(tmp_path / "instance"),
+                                     "BRANDHUB_NEW_USER_PASSWORD": "another long password"})
+    assert result.exit_code == 0, result.output
+    assert client.get("/hq/").status_code == 302
