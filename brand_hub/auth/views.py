@@ -5,6 +5,7 @@ import math
 
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 from flask_login import current_user, login_user, logout_user
 
 from .. import accounts
@@ -26,6 +27,14 @@ def _fresh_cookie() -> None:
     session.clear()
     if lang:
         session["lang"] = lang
+
+
+def _commit_counts() -> None:
+    """Store the failure counts; two failures racing to open the same count lose one, never a 500."""
+    try:
+        db().commit()
+    except IntegrityError:
+        db().rollback()
 
 
 @bp.route("/")
@@ -50,14 +59,14 @@ def login():
                                          delay_seconds=s.login_delay_seconds,
                                          address_max_failures=s.login_address_max_failures)
         except accounts.LockedOut as exc:
-            db().commit()
+            _commit_counts()
             from datetime import datetime, timezone
 
             wait = max(1, math.ceil((exc.until - datetime.now(timezone.utc)).total_seconds()))
             flash(_("Too many failed sign-ins. Wait %(seconds)s seconds, then try again.", seconds=wait), "error")
             return render_template("auth/login.html"), 429, {"Retry-After": str(wait)}
         if user is None:
-            db().commit()
+            _commit_counts()
             flash(_("Wrong e-mail or password."), "error")
             return render_template("auth/login.html"), 401
         token = sessions.open_session(session=db(), user=user)
