@@ -110,8 +110,8 @@ def site_config_context(*, session, site: Site, args, grace_minutes: int) -> dic
     current = next((v for v in versions if state and v.version == state.desired_version), None)
     changes, old, new = [], None, None
     if len(versions) > 1:
-        new = args.get("to", versions[0].version, type=int)
-        old = args.get("from", max(new - 1, 1), type=int)
+        new = converters.integer(args.get("to"), "to", default=versions[0].version)
+        old = converters.integer(args.get("from"), "from", default=max(new - 1, 1))
         try:
             old, new, changes = distribution.diff_versions(session=session, site=site, old=old, new=new)
         except DistributionError:

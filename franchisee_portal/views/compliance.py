@@ -14,7 +14,7 @@ from brand_hub import audit, compliance
 from brand_hub.compliance.lifecycle import CURRENT
 from brand_hub.models import Franchisee, Site
 from brand_hub.models.compliance import Flag
-from brand_hub.web import db, settings
+from brand_hub.web import converters, db, settings
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
 from ..blueprint import bp
@@ -84,9 +84,9 @@ def flag_plan(flag_id: int):
     item = get_owned(db(), Flag, flag_id)
     form = request.form
     try:
-        due_on = date.fromisoformat(form.get("due_on", "")) if form.get("due_on") else None
-    except ValueError:
-        due_on = None
+        due_on = converters.day(form.get("due_on"), "due_on")
+    except converters.BadInput:
+        due_on = None  # asked again below, as a missing date
     try:
         compliance.submit_plan(session=db(), settings=settings(), flag=item, actor=_actor(),
                                now=datetime.now(timezone.utc), what=form.get("what", ""), who=form.get("who", ""),

@@ -41,6 +41,7 @@ CORPUS = [
     "\x00", "abc\x00def", "\x1b[31m", "x" * 10_240,
     "\u202eevil\u202c", "\u200f\u05d0",
     "2026-13", "2026-Q5", "0000-01", "9999-12", "2026-00", "2026-13-01", "0001-01-01", "2026-02-30",
+    "9999-12-31",
     "{{ 7*7 }}", "{% raw %}", "' OR '1'='1' --", "1; DROP TABLE site; --", "%s%s%s%n",
     "../../etc/passwd", "<script>alert(1)</script>", "", " ",
 ]
@@ -126,7 +127,7 @@ def network(session):
     """One partner with a site, an agreement, a revenue report, an issued invoice, a flag and a standard."""
     from brand_hub.models.billing import Invoice, InvoiceLine, InvoiceStatus
     from brand_hub.models.compliance import Flag, FlagState
-    from brand_hub.models.standards import Standard, StandardAcknowledgement
+    from brand_hub.models.standards import SiteConfigState, SiteConfigVersion, Standard, StandardAcknowledgement
 
     now = datetime.now(timezone.utc)
     partner = make_franchisee(session, code="FUZZ")
@@ -154,6 +155,10 @@ def network(session):
     session.flush()
     ack = StandardAcknowledgement(site_id=site.id, standard_id=standard.id, due_at=now + timedelta(days=30))
     session.add(ack)
+    for version in (1, 2):  # two config versions, so the config pages compare them
+        session.add(SiteConfigVersion(site_id=site.id, version=version, content_hash=f"sha256:{version}",
+                                      content={"hours": {"open": f"0{version + 7}:00"}}))
+    session.add(SiteConfigState(site_id=site.id, desired_version=2, desired_hash="sha256:2"))
     hq = make_user(session, Role.hq_admin, email="hq-fuzz@example.com")
     portal = make_user(session, Role.franchisee_admin, franchisee=partner, email="portal-fuzz@example.com")
     spare = make_user(session, Role.hq_viewer, email="spare-fuzz@example.com")
@@ -247,7 +252,8 @@ class Fuzzer:
         fields: dict[str, str] = {}
         for form in self.forms.get(path, []):
             if (form["method"] == "post") == (method == "POST"):
-                fields.update({k: v for k, v in form["fields"].items() if k != "csrf_token"})
+                fields.update({k: v or _plausible(k, self.network) for k, v in form["fields"].items()
+                               if k != "csrf_token"})
         for name in sorted(_names_read_by(self.app.view_functions[rule.endpoint])):
             fields.setdefault(name, _plausible(name, self.network))
         return fields
@@ -278,8 +284,13 @@ class Fuzzer:
 
 
 def _plausible(name: str, network: dict) -> str:
+    """A valid value for a field the form leaves empty, so one nasty field at a time reaches the service."""
     if name in network and isinstance(network[name], str):
         return network[name]
+    if name.endswith(("_date", "_on")):
+        return "2026-06-01"
+    if name.endswith("email"):
+        return "someone@example.com"
     return {"period": "2026-10", "gross_revenue": "1000.00", "amount": "10.00", "paid_on": "2026-10-20",
             "until": "2026-12-31", "due_on": "2026-12-31", "page": "1", "site": network["code"],
             "lang": "en", "active": "1"}.get(name, "x")
