@@ -44,7 +44,7 @@ class BadInput(ValueError):
         self.reason = reason
 
     def __str__(self) -> str:
-        return f"{self.field}: {self.reason}"
+        return f"{self.field}: {self.reason}" if self.field else str(self.reason)
 
 
 def text_problem(value: str, max_length: int = MAX_TEXT) -> str | None:
@@ -141,12 +141,14 @@ def amount(raw: Any, field: str = "amount", *, default: Decimal | None = None,
         if required:
             raise BadInput(field, _l("is required"))
         return default
-    if not re.fullmatch(r"[0-9][0-9,]*(\.[0-9]*)?|\.[0-9]+", value):
-        raise BadInput(field, _l("not an amount like 12345.67"))
     try:
-        parsed = parse_amount(value, field)
+        parsed = parse_amount(value, field)  # its own reasons first: negative, not a number, fen
     except BillingError as exc:
-        raise BadInput(field, str(exc)) from None
+        raise BadInput("", str(exc)) from None  # the parser's message names the field already
+    except ArithmeticError:  # 1e999, 1E+30: too many digits to hold
+        raise BadInput(field, _l("not an amount like 12345.67")) from None
+    if not re.fullmatch(r"[0-9][0-9,]*(\.[0-9]*)?|\.[0-9]+", value):  # no exponents, signs or spaces
+        raise BadInput(field, _l("not an amount like 12345.67"))
     if parsed > MAX_AMOUNT:
         raise BadInput(field, _l("more than %(max)s", max=MAX_AMOUNT))
     return parsed

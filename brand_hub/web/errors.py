@@ -60,7 +60,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(BadInput)
     def bad_input(exc: BadInput):
         _rollback()
-        return error_page(400, f"{exc.field}: {exc.reason}")
+        return error_page(400, str(exc))
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
