@@ -29,5 +29,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["brandhub.settings"] = settings
     app.extensions["brandhub.engine"] = make_engine(settings.database_url)
     init_web(app)
+    if settings.proxy_hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     register_areas(app)
     return app

@@ -55,5 +55,5 @@ def paginate(session: Session, stmt, *, page: int = 1, per_page: int | None = No
 
 
 def page_number(args) -> int:
-    """The ``page`` query argument: a positive whole number, 1 when missing or not one."""
-    return max(1, args.get("page", 1, type=int) or 1)
+    """The ``page`` query argument: a whole number from 1 to 100,000, 1 when missing or not one."""
+    return min(max(1, args.get("page", 1, type=int) or 1), 100_000)

@@ -86,6 +86,14 @@ class Settings(BaseSettings):
     payee_bank: str = "招商银行上海分行 China Merchants Bank, Shanghai Branch"
     payee_account: str = "1219 0000 0000 0000"
 
+    # server-side sessions and sign-in throttling (login_max_failures: free tries before the delay starts,
+    # login_lockout_minutes: the longest delay)
+    session_idle_minutes: int = 60  # a session unused this long ends
+    session_absolute_hours: int = 12  # a session this old ends however busy it is
+    login_delay_seconds: int = 2  # the first wait after the free tries; doubles with each further failure
+    login_address_max_failures: int = 20  # free failures from one client address (offices share one)
+    proxy_hops: int = 0  # proxies in front that set X-Forwarded-For (nginx: 1), so the client address is the real one
+
     def __init__(self, **values: Any) -> None:
         try:
             super().__init__(**values)
@@ -160,6 +168,11 @@ BOUNDS: dict[str, tuple[float, float | None]] = {
     "outbox_claim_minutes": (1, None),
     "flag_ack_hours": (1, None),
     "flag_escalation_hours": (1, None),
+    "session_idle_minutes": (1, None),
+    "session_absolute_hours": (1, None),
+    "login_delay_seconds": (0, 3600),
+    "login_address_max_failures": (1, None),
+    "proxy_hops": (0, 10),
 }
 
 

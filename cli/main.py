@@ -90,3 +90,26 @@ from .standards import config, standards  # noqa: E402
 for _command in (network, sites, demo, jobs, collect, agent, standards, config, score, cards, flags, revenue,
                  billing):
     cli.add_command(_command)
+
+
+@users.command("password")
+@click.option("--email", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              envvar="BRANDHUB_NEW_USER_PASSWORD")
+def users_password(email: str, password: str) -> None:
+    """Set a user's password; every browser signed in as them is signed out."""
+    from sqlmodel import select
+
+    from brand_hub.accounts import set_password
+    from brand_hub.models import User
+
+    try:
+        with unit_of_work() as session:
+            user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+            if user is None:
+                raise click.ClickException(f"no user with e-mail {email}")
+            set_password(session=session, actor=cli_actor(), user=user, password=password)
+            session.commit()
+            click.echo(f"password of {user.email} changed; their sessions are ended")
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from exc

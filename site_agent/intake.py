@@ -152,8 +152,8 @@ class NpsAnswer:
 
 def check_score(raw: Any) -> int | None:
     number = parse_number(raw)
-    if number is None or number != int(number) or not 0 <= number <= 10:
-        return None
+    if number is None or not math.isfinite(number) or number != int(number) or not 0 <= number <= 10:
+        return None  # NaN, inf and 1e309 are refused, not a crash
     return int(number)
 
 

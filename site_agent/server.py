@@ -21,6 +21,9 @@ from .strings import STRINGS
 from .survey_page import survey_page
 
 ENVIRON_KEY = "site_agent.agent"
+MAX_CURSOR = 2**63 - 1  # SQLite's INTEGER
+MAX_JSON_BYTES = 4 * 1024 * 1024
+MAX_JSON_DEPTH = 32
 
 
 def create_app(default: Agent | None = None) -> Flask:
@@ -52,6 +55,10 @@ def create_app(default: Agent | None = None) -> Flask:
     def bad_request(exc):
         return jsonify(error="bad_request", detail=getattr(exc, "description", "")), 400
 
+    @app.errorhandler(413)
+    def too_large(_exc):
+        return jsonify(error="too_large", detail=f"at most {MAX_JSON_BYTES} bytes"), 413
+
     @app.errorhandler(404)
     def not_found(_exc):
         return jsonify(error="not_found"), 404
@@ -72,7 +79,7 @@ def create_app(default: Agent | None = None) -> Flask:
     @app.post("/v1/ingest")
     def ingest():
         agent = authorised()
-        body = request.get_json(silent=True)
+        body = _json_body()
         return jsonify(agent.ingest_payload(body))
 
     @app.get("/v1/config")
@@ -87,7 +94,7 @@ def create_app(default: Agent | None = None) -> Flask:
     def put_config():
         agent = authorised()
         try:
-            applied_hash = agent.apply_config(request.get_json(silent=True))
+            applied_hash = agent.apply_config(_json_body())
         except ConfigRejected as exc:
             return jsonify(error="config_rejected", detail=str(exc)), 422
         return jsonify(applied_hash=applied_hash)
@@ -111,7 +118,41 @@ def _int_arg(name: str, default: int) -> int:
         abort(400, description=f"{name} must be an integer")
     if value < 0:
         abort(400, description=f"{name} must not be negative")
+    if value > MAX_CURSOR:
+        abort(400, description=f"{name} must be at most {MAX_CURSOR}")
     return value
+
+
+def _json_body() -> Any:
+    """The request's JSON, bounded in size and nesting (deep nesting would blow the parser's stack); else 400.
+
+    A body that is not JSON at all is None (the caller answers that as unparseable, as before).
+    """
+    if request.content_length is not None and request.content_length > MAX_JSON_BYTES:
+        abort(413)
+    raw = request.get_data(cache=True)
+    if len(raw) > MAX_JSON_BYTES:
+        abort(413)
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                abort(400, description=f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return request.get_json(silent=True)
 
 
 def _browser_language() -> str:

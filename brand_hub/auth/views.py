@@ -1,13 +1,18 @@
 """Sign in and out, for HQ staff and partners alike."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+import math
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from sqlalchemy.exc import IntegrityError
 from flask_login import current_user, login_user, logout_user
 
 from .. import accounts
 from ..web import db, settings
 from ..web.access import public
+from ..web.redirects import safe_target
+from . import sessions
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -16,10 +21,20 @@ def _home_for(user) -> str:
     return url_for("dashboard.overview") if user.is_hq else url_for("portal.home")
 
 
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//") and not target.startswith("/login"):
-        return target
-    return None
+def _fresh_cookie() -> None:
+    """Drop everything the cookie held (old CSRF token, old session id), keeping the language."""
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+
+
+def _commit_counts() -> None:
+    """Store the failure counts; two failures racing to open the same count lose one, never a 500."""
+    try:
+        db().commit()
+    except IntegrityError:
+        db().rollback()
 
 
 @bp.route("/")
@@ -39,24 +54,37 @@ def login():
             user = accounts.authenticate(session=db(), email=request.form.get("email", ""),
                                          password=request.form.get("password", ""),
                                          max_failures=s.login_max_failures,
-                                         lockout_minutes=s.login_lockout_minutes)
-        except accounts.LockedOut:
-            db().commit()
-            flash(_("Too many failed sign-ins. The account is locked for a while; try again later."), "error")
-            return render_template("auth/login.html"), 429
-        db().commit()
+                                         lockout_minutes=s.login_lockout_minutes,
+                                         address=request.remote_addr or "",
+                                         delay_seconds=s.login_delay_seconds,
+                                         address_max_failures=s.login_address_max_failures)
+        except accounts.LockedOut as exc:
+            _commit_counts()
+            from datetime import datetime, timezone
+
+            wait = max(1, math.ceil((exc.until - datetime.now(timezone.utc)).total_seconds()))
+            flash(_("Too many failed sign-ins. Wait %(seconds)s seconds, then try again.", seconds=wait), "error")
+            return render_template("auth/login.html"), 429, {"Retry-After": str(wait)}
         if user is None:
+            _commit_counts()
             flash(_("Wrong e-mail or password."), "error")
             return render_template("auth/login.html"), 401
+        token = sessions.open_session(session=db(), user=user)
+        db().commit()
+        _fresh_cookie()
         login_user(user)
-        return redirect(_safe_next(request.args.get("next")) or _home_for(user))
+        session["sid"] = token
+        return redirect(safe_target(request.args.get("next"), _home_for(user)))
     return render_template("auth/login.html")
 
 
 @bp.route("/logout", methods=["POST"])
 @public
 def logout():
+    sessions.revoke(session=db(), token=session.get("sid"), reason="logout")
+    db().commit()
     logout_user()
+    _fresh_cookie()
     flash(_("You are signed out."), "info")
     return redirect(url_for("auth.login"))
 

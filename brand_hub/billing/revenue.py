@@ -16,9 +16,11 @@ from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
 from brand_hub import audit
+from standards.text import text_problem
 from brand_hub.models import Site
 from brand_hub.models.billing import ReportSource, ReportStatus, RevenueReport
 
@@ -27,6 +29,7 @@ from . import corrections, plausibility  # issue 11
 
 BREAKDOWN_KEYS = ("desks", "offices", "meeting_rooms", "services")
 REQUIRED_COLUMNS = ("site_code", "period", "gross_revenue")
+IMPORT_MAX_AMOUNT = Decimal("999999999999.99")  # no site reports a trillion a month; more is a typo or worse
 
 
 # Far above any site's month and any invoice; a figure this large is a typo or a pasted cell, not money.
@@ -147,19 +150,38 @@ def import_csv(*, session: Session, text: str, file: str, actor: audit.Actor, to
     sites = {s.code: s for s in session.exec(select(Site)).all()}
     seen: dict[tuple[str, str], int] = {}
     assess: list[RevenueReport] = []
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            break
+        except csv.Error as exc:  # a NUL byte, an oversized field: the rest of the file cannot be read
+            result.errors.append(f"{file}:{reader.line_num + 1}: not readable as CSV ({exc}); rows from here on "
+                                 "were not imported")
+            break
         line = reader.line_num
+        if any(text_problem(v) for v in row.values() if isinstance(v, str)):
+            result.errors.append(f"{file}:{line}: contains control characters (such as NUL); row skipped")
+            continue
         try:
             site, period, revenue, breakdown = _parse_row(row, sites, seen, line)
-            _, written = submit_report(session=session, site=site, period=period, gross_revenue=revenue,
-                                       breakdown=breakdown, source=ReportSource.import_, submitted_by=actor.label,
-                                       today=today, assess=False)
+            if max([revenue, *breakdown.values()]) > IMPORT_MAX_AMOUNT:
+                raise BillingError(_l("an amount above %(max)s (a typo?)", max=IMPORT_MAX_AMOUNT))
+            with session.begin_nested():  # one row is atomic: a row the database refuses leaves the others
+                report, written = submit_report(session=session, site=site, period=period, gross_revenue=revenue,
+                                                breakdown=breakdown, source=ReportSource.import_,
+                                                submitted_by=actor.label, today=today, assess=False)
         except BillingError as exc:
             result.errors.append(f"{file}:{line}: {exc}")
             continue
+        except (ArithmeticError, ValueError, SQLAlchemyError) as exc:  # e.g. an amount too large to store
+            result.errors.append(f"{file}:{line}: a value cannot be read or stored ({type(exc).__name__}); "
+                                 "row skipped")
+            continue
         if written:
             result.written += 1
-            assess.append(_)
+            assess.append(report)
         else:
             result.unchanged += 1
     plausibility.assess_reports(session=session, reports=assess)  # issue 11: the file's reports at once

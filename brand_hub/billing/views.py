@@ -19,7 +19,7 @@ from ..models import Agreement, Franchisee, Site
 from ..models.billing import BillingRun, CreditNote, Invoice, InvoiceLine, InvoiceStatus, Payment, RevenueReport
 from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_FINANCE, roles_required
-
+from ..web import converters
 from . import BillingError, invoices, parse_period, pdf, plans, runs, shift_period
 from .revenue import parse_amount
 
@@ -106,9 +106,9 @@ def credit(invoice_id: int):
     found = _invoice_or_404(invoice_id)
     try:
         invoices.credit_note(session=session, number=found.number or "", reason=request.form.get("reason", ""),
-                             amount=parse_amount(request.form.get("amount", ""), _("amount")),
+                             amount=converters.amount(request.form.get("amount"), _("amount"), required=True),
                              actor=audit.Actor.of(current_user), now=datetime.now(timezone.utc))
-    except BillingError as exc:
+    except (BillingError, converters.BadInput) as exc:
         session.rollback()
         flash(str(exc), "error")
         return redirect(url_for(".invoice", invoice_id=invoice_id))
@@ -123,16 +123,16 @@ def payment(invoice_id: int):
     session = db()
     found = _invoice_or_404(invoice_id)
     try:
-        paid_on = date.fromisoformat(request.form.get("paid_on", ""))
-    except ValueError:
+        paid_on = converters.day(request.form.get("paid_on"), "paid_on", required=True)
+    except converters.BadInput:
         flash(_("The payment date must look like 2026-11-05."), "error")
         return redirect(url_for(".invoice", invoice_id=invoice_id))
     try:
         invoices.mark_paid(session=session, number=found.number or "", paid_on=paid_on,
-                           amount=parse_amount(request.form.get("amount", ""), _("amount")),
+                           amount=converters.amount(request.form.get("amount"), _("amount"), required=True),
                            actor=audit.Actor.of(current_user),
                            today=datetime.now(ZoneInfo(settings().timezone)).date())
-    except BillingError as exc:
+    except (BillingError, converters.BadInput) as exc:
         session.rollback()
         flash(str(exc), "error")
         return redirect(url_for(".invoice", invoice_id=invoice_id))

@@ -14,9 +14,9 @@ from ..models import Franchisee, Site
 from ..models.compliance import Flag, FlagState, Severity
 from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
+from ..web import converters
 from ..web.lookups import or_404, site_or_404
 from ..web.refusals import refused
-from ..paging import page_number
 from ..scope import Scope
 from . import reads
 from .lifecycle import waiver_refusal
@@ -52,7 +52,7 @@ def _flag_or_404(flag_id: int) -> Flag:
 def queue():
     session = db()
     filters = _filters()
-    page = reads.flags(session=session, scope=Scope.hq(), filters=filters, now=_now(), page=page_number(request.args))
+    page = reads.flags(session=session, scope=Scope.hq(), filters=filters, now=_now(), page=converters.page())
     options = {
         "rules": sorted(set(session.exec(select(Flag.rule).distinct()).all())),
         "partners": session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)).all(),
@@ -71,8 +71,8 @@ def _until() -> datetime | None:
     if not raw:
         return None
     try:
-        day = datetime.strptime(raw, "%Y-%m-%d").date()
-    except ValueError:
+        day = converters.day(raw, "until")
+    except converters.BadInput:
         return None
     return datetime.combine(day, time(23, 59), ZoneInfo(settings().timezone)).astimezone(timezone.utc)
 
@@ -81,7 +81,7 @@ def _until() -> datetime | None:
 @roles_required(HQ_EDITORS)
 def bulk():
     action = request.form.get("action", "")
-    ids = [int(v) for v in request.form.getlist("flag") if v.isdigit()]
+    ids = [converters.record_id(v, "flag") for v in request.form.getlist("flag") if v.isdigit()]
     if not ids:
         flash(_("Select at least one flag."), "error")
         return redirect(request.referrer or url_for(".queue"))
@@ -142,5 +142,5 @@ def site_flags(code: str):
     session = db()
     site = site_or_404(code)
     page = reads.flags(session=session, scope=Scope.hq(), filters=compliance.FlagFilters(site=code, state="all"),
-                       now=_now(), page=page_number(request.args))
+                       now=_now(), page=converters.page())
     return render_template("compliance/site_flags.html", site=site, rows=page.items, page=page)

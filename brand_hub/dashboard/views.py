@@ -23,6 +23,7 @@ from ..paging import paginate
 from ..web.lookups import or_404
 from ..web import db, settings
 from ..web.access import HQ_ADMINS, HQ_ALL, HQ_EDITORS, roles_required
+from ..web import converters
 
 bp = Blueprint("dashboard", __name__, url_prefix="/hq", template_folder="templates")
 
@@ -34,7 +35,7 @@ def _actor() -> audit.Actor:
 
 
 def _page_arg() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    return converters.page()
 
 
 _or_404 = or_404

@@ -13,6 +13,7 @@ from ..models import Franchisee, Site
 from ..scope import Scope
 from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
+from ..web import converters
 from ..web.lookups import or_404, site_or_404
 from ..web.refusals import refused
 from . import DistributionError, reads
@@ -45,9 +46,9 @@ def standard(key: str):
     versions = distribution.standard_versions(session=session, key=key)
     if not versions:
         abort(404)
-    new = request.args.get("to", versions[0].version, type=int)
+    new = converters.integer(request.args.get("to"), "to", default=versions[0].version)
     older = [v.version for v in versions if v.version < new]  # authors may skip version numbers
-    old = request.args.get("from", older[0] if older else new, type=int)
+    old = converters.integer(request.args.get("from"), "from", default=older[0] if older else new)
     try:
         after = distribution.get_standard(session=session, key=key, version=new)
         before = distribution.get_standard(session=session, key=key, version=old) if old != new else None
@@ -80,7 +81,8 @@ def site_config(code: str):
 def site_config_of(site: Site) -> dict:
     """The config page's content for ``site`` (HQ and portal), versions to compare from the query."""
     return or_404(reads.site_config, missing=(DistributionError,), site=site,
-                  old=request.args.get("from", type=int), new=request.args.get("to", type=int),
+                  old=converters.integer(request.args.get("from"), "from"),
+                  new=converters.integer(request.args.get("to"), "to"),
                   grace_minutes=settings().config_drift_grace_minutes, now=_now())
 
 
@@ -88,7 +90,7 @@ def site_config_of(site: Site) -> dict:
 @roles_required(HQ_EDITORS)
 def rollback(code: str):
     site = _site_or_404(code)
-    version = request.form.get("version", type=int)
+    version = converters.integer(request.form.get("version"), "version")
     if version is None:
         abort(400, "version is required")
     with refused(DistributionError) as refusal:

@@ -19,3 +19,4 @@ from . import trust  # noqa: F401,E402  (issue 11: assessments, correction revie
 metadata = SQLModel.metadata
 from . import tenure  # noqa: F401,E402  (issue 17: who held a site when)
 from .tenure import SiteTenure  # noqa: F401,E402
+from .auth import LoginThrottle, UserSession  # noqa: F401,E402

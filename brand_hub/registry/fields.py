@@ -14,6 +14,8 @@ from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
 
+from standards.text import text_problem
+
 from ..models import AgreementStatus, FranchiseeStatus, SiteStatus
 from .errors import InvalidRecord, InvalidValue
 
@@ -32,6 +34,8 @@ def _text(values: dict, name: str, *, required: bool = False, max_length: int = 
         raise InvalidValue(name, _l("is required"))
     if len(text) > max_length:
         raise InvalidValue(name, _l("longer than %(n)s characters", n=max_length))
+    if text_problem(text):
+        raise InvalidValue(name, _l("contains control characters (such as NUL)"))
     return text
 
 

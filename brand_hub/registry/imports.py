@@ -118,8 +118,7 @@ def import_network_yaml(*, session: Session, actor: audit.Actor, text: str,
     doc = load_yaml(text, file)
     if doc.problems:
         result.problems.extend(doc.problems)
-        if doc.data is None:
-            return result
+        return result  # a file read ambiguously (duplicate keys, aliases, bad values) imports nothing
     result.problems.extend(schema_problems(doc, _network_schema()))  # the layout; entries are checked below
     if not isinstance(doc.data, dict):
         return result

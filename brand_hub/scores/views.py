@@ -9,7 +9,7 @@ from flask_login import current_user
 from .. import audit
 from ..models import Franchisee, Role
 from ..scope import Scope
-from ..web import db, settings
+from ..web import converters, db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
 from ..web.lookups import or_404, site_or_404
 from ..web.refusals import refused
@@ -24,7 +24,7 @@ def index():
     session = db()
     available = reports.periods(session=session)
     quarters = [p for p in available if "Q" in p]
-    period = request.args.get("period") or (quarters or available or [""])[0]
+    period = converters.period(request.args.get("period"), "period") or (quarters or available or [""])[0]
     query = {k: request.args.get(k, "") for k in ("city", "tier", "partner")}
     view = reports.network_view(session=session, period=period, **query) if period else None
     model, rows, problem, published = None, [], "", None
@@ -52,7 +52,7 @@ def index():
 def publish():
     """Publish a quarter's cards (the model version the overview shows): partners see them, compliance counts them."""
     session = db()
-    period = request.form.get("period", "").strip()
+    period = converters.period(request.form.get("period"), "period", default="")
     version = request.form.get("model_version", "")
     if not period:
         flash(_("Choose a quarter to publish."), "error")
@@ -77,8 +77,8 @@ def site_scorecard(code: str):
     franchisee = session.get(Franchisee, site.franchisee_id)
     return render_template("scores/site_scorecard.html", site=site, franchisee=franchisee,
                            **or_404(reads.scorecard, missing=(reads.NoSuchPeriod,), site=site, scope=Scope.hq(),
-                                    period=request.args.get("period"), settings=settings(),
-                                    locale=str(get_locale())))
+                                    period=converters.period(request.args.get("period"), "period"),
+                                    settings=settings(), locale=str(get_locale())))
 
 
 # issue 11: survey answers left out of NPS as repeats, shown on the scorecard

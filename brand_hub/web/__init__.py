@@ -20,6 +20,10 @@ def db() -> Session:
     return g.db_session
 
 
+def settings_of(app: Flask) -> Settings:
+    return app.extensions["brandhub.settings"]
+
+
 def _close_session(_exc=None) -> None:
     session = g.pop("db_session", None)
     if session is not None:
@@ -27,7 +31,7 @@ def _close_session(_exc=None) -> None:
 
 
 def init_web(app: Flask) -> None:
-    from . import access, filters, i18n
+    from . import access, converters, errors, filters, headers, i18n
 
     app.teardown_appcontext(_close_session)
     CSRFProtect(app)
@@ -39,4 +43,6 @@ def init_web(app: Flask) -> None:
     login.unauthorized_handler(access.unauthorized)
     i18n.init_app(app)
     filters.init_app(app)
-    access.init_app(app)
+    converters.init_app(app)
+    errors.init_app(app)
+    headers.init_app(app, production=settings_of(app).is_production)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from functools import wraps
 
-from flask import Flask, abort, redirect, render_template, request, url_for
+from flask import abort, redirect, request, url_for
 from flask_login import current_user
 
 from ..models import Role, User
@@ -47,29 +47,35 @@ def public(view):
 
 
 def load_user(user_id: str) -> User | None:
-    from . import db
+    """The signed-in user, if the cookie's server-side session is still live.
 
-    if not user_id.isdigit():
+    The session row is checked (and its last use noted) in a short transaction of
+    its own, so a page that never commits still ends expired sessions for good.
+    """
+    from datetime import timedelta
+
+    from flask import current_app, session as cookie
+    from sqlmodel import Session
+
+    from ..auth.sessions import current_session
+    from . import db, settings
+
+    if not user_id.isdigit() or len(user_id) > 18:
         return None
     user = db().get(User, int(user_id))
     if user is None or not user.active:
+        return None
+    s = settings()
+    with Session(current_app.extensions["brandhub.engine"]) as own:
+        live = current_session(session=own, token=cookie.get("sid"), user_id=user.id,
+                               idle=timedelta(minutes=s.session_idle_minutes),
+                               absolute=timedelta(hours=s.session_absolute_hours))
+        own.commit()
+    if live is None:
+        cookie.pop("sid", None)
         return None
     return user
 
 
 def unauthorized():
     return redirect(url_for("auth.login", next=request.full_path))
-
-
-def init_app(app: Flask) -> None:
-    @app.errorhandler(403)
-    def forbidden(_exc):
-        return render_template("errors/error.html", code=403), 403
-
-    @app.errorhandler(404)
-    def not_found(_exc):
-        return render_template("errors/error.html", code=404), 404
-
-    @app.errorhandler(400)
-    def bad_request(exc):
-        return render_template("errors/error.html", code=400, detail=getattr(exc, "description", "")), 400

@@ -67,10 +67,9 @@ def init_app(app: Flask) -> None:
         lang = request.form.get("lang", "")
         if lang in LOCALES:
             session["lang"] = lang
-        target = request.form.get("next") or request.referrer or "/"
-        if not target.startswith("/") or target.startswith("//"):
-            target = "/"
-        return redirect(target)
+        from .redirects import safe_target
+
+        return redirect(safe_target(request.form.get("next"), "/"))
 
     app.add_url_rule("/lang", "set_language", set_language, methods=["POST"])
     app.jinja_env.globals["LOCALES"] = LOCALES

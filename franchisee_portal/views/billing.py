@@ -22,7 +22,7 @@ from brand_hub.models import Site
 from brand_hub.models.billing import Invoice, InvoiceStatus, ReportSource, ReportStatus, RevenueReport
 from brand_hub.models.trust import CorrectionReview
 from brand_hub.paging import page_number, paginate
-from brand_hub.web import db
+from brand_hub.web import converters, db
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
 from ..blueprint import bp
@@ -45,22 +45,23 @@ def revenue():
     if request.method == "POST":
         site = get_owned_by(session, Site, code=form["site"])
         try:
-            tenure.require_month_holder(session=session, site=site, period=form["period"].strip(),
+            period = converters.month(form["period"], _("period"), default="")
+            tenure.require_month_holder(session=session, site=site, period=period,
                                         franchisee_id=current_franchisee_id())  # issue 17
-            gross = parse_amount(form["gross_revenue"], _("gross revenue"))
+            gross = converters.amount(form["gross_revenue"], _("gross revenue"), required=True)
             labels = {"desks": _("Desks"), "offices": _("Private offices"), "meeting_rooms": _("Meeting rooms"),
                       "services": _("Services")}  # the form's own labels, so a refusal names the field shown
-            breakdown = {k: parse_amount(form[k], labels[k]) for k in BREAKDOWN_KEYS if form[k].strip()}
+            breakdown = {k: converters.amount(form[k], labels[k]) for k in BREAKDOWN_KEYS if form[k].strip()}
             corrections.check_breakdown(gross, breakdown, labels)  # issue 11: the refusal names the field shown
             confirm = _confirmation(session, site, form, gross)  # issue 11: a change above 20 % is confirmed
             if confirm is not None:
                 return render_template("portal/revenue.html", sites=sites, form=form, confirm=confirm,
                                        **_revenue_lists(session, sites))
-            report, written = submit_report(session=session, site=site, period=form["period"].strip(),
+            report, written = submit_report(session=session, site=site, period=period,
                                             gross_revenue=gross, breakdown=breakdown, source=ReportSource.portal,
                                             submitted_by=current_user.email,
                                             today=datetime.now(timezone.utc).date())
-        except (BillingError, tenure.TenureError) as exc:
+        except (BillingError, tenure.TenureError, converters.BadInput) as exc:
             session.rollback()
             flash(str(exc), "error")
         else:

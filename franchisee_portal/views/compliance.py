@@ -14,9 +14,9 @@ from brand_hub import audit, compliance
 from brand_hub.compliance import reads
 from brand_hub.models import Site
 from brand_hub.models.compliance import Flag
-from brand_hub.paging import Page, page_number
+from brand_hub.paging import Page
 from brand_hub.scope import Scope
-from brand_hub.web import db, settings
+from brand_hub.web import converters, db, settings
 from brand_hub.web.access import PORTAL_ALL, roles_required
 from brand_hub.web.refusals import refused
 
@@ -28,7 +28,7 @@ def _flags(show: str, site: Site | None = None) -> Page:
     """The partner's flags (of one site), newest first: current ones unless ``show`` is all."""
     filters = compliance.FlagFilters(state="all" if show == "all" else "current", site=site.code if site else "")
     return reads.flags(session=db(), scope=Scope.partner(current_franchisee_id()), filters=filters,
-                       now=datetime.now(timezone.utc), page=page_number(request.args), newest_first=True)
+                       now=datetime.now(timezone.utc), page=converters.page(), newest_first=True)
 
 
 @bp.route("/flags")
@@ -90,9 +90,9 @@ def flag_plan(flag_id: int):
     item = get_owned(db(), Flag, flag_id)
     form = request.form
     try:
-        due_on = date.fromisoformat(form.get("due_on", "")) if form.get("due_on") else None
-    except ValueError:
-        due_on = None
+        due_on = converters.day(form.get("due_on"), "due_on")
+    except converters.BadInput:
+        due_on = None  # asked again below, as a missing date
     with refused(compliance.ComplianceError, message=_plan_refusal) as refusal:
         compliance.submit_plan(session=db(), settings=settings(), flag=item, actor=_actor(),
                                now=datetime.now(timezone.utc), what=form.get("what", ""), who=form.get("who", ""),

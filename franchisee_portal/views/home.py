@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from brand_hub import registry
 from brand_hub.models import Agreement, Franchisee, Site, SiteStatus, User
-from brand_hub.web import db
+from brand_hub.web import converters, db
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
 from ..blueprint import bp
@@ -39,7 +39,7 @@ def sites():
     query = registry.SiteQuery(q=args.get("q", "").strip(), status=args.get("status", ""),
                                city=args.get("city", ""), sort=args.get("sort", "code"),
                                direction="desc" if args.get("dir") == "desc" else "asc",
-                               page=max(1, args.get("page", 1, type=int) or 1), per_page=50)
+                               page=converters.page(), per_page=50)
     try:
         page = registry.search_sites(session=db(), query=query, franchisee_id=current_franchisee_id())
     except registry.InvalidValue as exc:

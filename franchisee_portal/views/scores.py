@@ -8,7 +8,7 @@ from brand_hub.models import Site
 from brand_hub.models.scoring import SiteScore
 from brand_hub.scope import Scope
 from brand_hub.scores import card_in_force, published_keys, reads, reports
-from brand_hub.web import db, settings
+from brand_hub.web import converters, db, settings
 from brand_hub.web.lookups import or_404
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
@@ -36,5 +36,7 @@ def site_scorecard(code: str):
     site = get_owned_by(session, Site, code=code)
     return render_template("portal/site_scorecard.html", site=site,
                            **or_404(reads.scorecard, missing=(reads.NoSuchPeriod,), site=site,
-                                    scope=Scope.partner(current_franchisee_id()), period=request.args.get("period"),
-                                    settings=settings(), locale=str(get_locale())))
+                                    scope=Scope.partner(current_franchisee_id()),
+                                    period=converters.period(request.args.get("period"), "period"),
+                                    settings=settings(), locale=str(get_locale()),
+                                    holding=site_holding(session, site)))

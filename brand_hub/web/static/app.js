@@ -1,0 +1,24 @@
+/* Small behaviours the pages share, kept out of the HTML so the Content-Security-Policy
+   can refuse inline scripts and style attributes:
+   - data-confirm="question" on a form asks before submitting;
+   - data-autosubmit on a select submits its form when it changes;
+   - data-width="42" on an element sets its width to 42 % (bars in tables). */
+(function () {
+  document.addEventListener('submit', function (event) {
+    var form = event.target;
+    if (form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  }, true);
+  document.addEventListener('change', function (event) {
+    var el = event.target;
+    if (el.dataset && el.dataset.autosubmit !== undefined && el.form) { el.form.submit(); }
+  });
+  function widths() {
+    document.querySelectorAll('[data-width]').forEach(function (el) {
+      var v = parseFloat(el.dataset.width);
+      if (isFinite(v)) { el.style.width = Math.max(0, Math.min(100, v)) + '%'; }
+    });
+  }
+  if (document.readyState === 'loading') { document.addEventListener('DOMContentLoaded', widths); } else { widths(); }
+})();
