@@ -95,3 +95,6 @@ for _module, _name in (
     _command = getattr(import_module(_module), _name, None)
     if _command is not None:
         cli.add_command(_command)
+
+# Commands that join a group defined in another module (they register on import).
+import_module("cli.simulate")
