@@ -17,6 +17,7 @@ BLUEPRINTS = (
     "brand_hub.compliance.views",
     "brand_hub.billing.views",
     "franchisee_portal.views",
+    "brand_hub.simulator.views",
 )
 
 

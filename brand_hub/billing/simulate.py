@@ -140,9 +140,10 @@ def basis(*, session: Session, periods: Sequence[str],
     newest = (select(RevenueReport.site_id, RevenueReport.period, func.max(RevenueReport.version).label("v"))
               .where(RevenueReport.period.in_(periods))
               .group_by(RevenueReport.site_id, RevenueReport.period).subquery())
-    reports = {(r.site_id, r.period): r for r in session.exec(select(RevenueReport).join(
-        newest, (RevenueReport.site_id == newest.c.site_id) & (RevenueReport.period == newest.c.period)
-        & (RevenueReport.version == newest.c.v))).all()}
+    reports = {(site_id, period): (revenue, status) for site_id, period, revenue, status in session.execute(
+        select(RevenueReport.site_id, RevenueReport.period, RevenueReport.gross_revenue, RevenueReport.status).join(
+            newest, (RevenueReport.site_id == newest.c.site_id) & (RevenueReport.period == newest.c.period)
+            & (RevenueReport.version == newest.c.v)))}
     sites = {s.id: s for s in session.exec(select(Site).where(
         Site.id.in_({site_id for site_id, _ in billed} | {site_id for site_id, _ in reports}))).all()}
     result = []
@@ -156,8 +157,8 @@ def basis(*, session: Session, periods: Sequence[str],
         result.append(SiteMonthBasis(
             agreement_id=agreement_id, agreement_number=agreement.number, plan_id=agreement.royalty_plan_id,
             franchisee_id=agreement.franchisee_id, site_id=site_id, site_code=site.code, period=period,
-            revenue=report.gross_revenue if report is not None else ZERO,
-            estimated=report is None or report.status == ReportStatus.estimated,
+            revenue=report[0] if report is not None else ZERO,
+            estimated=report is None or report[1] == ReportStatus.estimated,
             desks=site.desks if desks is None else desks))
     return result
 
