@@ -81,6 +81,8 @@ class Settings:
     pdf_workers: int = 0  # 0: one per core
     invoice_due_days: int = 15
     revenue_report_due_day: int = 10
+    renewal_window_days: int = 180  # the renewals page lists agreements whose term ends within this many days
+    renewal_rules_dir: str = ""  # the renewal rules file; empty: the brand's library in standards/library/renewals
     royalty_dir: str = ""  # the royalty plan files; empty: the brand's library in standards/library/royalty
 
     def __post_init__(self) -> None:
