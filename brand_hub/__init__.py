@@ -18,6 +18,7 @@ BLUEPRINTS = (
     "brand_hub.billing.views",
     "franchisee_portal.views",
     "brand_hub.simulator.views",
+    "brand_hub.renewals.views",
 )
 
 

@@ -43,7 +43,7 @@ class Renewal:
     agreement: Agreement
     franchisee: Franchisee
     sites: list[Site]
-    days_left: int
+    days_left: int | None
     signals: dict[str, float | None]
     recommendation: Recommendation
     decision: RenewalDecision | None = None
@@ -116,7 +116,7 @@ def record(*, session: Session, agreement: Agreement, settings: Settings, rules:
     decision = session.exec(select(RenewalDecision).where(RenewalDecision.agreement_id == agreement.id,
                                                           RenewalDecision.term_end == agreement.end_date)).first()
     return Renewal(agreement=agreement, franchisee=session.get(Franchisee, agreement.franchisee_id), sites=sites,
-                   days_left=(agreement.end_date - today).days, signals=signals,
+                   days_left=(agreement.end_date - today).days if agreement.end_date else None, signals=signals,
                    recommendation=recommend(signals, rules), decision=decision,
                    site_strikes={s.code: cards[s.id].total for s in sites if cards[s.id].total})
 

@@ -112,7 +112,19 @@ def scorecard_context(*, session, site: Site, period: str | None, partner: bool 
             "key_titles": {i: _spec(model, i) for i in key_ids},
             "key_titles_json": {i: model.indicator(i).title(str(get_locale())) for i in key_ids},
             "improve": composite.improve_first([d | {"id": i} for i, d in row.indicators.items()]) if row else [],
-            "percentiles": reports.network_percentiles(session=session, row=row) if row else {}}
+            "percentiles": reports.network_percentiles(session=session, row=row) if row else {},
+            "card_history": _card_history(session, site)}
+
+
+def _card_history(session, site: Site):
+    """The site's cards, cure windows and strikes as of today in HQ's zone (shared by HQ and the portal)."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from .history import histories
+
+    today = datetime.now(timezone.utc).astimezone(ZoneInfo(settings().timezone)).date()
+    return histories(session=session, site_ids=[site.id], settings=settings(), today=today)[site.id]
 
 
 def _spec(model, indicator_id: str):

@@ -19,6 +19,7 @@ HQ_NAV = (
     ("compliance.queue", _l("Flags"), None),
     ("billing.index", _l("Billing"), None),
     ("simulator.index", _l("Simulator"), {Role.hq_admin, Role.hq_finance}),
+    ("renewals.index", _l("Renewals"), None),
     ("dashboard.users", _l("Users"), {Role.hq_admin}),
     ("dashboard.audit", _l("Audit log"), {Role.hq_admin, Role.hq_manager}),
 )
