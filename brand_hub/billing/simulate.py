@@ -15,6 +15,7 @@ of a month and are left out.
 """
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -98,6 +99,8 @@ class Simulation:
     sites: list[Row]
     bands: dict[str, list[tuple[str, int]]]
     left_out: list[str]
+    plan_ids: list[str] = field(default_factory=list)
+    median_desks: int = 0
 
     def risers(self, scenario: str, threshold: Decimal) -> list[Row]:
         """Partners whose charge rises by more than ``threshold`` (0.10 = 10 %), largest first."""
@@ -212,7 +215,20 @@ def simulate(*, session: Session, plans: dict[str, RoyaltyPlan], drafts: Sequenc
                       partners=sorted(by_partner.values(), key=lambda r: r.key),
                       sites=sorted(by_site.values(), key=lambda r: r.key),
                       bands={name: sorted(counts.items(), key=lambda kv: kv[0]) for name, counts in bands.items()},
-                      left_out=sorted(left_out))
+                      left_out=sorted(left_out), plan_ids=sorted({m.plan_id for m in months}),
+                      median_desks=int(statistics.median([m.desks for m in months])) if months else 0)
+
+
+def rate_curve(plan: RoyaltyPlan, top: float, desks: int, points: int = 40) -> list[dict[str, float]]:
+    """The plan's effective rate (% of revenue) across monthly revenue up to ``top``, for ``desks`` desks."""
+    out = []
+    for n in range(1, points + 1):
+        revenue = calc.fen(Decimal(str(top)) * n / points)
+        if revenue <= 0:
+            continue
+        month = SiteMonthBasis(0, "", plan.id, 0, 0, "", "", revenue, False, desks)
+        out.append({"x": float(revenue), "y": float(price(plan, month) / revenue * 100)})
+    return out
 
 
 def _applies(draft: RoyaltyPlan, current: RoyaltyPlan, plans: dict[str, RoyaltyPlan]) -> bool:

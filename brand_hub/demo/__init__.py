@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 
 from ..settings import Settings
 
-STAGES = ("network", "agents", "standards", "scores", "billing", "flags")
+STAGES = ("network", "agents", "standards", "scores", "billing", "flags", "renewals")
 
 
 @dataclass

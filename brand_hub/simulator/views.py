@@ -45,7 +45,7 @@ def index():
             raise InvalidOperation
     except InvalidOperation:
         rise = Decimal("10")
-    result, problem = None, ""
+    result, problem, scenarios = None, "", []
     current = _plans()
     if chosen and current is not None:
         try:
@@ -60,7 +60,7 @@ def index():
     return render_template("simulator/index.html", drafts=drafts, chosen=chosen, first=first, last=last,
                            rise=rise, threshold=rise / 100, result=result, problem=problem,
                            plans=sorted((current or {}).values(), key=lambda p: p.id),
-                           chart=_chart(result) if result else None, locale=str(get_locale()))
+                           chart=_chart(result, current, scenarios) if result else None, locale=str(get_locale()))
 
 
 def _plans():
@@ -141,22 +141,31 @@ def publish(name: str):
     return redirect(url_for(".index"))
 
 
-def _chart(result: simulate.Simulation) -> dict:
-    """Each site a point: average monthly revenue against the effective rate, per scenario."""
+def _chart(result: simulate.Simulation, current: dict, drafts: list) -> dict:
+    """Each site a point (average monthly revenue, effective rate) per scenario, and each plan's curve:
+    the effective rate it gives across revenue, for a site of the network's median desks."""
     months = max(len(result.periods), 1)
-    return {"scenarios": result.scenarios,
-            "points": {name: [{"x": float(row.revenue / months), "y": float(row.effective_rate(name) or 0) * 100,
-                               "site": row.key} for row in result.sites if row.revenue > 0]
-                       for name in result.scenarios}}
+    points = {name: [{"x": float(row.revenue / months), "y": float(row.effective_rate(name) or 0) * 100,
+                      "site": row.key} for row in result.sites if row.revenue > 0] for name in result.scenarios}
+    top = max((p["x"] for pts in points.values() for p in pts), default=0.0)
+    used = sorted({plan_id for plan_id in result.plan_ids if plan_id in current})
+    curves = {f"{plan_id} v{current[plan_id].version}": simulate.rate_curve(current[plan_id], top, result.median_desks)
+              for plan_id in used}
+    curves.update({d.name: simulate.rate_curve(d.plan, top, result.median_desks) for d in drafts})
+    return {"scenarios": result.scenarios, "points": points, "curves": curves}
 
 
 def _csv(result: simulate.Simulation) -> Response:
+    """What the page shows, per partner and per site, as a spreadsheet opens it (UTF-8 with a BOM)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["partner", "name", "revenue", *result.scenarios, *[f"change:{n}" for n in result.scenarios[1:]]])
-    for row in result.partners:
-        writer.writerow([row.key, row.label, f"{row.revenue:.2f}", *[f"{row.amounts[n]:.2f}" for n in result.scenarios],
-                         *[f"{row.delta(n):.2f}" for n in result.scenarios[1:]]])
+    writer.writerow(["level", "code", "name", "revenue", "estimated_months", *result.scenarios,
+                     *[f"change:{n}" for n in result.scenarios[1:]]])
+    for level, rows in (("partner", result.partners), ("site", result.sites), ("total", [result.total])):
+        for row in rows:
+            writer.writerow([level, row.key, row.label, f"{row.revenue:.2f}", row.estimated_months,
+                             *[f"{row.amounts[n]:.2f}" for n in result.scenarios],
+                             *[f"{row.delta(n):.2f}" for n in result.scenarios[1:]]])
     return Response("\ufeff" + out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f"attachment; filename=simulation-{result.periods[0]}-"
                                                     f"{result.periods[-1]}.csv"})

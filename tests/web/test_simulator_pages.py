@@ -30,7 +30,8 @@ def test_finance_saves_a_draft_and_sees_what_it_would_have_charged(client, sessi
     assert "P-B" in page and "P-A" in page
     assert 'id="simulator-chart"' in page and "<script>" not in page
     csv = client.get("/hq/simulator/?draft=flat-12&from=2026-09&to=2026-10&format=csv").get_data(as_text=True)
-    assert "P-A,测试伙伴" in csv and ",75000.00,87000.00,12000.00" in csv
+    assert "partner,P-A,测试伙伴" in csv and ",75000.00,87000.00,12000.00" in csv
+    assert "site,SA-1,AG-A,600000.00,0,75000.00,87000.00,12000.00" in csv
     assert session.exec(select(AuditEvent).where(AuditEvent.action == "plan_draft.save")).one()
 
 

@@ -8,6 +8,10 @@
     return {label: name === 'current' ? words.current : name, data: data.points[name],
             backgroundColor: colours[n % colours.length], pointRadius: 3};
   });
+  Object.keys(data.curves || {}).forEach(function (name, n) {
+    datasets.push({label: name, data: data.curves[name], type: 'line', showLine: true, pointRadius: 0,
+                   borderColor: colours[(n + 1) % colours.length], borderDash: [6, 3], borderWidth: 2, fill: false});
+  });
   new Chart(document.getElementById('effective-rate'), {
     type: 'scatter', data: {datasets: datasets},
     options: {maintainAspectRatio: false, scales: {
