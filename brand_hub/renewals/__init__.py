@@ -98,11 +98,7 @@ def record(*, session: Session, agreement: Agreement, settings: Settings, rules:
         "score_trend": _score_trend(session, site_ids),
         "revenue_per_desk_vs_cohort": _revenue_vs_cohort(sites, cohort or cohorts(session=session, today=today)),
         "royalty_trend": _royalty_trend(session, agreement.id, today),
-        "acks_overdue": float(session.exec(select(func.count()).select_from(StandardAcknowledgement).where(
-            StandardAcknowledgement.site_id.in_(site_ids) if site_ids else False,
-            ((StandardAcknowledgement.acknowledged_at.is_(None))
-             & (StandardAcknowledgement.due_at < datetime.now(timezone.utc)))
-            | (StandardAcknowledgement.acknowledged_at > StandardAcknowledgement.due_at))).one()),
+        "acks_late_share": _acks_late_share(session, site_ids),
         "flag_ack_hours_median": _flag_ack_hours(session, site_ids, year_ago),
     }
     signals.update(_overdue(session, agreement.id, today))
@@ -198,6 +194,18 @@ def _overdue(session: Session, agreement_id: int, today: date) -> dict[str, floa
         if not settled and invoice.due_date < today:
             balance += invoice.balance
     return {"overdue_days_max": float(max(worst, 0)), "overdue_balance": float(balance)}
+
+
+def _acks_late_share(session: Session, site_ids: list[int]) -> float | None:
+    """Of the acknowledgements already due, the share made late or not at all (None when none was due)."""
+    now = datetime.now(timezone.utc)
+    due_rows = session.exec(select(StandardAcknowledgement.due_at, StandardAcknowledgement.acknowledged_at).where(
+        StandardAcknowledgement.site_id.in_(site_ids) if site_ids else False,
+        StandardAcknowledgement.due_at < now)).all()
+    if not due_rows:
+        return None
+    late = sum(1 for due_at, acked in due_rows if acked is None or acked > due_at)
+    return round(late / len(due_rows), 4)
 
 
 def _flag_ack_hours(session: Session, site_ids: list[int], since: date) -> float | None:

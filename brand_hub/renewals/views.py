@@ -30,7 +30,7 @@ EVIDENCE = {
     "royalty_trend": ("billing.index", lambda p: {"franchisee": p.code}),
     "overdue_days_max": ("billing.index", lambda p: {"franchisee": p.code}),
     "overdue_balance": ("billing.index", lambda p: {"franchisee": p.code, "status": "overdue"}),
-    "acks_overdue": ("compliance.queue", lambda p: {"rule": "standard-unacknowledged", "partner": p.code}),
+    "acks_late_share": ("compliance.queue", lambda p: {"rule": "standard-unacknowledged", "partner": p.code}),
     "flag_ack_hours_median": ("compliance.queue", lambda p: {"partner": p.code}),
 }
 

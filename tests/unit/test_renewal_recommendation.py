@@ -9,7 +9,7 @@ from standards.renewal_rules import LIBRARY, load_rules, load_rules_text
 
 RULES = load_rules()
 CLEAN = {"termination_review": 0, "strikes": 0, "missed_windows": 0, "cured_windows": 0, "score_trend": 2.0,
-         "revenue_per_desk_vs_cohort": 0.05, "overdue_days_max": 3, "acks_overdue": 0,
+         "revenue_per_desk_vs_cohort": 0.05, "overdue_days_max": 3, "acks_late_share": 0.0,
          "flags:revenue-report-missing": 0}
 
 
