@@ -117,6 +117,6 @@ def _json(result: simulate.Simulation, threshold: Decimal) -> str:
             "months": [row(r) for r in result.months], "partners": [row(r) for r in result.partners],
             "sites": [row(r) for r in result.sites],
             "risers": {n: [r.key for r in result.risers(n, threshold)] for n in result.scenarios[1:]},
-            "bands": {n: [{"band": b, "site_months": c} for b, c in bands] for n, bands in result.bands.items()},
+            "bands": {n: [{"plan": p, "band": b, "site_months": c} for p, b, c in bands] for n, bands in result.bands.items()},
             "left_out": result.left_out}
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"

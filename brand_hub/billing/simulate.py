@@ -97,7 +97,7 @@ class Simulation:
     months: list[Row]
     partners: list[Row]
     sites: list[Row]
-    bands: dict[str, list[tuple[str, int]]]
+    bands: dict[str, list[tuple[str, str, int]]]   # scenario → (plan, band, site-months), bands in order
     left_out: list[str]
     plan_ids: list[str] = field(default_factory=list)
     median_desks: int = 0
@@ -186,7 +186,7 @@ def simulate(*, session: Session, plans: dict[str, RoyaltyPlan], drafts: Sequenc
     by_month = {p: Row(key=p, label=p) for p in periods}
     by_partner: dict[int, Row] = {}
     by_site: dict[int, Row] = {}
-    bands: dict[str, dict[str, int]] = {name: defaultdict(int) for name in scenarios}
+    bands: dict[str, dict[tuple[str, Decimal, str], int]] = {name: defaultdict(int) for name in scenarios}
     left_out: set[str] = set()
     for month in months:
         current = plans.get(month.plan_id)
@@ -198,11 +198,11 @@ def simulate(*, session: Session, plans: dict[str, RoyaltyPlan], drafts: Sequenc
                 by_partner.setdefault(partner.id, Row(key=partner.code, label=partner.legal_name)),
                 by_site.setdefault(month.site_id, Row(key=month.site_code, label=month.agreement_number)))
         charges = {CURRENT: price(current, month)}
-        bands[CURRENT][calc.band_of(current.tiers, month.revenue).label()] += 1
+        bands[CURRENT][_band(current, month.revenue)] += 1
         for draft in drafts:
             plan = draft.plan if _applies(draft.plan, current, plans) else current
             charges[draft.name] = price(plan, month)
-            bands[draft.name][calc.band_of(plan.tiers, month.revenue).label()] += 1
+            bands[draft.name][_band(plan, month.revenue)] += 1
         for row in rows:
             row.revenue += month.revenue
             row.estimated_months += month.estimated
@@ -214,21 +214,27 @@ def simulate(*, session: Session, plans: dict[str, RoyaltyPlan], drafts: Sequenc
     return Simulation(periods=list(periods), scenarios=scenarios, total=total, months=list(by_month.values()),
                       partners=sorted(by_partner.values(), key=lambda r: r.key),
                       sites=sorted(by_site.values(), key=lambda r: r.key),
-                      bands={name: sorted(counts.items(), key=lambda kv: kv[0]) for name, counts in bands.items()},
+                      bands={name: [(plan, label, count) for (plan, _lower, label), count in sorted(counts.items())]
+                             for name, counts in bands.items()},
                       left_out=sorted(left_out), plan_ids=sorted({m.plan_id for m in months}),
                       median_desks=int(statistics.median([m.desks for m in months])) if months else 0)
 
 
-def rate_curve(plan: RoyaltyPlan, top: float, desks: int, points: int = 40) -> list[dict[str, float]]:
-    """The plan's effective rate (% of revenue) across monthly revenue up to ``top``, for ``desks`` desks."""
+def rate_curve(plan: RoyaltyPlan, low: float, top: float, desks: int, points: int = 40) -> list[dict[str, float]]:
+    """The plan's effective rate (% of revenue) across monthly revenue from ``low`` to ``top``, for ``desks`` desks."""
     out = []
-    for n in range(1, points + 1):
-        revenue = calc.fen(Decimal(str(top)) * n / points)
+    for n in range(points + 1):
+        revenue = calc.fen(Decimal(str(low)) + (Decimal(str(top)) - Decimal(str(low))) * n / points)
         if revenue <= 0:
             continue
         month = SiteMonthBasis(0, "", plan.id, 0, 0, "", "", revenue, False, desks)
         out.append({"x": float(revenue), "y": float(price(plan, month) / revenue * 100)})
     return out
+
+
+def _band(plan: RoyaltyPlan, revenue: Decimal) -> tuple[str, Decimal, str]:
+    tier = calc.band_of(plan.tiers, revenue)
+    return f"{plan.id} v{plan.version}", tier.lower, tier.label()
 
 
 def _applies(draft: RoyaltyPlan, current: RoyaltyPlan, plans: dict[str, RoyaltyPlan]) -> bool:

@@ -148,10 +148,11 @@ def _chart(result: simulate.Simulation, current: dict, drafts: list) -> dict:
     points = {name: [{"x": float(row.revenue / months), "y": float(row.effective_rate(name) or 0) * 100,
                       "site": row.key} for row in result.sites if row.revenue > 0] for name in result.scenarios}
     top = max((p["x"] for pts in points.values() for p in pts), default=0.0)
+    low = min((p["x"] for pts in points.values() for p in pts), default=0.0)
     used = sorted({plan_id for plan_id in result.plan_ids if plan_id in current})
-    curves = {f"{plan_id} v{current[plan_id].version}": simulate.rate_curve(current[plan_id], top, result.median_desks)
+    curves = {f"{plan_id} v{current[plan_id].version}": simulate.rate_curve(current[plan_id], low, top, result.median_desks)
               for plan_id in used}
-    curves.update({d.name: simulate.rate_curve(d.plan, top, result.median_desks) for d in drafts})
+    curves.update({d.name: simulate.rate_curve(d.plan, low, top, result.median_desks) for d in drafts})
     return {"scenarios": result.scenarios, "points": points, "curves": curves}
 
 

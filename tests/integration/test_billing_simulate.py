@@ -98,7 +98,9 @@ def test_a_draft_reprices_every_site_month_and_reports_the_change_per_partner(se
     assert partner_b.amounts == {"current": D("366500.00"), "flat-12": D("459700.00")}
     assert [r.key for r in result.risers("flat-12", D("0.10"))] == ["P-B", "P-A"]
     assert [r.key for r in result.risers("flat-12", D("0.20"))] == ["P-B"]
-    assert dict(result.bands["flat-12"]) == {"[0, ∞)": 6}
+    assert result.bands["flat-12"] == [("standard-2026 v2", "[0, ∞)", 6)]
+    assert result.bands["current"] == [("standard-2026 v1", "[0, 500,000)", 4),
+                                       ("standard-2026 v1", "[1,000,000, ∞)", 2)]
 
 
 def test_a_draft_under_a_new_plan_id_is_tried_on_every_chosen_agreement_only(session):

@@ -76,5 +76,5 @@ def test_the_partner_scorecard_says_what_cures_an_open_red_card_and_by_when(clie
     session.commit()
     login(client, "boss@cd01.cn")
     page = client.get("/portal/scores/CD-01").get_data(as_text=True)
-    assert "评级记录" in page and "2026-Q3 的红牌整改期至" in page and "下一张发布的评级至少为黄牌" in page
+    assert "评级记录" in page and "2026-Q3 的红牌整改期至" in page and "整改完成的条件：下一张发布的评级至少为黄牌。" in page
     assert "起的违规次数：1" in page

@@ -12,7 +12,9 @@
     datasets.push({label: name, data: data.curves[name], type: 'line', showLine: true, pointRadius: 0,
                    borderColor: colours[(n + 1) % colours.length], borderDash: [6, 3], borderWidth: 2, fill: false});
   });
-  new Chart(document.getElementById('effective-rate'), {
+  var canvas = document.getElementById('effective-rate');
+  canvas.parentNode.style.height = window.innerWidth < 720 ? '260px' : '380px';
+  new Chart(canvas, {
     type: 'scatter', data: {datasets: datasets},
     options: {maintainAspectRatio: false, scales: {
       x: {title: {display: true, text: words.x}}, y: {title: {display: true, text: words.y}}},
