@@ -84,6 +84,10 @@ class Settings:
     renewal_window_days: int = 180  # the renewals page lists agreements whose term ends within this many days
     renewal_rules_dir: str = ""  # the renewal rules file; empty: the brand's library in standards/library/renewals
     royalty_dir: str = ""  # the royalty plan files; empty: the brand's library in standards/library/royalty
+    payee_legal_name: str = ""  # printed on invoices as the payee; empty: the brand name
+    payee_tax_id: str = ""  # the payee's unified social credit code / tax id, printed on invoices
+    payee_bank: str = "招商银行上海分行 China Merchants Bank, Shanghai Branch"
+    payee_account: str = "1219 0000 0000 0000"
 
     def __post_init__(self) -> None:
         if self.env not in ENVIRONMENTS:
@@ -92,6 +96,7 @@ class Settings:
             raise SettingsError("BRANDHUB_SECRET_KEY must be set to a random secret outside development")
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{Path(self.instance_path) / 'brandhub.sqlite'}")
+        check_bounds(self)
 
     @property
     def is_production(self) -> bool:
@@ -114,6 +119,43 @@ class Settings:
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+
+# Numeric settings and the range that makes sense (inclusive; None: no upper bound). A value outside is
+# refused at start with the variable's name, rather than e.g. invoices falling due before they are issued.
+BOUNDS: dict[str, tuple[float, float | None]] = {
+    "invoice_due_days": (1, 365),
+    "revenue_report_due_day": (1, 28),
+    "pdf_workers": (0, 256),
+    "login_max_failures": (1, None),
+    "login_lockout_minutes": (1, None),
+    "collect_interval_seconds": (1, None),
+    "collect_jitter_seconds": (0, None),
+    "collect_workers": (1, 1024),
+    "collect_timeout_seconds": (0.001, None),
+    "collect_retries": (0, 100),
+    "collect_page_limit": (1, 100000),
+    "collect_lease_seconds": (1, None),
+    "collect_backoff_seconds": (0, None),
+    "config_drift_grace_minutes": (0, None),
+    "score_workers": (1, 256),
+    "smtp_port": (1, 65535),
+    "smtp_timeout_seconds": (0.001, None),
+    "outbox_claim_minutes": (1, None),
+    "flag_ack_hours": (1, None),
+    "flag_escalation_hours": (1, None),
+}
+
+
+def check_bounds(settings: object) -> None:
+    """Refuse a numeric setting outside its range, naming the variable, the value and the range."""
+    for name, (low, high) in BOUNDS.items():
+        value = getattr(settings, name, None)
+        if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if value != value or value < low or (high is not None and value > high):  # value != value: NaN
+            allowed = f"from {low:g} to {high:g}" if high is not None else f"at least {low:g}"
+            raise SettingsError(f"BRANDHUB_{name.upper()} must be {allowed}, not {value!r}")
 
 
 def _convert(f: dataclasses.Field, raw: str) -> object:

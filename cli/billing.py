@@ -7,6 +7,7 @@ import json
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -24,6 +25,11 @@ EXPORT_COLUMNS = ("number", "agreement", "franchisee", "period", "status", "site
 
 def _today() -> date:
     return datetime.now(timezone.utc).date()
+
+
+def _local_today() -> date:
+    """Today where HQ works (``BRANDHUB_TIMEZONE``): the latest date a payment can have arrived."""
+    return datetime.now(ZoneInfo(get_settings().timezone)).date()
 
 
 @click.group()
@@ -46,6 +52,7 @@ def revenue_import(file: Path) -> None:
         with unit_of_work() as session:
             result = revenue_reports.import_csv(session=session, text=text, file=str(file),
                                         actor=cli_actor(), today=_today())
+            session.commit()
     except BillingError as exc:
         raise click.ClickException(str(exc)) from exc
     for error in result.errors:
@@ -74,22 +81,32 @@ def billing_run(period: str, dry_run: bool) -> None:
     """Compute every active agreement's invoice for PERIOD; write drafts (replacing earlier drafts)."""
     loaded = _plans()
     problems: list[str] = []
+    left_out: list[runs.LeftOut] = []
     try:
         with unit_of_work() as session:
-            drafts = runs.compute(session=session, period=period, plans=loaded, today=_today(), problems=problems)
+            drafts = runs.compute(session=session, period=period, plans=loaded, today=_today(), problems=problems,
+                                  left_out=left_out)
             if dry_run:
-                _print_review(runs.review(session=session, period=period, drafts=drafts), period)
+                _print_review(runs.review(session=session, period=period, drafts=drafts, left_out=left_out), period)
                 session.rollback()
                 _refuse_if(problems)
                 return
             run = runs.write_drafts(session=session, period=period, drafts=drafts, actor=cli_actor(),
                                     progress=lambda d: click.echo(f"drafted {d.agreement.number} "
-                                                                  f"{d.totals.total}"))
+                                                                  f"{d.totals.total}"),
+                                    left_out=left_out)
+            session.commit()
     except BillingError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"run {run.id} for {period}: {run.drafts} draft(s), total {run.total} CNY; "
-               f"{run.skipped_issued} already issued, left alone")
+               f"{run.skipped_issued} already issued, left alone; {len(left_out)} left out")
+    _echo_left_out(left_out)
     _refuse_if(problems)
+
+
+def _echo_left_out(left_out: list[runs.LeftOut]) -> None:
+    for item in left_out:
+        click.echo(f"left out {item.agreement} ({item.franchisee}): {item.reason}")
 
 
 def _refuse_if(problems: list[str]) -> None:
@@ -98,7 +115,16 @@ def _refuse_if(problems: list[str]) -> None:
         raise click.ClickException(f"{len(problems)} agreement(s) not billed:\n" + "\n".join(problems))
 
 
+KIND_HEADERS = {"royalty": "royalty", "minimum_topup": "min top-up", "brand_fund": "brand fund",
+                "tech_fee": "tech fee", "true_up": "true-up", "late_fee": "late fee"}
+
+
+def _money(value) -> str:
+    return "—" if value is None else f"{value:,.2f}"
+
+
 def _print_review(review: runs.Review, period: str) -> None:
+    """The review table finance signs off before issuing (see ``runs.review``)."""
     click.echo(f"DRY RUN {period}: nothing written")
     header = f"{'partner':<10} {'agreement':<14} {'site':<12} {'amount':>14} {'last month':>14} {'change':>14}  note"
     click.echo(header)
@@ -110,10 +136,65 @@ def _print_review(review: runs.Review, period: str) -> None:
         click.echo(f"{row.franchisee:<10} {row.agreement:<14} {row.site:<12} {row.amount:>14,.2f} "
                    f"{previous:>14} {change:>14}  {note}")
     click.echo("-" * len(header))
+
+    click.echo("")
+    click.echo("revenue of the month per invoice (CNY)")
+    head = (f"{'agreement':<14} {'partner':<10} {'state':<18} {'reported':>15} {'estimated':>15} "
+            f"{'corrected':>15} {'base':>15}")
+    click.echo(head)
+    click.echo("-" * len(head))
+    for inv in review.detail:
+        state = f"issued {inv.number}" if inv.issued else "draft"
+        click.echo(f"{inv.agreement:<14} {inv.franchisee:<10} {state:<18} {inv.revenue['reported']:>15,.2f} "
+                   f"{inv.revenue['estimated']:>15,.2f} {inv.revenue['corrected']:>15,.2f} {inv.base:>15,.2f}")
+
+    click.echo("")
+    click.echo("lines per invoice (CNY)")
+    head = (f"{'agreement':<14} " + " ".join(f"{KIND_HEADERS[k]:>12}" for k in runs.LINE_KINDS)
+            + f" {'subtotal':>13} {'VAT':>11} {'total':>13}")
+    click.echo(head)
+    click.echo("-" * len(head))
+    for inv in review.detail:
+        click.echo(f"{inv.agreement:<14} " + " ".join(f"{inv.by_kind[k]:>12,.2f}" for k in runs.LINE_KINDS)
+                   + f" {inv.subtotal:>13,.2f} {inv.vat:>11,.2f} {inv.total:>13,.2f}")
+    if review.labelled:
+        click.echo("")
+        click.echo("late fees and true-ups, and what they are computed on")
+        for item in review.labelled:
+            label = KIND_HEADERS[item.kind]
+            click.echo(f"  {label:<9} {item.agreement:<14} {item.amount:>12,.2f}  on {item.computed_on}")
+
+    click.echo("")
+    click.echo(f"per partner: {period} against {review.previous_period} (issued), incl. VAT")
+    head = f"{'partner':<10} {period:>15} {review.previous_period:>15} {'change CNY':>15} {'change %':>9}"
+    click.echo(head)
+    click.echo("-" * len(head))
+    for partner in review.partners:
+        change = "—" if partner.change is None else f"{partner.change:+,.2f}"
+        pct = "—" if partner.change_pct is None else f"{partner.change_pct:+}%"
+        click.echo(f"{partner.franchisee:<10} {partner.current:>15,.2f} {_money(partner.previous):>15} "
+                   f"{change:>15} {pct:>9}")
+    previous_total = review.previous_total
+    total_change = None if previous_total is None else review.period_total - previous_total
+    pct = "—" if not previous_total else \
+        f"{(total_change / previous_total * 100).quantize(Decimal('0.1')):+}%"
+    click.echo(f"{'total':<10} {review.period_total:>15,.2f} {_money(previous_total):>15} "
+               f"{'—' if total_change is None else f'{total_change:+,.2f}':>15} {pct:>9}")
+
+    if review.left_out:
+        click.echo("")
+        click.echo(f"left out ({len(review.left_out)}): no invoice, no number")
+        for item in review.left_out:
+            click.echo(f"  {item.agreement} ({item.franchisee}): {item.reason}")
+
+    click.echo("")
     click.echo(f"invoices {review.invoices} · estimated sites {review.estimated_sites} · "
-               f"issued, left alone {review.skipped_issued}")
+               f"issued, left alone {review.skipped_issued} · left out {len(review.left_out)}")
     click.echo(f"control totals: subtotal {review.subtotal:,.2f} · VAT {review.vat:,.2f} · "
                f"total {review.total:,.2f} CNY")
+    for control in review.controls:
+        mark = "ok" if control.ok else "DOES NOT ADD UP"
+        click.echo(f"  {mark:<4} {control.label}: {control.left:,.2f} = {control.right:,.2f}")
 
 
 @billing.command("issue")
@@ -127,6 +208,7 @@ def billing_issue(period: str, no_pdf: bool) -> None:
             issued = invoices.issue_period(session=session, period=period, actor=cli_actor(),
                                            now=datetime.now(timezone.utc), due_days=settings.invoice_due_days)
             numbers = [i.number for i in issued]
+            session.commit()
     except BillingError as exc:
         raise click.ClickException(str(exc)) from exc
     for number in numbers:
@@ -136,7 +218,9 @@ def billing_issue(period: str, no_pdf: bool) -> None:
         return
     # PDFs in their own unit of work: an interrupted render is redone by the next `issue`
     with unit_of_work() as session:
-        rendered = pdf.render_missing(session=session, brand_name=settings.brand_name, workers=settings.pdf_workers)
+        rendered = pdf.render_missing(session=session, brand_name=settings.brand_name, workers=settings.pdf_workers,
+                                      payee=pdf.Payee.from_settings(settings))
+        session.commit()
     click.echo(f"{len(numbers)} invoice(s) issued for {period}; {len(rendered)} PDF(s) rendered")
 
 
@@ -165,7 +249,8 @@ def _csv(records: list[dict]) -> str:
     writer.writeheader()
     for record in records:
         for line in record["lines"]:
-            writer.writerow({**record, **line})
+            # booleans as JSON writes them (true/false), not Python's True/False
+            writer.writerow({**record, **line, "estimated": "true" if line["estimated"] else "false"})
     return buffer.getvalue()
 
 
@@ -187,6 +272,7 @@ def billing_credit_note(invoice: str, amount: str, reason: str) -> None:
             note = invoices.credit_note(session=session, number=invoice, amount=_amount(amount), reason=reason,
                                         actor=cli_actor(), now=datetime.now(timezone.utc))
             label = f"{note.number}: {note.amount} CNY credited on {invoice}"
+            session.commit()
     except BillingError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(label)
@@ -201,9 +287,10 @@ def billing_mark_paid(invoice: str, amount: str, paid_on: datetime) -> None:
     try:
         with unit_of_work() as session:
             invoices.mark_paid(session=session, number=invoice, amount=_amount(amount), paid_on=paid_on.date(),
-                               actor=cli_actor())
+                               actor=cli_actor(), today=_local_today())
             found = invoices.get_invoice(session=session, number=invoice)
             label = f"{invoice}: paid {found.amount_paid}, balance {found.balance} ({found.status.value})"
+            session.commit()
     except BillingError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(label)

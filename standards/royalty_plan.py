@@ -58,6 +58,10 @@ class RoyaltyPlan:
     late_fee_grace_days: int
     estimate_months: int
     estimate_uplift: Decimal
+    # late fees: simple daily interest on the overdue principal, from due date + grace to each payment;
+    # the total on one invoice never exceeds cap_rate × its principal (None: no cap)
+    late_fee_cap_rate: Decimal | None = None
+    late_fee_method: str = "simple_daily"
     source: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def title(self, locale: str) -> str:
@@ -101,7 +105,9 @@ def parse_plan(doc: Document) -> RoyaltyPlan:
         brand_fund_rate=Decimal(data["brand_fund_rate"]), tech_fee_per_desk=Decimal(data["tech_fee_per_desk"]),
         vat_rate=Decimal(data["vat_rate"]), late_fee_daily_rate=Decimal(data["late_fee"]["daily_rate"]),
         late_fee_grace_days=data["late_fee"]["grace_days"], estimate_months=data["missing_report"]["months"],
-        estimate_uplift=Decimal(data["missing_report"]["uplift"]), source=data)
+        estimate_uplift=Decimal(data["missing_report"]["uplift"]),
+        late_fee_cap_rate=Decimal(data["late_fee"]["cap_rate"]) if "cap_rate" in data["late_fee"] else None,
+        late_fee_method=data["late_fee"].get("method", "simple_daily"), source=data)
 
 
 def _tiers(doc: Document, raw: list[dict[str, str]], method: str) -> tuple[Tier, ...]:

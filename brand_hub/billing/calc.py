@@ -8,8 +8,9 @@ explained to a partner who disputes it.
 """
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -120,10 +121,21 @@ def revenue_charges(plan: RoyaltyPlan, revenue: Decimal) -> list[Line]:
 
 # --- estimates, late fees, true-ups ---------------------------------------------------------
 
-def estimate_revenue(plan: RoyaltyPlan, history: list[Decimal]) -> Decimal:
-    """A missing month: the average of up to ``months`` earlier reports, times the plan's uplift.
+def estimate_window(period: str, months: int) -> list[str]:
+    """The ``months`` calendar months before ``period``, oldest first: the only months an estimate may average."""
+    year, month = (int(part) for part in period.split("-"))
+    index = year * 12 + month - 1
+    return [f"{(index - i) // 12:04d}-{(index - i) % 12 + 1:02d}" for i in range(months, 0, -1)]
 
-    With no history at all the estimate is zero, so the minimum top-up still applies.
+
+def estimate_revenue(plan: RoyaltyPlan, history: list[Decimal]) -> Decimal:
+    """A missing month: the average of the reports in the plan's own window, times the plan's uplift.
+
+    ``history`` holds the reports found in the ``missing_report.months`` calendar months
+    before the missing one (``estimate_window``), never more: a site with fewer reports
+    than the window is averaged over those it has, and a report older than the window
+    never counts, whatever window another plan uses. With no report in the window the
+    estimate is zero, so the minimum top-up still applies.
     """
     recent = history[-plan.estimate_months:] if history else []
     if not recent:
@@ -131,24 +143,81 @@ def estimate_revenue(plan: RoyaltyPlan, history: list[Decimal]) -> Decimal:
     return fen(sum(recent, ZERO) / len(recent) * plan.estimate_uplift)
 
 
-def late_fee(plan: RoyaltyPlan, *, invoice_id: int, invoice_number: str, balance: Decimal, due_date: date,
-             today: date, days_already_charged: int) -> Line | None:
-    """Interest on an overdue balance once the grace period has passed, counted from the due date.
+@dataclass(frozen=True)
+class InterestSpan:
+    """Days in a row on which the same balance was overdue past grace, and the (unrounded) interest on it."""
 
-    Days charged on earlier invoices are not charged again, so monthly runs add up
-    to exactly one charge per overdue day.
+    start: date
+    end: date  # exclusive: the date the balance changed (a payment) or the run's date
+    balance: Decimal
+    days: int
+    interest: Decimal
+
+    def as_input(self) -> dict[str, str | int]:
+        return {"from": self.start.isoformat(), "to": self.end.isoformat(), "balance": str(self.balance),
+                "days": self.days, "interest": str(fen(self.interest))}
+
+
+def interest_spans(*, principal: Decimal, due_date: date, grace_days: int, daily_rate: Decimal,
+                   payments: list[tuple[date, Decimal]], as_of: date) -> list[InterestSpan]:
+    """Simple daily interest by the calendar: from ``due_date + grace_days`` up to ``as_of``.
+
+    ``principal`` is what the invoice charged *before* any late fee it carries (interest is
+    never charged on late fees). Each payment reduces the interest-bearing balance from its
+    own date on (a payment dated on the first day past grace owes nothing for that day), so
+    a balance paid late but before the next run still owes exactly its days. Payments dated
+    after ``as_of`` do not count yet. Interest is not rounded here: the caller rounds the sum
+    once, so runs charged month by month add up to the whole to the fen.
     """
-    days_overdue = (today - due_date).days
-    if balance <= 0 or days_overdue <= plan.late_fee_grace_days:
+    start = due_date + timedelta(days=grace_days)
+    if as_of <= start or principal <= 0:
+        return []
+    balance = principal
+    changes: dict[date, Decimal] = defaultdict(Decimal)
+    for paid_on, amount in payments:
+        if paid_on <= start:
+            balance -= amount
+        elif paid_on < as_of:
+            changes[paid_on] += amount
+    spans: list[InterestSpan] = []
+    cursor = start
+    for when in sorted(changes) + [as_of]:
+        if balance > 0 and when > cursor:
+            days = (when - cursor).days
+            spans.append(InterestSpan(cursor, when, balance, days, balance * daily_rate * days))
+        cursor = when
+        balance -= changes.get(when, ZERO)
+    return spans
+
+
+def late_fee(plan: RoyaltyPlan, *, invoice_id: int, invoice_number: str, principal: Decimal, due_date: date,
+             payments: list[tuple[date, Decimal]], as_of: date, charged_before: Decimal) -> Line | None:
+    """The late fee still owed on one issued invoice as of ``as_of``: interest accrued minus what was charged.
+
+    The interest from ``interest_spans`` is summed and rounded once, capped at the plan's
+    ``cap_rate`` × principal when the plan has one, and reduced by the late fees earlier
+    issued invoices already charged for this invoice, so runs never charge a day twice and
+    a run after the invoice was paid (late) still charges the days it owed.
+    """
+    spans = interest_spans(principal=principal, due_date=due_date, grace_days=plan.late_fee_grace_days,
+                           daily_rate=plan.late_fee_daily_rate, payments=payments, as_of=as_of)
+    accrued = fen(sum((span.interest for span in spans), ZERO))
+    cap = fen(principal * plan.late_fee_cap_rate) if plan.late_fee_cap_rate is not None else None
+    owed = min(accrued, cap) if cap is not None else accrued
+    amount = owed - charged_before
+    if amount <= 0:
         return None
-    days = days_overdue - days_already_charged
-    if days <= 0:
-        return None
-    amount = fen(balance * plan.late_fee_daily_rate * days)
-    return Line(kind="late_fee", description=f"late fee on {invoice_number}: {days} days × {plan.late_fee_daily_rate}",
-                base=balance, rate=plan.late_fee_daily_rate, amount=amount, corrects_invoice_id=invoice_id,
+    days = sum(span.days for span in spans)
+    start = due_date + timedelta(days=plan.late_fee_grace_days)
+    return Line(kind="late_fee",
+                description=f"late fee on {invoice_number}: simple daily {plan.late_fee_daily_rate} from "
+                            f"{start.isoformat()} to {as_of.isoformat()}, {days} days",
+                base=principal, rate=plan.late_fee_daily_rate, amount=amount, corrects_invoice_id=invoice_id,
                 inputs={"invoice": invoice_number, "days": days, "due_date": due_date.isoformat(),
-                        "grace_days": plan.late_fee_grace_days, "as_of": today.isoformat()})
+                        "grace_days": plan.late_fee_grace_days, "from": start.isoformat(),
+                        "as_of": as_of.isoformat(), "principal": str(principal),
+                        "spans": [span.as_input() for span in spans], "accrued": str(accrued),
+                        "cap": str(cap) if cap is not None else None, "charged_before": str(charged_before)})
 
 
 def true_up(plan: RoyaltyPlan, *, corrected_revenue: Decimal, billed: Decimal, invoice_id: int,

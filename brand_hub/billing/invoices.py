@@ -7,7 +7,7 @@ database itself refuses later edits of an issued invoice (see the migration).
 """
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -42,10 +42,16 @@ def next_number(*, session: Session, prefix: str, year: int) -> str:
 
 def issue_period(*, session: Session, period: str, actor: audit.Actor, now: datetime,
                  due_days: int) -> list[Invoice]:
-    """Number and issue every draft of ``period``; a draft another command issued meanwhile is skipped."""
+    """Number and issue every draft of ``period``; a draft another command issued meanwhile is skipped.
+
+    A draft without a single line is never numbered (runs no longer write one; an older
+    one waits for the next run to delete it), so the series holds only invoices accounting
+    receives in the export.
+    """
     parse_period(period)
+    has_lines = select(InvoiceLine.id).where(InvoiceLine.invoice_id == Invoice.id).exists()
     drafts = session.exec(select(Invoice).join(Agreement, Agreement.id == Invoice.agreement_id)
-                          .where(Invoice.period == period, Invoice.status == InvoiceStatus.draft)
+                          .where(Invoice.period == period, Invoice.status == InvoiceStatus.draft, has_lines)
                           .order_by(Agreement.number).with_for_update(of=Invoice)
                           .execution_options(populate_existing=True)).all()
     issued = []
@@ -124,9 +130,22 @@ def credit_note(*, session: Session, number: str, amount: Decimal, reason: str, 
     return note
 
 
-def mark_paid(*, session: Session, number: str, amount: Decimal, paid_on: date, actor: audit.Actor) -> Payment:
-    """Record a (partial) payment; paying more than the balance is refused."""
+def mark_paid(*, session: Session, number: str, amount: Decimal, paid_on: date, actor: audit.Actor,
+              today: date | None = None) -> Payment:
+    """Record a (partial) payment; paying more than the balance is refused.
+
+    The date is when the money arrived, and late fees count days up to it, so a date in
+    the future (after ``today``, the entry point's local date; UTC when not given) or
+    before the invoice was issued is refused.
+    """
     invoice = _locked(session, number)
+    today = today or datetime.now(timezone.utc).date()
+    if paid_on > today:
+        raise BillingError(_l("payment date %(date)s is in the future (today is %(today)s)",
+                              date=paid_on.isoformat(), today=today.isoformat()))
+    if invoice.issued_at is not None and paid_on < invoice.issued_at.date():
+        raise BillingError(_l("payment date %(date)s is before %(number)s was issued on %(issued)s",
+                              date=paid_on.isoformat(), number=number, issued=invoice.issued_at.date().isoformat()))
     _check_amount(amount, invoice.balance, PAYMENT, number)
     payment = Payment(invoice_id=invoice.id, amount=amount, paid_on=paid_on, recorded_by=actor.label)
     session.add(payment)

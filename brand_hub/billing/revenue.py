@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func
@@ -27,19 +28,42 @@ BREAKDOWN_KEYS = ("desks", "offices", "meeting_rooms", "services")
 REQUIRED_COLUMNS = ("site_code", "period", "gross_revenue")
 
 
+# Far above any site's month and any invoice; a figure this large is a typo or a pasted cell, not money.
+MAX_AMOUNT = Decimal("1000000000000")  # 10^12 CNY
+# digits with optional thousands separators, at most one point; no sign, no exponent, no other digits
+_AMOUNT = re.compile(r"^([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]+)?$")
+_SCIENTIFIC = re.compile(r"^[+-]?[0-9.,]*[0-9][eE][+-]?[0-9]+$")
+_NOT_FINITE = {"nan", "snan", "inf", "infinity", "+inf", "-inf", "+infinity", "-infinity", "+nan", "-nan"}
+
+
 def parse_amount(text: str, what: str) -> Decimal:
-    """A non-negative decimal amount with at most two decimals, or a ``BillingError`` saying why not."""
-    raw = str(text).strip().replace(",", "")
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise BillingError(_l("%(what)s %(value)s is not a decimal number", what=what, value=repr(text))) from None
-    if not value.is_finite():
-        raise BillingError(_l("%(what)s %(value)s is not a decimal number", what=what, value=repr(text)))
-    if value < 0:
+    """The one amount parser of billing: a non-negative CNY amount as people write it, or a ``BillingError``.
+
+    Accepts ``1234567.89`` and ``1,234,567.89``; refuses, each with its own reason: an empty
+    value, scientific notation (Excel shows ``1.23457E+06`` for 1,234,567.00 and a CSV saved
+    from it keeps the rounded display, so reading it would bill 1,234,570.00), NaN and
+    infinity, a sign, more than two decimals (fen), and amounts from 10^12 up. Used by the
+    CLI, the revenue CSV import and every billing form, so a refusal is a clear message,
+    never a 500.
+    """
+    raw = str(text).strip()
+    if not raw:
+        raise BillingError(_l("%(what)s is empty: write an amount like 1234.56", what=what))
+    if _SCIENTIFIC.match(raw):
+        raise BillingError(_l("%(what)s %(value)s is in scientific notation (as a spreadsheet shows a large "
+                              "number); write the amount in full, e.g. 1234567.89", what=what, value=repr(text)))
+    if raw.lower() in _NOT_FINITE:
+        raise BillingError(_l("%(what)s %(value)s is not a finite amount", what=what, value=repr(text)))
+    if raw.startswith("-") and _AMOUNT.match(raw[1:]):
         raise BillingError(_l("%(what)s %(value)s is negative", what=what, value=repr(text)))
+    if not _AMOUNT.match(raw):
+        raise BillingError(_l("%(what)s %(value)s is not a decimal number", what=what, value=repr(text)))
+    value = Decimal(raw.replace(",", ""))
     if value != value.quantize(Decimal("0.01")):
         raise BillingError(_l("%(what)s %(amount)s has more than two decimals (fen)", what=what, amount=repr(text)))
+    if value >= MAX_AMOUNT:
+        raise BillingError(_l("%(what)s %(value)s is not below 1,000,000,000,000; check the figure",
+                              what=what, value=repr(text)))
     return value
 
 

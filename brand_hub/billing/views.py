@@ -5,18 +5,22 @@ Views only parse, call a billing service and render; changes commit once here.
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import select
 
+from standards.loader import InvalidFiles
+
 from .. import audit
 from ..models import Agreement, Franchisee, Site
 from ..models.billing import BillingRun, CreditNote, Invoice, InvoiceLine, InvoiceStatus, Payment, RevenueReport
-from ..web import db
+from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_FINANCE, roles_required
-from . import BillingError, invoices, pdf
+
+from . import BillingError, invoices, parse_period, pdf, plans, runs, shift_period
 from .revenue import parse_amount
 
 bp = Blueprint("billing", __name__, url_prefix="/hq/billing", template_folder="templates")
@@ -126,7 +130,8 @@ def payment(invoice_id: int):
     try:
         invoices.mark_paid(session=session, number=found.number or "", paid_on=paid_on,
                            amount=parse_amount(request.form.get("amount", ""), _("amount")),
-                           actor=audit.Actor.of(current_user))
+                           actor=audit.Actor.of(current_user),
+                           today=datetime.now(ZoneInfo(settings().timezone)).date())
     except BillingError as exc:
         session.rollback()
         flash(str(exc), "error")
@@ -149,3 +154,21 @@ def site_billing(code: str):
                          .where(InvoiceLine.site_id == site.id)
                          .order_by(Invoice.period.desc(), InvoiceLine.position).limit(200)).all()
     return render_template("billing/site.html", site=site, reports=reports, lines=lines)
+
+
+@bp.route("/review")
+@roles_required(HQ_ALL)
+def review():
+    """The dry run of a period as a page: the review table finance checks before issuing (reads only)."""
+    local_today = datetime.now(ZoneInfo(settings().timezone)).date()
+    period = request.args.get("period", "").strip() or shift_period(
+        f"{local_today.year:04d}-{local_today.month:02d}", -1)
+    try:
+        parse_period(period)
+        table = runs.review_table(session=db(), period=period, plans=plans(settings().royalty_dir),
+                                  today=datetime.now(timezone.utc).date())
+    except (BillingError, InvalidFiles) as exc:
+        db().rollback()
+        return render_template("billing/review.html", period=period, review=None, error=str(exc)), 400
+    db().rollback()  # the estimates a run would store are never written by a review
+    return render_template("billing/review.html", period=period, review=table, error=None)

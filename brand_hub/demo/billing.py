@@ -49,7 +49,8 @@ def run(context: DemoContext) -> None:
     _bill(context, plans, last, today=local_today, now=context.now)
     with session_scope(context.engine) as session:
         rendered = pdf.render_missing(session=session, brand_name=context.settings.brand_name,
-                                      workers=context.settings.pdf_workers)
+                                      workers=context.settings.pdf_workers,
+                                      payee=pdf.Payee.from_settings(context.settings))
         _settle_last(session, last, local_today, context)
     context.echo(f"demo: billing: {len(rendered)} invoice PDFs rendered")
 
@@ -94,7 +95,7 @@ def _settle_before(session, period: str, today: date) -> None:
         amount = fen(invoice.total / 2) if n == 0 else invoice.balance
         if amount > 0:
             invoices.mark_paid(session=session, number=invoice.number, amount=amount,
-                               paid_on=invoice.due_date - timedelta(days=2), actor=DEMO_ACTOR)
+                               paid_on=invoice.due_date - timedelta(days=2), actor=DEMO_ACTOR, today=today)
     site = session.exec(select(Site).where(Site.code == CORRECTED_SITE)).first()
     if site is not None:
         current = billing.revenue.newest_report(session=session, site_id=site.id, period=period)
@@ -108,7 +109,7 @@ def _settle_last(session, period: str, today: date, context: DemoContext) -> Non
     if len(issued) < 2:
         return
     invoices.mark_paid(session=session, number=issued[1].number, amount=fen(issued[1].total / 3), paid_on=today,
-                       actor=DEMO_ACTOR)
+                       actor=DEMO_ACTOR, today=today)
     note = invoices.credit_note(session=session, number=issued[2 % len(issued)].number, amount=Decimal("500.00"),
                                 reason="社区活动场地费减免 goodwill for a community event", actor=DEMO_ACTOR,
                                 now=context.now)

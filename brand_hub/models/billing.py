@@ -75,6 +75,7 @@ class BillingRun(SQLModel, table=True):
     drafts: int = 0
     skipped_issued: int = 0
     total: Decimal = Field(default=ZERO, sa_type=Money(18, 2))
+    left_out: int = 0  # active agreements not billed (nothing to bill, unknown plan); the reasons are audited
 
 
 class Invoice(SQLModel, table=True):

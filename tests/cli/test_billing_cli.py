@@ -1,24 +1,28 @@
 """``brandhub revenue import`` and ``brandhub billing …`` as finance runs them, in-process and as real processes."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from sqlmodel import Session, select
 
 from brand_hub.audit import SYSTEM
 from brand_hub.billing import invoices, plans, runs
 from brand_hub.db import make_engine
-from brand_hub.models import AuditEvent
+from brand_hub.models import AuditEvent, SiteStatus
 from brand_hub.models.billing import BillingRun, Invoice, InvoiceLine, RevenueReport
+from cli.main import cli
 from tests.builders import make_agreement, make_franchisee, make_revenue_report, make_site
 
 BRANDHUB = str(Path(sys.executable).with_name("brandhub"))
@@ -119,7 +123,8 @@ def test_run_issue_export_pay_and_credit_from_the_command_line(run, db, tmp_path
     assert records[0]["total"] == "80136.00"
     csv_text = run("billing", "export", "--period", "2026-10", "--format", "csv").output
     assert csv_text.splitlines()[0].startswith("number,agreement,franchisee,period,status,site,kind")
-    paid = run("billing", "mark-paid", "BH-2026-000001", "--amount", "80000", "--date", "2026-11-20")
+    paid = run("billing", "mark-paid", "BH-2026-000001", "--amount", "80000", "--date",
+               datetime.now(timezone.utc).date().isoformat())  # issued today: paid the same day
     assert "balance 136.00 (partially_paid)" in paid.output
     too_much = run("billing", "credit-note", "BH-2026-000001", "--amount", "136.01", "--reason", "goodwill")
     assert too_much.exit_code == 1
@@ -214,3 +219,111 @@ def test_two_issues_forced_to_overlap_on_postgres_take_turns_on_the_counter(priv
     # each command's invoices got one unbroken block: the counter was held until its commit
     periods = [p for p, _ in rows]
     assert periods == sorted(periods, key=lambda p: periods.index(p))
+
+
+def test_an_excel_cell_in_scientific_notation_is_refused_with_its_line_not_read_as_money(run, db, tmp_path):
+    partner = make_franchisee(db)
+    make_site(db, partner, make_agreement(db, partner), code="SH-02")
+    db.commit()
+    path = tmp_path / "revenue.csv"
+    path.write_text("site_code,period,gross_revenue\n"
+                    "SH-02,2026-09,1.23457E+06\n"
+                    "SH-02,2026-08,NaN\n"
+                    "SH-02,2026-07,1000000000000\n"
+                    "SH-02,2026-06,1234567.89\n", encoding="utf-8")
+    result = run("revenue", "import", str(path))
+    assert result.exit_code == 1
+    assert f"{path}:2: gross_revenue '1.23457E+06' is in scientific notation" in result.output
+    assert f"{path}:3: gross_revenue 'NaN' is not a finite amount" in result.output
+    assert f"{path}:4: gross_revenue '1000000000000' is not below 1,000,000,000,000" in result.output
+    assert "1 stored, 0 unchanged, 3 refused" in result.output
+    assert [r.gross_revenue for r in db.exec(select(RevenueReport)).all()] == [D("1234567.89")]
+    refused = run("billing", "mark-paid", "BH-2026-000001", "--amount", "1E+3", "--date", "2026-11-20")
+    assert refused.exit_code == 1 and "amount '1E+3' is in scientific notation" in refused.output
+
+
+def test_mark_paid_refuses_a_date_in_the_future_or_before_the_invoice_was_issued(run, db):
+    network(db, 1)
+    assert run("billing", "run", "--period", "2026-10").exit_code == 0
+    assert run("billing", "issue", "--period", "2026-10", "--no-pdf").exit_code == 0
+    db.expire_all()
+    issued = db.exec(select(Invoice)).one()
+    issued_on = issued.issued_at.date()
+    tomorrow = datetime.now(timezone.utc).date() + timedelta(days=2)
+    future = run("billing", "mark-paid", issued.number, "--amount", "1", "--date", tomorrow.isoformat())
+    assert future.exit_code == 1 and f"payment date {tomorrow.isoformat()} is in the future" in future.output
+    before = issued_on - timedelta(days=1)
+    early = run("billing", "mark-paid", issued.number, "--amount", "1", "--date", before.isoformat())
+    assert early.exit_code == 1
+    assert f"payment date {before.isoformat()} is before {issued.number} was issued on {issued_on}" in early.output
+    db.expire_all()
+    assert db.get(Invoice, issued.id).amount_paid == D("0.00")
+    ok = run("billing", "mark-paid", issued.number, "--amount", "1", "--date", issued_on.isoformat())
+    assert ok.exit_code == 0, ok.output
+
+
+def test_the_csv_export_writes_estimated_as_true_or_false_like_the_json(run, db):
+    partner = make_franchisee(db)
+    agreement = make_agreement(db, partner)
+    make_revenue_report(db, make_site(db, partner, agreement), "2026-10", "300000")
+    make_site(db, partner, agreement)  # no report: estimated
+    db.commit()
+    assert run("billing", "run", "--period", "2026-10").exit_code == 0
+    assert run("billing", "issue", "--period", "2026-10", "--no-pdf").exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(run("billing", "export", "--period", "2026-10", "--format",
+                                               "csv").output)))
+    assert {row["estimated"] for row in rows} == {"true", "false"}
+    records = json.loads(run("billing", "export", "--period", "2026-10").output)
+    assert [str(line["estimated"]).lower() for line in records[0]["lines"]] == [row["estimated"] for row in rows]
+
+
+def test_an_agreement_with_only_onboarding_sites_is_left_out_and_the_series_matches_the_export(run, db):
+    network(db, 1)
+    partner = make_franchisee(db)
+    empty = make_agreement(db, partner)
+    make_site(db, partner, empty, status=SiteStatus.onboarding)
+    db.commit()
+    network(db, 1)
+    result = run("billing", "run", "--period", "2026-10")
+    assert result.exit_code == 0, result.output
+    assert "2 draft(s)" in result.output and "1 left out" in result.output
+    assert (f"left out {empty.number} ({partner.code}): no billable site in 2026-10 (sites: 1 onboarding); "
+            "no invoice, no number") in result.output
+    issued = run("billing", "issue", "--period", "2026-10", "--no-pdf")
+    assert "issued BH-2026-000003" not in issued.output
+    numbers = [line.split()[1] for line in issued.output.splitlines() if line.startswith("issued ")]
+    assert numbers == ["BH-2026-000001", "BH-2026-000002"]
+    rows = csv.DictReader(io.StringIO(run("billing", "export", "--period", "2026-10", "--format", "csv").output))
+    assert sorted({row["number"] for row in rows}) == numbers
+
+
+def test_a_negative_payment_term_is_refused_before_anything_is_issued(run, db, env):
+    network(db, 1)
+    assert run("billing", "run", "--period", "2026-10").exit_code == 0
+    result = CliRunner().invoke(cli, ["billing", "issue", "--period", "2026-10"],
+                                env=env | {"BRANDHUB_INVOICE_DUE_DAYS": "-15"})
+    assert result.exit_code == 1
+    assert "BRANDHUB_INVOICE_DUE_DAYS must be from 1 to 365, not -15" in result.output
+    db.expire_all()
+    assert db.exec(select(Invoice)).one().number is None
+
+
+def test_the_dry_run_review_shows_revenue_lines_partners_left_out_and_controls(run, db):
+    network(db, 1)  # two sites × 300,000: 24,000 + 6,000 + 6,000 + 1,800 each
+    partner = make_franchisee(db)
+    onboarding = make_agreement(db, partner)
+    make_site(db, partner, onboarding, status=SiteStatus.onboarding)
+    db.commit()
+    result = run("billing", "run", "--period", "2026-10", "--dry-run")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    revenue_row = next(line for line in lines if " draft " in line and "600,000.00" in line)
+    assert revenue_row.split()[3:] == ["600,000.00", "0.00", "0.00", "600,000.00"]  # reported, est., corr., base
+    kinds_row = next(line for line in lines if "75,600.00" in line)
+    assert kinds_row.split()[1:] == ["48,000.00", "12,000.00", "12,000.00", "3,600.00", "0.00", "0.00",
+                                     "75,600.00", "4,536.00", "80,136.00"]
+    assert any(line.split()[1:] == ["80,136.00", "—", "—", "—"] for line in lines)  # no previous month
+    assert f"  {onboarding.number} ({partner.code}): no billable site in 2026-10 (sites: 1 onboarding)" \
+        in result.output
+    assert "  ok   sum of subtotals + VAT = sum of totals: 80,136.00 = 80,136.00" in result.output
+    assert "DOES NOT ADD UP" not in result.output

@@ -170,10 +170,10 @@ def test_an_overdue_balance_gets_a_late_fee_in_the_next_run_after_grace(session)
     invoices.mark_paid(session=session, number=september.number, amount=D("66708.00"), paid_on=date(2026, 10, 20),
                        actor=SYSTEM)  # total 81,800 + VAT 4,908 = 86,708 → 20,000 left
     session.commit()
-    run(session, today=date(2026, 11, 5))  # 20 days overdue > 10 days of grace
+    run(session, today=date(2026, 11, 5))  # due 10-16 + 10 days of grace: interest from 10-26
     [fee] = session.exec(select(InvoiceLine).where(InvoiceLine.kind == "late_fee")).all()
-    assert fee.inputs["days"] == 20
-    assert fee.amount == D("200.00")  # 20,000 × 0.0005 × 20
+    assert fee.inputs["days"] == 10
+    assert fee.amount == D("100.00")  # 20,000 (paid down on 10-20, within grace) × 0.0005 × 10 days
     assert fee.corrects_invoice_id == september.id
 
 

@@ -137,24 +137,56 @@ def test_site_lines_mark_revenue_lines_estimated_but_not_the_tech_fee():
         "royalty": True, "minimum_topup": True, "brand_fund": True, "tech_fee": False}
 
 
-def test_no_late_fee_within_the_grace_period():
-    args = dict(invoice_id=1, invoice_number="BH-2026-000001", balance=D("10000"), due_date=date(2026, 10, 15),
-                days_already_charged=0)
-    assert calc.late_fee(plan(), today=date(2026, 10, 25), **args) is None  # 10 days: still grace
+def fee(p=None, *, principal="10000", due=date(2026, 10, 15), payments=(), as_of, charged_before="0"):
+    return calc.late_fee(p or plan(), invoice_id=1, invoice_number="BH-2026-000001", principal=D(principal),
+                         due_date=due, payments=[(when, D(amount)) for when, amount in payments], as_of=as_of,
+                         charged_before=D(charged_before))
 
 
-def test_a_late_fee_after_grace_counts_every_day_since_the_due_date():
-    line = calc.late_fee(plan(), invoice_id=1, invoice_number="BH-2026-000001", balance=D("10000"),
-                         due_date=date(2026, 10, 15), today=date(2026, 10, 26), days_already_charged=0)
-    assert line.inputs["days"] == 11
-    assert line.amount == D("55.00")  # 10,000 × 0.0005 × 11
+def test_no_late_fee_until_the_grace_period_has_passed():
+    assert fee(as_of=date(2026, 10, 25)) is None  # due 10-15 + 10 days of grace = 10-25: nothing yet
 
 
-def test_late_fee_days_already_charged_are_not_charged_again():
-    line = calc.late_fee(plan(), invoice_id=1, invoice_number="BH-2026-000001", balance=D("3333.33"),
-                         due_date=date(2026, 10, 15), today=date(2026, 11, 30), days_already_charged=11)
-    assert line.inputs["days"] == 35
-    assert line.amount == D("58.33")  # 3,333.33 × 0.0005 × 35 = 58.333275
+def test_interest_runs_from_the_due_date_plus_grace():
+    line = fee(as_of=date(2026, 10, 26))
+    assert (line.inputs["days"], line.inputs["from"]) == (1, "2026-10-25")
+    assert line.amount == D("5.00")  # 10,000 × 0.0005 × 1
+
+
+def test_each_partial_payment_reduces_the_balance_from_its_own_date():
+    line = fee(principal="86708.00", due=date(2026, 10, 16),
+               payments=[(date(2026, 11, 1), "30000"), (date(2026, 11, 10), "36708")], as_of=date(2026, 12, 5))
+    # from 10-26: 86,708 × 6 days (to 11-01) = 260.124; 56,708 × 9 days (to 11-10) = 255.186;
+    # 20,000 × 25 days (to 12-05) = 250.000 → 765.31
+    assert [(s["from"], s["to"], s["balance"], s["days"]) for s in line.inputs["spans"]] == [
+        ("2026-10-26", "2026-11-01", "86708.00", 6), ("2026-11-01", "2026-11-10", "56708.00", 9),
+        ("2026-11-10", "2026-12-05", "20000.00", 25)]
+    assert line.amount == D("765.31")
+    assert line.inputs["days"] == 40
+
+
+def test_a_balance_paid_in_full_late_still_owes_its_days_and_no_more():
+    line = fee(payments=[(date(2026, 11, 4), "10000")], as_of=date(2026, 12, 5))
+    assert (line.inputs["days"], line.amount) == (10, D("50.00"))  # 10-25 to 11-04 on 10,000
+
+
+def test_a_payment_within_grace_lowers_the_balance_from_the_first_late_day():
+    line = fee(payments=[(date(2026, 10, 20), "4000")], as_of=date(2026, 11, 4))
+    assert line.amount == D("30.00")  # 6,000 × 0.0005 × 10
+
+
+def test_late_fees_already_charged_are_not_charged_again_and_rounding_adds_up():
+    first = fee(principal="3333.33", as_of=date(2026, 11, 14))  # 20 days: 33.3333 → 33.33
+    second = fee(principal="3333.33", as_of=date(2026, 11, 29), charged_before="33.33")
+    assert (first.amount, second.amount) == (D("33.33"), D("25.00"))
+    assert first.amount + second.amount == D("58.33")  # 35 days at once: 58.333275 → 58.33
+    assert fee(principal="3333.33", as_of=date(2026, 11, 29), charged_before="58.33") is None
+
+
+def test_the_plans_cap_limits_the_total_late_fee_of_one_invoice():
+    capped = plan(late_fee_cap_rate=D("0.10"))
+    assert fee(capped, principal="1000", as_of=date(2027, 8, 21)).amount == D("100.00")  # 300 days: 150 → cap 100
+    assert fee(capped, principal="1000", as_of=date(2027, 8, 21), charged_before="100.00") is None
 
 
 def test_a_corrected_report_is_trued_up_against_what_was_billed():
@@ -177,3 +209,9 @@ def test_a_correction_downwards_is_a_credit_line_and_respects_the_minimum():
 def test_negative_revenue_is_refused():
     with pytest.raises(ValueError):
         calc.royalty_lines(plan(), D("-1"))
+
+
+def test_an_estimate_window_is_the_plans_calendar_months_before_the_missing_one():
+    assert calc.estimate_window("2026-02", 3) == ["2025-11", "2025-12", "2026-01"]
+    assert calc.estimate_window("2026-10", 1) == ["2026-09"]
+    assert calc.estimate_window("2026-10", 0) == []

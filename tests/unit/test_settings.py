@@ -38,3 +38,24 @@ def test_production_cookies_are_secure_and_http_only(tmp_path):
     assert app.config["SESSION_COOKIE_SECURE"] and app.config["SESSION_COOKIE_HTTPONLY"]
     assert app.config["REMEMBER_COOKIE_SECURE"]
     app.extensions["brandhub.engine"].dispose()
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("BRANDHUB_INVOICE_DUE_DAYS", "-5", "BRANDHUB_INVOICE_DUE_DAYS must be from 1 to 365, not -5"),
+    ("BRANDHUB_INVOICE_DUE_DAYS", "0", "BRANDHUB_INVOICE_DUE_DAYS must be from 1 to 365, not 0"),
+    ("BRANDHUB_REVENUE_REPORT_DUE_DAY", "31", "BRANDHUB_REVENUE_REPORT_DUE_DAY must be from 1 to 28, not 31"),
+    ("BRANDHUB_PDF_WORKERS", "-1", "BRANDHUB_PDF_WORKERS must be from 0 to 256"),
+    ("BRANDHUB_LOGIN_MAX_FAILURES", "0", "BRANDHUB_LOGIN_MAX_FAILURES must be at least 1, not 0"),
+    ("BRANDHUB_COLLECT_TIMEOUT_SECONDS", "nan", "BRANDHUB_COLLECT_TIMEOUT_SECONDS must be at least 0.001"),
+    ("BRANDHUB_SMTP_PORT", "70000", "BRANDHUB_SMTP_PORT must be from 1 to 65535"),
+])
+def test_a_numeric_setting_outside_its_range_is_refused_at_start_naming_it(variable, value, message):
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({variable: value})
+    assert str(refused.value).startswith(message)
+
+
+def test_the_edges_of_each_range_are_accepted():
+    settings = Settings.from_env({"BRANDHUB_INVOICE_DUE_DAYS": "1", "BRANDHUB_PDF_WORKERS": "0",
+                                  "BRANDHUB_COLLECT_RETRIES": "0", "BRANDHUB_REVENUE_REPORT_DUE_DAY": "28"})
+    assert (settings.invoice_due_days, settings.pdf_workers, settings.collect_retries) == (1, 0, 0)

@@ -144,3 +144,48 @@ def test_a_partner_submits_revenue_for_their_own_site_only(client, session, two_
     bad = post_form(client, "/portal/revenue", {"site": site.code, "period": "2026-10", "gross_revenue": "-5"},
                     token_from="/portal/revenue")
     assert bad.status_code == 200 and "不能为负数" in bad.get_data(as_text=True)
+
+
+def test_a_payment_form_in_scientific_notation_or_dated_in_the_future_is_refused_in_words_not_a_500(
+        client, session, two_partners):
+    user = make_user(session, Role.hq_finance)
+    session.commit()
+    login(client, user.email)
+    path = f"/hq/billing/invoices/{two_partners['my_invoice'].id}"
+    for form, message in (({"amount": "1.23457E+06", "paid_on": "2026-11-10"}, "是科学计数法"),
+                          ({"amount": "NaN", "paid_on": "2026-11-10"}, "不是有效的金额"),
+                          ({"amount": "100", "paid_on": "2099-01-01"}, "晚于今天"),
+                          ({"amount": "100", "paid_on": "2026-11-01"}, "早于发票")):
+        response = post_form(client, f"{path}/payments", form, token_from=path)
+        assert response.status_code == 302
+        assert message in client.get(path).get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Invoice, two_partners["my_invoice"].id).amount_paid == D("0.00")
+
+
+def test_a_partner_typing_revenue_in_scientific_notation_is_told_so(client, session, two_partners):
+    user = make_user(session, Role.franchisee_admin, franchisee=two_partners["mine"])
+    session.commit()
+    login(client, user.email)
+    bad = post_form(client, "/portal/revenue", {"site": two_partners["my_site"].code, "period": "2026-10",
+                                                "gross_revenue": "1.23457E+06"}, token_from="/portal/revenue")
+    assert bad.status_code == 200 and "是科学计数法" in bad.get_data(as_text=True)
+
+
+def test_finance_reads_the_review_table_of_a_period_in_chinese_and_nothing_is_written(client, session):
+    billed_partner(session, "上海静安方寸企业管理有限公司")  # 100,000: 8,000 + top-up 22,000 + 2,000 + 1,500
+    partner = make_franchisee(session, legal_name="苏州工业园区筹备有限公司")
+    make_site(session, partner, make_agreement(session, partner), status="onboarding")
+    user = make_user(session, Role.hq_finance)
+    session.commit()
+    login(client, user.email)
+    response = client.get("/hq/billing/review?period=2026-10")
+    text = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "账单预审" in text and "控制合计" in text and "相符" in text and "不相符" not in text
+    assert "¥33,500.00" in text and "¥35,510.00" in text  # subtotal, total (VAT 2,010.00)
+    assert "本期没有可计费的门店（门店：1 筹备中）" in text
+    session.expire_all()
+    assert session.exec(select(Invoice)).all() == [] and session.exec(select(RevenueReport).where(
+        RevenueReport.status == "estimated")).all() == []
+    assert client.get("/hq/billing/review?period=2026-13").status_code == 400
