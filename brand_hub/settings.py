@@ -144,6 +144,7 @@ BOUNDS: dict[str, tuple[float, float | None]] = {
     "outbox_claim_minutes": (1, None),
     "flag_ack_hours": (1, None),
     "flag_escalation_hours": (1, None),
+    "renewal_window_days": (1, 1095),
 }
 
 
