@@ -21,9 +21,12 @@ def blueprints() -> list[Blueprint]:
     from .dashboard.views import bp as dashboard
     from .distribution.views import bp as distribution
     from .scores.views import bp as scores
+    from .renewals.views import bp as renewals
+    from .simulator.views import bp as simulator
     from .tenure.views import bp as tenure
 
-    return [auth, dashboard, collection, distribution, scores, compliance, billing, portal, tenure]
+    return [auth, dashboard, collection, distribution, scores, compliance, billing, portal, tenure, simulator,
+            renewals]
 
 
 def template_helpers() -> dict:

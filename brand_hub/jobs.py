@@ -38,6 +38,9 @@ JOBS: tuple[Job, ...] = (
     Job("send-mail", "brand_hub.compliance.jobs:send_outbox",
         lambda s: {"trigger": "interval", "minutes": 1},
         "send the queued notification e-mails"),
+    Job("renewal-reminders", "brand_hub.renewals.jobs:send_renewal_reminders",
+        lambda s: {"trigger": "cron", "hour": 1, "minute": 5},
+        "remind HQ of agreements ending without a renewal decision"),
 )
 
 

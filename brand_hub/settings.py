@@ -80,6 +80,8 @@ class Settings(BaseSettings):
     pdf_workers: int = 0  # 0: one per core
     invoice_due_days: int = 15
     revenue_report_due_day: int = 10
+    renewal_window_days: int = 180  # the renewals page lists agreements whose term ends within this many days
+    renewal_rules_dir: str = ""  # the renewal rules file; empty: the brand's library in standards/library/renewals
     royalty_dir: str = ""  # the royalty plan files; empty: the brand's library in standards/library/royalty
     payee_legal_name: str = ""  # printed on invoices as the payee; empty: the brand name
     payee_tax_id: str = ""  # the payee's unified social credit code / tax id, printed on invoices
@@ -173,6 +175,7 @@ BOUNDS: dict[str, tuple[float, float | None]] = {
     "login_delay_seconds": (0, 3600),
     "login_address_max_failures": (1, None),
     "proxy_hops": (0, 10),
+    "renewal_window_days": (1, 1095),
 }
 
 

@@ -85,6 +85,7 @@ from .flags import flags  # noqa: E402
 from .jobs import jobs  # noqa: E402
 from .network import network, sites  # noqa: E402
 from .score import cards, score  # noqa: E402
+from .simulate import billing_simulate  # noqa: E402,F401  (joins the billing group on import)
 from .standards import config, standards  # noqa: E402
 
 for _command in (network, sites, demo, jobs, collect, agent, standards, config, score, cards, flags, revenue,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,12 @@ LIBRARY = Path(__file__).resolve().parent / "library" / "royalty"
 METHODS = ("graduated", "volume", "flat")
 
 
+@lru_cache(maxsize=1024)
+def _band_label(lower: Decimal, upper: Decimal | None) -> str:
+    """``[500,000, 1,000,000)``: written once per band, not once per invoice line."""
+    return f"[{lower:,}, {f'{upper:,}' if upper is not None else '∞'})"
+
+
 @dataclass(frozen=True)
 class Tier:
     """One band ``[lower, upper)``; ``upper`` is None for the open last band."""
@@ -29,8 +36,7 @@ class Tier:
     rate: Decimal
 
     def label(self) -> str:
-        upper = f"{self.upper:,}" if self.upper is not None else "∞"
-        return f"[{self.lower:,}, {upper})"
+        return _band_label(self.lower, self.upper)
 
 
 @dataclass(frozen=True)

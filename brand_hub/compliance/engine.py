@@ -44,9 +44,22 @@ class RunSummary:
     errors: list[dict] = field(default_factory=list)
 
 
-def context_of(settings: Settings, now: datetime, min_coverage: float = 0.7) -> Context:
+def context_of(settings: Settings, now: datetime, min_coverage: float = 0.7, card_rules=None) -> Context:
     return Context(now=now, timezone=settings.timezone, revenue_report_due_day=settings.revenue_report_due_day,
-                   drift_grace=timedelta(minutes=settings.config_drift_grace_minutes), min_coverage=min_coverage)
+                   drift_grace=timedelta(minutes=settings.config_drift_grace_minutes), min_coverage=min_coverage,
+                   card_rules=card_rules)
+
+
+def _card_rules(settings: Settings):
+    """The current model's card rules (None when the model has none: two reds in a row)."""
+    try:
+        from scoring.strikes import CardRules
+        from standards.scoring_model import current_model
+
+        section = current_model(settings.scoring_dir or None).source.get("card_rules")
+    except Exception:  # no readable model: the plain rule
+        return None
+    return CardRules.from_model(section) if section else None
 
 
 def _min_coverage(settings: Settings) -> float:
@@ -174,7 +187,7 @@ def evaluate(*, session: Session, settings: Settings, now: datetime, site_codes:
     summary = RunSummary()
     run = EvaluationRun(started_at=now)
     session.add(run)
-    ctx = context_of(settings, now, _min_coverage(settings))
+    ctx = context_of(settings, now, _min_coverage(settings), _card_rules(settings))
     standards: list[dict] = []
     try:
         with session.begin_nested():

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -18,7 +19,9 @@ from brand_hub.models import Franchisee, Site, SiteStatus
 from brand_hub.models.billing import Invoice, ReportStatus, RevenueReport
 from brand_hub.models.collection import CollectionTarget, NpsResponse, OpsEvent, ReadingBucket
 from brand_hub.models.scoring import SiteScore
-from brand_hub.scores import card_in_force, published_keys
+from brand_hub.scores import card_in_force, publication_dates, published_keys
+from brand_hub.models.compliance import Flag, Severity
+from scoring.strikes import CriticalFlag
 from brand_hub.models.standards import SiteConfigState, Standard, StandardAcknowledgement
 
 from .rules import (AckFacts, Context, DriftFacts, InvoiceFacts, PartnerFacts, ScoreFacts, SiteFacts, TargetFacts,
@@ -117,6 +120,7 @@ def gather(*, session: Session, ctx: Context, site_codes: list[str] | None = Non
 
     def scores() -> None:
         published = published_keys(session=session)  # a quarter's card is in force once HQ published it
+        published_on = publication_dates(session=session, tz=ctx.timezone)
         rows = session.exec(select(SiteScore).where(SiteScore.site_id.in_(ids))
                             .order_by(SiteScore.computed_at, SiteScore.id))
         in_force: set[tuple[int, str]] = set()
@@ -127,7 +131,17 @@ def gather(*, session: Session, ctx: Context, site_codes: list[str] | None = Non
             if card is not None:
                 in_force.add(key)
             facts[s.site_id].scores[s.period] = ScoreFacts(s.period, s.status, s.score, card, s.coverage or 0.0,
-                                                           s.indicators or {}, s.computed_at)
+                                                           s.indicators or {}, s.computed_at,
+                                                           published_on.get((s.period, s.model_id, s.model_version)))
+
+    def critical_flags() -> None:
+        zone = ZoneInfo(ctx.timezone)
+        for site_id, rule, subject, opened, resolved in session.exec(
+                select(Flag.site_id, Flag.rule, Flag.subject, Flag.opened_at, Flag.resolved_at)
+                .where(Flag.site_id.in_(ids), Flag.severity == Severity.critical, Flag.opened_at.is_not(None))):
+            facts[site_id].critical_flags.append(CriticalFlag(
+                f"{rule} {subject}".strip(), opened.astimezone(zone).date(),
+                resolved.astimezone(zone).date() if resolved else None))
 
     def plausibility() -> None:  # issue 11: the verdict on each month's report in force
         from brand_hub.billing.plausibility import verdicts_in_force
@@ -141,7 +155,7 @@ def gather(*, session: Session, ctx: Context, site_codes: list[str] | None = Non
     for name, load in (("collection_target", targets), ("reading_bucket", readings), ("nps_response", nps),
                        ("ops_event", events), ("standard_ack", acks), ("site_config_state", drift),
                        ("revenue_report", revenue), ("site_score", scores),
-                       ("revenue_assessment", plausibility)):
+                       ("revenue_assessment", plausibility), ("flag", critical_flags)):
         _guarded(session, errors, name, load)
 
     partners = _partners(session=session, ctx=ctx, sites=list(facts.values()), errors=errors)

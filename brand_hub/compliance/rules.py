@@ -19,6 +19,7 @@ from scoring.composite import two_reds_in_a_row
 from scoring.hours import is_open
 from scoring.nps import NpsCounts, nps_value
 from scoring.periods import Period, period_of
+from scoring.strikes import CardHistory, CardRules, CriticalFlag, PublishedCard, history
 
 from .lifecycle import Observation, Timing
 
@@ -64,6 +65,7 @@ class ScoreFacts:
     coverage: float
     indicators: dict[str, Any]
     computed_at: datetime | None = None
+    published_on: date | None = None     # when HQ published the quarter's card (quarters only)
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,7 @@ class SiteFacts:
     drift: DriftFacts | None = None
     revenue_periods: set[str] = field(default_factory=set)
     scores: dict[str, ScoreFacts] = field(default_factory=dict)  # period → newest score
+    critical_flags: list[CriticalFlag] = field(default_factory=list)  # for cure windows
     open_at: dict[datetime, bool] = field(default_factory=dict, repr=False)  # memo: is the site open then
     # issue 11: the plausibility verdict of each month's report in force, and the reasons of the implausible ones
     revenue_verdicts: dict[str, str] = field(default_factory=dict)
@@ -126,6 +129,7 @@ class Context:
     revenue_report_due_day: int = 10
     drift_grace: timedelta = timedelta(minutes=60)
     min_coverage: float = 0.7
+    card_rules: CardRules | None = None   # the model's card_rules; None: "two reds in a row"
 
     @property
     def today(self) -> date:
@@ -272,27 +276,56 @@ def last_quarters(today: date, count: int) -> list[str]:
     return out
 
 
+def card_history(site: SiteFacts, ctx: Context) -> CardHistory:
+    """The site's published quarterly cards, cure windows and strikes under the model's card rules."""
+    cards = [PublishedCard(p, s.card, s.published_on or ctx.today) for p, s in site.scores.items()
+             if "Q" in p and s.card in ("green", "yellow", "red")]
+    return history(cards, site.critical_flags, ctx.card_rules or CardRules(), ctx.today)
+
+
 def red_card(site: SiteFacts, ctx: Context) -> dict[str, Observation]:
-    """The site's card for the last finished quarter is red."""
+    """A red card stands until its cure window is cured (with card rules), else while it is the last card."""
     quarter = last_quarters(ctx.today, 1)[0]
     score = site.scores.get(quarter)
+    if ctx.card_rules is not None:
+        windows = [w for w in card_history(site, ctx).windows if w.state != "cured"]
+        if windows:
+            window = windows[-1]
+            red = site.scores[window.quarter]
+            return {"": Observation("firing", evidence={
+                "quarter": window.quarter, "card": "red", "score": red.score, "window": window.state,
+                "opened_on": window.opened_on.isoformat(), "due_on": window.due_on.isoformat(),
+                "min_card": ctx.card_rules.cure_min_card, "flags": list(window.unresolved),
+                "next_card": window.next_card})}
     if score is None or score.card in (None, "insufficient"):
         return {"": Observation("no_data", evidence={"quarter": quarter})}
     evidence = {"quarter": quarter, "card": score.card, "score": score.score}
-    return {"": Observation("firing" if score.card == "red" else "clear", evidence=evidence)}
+    return {"": Observation("firing" if score.card == "red" and ctx.card_rules is None else "clear",
+                            evidence=evidence)}
 
 
 def termination_review(partner: PartnerFacts, ctx: Context) -> dict[str, Observation]:
-    """A site of the partner had two red cards in a row: the partner goes under termination review."""
+    """Strikes within the rolling period reach the model's limit at a site (or, without card rules, two reds
+    in a row): the partner goes under termination review."""
     previous, last = reversed(last_quarters(ctx.today, 2))
-    sites = []
+    sites, strikes = [], {}
     for site in partner.sites:
+        if ctx.card_rules is not None:
+            result = card_history(site, ctx)
+            if result.review:
+                sites.append(site.code)
+                strikes[site.code] = {"total": result.total, "since": result.since_quarter,
+                                      "quarters": [s.quarter for s in result.strikes]}
+            continue
         cards = [(site.scores.get(q).card if site.scores.get(q) else None) for q in (previous, last)]
         if two_reds_in_a_row(cards):
             sites.append(site.code)
     if not sites:
         return {"": Observation("clear")}
-    return {"": Observation("firing", evidence={"quarters": [previous, last], "sites": sites})}
+    evidence: dict[str, Any] = {"quarters": [previous, last], "sites": sites}
+    if strikes:
+        evidence.update(strikes=strikes, review_at=ctx.card_rules.review_at)
+    return {"": Observation("firing", evidence=evidence)}
 
 
 def data_completeness(site: SiteFacts, ctx: Context) -> dict[str, Observation]:

@@ -85,8 +85,14 @@ def describe(flag: Flag) -> str:
         return _("Invoice %(number)s (%(period)s) was due on %(due)s; CNY %(balance)s is still open.",
                  number=e.get("invoice"), period=e.get("period"), due=e.get("due_date"), balance=e.get("balance"))
     if flag.rule == "red-card":
-        return _("The site's card for %(quarter)s is red (score %(score)s).", quarter=e.get("quarter"),
-                 score=_num(e.get("score")))
+        red = _("The site's card for %(quarter)s is red (score %(score)s).", quarter=e.get("quarter"),
+                score=_num(e.get("score")))
+        return red + (" " + cure_words(e) if e.get("window") else "")
+    if flag.rule == "termination-review" and e.get("strikes"):
+        return _("Strikes within the rolling period reached %(limit)s at %(sites)s. The partnership is under "
+                 "review.", limit=_num(e.get("review_at")), sites=", ".join(
+                     f"{code} ({_num(s.get('total'))}, {' · '.join(s.get('quarters') or [])})"
+                     for code, s in (e.get("strikes") or {}).items()))
     if flag.rule == "termination-review":
         return _("Sites with two red cards in a row (%(quarters)s): %(sites)s. The partnership is under review.",
                  quarters=" → ".join(e.get("quarters") or []), sites=", ".join(e.get("sites") or []))
@@ -139,3 +145,19 @@ def _hours_words(hours: str | None) -> str:
         return _("occupied open-hour")
     return _("open-hour") if hours == "open" else _("all")
 
+
+
+CARDS = {"green": _l("green"), "yellow": _l("yellow"), "red": _l("red")}
+
+
+def cure_words(evidence: dict) -> str:
+    """What cures a red card's window, and by when, in the reader's language."""
+    flags = ", ".join(evidence.get("flags") or [])
+    if evidence.get("window") == "missed":
+        return _("The cure window closed on %(due)s without a cure: this red counts as a strike.",
+                 due=evidence.get("due_on"))
+    cure = _("To cure it by %(due)s: the next published card at least %(card)s", due=evidence.get("due_on"),
+             card=CARDS.get(evidence.get("min_card") or "yellow", evidence.get("min_card")))
+    if flags:
+        cure += _(", and these critical flags resolved: %(flags)s", flags=flags)
+    return cure + "."

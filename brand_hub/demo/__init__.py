@@ -15,7 +15,7 @@ from sqlalchemy.engine import Engine
 
 from ..settings import Settings
 
-STAGES = ("network", "agents", "standards", "scores", "billing", "flags")  # run in this order
+STAGES = ("network", "agents", "standards", "scores", "billing", "flags", "renewals")  # run in this order
 
 
 @dataclass

@@ -12,7 +12,7 @@ months, and the running month so far.
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
@@ -62,7 +62,10 @@ def run(context: DemoContext) -> None:
     _score(context, model, running, now)
     with session_scope(context.engine) as session:
         for quarter in quarters:  # HQ publishes the finished quarters' cards: partners see them, compliance counts them
-            scores.publish_cards(session=session, period=quarter, model=model, actor=DEMO_ACTOR)
+            published = scores.publish_cards(session=session, period=quarter, model=model, actor=DEMO_ACTOR)
+            # as HQ would have: two weeks after the quarter ended (cure windows run from then)
+            published.published_at = min(now, datetime.combine(quarter.after + timedelta(days=14), time(2, 0),
+                                                                tzinfo=timezone.utc))
         red = scores.red_twice(session=session, period=str(quarters[-1]), model_id=model.id)
         codes = [site.code for site in sites if site.id in red]
         session.commit()

@@ -12,7 +12,8 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
 from itertools import islice
 from pathlib import Path
 
@@ -267,6 +268,14 @@ def published_keys(*, session: Session) -> set[tuple[str, str, int]]:
     """(period, model id, model version) of every publication: the cards that are in force."""
     return {(r[0], r[1], r[2]) for r in session.execute(
         select(CardPublication.period, CardPublication.model_id, CardPublication.model_version))}
+
+
+def publication_dates(*, session: Session, tz: str) -> dict[tuple[str, str, int], date]:
+    """(period, model id, model version) → the local day HQ published those cards (cure windows start then)."""
+    zone = ZoneInfo(tz)
+    return {(r[0], r[1], r[2]): r[3].astimezone(zone).date() for r in session.execute(
+        select(CardPublication.period, CardPublication.model_id, CardPublication.model_version,
+               CardPublication.published_at))}
 
 
 def publication(*, session: Session, period: str, model_id: str, model_version: int) -> CardPublication | None:

@@ -50,7 +50,20 @@ def scorecard(*, session: Session, site: Site, scope: Scope, period: str | None,
             "key_titles": {i: _spec(model, i) for i in key_ids},
             "key_titles_json": {i: model.indicator(i).title(locale) for i in key_ids},
             "improve": composite.improve_first([d | {"id": i} for i, d in row.indicators.items()]) if row else [],
-            "percentiles": reports.network_percentiles(session=session, row=row) if row else {}}
+            "percentiles": reports.network_percentiles(session=session, row=row) if row else {},
+            "card_history": _card_history(session, site, settings, holding)}
+
+
+def _card_history(session: Session, site: Site, settings: Settings, holding=None):
+    """The site's cards, cure windows and strikes as of today in HQ's zone (a partner: its own quarters)."""
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    from .history import histories
+
+    today = datetime.now(timezone.utc).astimezone(ZoneInfo(settings.timezone)).date()
+    owns = holding.owns_period if holding is not None else None
+    return histories(session=session, site_ids=[site.id], settings=settings, today=today, owns=owns)[site.id]
 
 
 def _spec(model, indicator_id: str):

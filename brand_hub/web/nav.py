@@ -18,6 +18,8 @@ HQ_NAV = (
     ("scores.index", _l("Scores"), None),
     ("compliance.queue", _l("Flags"), None),
     ("billing.index", _l("Billing"), None),
+    ("simulator.index", _l("Simulator"), {Role.hq_admin, Role.hq_finance}),
+    ("renewals.index", _l("Renewals"), None),
     ("dashboard.users", _l("Users"), {Role.hq_admin}),
     ("dashboard.audit", _l("Audit log"), {Role.hq_admin, Role.hq_manager}),
 )

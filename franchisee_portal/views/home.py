@@ -78,4 +78,7 @@ def agreement(number: str):
     session = db()
     agreement = get_owned_by(session, Agreement, number=number)
     sites = session.exec(owned_select(Site).where(Site.agreement_id == agreement.id).order_by(Site.code)).all()
-    return render_template("portal/agreement.html", agreement=agreement, sites=sites)
+    from brand_hub.renewals import decisions_of
+
+    decisions = decisions_of(session=session, agreement_ids=[agreement.id]).get(agreement.id, [])
+    return render_template("portal/agreement.html", agreement=agreement, sites=sites, renewal_decisions=decisions)

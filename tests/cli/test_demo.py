@@ -11,6 +11,7 @@ from brand_hub.models import Franchisee, Site, User
 from brand_hub.models.billing import Invoice, InvoiceStatus
 from brand_hub.models.collection import ReadingBucket
 from brand_hub.models.compliance import CorrectiveActionPlan, Flag
+from brand_hub.models.foresight import RenewalDecision
 from brand_hub.models.scoring import CardPublication, SiteScore
 from brand_hub.models.trust import RevenueAssessment
 from cli.main import cli
@@ -50,6 +51,9 @@ def test_the_demo_seeds_a_whole_working_network_and_prints_the_logins(tmp_path):
                                                    Flag.site_id.in_(hz))).first() is not None
             issued = session.exec(select(Invoice).where(Invoice.status != InvoiceStatus.draft)).all()
             assert len(issued) == 14 and all(i.number and i.pdf_sha256 for i in issued)
+            assert "FC-2024-004 refer_to_review" in result.output and "FC-2023-001 renew," in result.output
+            assert "FC-2023-002 renew_with_conditions" in result.output and "FC-2025-006 renewed" in result.output
+            assert count(RenewalDecision) == 1
     finally:
         engine.dispose()
 
