@@ -108,7 +108,8 @@ class Agent:
                 continue
             start = bucket_start(item.at, self.config.zone, self.config.bucket_minutes)
             rows.append((item.zone, item.metric, start, item.value, item.at))
-        horizon = now - timedelta(days=self.config.amend_horizon_days)
+        # never past retention: a bucket pruned after its pull could not be amended, only started anew
+        horizon = now - timedelta(days=min(self.config.amend_horizon_days, self.config.retention_days))
         amended, duplicate, beyond = self.buffer.add_readings(rows, now, streamed, horizon) if rows else (0, 0, 0)
         outcome.accepted = len(rows) - duplicate - beyond
         outcome.amended = amended

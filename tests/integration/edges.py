@@ -115,7 +115,12 @@ class AgentProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", "from cli.main import cli; cli()", "agent", "run", "--config",
                  str(self.config_file)], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL, stderr=log)
-        wait_for(lambda: reachable(self.port), "the agent answers HTTP")
+
+        def up() -> bool:
+            if self.process.poll() is not None:
+                raise AssertionError(f"the agent exited: {(self.directory / 'agent.log').read_text()[-2000:]}")
+            return reachable(self.port)
+        wait_for(up, "the agent answers HTTP", 60)
         return self
 
     def kill(self) -> None:
