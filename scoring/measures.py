@@ -30,7 +30,7 @@ class MetricSlot:
     min: float
     buckets: int = 1
     zones: int = 1
-    minutes: float = 15.0   # sum of the bucket lengths (for data completeness)
+    minutes: float = 15.0   # reading-minutes: per bucket min(readings, its minutes) (``reading_minutes``)
 
     @property
     def mean(self) -> float:
@@ -255,8 +255,18 @@ def member_renewal(indicator: Indicator, data: SiteInputs, model: ScoringModel) 
     return Measurement(data.renewals / decisions, coverage, True, inputs)
 
 
+def reading_minutes(count: int, bucket_minutes: int) -> int:
+    """The minutes a bucket covers for data completeness: one per reading, at most the bucket's length.
+
+    Sensors report once a minute, so a 15-minute bucket holding 6 readings covers 6 minutes:
+    a bucket chopped by an outage or a lost backlog lowers completeness instead of counting
+    whole. (The database sums the same rule: ``brand_hub.scores.inputs``.)
+    """
+    return max(0, min(count, bucket_minutes))
+
+
 def data_completeness(indicator: Indicator, data: SiteInputs, model: ScoringModel) -> Measurement:
-    """Bucket time received against expected, per stream (a metric in one zone).
+    """Reading-minutes received against minutes expected, per stream (a metric in one zone).
 
     A stream is expected from the start of the period, or from its first reading if
     the zone was fitted during the period; a metric no zone has ever sent counts as

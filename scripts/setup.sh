@@ -31,4 +31,11 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 .venv/bin/python brand_hub/web/catalogs.py   # the .mo catalogs: compiled here and in the build, never at start-up
+# The site broker: the project's Mosquitto config (site_agent/broker/mosquitto.conf). On a site
+# machine (BRANDHUB_SITE_BROKER=<site code>) it is installed with the site's logins; development
+# and CI machines keep their anonymous local broker (.ci/run), and the tests start private brokers
+# from the project's config.
+if [ -n "${BRANDHUB_SITE_BROKER:-}" ]; then
+  ./scripts/site-broker.sh "$BRANDHUB_SITE_BROKER" "${BRANDHUB_SITE_READINGS_PER_MINUTE:-200}"
+fi
 echo "setup: ready"

@@ -3,9 +3,11 @@
 A reading, answer or event is accepted only once its transaction is on disk, so a
 ``kill -9`` loses nothing the agent said it took. Readings are folded into open
 buckets; a bucket is *sealed* (given the next sequence number of its stream) once
-its end plus a grace period has passed. Sealed records never change, so the hub's
-cursor (the last sequence number it committed) is exact: re-reading a page changes
-nothing, and nothing is skipped.
+its end plus a grace period has passed and its stream has moved past it (or gone
+quiet). A reading that arrives for a sealed bucket *amends* it: the bucket gets the
+next revision and a new sequence number, so the hub's cursor meets it again and the
+hub keeps the highest revision of each bucket. Re-reading a page changes nothing,
+and nothing is skipped.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS open_bucket (
     zone TEXT NOT NULL, metric TEXT NOT NULL, bucket_start TEXT NOT NULL, bucket_end TEXT NOT NULL,
     count INTEGER NOT NULL, total REAL NOT NULL, low REAL NOT NULL, high REAL NOT NULL,
+    last_arrival TEXT NOT NULL DEFAULT '', streamed INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (zone, metric, bucket_start)
 );
 CREATE INDEX IF NOT EXISTS ix_open_bucket_end ON open_bucket (bucket_end);
@@ -28,6 +31,7 @@ CREATE TABLE IF NOT EXISTS bucket (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     zone TEXT NOT NULL, metric TEXT NOT NULL, bucket_start TEXT NOT NULL, bucket_minutes INTEGER NOT NULL,
     count INTEGER NOT NULL, total REAL NOT NULL, low REAL NOT NULL, high REAL NOT NULL, sealed_at TEXT NOT NULL,
+    revision INTEGER NOT NULL DEFAULT 0,
     UNIQUE (zone, metric, bucket_start)
 );
 CREATE TABLE IF NOT EXISTS nps (
@@ -38,11 +42,22 @@ CREATE TABLE IF NOT EXISTS event (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, record_id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL,
     occurred_at TEXT NOT NULL, ref TEXT NOT NULL, quantity INTEGER, data TEXT NOT NULL, received_at TEXT NOT NULL
 );
--- readings taken into still-open buckets, by their own time: a reading sent twice (an MQTT
--- QoS 1 redelivery, a site system retrying a POST that timed out) is counted once
+-- readings taken, by their own time, back to the amendment horizon: a reading sent twice (an
+-- MQTT QoS 1 redelivery, a site system retrying a POST that timed out) is counted once
 CREATE TABLE IF NOT EXISTS seen_reading (
     zone TEXT NOT NULL, metric TEXT NOT NULL, at TEXT NOT NULL, PRIMARY KEY (zone, metric, at)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_seen_reading_at ON seen_reading (at);
+-- how far each stream (a zone's metric) has got, by its readings' own time: a stream replaying
+-- history keeps its buckets open until it has moved past them
+CREATE TABLE IF NOT EXISTS stream_mark (
+    zone TEXT NOT NULL, metric TEXT NOT NULL, newest TEXT NOT NULL, PRIMARY KEY (zone, metric)
+) WITHOUT ROWID;
+-- the last bare-number MQTT message taken per packet id, with the time it was dated: a
+-- redelivery (DUP flag, same packet id, topic and payload) keeps that time, so it counts once
+CREATE TABLE IF NOT EXISTS mqtt_packet (
+    mid INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload BLOB NOT NULL, dated TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counter (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS pulled (stream TEXT PRIMARY KEY, seq INTEGER NOT NULL);
@@ -76,6 +91,7 @@ class Buffer:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
+        _add_missing_columns(self._db)
         # A new buffer file starts its sequences at 1 again; its id tells the hub to start over too.
         self._db.execute("INSERT OR IGNORE INTO meta (name, value) VALUES ('buffer_id', ?)", (uuid.uuid4().hex,))
         self.buffer_id = self._db.execute("SELECT value FROM meta WHERE name = 'buffer_id'").fetchone()[0]
@@ -85,15 +101,22 @@ class Buffer:
             self._db.close()
 
     # -- intake ------------------------------------------------------------------------------
-    def add_readings(self, readings: list[tuple[str, str, datetime, float, datetime]]) -> tuple[int, int]:
-        """Fold ``(zone, metric, bucket_start, value, at)`` into open buckets; return (late, duplicate).
+    def add_readings(self, readings: list[tuple[str, str, datetime, float, datetime]],
+                     now: datetime | None = None, streamed: bool = False,
+                     horizon: datetime | None = None) -> tuple[int, int, int]:
+        """Fold ``(zone, metric, bucket_start, value, at)`` into buckets; return (amended, duplicate, refused).
 
-        A reading for a bucket already sealed (and so maybe already at the hub) is late and
-        refused: a sealed bucket never changes. A reading of a zone and metric at a moment
-        already taken is the same reading sent again, and is not counted twice.
+        A reading for a bucket already sealed (and so maybe already at the hub) amends it:
+        the bucket gets the next revision and a new sequence number, so the hub's cursor
+        meets it again; only a sealed bucket that started before ``horizon`` is not amended
+        any more (the reading is refused: ``beyond_horizon``). A reading of a zone and metric at a moment already taken is the
+        same reading sent again, and is not counted twice. ``streamed`` readings (MQTT) may
+        be a replay of history or a broker's backlog: their buckets are sealed only once the
+        stream has moved past them or paused (``seal``).
         """
-        late = duplicate = 0
+        amended = duplicate = refused = 0
         span = timedelta(minutes=self.bucket_minutes)
+        arrived = iso(now or datetime.now(timezone.utc))
         with self._lock, self._transaction():
             for zone, metric, start, value, at in readings:
                 seen = self._db.execute("INSERT OR IGNORE INTO seen_reading (zone, metric, at) VALUES (?, ?, ?)",
@@ -101,18 +124,60 @@ class Buffer:
                 if seen.rowcount == 0:
                     duplicate += 1
                     continue
+                self._db.execute(
+                    "INSERT INTO stream_mark (zone, metric, newest) VALUES (?, ?, ?) ON CONFLICT (zone, metric) "
+                    "DO UPDATE SET newest = max(newest, excluded.newest)", (zone, metric, iso(at)))
                 cur = self._db.execute(
-                    "INSERT INTO open_bucket (zone, metric, bucket_start, bucket_end, count, total, low, high) "
-                    "SELECT ?, ?, ?, ?, 1, ?, ?, ? WHERE NOT EXISTS "
+                    "INSERT INTO open_bucket (zone, metric, bucket_start, bucket_end, count, total, low, high, "
+                    "last_arrival, streamed) SELECT ?, ?, ?, ?, 1, ?, ?, ?, ?, ? WHERE NOT EXISTS "
                     "(SELECT 1 FROM bucket WHERE zone = ? AND metric = ? AND bucket_start = ?) "
                     "ON CONFLICT (zone, metric, bucket_start) DO UPDATE SET count = count + 1, "
-                    "total = total + excluded.total, low = min(low, excluded.low), high = max(high, excluded.high)",
-                    (zone, metric, iso(start), iso(start + span), value, value, value, zone, metric, iso(start)))
+                    "total = total + excluded.total, low = min(low, excluded.low), high = max(high, excluded.high), "
+                    "last_arrival = excluded.last_arrival, streamed = max(streamed, excluded.streamed)",
+                    (zone, metric, iso(start), iso(start + span), value, value, value, arrived, int(streamed),
+                     zone, metric, iso(start)))
                 if cur.rowcount == 0:
-                    late += 1
-                    self._db.execute("DELETE FROM seen_reading WHERE zone = ? AND metric = ? AND at = ?",
-                                     (zone, metric, _instant(at)))
-        return late, duplicate
+                    if horizon is not None and start < horizon:
+                        refused += 1
+                        self._db.execute("DELETE FROM seen_reading WHERE zone = ? AND metric = ? AND at = ?",
+                                         (zone, metric, _instant(at)))
+                        continue
+                    self._amend(zone, metric, iso(start), value, arrived)
+                    amended += 1
+        return amended, duplicate, refused
+
+    def _amend(self, zone: str, metric: str, start: str, value: float, now: str) -> None:
+        """Fold one reading into a sealed bucket: its next revision, under the stream's next sequence number."""
+        seq, count, total, low, high, revision = self._db.execute(
+            "SELECT seq, count, total, low, high, revision FROM bucket WHERE zone = ? AND metric = ? "
+            "AND bucket_start = ?", (zone, metric, start)).fetchone()
+        self._db.execute("DELETE FROM bucket WHERE seq = ?", (seq,))
+        self._db.execute(
+            "INSERT INTO bucket (zone, metric, bucket_start, bucket_minutes, count, total, low, high, sealed_at, "
+            "revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (zone, metric, start, self.bucket_minutes, count + 1, total + value, min(low, value), max(high, value),
+             now, revision + 1))
+
+    def bare_reading_time(self, mid: int, topic: str, payload: bytes, redelivered: bool,
+                          now: datetime) -> datetime:
+        """The time a bare-number MQTT message is dated with: its first delivery's, on a redelivery.
+
+        A QoS 1 redelivery carries the DUP flag and the packet id of the delivery the agent
+        may already have taken; the buffer remembers, per packet id, the topic, payload and
+        time of the last bare message it dated, so the redelivery gets the same time (and
+        the same identity) and is counted once. Remembered before the reading is folded in:
+        a crash in between leaves a date for a reading never taken, which is harmless.
+        """
+        with self._lock, self._transaction():
+            if redelivered:
+                row = self._db.execute("SELECT topic, payload, dated FROM mqtt_packet WHERE mid = ?",
+                                       (mid,)).fetchone()
+                if row and row[0] == topic and bytes(row[1]) == payload:
+                    return datetime.strptime(row[2], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+            self._db.execute("INSERT INTO mqtt_packet (mid, topic, payload, dated) VALUES (?, ?, ?, ?) "
+                             "ON CONFLICT (mid) DO UPDATE SET topic = excluded.topic, payload = excluded.payload, "
+                             "dated = excluded.dated", (mid, topic, payload, _instant(now)))
+        return now
 
     def add_nps(self, answers: list[dict[str, Any]], now: datetime) -> int:
         """Store answers (already scrubbed); an answer whose record id is known is ignored. Return new ones."""
@@ -143,27 +208,62 @@ class Buffer:
                 "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
                 [(prefix + reason, n) for reason, n in reasons.items()])
 
+    def note_broker_dropped(self, total: int) -> int:
+        """Keep the broker's cumulative dropped count; count (durably) what grew since last seen.
+
+        A smaller total than last seen means the broker restarted and counts from 0 again.
+        The first total ever seen is the baseline: drops before the agent knew the broker are
+        not its readings' (or cannot be told apart).
+        """
+        with self._lock, self._transaction():
+            row = self._db.execute("SELECT value FROM meta WHERE name = 'broker_dropped_seen'").fetchone()
+            self._db.execute("INSERT INTO meta (name, value) VALUES ('broker_dropped_seen', ?) "
+                             "ON CONFLICT (name) DO UPDATE SET value = excluded.value", (str(total),))
+            if row is None:
+                return 0
+            last = int(row[0])
+            new = total - last if total >= last else total
+            if new:
+                self._db.execute("INSERT INTO counter (name, value) VALUES ('mqtt:broker_dropped', ?) "
+                                 "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value", (new,))
+            return new
+
     def counters(self, prefix: str) -> dict[str, int]:
         with self._lock:
             rows = self._db.execute("SELECT name, value FROM counter WHERE name LIKE ?", (prefix + "%",)).fetchall()
         return {name[len(prefix):]: value for name, value in rows}
 
     # -- sealing, pulling, retention ---------------------------------------------------------
-    def seal(self, now: datetime, grace: timedelta) -> int:
-        """Seal every open bucket that ended before ``now - grace``, oldest first; return how many."""
+    def seal(self, now: datetime, grace: timedelta, quiet: timedelta = timedelta(seconds=3)) -> int:
+        """Seal every open bucket whose data is in, oldest first; return how many.
+
+        A bucket is sealed once it ended ``grace`` ago AND, if it was fed by a stream (MQTT),
+        that stream has moved past it (a reading at or after its end) or paused for
+        ``quiet``: a stream replaying history at speed, or a broker handing over its backlog,
+        keeps its buckets open until it is done with them. Batches (POST, CSV) are complete
+        as sent; a later batch amends.
+        """
         cutoff = iso(now - grace)
+        ready = ("FROM open_bucket o LEFT JOIN stream_mark m ON m.zone = o.zone AND m.metric = o.metric "
+                 "WHERE o.bucket_end <= :cutoff AND (o.streamed = 0 OR m.newest >= o.bucket_end "
+                 "OR o.last_arrival <= :quiet)")
         with self._lock, self._transaction():
             cur = self._db.execute(
                 "INSERT INTO bucket (zone, metric, bucket_start, bucket_minutes, count, total, low, high, sealed_at) "
-                "SELECT zone, metric, bucket_start, ?, count, total, low, high, ? FROM open_bucket "
-                "WHERE bucket_end <= ? ORDER BY bucket_start, zone, metric",
-                (self.bucket_minutes, iso(now), cutoff))
+                f"SELECT o.zone, o.metric, o.bucket_start, :minutes, o.count, o.total, o.low, o.high, :now {ready} "
+                "ORDER BY o.bucket_start, o.zone, o.metric",
+                {"minutes": self.bucket_minutes, "now": iso(now), "cutoff": cutoff, "quiet": iso(now - quiet)})
             sealed = cur.rowcount
-            self._db.execute("DELETE FROM open_bucket WHERE bucket_end <= ?", (cutoff,))
-            # a reading older than this belongs to a sealed bucket: sent again, it is refused as late
-            forget = now - grace - timedelta(minutes=self.bucket_minutes)
-            self._db.execute("DELETE FROM seen_reading WHERE at < ?", (_instant(forget),))
+            if sealed:
+                self._db.execute(
+                    "DELETE FROM open_bucket WHERE EXISTS (SELECT 1 FROM bucket b WHERE b.zone = open_bucket.zone "
+                    "AND b.metric = open_bucket.metric AND b.bucket_start = open_bucket.bucket_start)")
         return sealed
+
+    def forget_before(self, moment: datetime) -> None:
+        """Forget the identities of readings older than ``moment`` (past the amendment horizon)."""
+        with self._lock, self._transaction():
+            self._db.execute("DELETE FROM seen_reading WHERE at < ?", (_instant(moment),))
 
     def page(self, stream: str, after: int, limit: int) -> tuple[list[dict[str, Any]], int, bool]:
         """Records of ``stream`` after sequence ``after``: (records, cursor to ask after next, more?).
@@ -267,6 +367,16 @@ class _Transaction:
         return False
 
 
+def _add_missing_columns(db: sqlite3.Connection) -> None:
+    """A buffer file written by an older agent gets the columns this one needs (kept data stays)."""
+    for table, column, spec in (("bucket", "revision", "INTEGER NOT NULL DEFAULT 0"),
+                                ("open_bucket", "last_arrival", "TEXT NOT NULL DEFAULT ''"),
+                                ("open_bucket", "streamed", "INTEGER NOT NULL DEFAULT 0")):
+        names = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in names:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {spec}")
+
+
 def _time_column(table: str) -> str:
     return {"bucket": "bucket_start", "nps": "answered_at", "event": "occurred_at"}[table]
 
@@ -276,7 +386,8 @@ def _record(stream: str, row: dict[str, Any]) -> dict[str, Any]:
     if stream == "readings":
         return {"seq": row["seq"], "zone": row["zone"], "metric": row["metric"], "bucket_start": row["bucket_start"],
                 "bucket_minutes": row["bucket_minutes"], "count": row["count"],
-                "mean": row["total"] / row["count"], "min": row["low"], "max": row["high"]}
+                "mean": row["total"] / row["count"], "min": row["low"], "max": row["high"],
+                "revision": row["revision"]}
     if stream == "nps":
         return {"seq": row["seq"], "record_id": row["record_id"], "answered_at": row["answered_at"],
                 "score": row["score"], "comment": row["comment"], "language": row["language"]}

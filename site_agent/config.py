@@ -32,6 +32,11 @@ class AgentConfig:
     retention_days: int = 30        # pulled records older than this are deleted
     buffer_limit: int = 2_000_000   # records kept at most; the oldest go first, and that is reported
     max_future_seconds: int = 300   # a reading further ahead of the agent's clock is refused
+    seal_quiet_seconds: float = 3   # an MQTT stream behind the clock that pauses this long is done replaying
+    amend_horizon_days: float = 7   # a late reading amends its (sealed, even pulled) bucket up to this age
+    backlog_wait_seconds: int = 120  # after an outage, sealing waits this long at most for MQTT's backlog
+    mqtt_username: str = ""         # the agent's own login at the site's broker (one per site)
+    mqtt_password: str = ""         # from the variable named by ``mqtt_password_env``
 
     def __post_init__(self) -> None:
         if not self.site_code:
@@ -44,6 +49,10 @@ class AgentConfig:
             raise AgentConfigError(f"bucket_minutes: must divide a day evenly, not {self.bucket_minutes}")
         if self.retention_days <= 0 or self.buffer_limit <= 0:
             raise AgentConfigError("retention_days and buffer_limit: must be positive")
+        if self.amend_horizon_days <= 0:
+            raise AgentConfigError("amend_horizon_days: must be positive")
+        if self.backlog_wait_seconds < 0:
+            raise AgentConfigError("backlog_wait_seconds: must not be negative")
 
     @property
     def zone(self) -> ZoneInfo:
@@ -68,6 +77,11 @@ def load_config(path: str | Path, environ: dict[str, str] | None = None) -> Agen
         if token_env not in environ:
             raise AgentConfigError(f"{path}: token_env names {token_env!r}, which is not set")
         data["token"] = environ[token_env]
+    password_env = data.pop("mqtt_password_env", None)
+    if password_env:
+        if password_env not in environ:
+            raise AgentConfigError(f"{path}: mqtt_password_env names {password_env!r}, which is not set")
+        data["mqtt_password"] = environ[password_env]
     known = {f.name for f in fields(AgentConfig)}
     unknown = sorted(set(data) - known)
     if unknown:  # the schema and the dataclass disagree: a bug, said plainly

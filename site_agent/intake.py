@@ -37,6 +37,7 @@ class Outcome:
 
     accepted: int = 0
     refused: list[Refusal] = field(default_factory=list)
+    amended: int = 0   # of the accepted, those that amended a bucket already sealed
 
     def by_reason(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -45,7 +46,8 @@ class Outcome:
         return counts
 
     def as_dict(self) -> dict[str, Any]:
-        return {"accepted": self.accepted, "refused": len(self.refused), "reasons": self.by_reason()}
+        return {"accepted": self.accepted, "amended": self.amended, "refused": len(self.refused),
+                "reasons": self.by_reason()}
 
 
 def parse_time(raw: Any, zone: ZoneInfo) -> datetime | None:
@@ -106,11 +108,21 @@ def check_reading(zone: Any, metric: Any, value: Any, at: Any, *, site_zone: Zon
     return Reading(zone=zone, metric=metric, at=moment, value=number)
 
 
+def is_bare_number(payload: bytes) -> bool:
+    """A payload that is only a number (no time of its own)."""
+    try:
+        data = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(data, (int, float)) and not isinstance(data, bool)
+
+
 def reading_from_mqtt(topic: str, payload: bytes, *, site_code: str, site_zone: ZoneInfo, now: datetime,
-                      max_future: timedelta) -> Reading | Refusal:
+                      max_future: timedelta, dated: datetime | None = None) -> Reading | Refusal:
     """A reading from topic ``brandhub/<site>/<zone>/<metric>`` and a number or ``{"ts", "value"}`` payload.
 
-    A bare number carries no time: it is taken as read now.
+    A bare number carries no time: it is dated ``dated`` (the time its first delivery was
+    taken, which a redelivery keeps: see ``Buffer.bare_reading_time``), or now.
     """
     parts = topic.split("/")
     if len(parts) != 4 or parts[0] != "brandhub" or parts[1] != site_code:
@@ -123,7 +135,7 @@ def reading_from_mqtt(topic: str, payload: bytes, *, site_code: str, site_zone: 
         return check_reading(parts[2], parts[3], data.get("value"), data.get("ts"), site_zone=site_zone, now=now,
                              max_future=max_future)
     if isinstance(data, (int, float)) and not isinstance(data, bool):
-        return check_reading(parts[2], parts[3], data, now.isoformat(), site_zone=site_zone, now=now,
+        return check_reading(parts[2], parts[3], data, (dated or now).isoformat(), site_zone=site_zone, now=now,
                              max_future=max_future)
     return Refusal("unparseable", "payload is neither a number nor {ts, value}")
 

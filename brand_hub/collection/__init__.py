@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 from .. import registry
 from ..audit import Actor, record
 from ..models import Franchisee, Site, SiteStatus
-from ..models.collection import CollectionTarget, ReadingBucket
+from ..models.collection import CollectionTarget, ReadingAmendment, ReadingBucket
 
 TOKEN_SCHEME = "hmac-sha256"
 
@@ -185,3 +185,24 @@ def site_series(*, session: Session, site_id: int, days: int = 7, held_from: dat
         metrics.setdefault(metric, {}).setdefault(zone, []).append(
             {"x": start.isoformat(), "y": round(mean, 3), "min": low, "max": high, "n": count})
     return {"metrics": metrics, "since": since, "until": newest, "buckets": len(rows)}
+
+
+# -- amended buckets ---------------------------------------------------------------------------
+# A late reading amends a bucket the hub may already have scored or flagged on; the store notes
+# the span per page (``ReadingAmendment``) and the scoring and flag jobs take what is pending.
+
+AMENDMENT_CONSUMERS = {"scores": "scored_at", "flags": "flagged_at"}
+
+
+def pending_amendments(*, session: Session, consumer: str) -> list[ReadingAmendment]:
+    """Amendments the ``consumer`` ("scores" or "flags") has not yet recomputed, oldest first."""
+    column = getattr(ReadingAmendment, AMENDMENT_CONSUMERS[consumer])
+    return list(session.exec(select(ReadingAmendment).where(column.is_(None)).order_by(ReadingAmendment.id)))
+
+
+def mark_amendments_done(*, session: Session, consumer: str, amendments: list[ReadingAmendment],
+                         at: datetime) -> None:
+    for amendment in amendments:
+        setattr(amendment, AMENDMENT_CONSUMERS[consumer], at)
+        session.add(amendment)
+    session.flush()

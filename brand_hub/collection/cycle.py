@@ -239,6 +239,11 @@ def _losses(health: dict) -> dict[str, int]:
         total = sum(v for v in dropped.values() if isinstance(v, int) and not isinstance(v, bool))
         if total:
             losses["dropped_at_buffer_limit"] = total
+    # messages the site's broker dropped at its queue limit (the agent reads the broker's $SYS count)
+    mqtt = health.get("mqtt") if isinstance(health.get("mqtt"), dict) else {}
+    broker_dropped = mqtt.get("broker_dropped")
+    if isinstance(broker_dropped, int) and not isinstance(broker_dropped, bool) and broker_dropped > 0:
+        losses["broker_dropped"] = broker_dropped
     return losses
 
 

@@ -97,13 +97,16 @@ def _reading(record: Any) -> dict[str, Any]:
     minutes = record.get("bucket_minutes", 15)
     if isinstance(minutes, bool) or not isinstance(minutes, int) or not 0 < minutes <= 1440:
         raise _Bad(f"bucket_minutes {minutes!r} is not 1–1440")
+    revision = record.get("revision", 0)
+    if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
+        raise _Bad(f"revision {revision!r} is not a whole number ≥ 0")
     mean, low, high = _number(record, "mean"), _number(record, "min"), _number(record, "max")
     if not (metric.low <= low <= metric.high and metric.low <= high <= metric.high):
         raise _Bad(f"{metric.name} min/max {low}/{high} outside {metric.low}–{metric.high}")
     if not low - 1e-9 * abs(low) <= mean <= high + 1e-9 * abs(high) or low > high:
         raise _Bad(f"mean {mean} not between min {low} and max {high}")
     return {"zone": zone, "metric": metric.name, "bucket_start": _time(record, "bucket_start"),
-            "bucket_minutes": minutes, "count": count, "mean": mean, "min": low, "max": high}
+            "bucket_minutes": minutes, "count": count, "mean": mean, "min": low, "max": high, "revision": revision}
 
 
 def _nps(record: Any) -> dict[str, Any]:

@@ -8,20 +8,29 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, update
+from sqlalchemy import Integer, bindparam, or_, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from ..db import is_postgres
-from ..models.collection import CollectionTarget, NpsResponse, OpsEvent, QuarantinedRecord, ReadingBucket
+from ..models.types import UTCDateTime
+from ..models.collection import (CollectionTarget, NpsResponse, OpsEvent, QuarantinedRecord, ReadingAmendment,
+                                 ReadingBucket)
 
 NATURAL_KEYS = {
     "readings": (ReadingBucket, ("site_id", "zone", "metric", "bucket_start")),
     "nps": (NpsResponse, ("site_id", "record_id")),
     "events": (OpsEvent, ("site_id", "record_id")),
 }
-_BUCKET_COLUMNS = ("site_id", "zone", "metric", "bucket_start", "bucket_minutes", "count", "mean", "min", "max")
+_BUCKET_COLUMNS = ("site_id", "zone", "metric", "bucket_start", "bucket_minutes", "count", "mean", "min", "max",
+                   "revision")
+# The one rule for a bucket the hub already has: a higher revision (a late reading amended it at
+# the site) replaces it; the same or a lower one (a re-read page, an older copy) changes nothing.
+BUCKET_UPSERT = ("ON CONFLICT (site_id, zone, metric, bucket_start) DO UPDATE SET "
+                 "bucket_minutes = excluded.bucket_minutes, count = excluded.count, mean = excluded.mean, "
+                 "min = excluded.min, max = excluded.max, revision = excluded.revision "
+                 "WHERE excluded.revision > reading_bucket.revision")
 
 
 class LeaseLost(Exception):
@@ -29,28 +38,68 @@ class LeaseLost(Exception):
 
 
 def insert_rows(*, session: Session, stream: str, rows: list[dict[str, Any]]) -> None:
-    """Insert rows; rows whose natural key is already there are skipped (a re-read changes nothing)."""
+    """Insert rows; a natural key already there is skipped (a re-read changes nothing), except that a
+    bucket of a higher revision replaces the hub's copy (``BUCKET_UPSERT``)."""
     if not rows:
         return
     model, keys = NATURAL_KEYS[stream]
-    if stream == "readings" and is_postgres(session):
-        _insert_buckets_postgres(session, rows)
+    if stream == "readings":
+        _upsert_buckets(session, _latest_revisions(rows))
         return
     insert = pg_insert if is_postgres(session) else sqlite_insert
     stmt = insert(model.__table__).on_conflict_do_nothing(index_elements=list(keys))
     session.execute(stmt, rows)
 
 
-def _insert_buckets_postgres(session: Session, rows: list[dict[str, Any]]) -> None:
-    """One statement per page: the columns as arrays, unnested server-side (close to COPY speed)."""
-    columns = {name: [row[name] for row in rows] for name in _BUCKET_COLUMNS}
-    cursor = session.connection().connection.driver_connection.cursor()
-    cursor.execute(
-        "INSERT INTO reading_bucket (site_id, zone, metric, bucket_start, bucket_minutes, count, mean, min, max) "
-        "SELECT * FROM unnest(%s::int[], %s::text[], %s::text[], %s::timestamptz[], %s::int[], %s::int[], "
-        "%s::float8[], %s::float8[], %s::float8[]) "
-        "ON CONFLICT (site_id, zone, metric, bucket_start) DO NOTHING",
-        [columns[name] for name in _BUCKET_COLUMNS])
+def _latest_revisions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per natural key, its highest revision (one statement may not touch a row twice)."""
+    latest: dict[tuple, dict[str, Any]] = {}
+    for row in rows:
+        key = (row["site_id"], row["zone"], row["metric"], row["bucket_start"])
+        row = dict(row, revision=row.get("revision", 0))
+        if key not in latest or row["revision"] > latest[key]["revision"]:
+            latest[key] = row
+    return list(latest.values())
+
+
+def _upsert_buckets(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Insert or amend a page's buckets in one statement; note the amended ones for rescoring.
+
+    PostgreSQL: the columns as arrays, unnested server-side (close to COPY speed). SQLite:
+    a multi-row VALUES. Both with ``BUCKET_UPSERT``; RETURNING gives the rows written, of
+    which those with a revision above 0 are amendments.
+    """
+    names = ", ".join(_BUCKET_COLUMNS)
+    if is_postgres(session):
+        columns = {name: [row[name] for row in rows] for name in _BUCKET_COLUMNS}
+        cursor = session.connection().connection.driver_connection.cursor()
+        cursor.execute(
+            f"INSERT INTO reading_bucket ({names}) "
+            "SELECT * FROM unnest(%s::int[], %s::text[], %s::text[], %s::timestamptz[], %s::int[], %s::int[], "
+            "%s::float8[], %s::float8[], %s::float8[], %s::int[]) "
+            f"{BUCKET_UPSERT} RETURNING site_id, bucket_start, revision",
+            [columns[name] for name in _BUCKET_COLUMNS])
+        written = cursor.fetchall()
+    else:
+        written = []
+        values = ", ".join(f"(:{name})" for name in _BUCKET_COLUMNS)
+        stmt = (text(f"INSERT INTO reading_bucket ({names}) VALUES ({values}) {BUCKET_UPSERT} "
+                     "RETURNING site_id, bucket_start, revision")
+                .bindparams(bindparam("bucket_start", type_=UTCDateTime))
+                .columns(site_id=Integer, bucket_start=UTCDateTime, revision=Integer))
+        for row in rows:   # RETURNING with executemany is not portable across SQLite drivers
+            written.extend(session.execute(stmt, row).all())
+    _note_amendments(session, [(site_id, start) for site_id, start, revision in written if revision > 0])
+
+
+def _note_amendments(session: Session, amended: list[tuple[int, datetime]]) -> None:
+    """One ``ReadingAmendment`` per site: the span of buckets a late reading changed."""
+    spans: dict[int, list[datetime]] = {}
+    for site_id, start in amended:
+        spans.setdefault(site_id, []).append(start)
+    for site_id, starts in spans.items():
+        session.add(ReadingAmendment(site_id=site_id, first_bucket=min(starts), last_bucket=max(starts),
+                                     buckets=len(starts)))
 
 
 def quarantine(*, session: Session, site_id: int, stream: str, cursor: str, bad: list[tuple[Any, str]],

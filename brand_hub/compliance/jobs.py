@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy.engine import Engine
 
+from ..collection import mark_amendments_done, pending_amendments
 from ..db import make_engine, session_scope
 from ..models.compliance import OutboxMessage
 from ..settings import Settings
@@ -31,7 +32,10 @@ def evaluate_flags(*, settings: Settings, now: datetime | None = None, site_code
     engine = engine or make_engine(settings.database_url)
     try:
         with session_scope(engine) as session:
+            # this run reads every site's buckets afresh: amendments noted before it are taken into account
+            amended = pending_amendments(session=session, consumer="flags") if site_codes is None else []
             summary = evaluate(session=session, settings=settings, now=now, site_codes=site_codes)
+            mark_amendments_done(session=session, consumer="flags", amendments=amended, at=now)
             session.commit()
         log.info("flags evaluated: %d sites, %d opened, %d resolved, %d mails, %d errors", summary.sites,
                  summary.opened, summary.resolved, summary.mails, len(summary.errors))

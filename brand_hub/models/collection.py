@@ -114,3 +114,23 @@ class QuarantinedRecord(SQLModel, table=True):
     record: Any = Field(default=None, sa_column=Column(JSON))
     reason: str = Field(max_length=300)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ReadingAmendment(SQLModel, table=True):
+    """Buckets a site's agent amended after they were sealed (late readings), over one pulled page.
+
+    The scoring job rescores the periods these touch on its next run and the flag job
+    re-evaluates the site; each marks the row done (``scored_at`` / ``flagged_at``).
+    """
+
+    __tablename__ = "reading_amendment"
+    __table_args__ = (Index("ix_reading_amendment_site", "site_id", "amended_at"),)
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="site.id")
+    first_bucket: datetime = Field(sa_type=UTCDateTime, nullable=False)   # the earliest amended bucket's start
+    last_bucket: datetime = Field(sa_type=UTCDateTime, nullable=False)    # the latest amended bucket's start
+    buckets: int = 0
+    amended_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    scored_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
+    flagged_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)

@@ -38,6 +38,11 @@ def _slot_number(session: Session, seconds: int):
     return cast(func.strftime("%s", ReadingBucket.bucket_start), Integer) // seconds
 
 
+def _reading_minutes(rb):
+    """A bucket's reading-minutes in SQL, as ``scoring.measures.reading_minutes`` says: min(count, minutes)."""
+    return case((rb.count < rb.bucket_minutes, rb.count), else_=rb.bucket_minutes)
+
+
 def model_metrics(model: ScoringModel) -> set[str]:
     names = {i.metric for i in model.indicators if i.metric} | set(model.expected_metrics)
     return names | {"zone_occupied", "people_count"}
@@ -66,7 +71,7 @@ def readings(*, session: Session, site_id: int, start: datetime, end: datetime, 
     per_zone = (select(rb.metric.label("metric"), slot, rb.zone.label("zone"),
                        func.sum(rb.mean * rb.count).label("total"), func.sum(rb.count).label("n"),
                        func.max(rb.max).label("high"), func.min(rb.min).label("low"),
-                       func.count().label("buckets"), func.sum(rb.bucket_minutes).label("minutes"))
+                       func.count().label("buckets"), func.sum(_reading_minutes(rb)).label("minutes"))
                 .where(rb.site_id == site_id, rb.bucket_start >= start, rb.bucket_start < end,
                        rb.metric.in_(metrics), rb.count > 0)
                 .group_by(rb.metric, slot, rb.zone)).cte("per_zone")

@@ -47,16 +47,34 @@ def test_a_bucket_is_published_only_after_its_grace_period(tmp_path):
     assert agent.health()["open_buckets"] == 1
 
 
-def test_a_reading_for_a_sealed_bucket_is_refused_as_late_and_the_bucket_stays_as_pulled(tmp_path):
+def test_a_reading_for_a_pulled_bucket_amends_it_as_a_new_revision_after_the_hubs_cursor(tmp_path):
     agent = make_agent(tmp_path)
     agent.ingest_readings(readings(agent, (50, 600)))
-    first = agent.page("readings", 0, 100)["records"]
+    [first] = agent.page("readings", 0, 100)["records"]
+    assert first["revision"] == 0
 
     outcome = agent.ingest_readings(readings(agent, (49, 900)))
 
-    assert outcome.accepted == 0 and outcome.by_reason() == {"late": 1}
-    assert agent.page("readings", 0, 100)["records"] == first
-    assert agent.health()["rejects"] == {"late": 1}
+    assert (outcome.accepted, outcome.amended, outcome.refused) == (1, 1, [])
+    page = agent.page("readings", first["seq"], 100)   # the hub asks after what it has
+    [amended] = page["records"]
+    assert amended["seq"] > first["seq"] and amended["revision"] == 1
+    assert (amended["bucket_start"], amended["count"], amended["mean"], amended["max"]) == (
+        first["bucket_start"], 2, 750.0, 900.0)
+    assert agent.page("readings", 0, 100)["records"] == [amended]   # one bucket, its latest revision
+    health = agent.health()
+    assert health["rejects"] == {} and health["amended"] == 1
+
+
+def test_only_a_reading_for_a_bucket_sealed_beyond_the_horizon_is_refused_and_counted(tmp_path):
+    agent = make_agent(tmp_path, amend_horizon_days=1)
+    agent.ingest_readings(readings(agent, (3 * 1440, 600), (50, 600)))
+    agent.page("readings", 0, 100)
+
+    outcome = agent.ingest_readings(readings(agent, (3 * 1440 - 1, 700), (49, 700)))
+
+    assert (outcome.accepted, outcome.amended, outcome.by_reason()) == (1, 1, {"beyond_horizon": 1})
+    assert agent.health()["rejects"] == {"beyond_horizon": 1}
 
 
 def test_a_post_retried_after_a_timeout_counts_its_readings_once(tmp_path):
@@ -73,11 +91,14 @@ def test_a_post_retried_after_a_timeout_counts_its_readings_once(tmp_path):
     assert agent.health()["rejects"] == {"duplicate": 2}
 
 
-def test_once_its_bucket_is_sealed_a_repeated_reading_is_refused_as_late_and_forgotten(tmp_path):
-    agent = make_agent(tmp_path)
+def test_once_its_bucket_is_sealed_a_repeated_reading_still_counts_once_and_is_forgotten_past_the_horizon(tmp_path):
+    agent = make_agent(tmp_path, amend_horizon_days=1)
     agent.ingest_readings(readings(agent, (50, 600)))
-    agent.health()  # seals the 07:00 bucket
-    assert agent.ingest_readings(readings(agent, (50, 600))).by_reason() == {"late": 1}
+    [sealed] = agent.page("readings", 0, 100)["records"]   # seals the 07:00 bucket
+    assert agent.ingest_readings(readings(agent, (50, 600))).by_reason() == {"duplicate": 1}
+    assert agent.page("readings", 0, 100)["records"] == [sealed]
+    agent.clock = lambda: NOW + timedelta(days=2)
+    agent.housekeeping()
     remembered = agent.buffer._db.execute("SELECT count(*) FROM seen_reading").fetchone()[0]
     assert remembered == 0  # nothing kept for buckets that can no longer change
 

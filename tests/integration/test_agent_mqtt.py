@@ -127,6 +127,7 @@ def test_a_reading_delivered_twice_is_counted_once_and_the_repeat_is_reported(br
         same = ("desk", 650, TWO_HOURS_AGO)
         publish(broker.port, same, same, ("desk", 750, TWO_HOURS_AGO + timedelta(minutes=1)))
         wait_for(lambda: running.agent.health()["rejects"].get("duplicate") == 1, "the repeat was noticed")
+        wait_for(lambda: taken(running), "the stream paused and its bucket was sealed")
         [(count, mean)] = taken(running).values()
         assert (count, mean) == (2, 700.0)
     finally:

@@ -174,7 +174,9 @@ def test_the_brand_model_scores_nps_shrunk_toward_the_network_and_data_completen
     assert nps["inputs"]["nps"] == 45 and nps["inputs"]["network_nps"] == pytest.approx(network, abs=0.01)
     assert nps["raw"] == pytest.approx(20 / 50 * 45 + 30 / 50 * network)
     completeness = row.indicators["data_completeness"]
-    # received: co2 in A 10 h + B 8 h, occupancy A 10 h + B 8 h = 36 h. Expected: those four streams
+    # received: co2 in A 10 h + B 8 h, occupancy A 10 h + B 8 h = 36 h of buckets, each holding 3
+    # readings but A's co2 at 14:00 (9): 36 × 4 × 3 + 4 × 6 reading-minutes (a reading covers a
+    # minute). Expected: those four streams
     # from their first reading (A at 03:00, B at 09:00 on 5 October) to the end of October, and the
     # six metrics never sent for the whole month
     october_minutes = 31 * 24 * 60
@@ -185,7 +187,7 @@ def test_the_brand_model_scores_nps_shrunk_toward_the_network_and_data_completen
 
     expected = 2 * since(3) + 2 * since(9) + 6 * october_minutes
     assert completeness["inputs"]["minutes_expected"] == pytest.approx(expected)
-    assert completeness["raw"] == pytest.approx(36 * 60 / expected)
+    assert completeness["raw"] == pytest.approx((36 * 4 * 3 + 4 * 6) / expected)
     assert row.status == "insufficient"                # most of the model's weight has no data: no made-up score
 
 
@@ -264,3 +266,45 @@ def test_reading_sites_on_several_threads_scores_exactly_as_one_does_and_a_bad_s
                           actor=audit.Actor("test"), workers=1)
     assert {(r.site_id, r.score, r.coverage, str(r.indicators)) for r in serial.scores} == by_thread
     assert {r.site_id for r in serial.scores} == {s.id for s in sites} and set(serial.failures) == {bad.code}
+
+
+def test_completeness_counts_reading_minutes_so_a_partial_bucket_lowers_it(session):
+    from brand_hub.scores.inputs import readings
+
+    site = make_site(session, make_franchisee(session))
+    start = MONDAY
+    session.add(ReadingBucket(site_id=site.id, zone="A", metric="co2_ppm", bucket_start=start, count=15, mean=600,
+                              min=600, max=600))                               # whole: 15 readings in 15 minutes
+    session.add(ReadingBucket(site_id=site.id, zone="A", metric="co2_ppm", bucket_start=start + timedelta(minutes=15),
+                              count=6, mean=600, min=600, max=600))            # chopped: 6 of 15
+    session.add(ReadingBucket(site_id=site.id, zone="A", metric="co2_ppm", bucket_start=start + timedelta(minutes=30),
+                              count=40, mean=600, min=600, max=600))           # faster sensors: still 15 minutes
+    session.flush()
+    found = readings(session=session, site_id=site.id, start=start, end=start + timedelta(hours=1), slot_minutes=60,
+                     metrics={"co2_ppm"})
+    [slot] = found.slots.values()
+    assert slot["co2_ppm"].minutes == 15 + 6 + 15
+
+
+def test_a_month_a_late_reading_amended_is_scored_again_on_the_jobs_next_run_and_only_once(session, settings):
+    from brand_hub.models.collection import ReadingAmendment
+    from brand_hub.scores.jobs import rescore_amended
+
+    site = known_monday(session)
+    model = current_model()
+    run(session, model, site_codes=[site.code])
+    before = session.exec(select(SiteScore).where(SiteScore.site_id == site.id)).one()
+    received = before.indicators["data_completeness"]["inputs"]["minutes_received"]
+    late = session.exec(select(ReadingBucket).where(ReadingBucket.site_id == site.id)).first()
+    late.count, late.revision = late.count + 1, 1          # what the store does with an amended bucket
+    session.add(late)
+    session.add(ReadingAmendment(site_id=site.id, first_bucket=late.bucket_start, last_bucket=late.bucket_start,
+                                 buckets=1))
+    session.flush()
+    december = datetime(2026, 12, 3, tzinfo=timezone.utc)
+
+    assert rescore_amended(session=session, model=model, settings=settings, now=december) == ["2026-10"]
+    session.expire_all()
+    after = session.exec(select(SiteScore).where(SiteScore.site_id == site.id)).one()
+    assert after.indicators["data_completeness"]["inputs"]["minutes_received"] == received + 1
+    assert rescore_amended(session=session, model=model, settings=settings, now=december) == []

@@ -173,3 +173,9 @@ def test_a_zone_fitted_during_the_period_is_expected_only_from_its_first_reading
                  for m, v in slot.items()} for h, slot in slots.items()}
     result = measures.data_completeness(model.indicators[0], monday(slots=quiet, streams=data.streams), model)
     assert result.raw == pytest.approx((3 * 24 * 60 + 3 * 60) / (3 * 24 * 60 + 6 * 60))
+
+
+def test_a_bucket_covers_one_minute_per_reading_up_to_its_length():
+    from scoring.measures import reading_minutes
+
+    assert [reading_minutes(n, 15) for n in (0, 6, 15, 40)] == [0, 6, 15, 15]

@@ -144,3 +144,19 @@ def test_hq_pages_are_closed_to_partners(client, session):
     session.commit()
     login(client, partner_user.email)
     assert client.get("/hq/collection/agents").status_code == 403
+
+
+def test_the_site_data_page_names_each_refusal_and_broker_drop_in_the_readers_language(client, session):
+    site = make_site(session, make_franchisee(session))
+    feed(session, site, rejects={"beyond_horizon": 3, "broker_dropped": 40, "duplicate": 2})
+    user = make_user(session, Role.hq_viewer)
+    session.commit()
+    login(client, user.email)
+
+    chinese = client.get(f"/hq/collection/sites/{site.code}").get_data(as_text=True)
+    post_form(client, "/lang", {"lang": "en", "next": "/hq/collection/agents"}, token_from="/hq/collection/agents")
+    english = client.get(f"/hq/collection/sites/{site.code}").get_data(as_text=True)
+
+    assert "beyond the amendment horizon 3" in english and "broker (queue full) 40" in english
+    assert "超出补录期限 3" in chinese and "被现场消息代理丢弃（队列已满） 40" in chinese
+    assert "beyond_horizon" not in english + chinese
