@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from brand_hub.audit import SYSTEM
 from brand_hub.billing import invoices, plans, runs
+from brand_hub.billing import corrections
 from brand_hub.billing.revenue import submit_report
 from brand_hub.models import AuditEvent
 from brand_hub.models.billing import Invoice, InvoiceLine, ReportSource
@@ -118,8 +119,11 @@ def test_billing_runs_of_the_month_of_the_move_and_the_month_after(session, netw
     issue_and_pay(session, "2026-11", now=datetime(2026, 12, 5, 2, tzinfo=timezone.utc))
 
     # A corrects its October (before the move) from 400,000 to 300,000.
-    submit_report(session=session, site=site, period="2026-10", gross_revenue=D("300000"), source=ReportSource.portal,
-                  submitted_by="a@example.com", today=date(2026, 12, 10))
+    corrected, _ = submit_report(session=session, site=site, period="2026-10", gross_revenue=D("300000"),
+                                 source=ReportSource.portal, submitted_by="a@example.com", today=date(2026, 12, 10))
+    # a correction of a billed month waits for HQ finance (issue 11); finance accepts it
+    corrections.decide(session=session, review_id=corrections.review_of(session=session, report_id=corrected.id).id,
+                       accept=True, reason="", actor=SYSTEM, now=datetime(2026, 12, 11, 2, tzinfo=timezone.utc))
     make_revenue_report(session, site, "2026-12", "500000")
     session.commit()
 

@@ -15,7 +15,8 @@ from decimal import Decimal
 import pytest
 
 from brand_hub.models import Role
-from brand_hub.models.billing import Invoice, InvoiceStatus
+from brand_hub.models.billing import Invoice, InvoiceLine, InvoiceStatus
+from brand_hub.models.trust import DisputeAttachment, InvoiceDispute
 from brand_hub.models.compliance import Flag, FlagState, Severity
 from brand_hub.models.standards import Standard, StandardAcknowledgement
 from brand_hub.web.access import PUBLIC
@@ -68,13 +69,29 @@ def network(session):
                     state=FlagState.open, severity=Severity.major, opened_at=datetime.now(timezone.utc),
                     evidence={})
         invoice = Invoice(number=f"INV-{partner.code}", agreement_id=its_agreement.id, franchisee_id=partner.id,
-                          period="2026-10", status=InvoiceStatus.issued, plan_id="standard-2026",
+                          period="2026-10", status=InvoiceStatus.draft, plan_id="standard-2026",
                           issued_at=datetime.now(timezone.utc), due_date=date(2026, 11, 15), total=Decimal("100"))
         ack = StandardAcknowledgement(site_id=its_site.id, standard_id=standard.id,
                                       due_at=datetime.now(timezone.utc))
         session.add_all([flag, invoice, ack])
         session.flush()
-        owned[key] = {"flag_id": str(flag.id), "invoice_id": str(invoice.id), "ack_id": str(ack.id)}
+        line = InvoiceLine(invoice_id=invoice.id, position=1, site_id=its_site.id, site_code=its_site.code,
+                           kind="royalty", description="royalty", service_period="2026-10", amount=Decimal("100"),
+                           plan_id="standard-2026")
+        session.add(line)
+        session.flush()
+        invoice.status = InvoiceStatus.issued   # lines go on while it is a draft; issued, it is immutable
+        session.flush()
+        dispute = InvoiceDispute(invoice_id=invoice.id, invoice_line_id=line.id, franchisee_id=partner.id,
+                                 disputed_amount=Decimal("100"), proposed_amount=Decimal("50"), reason="check")
+        session.add(dispute)
+        session.flush()
+        attachment = DisputeAttachment(dispute_id=dispute.id, filename="proof.pdf", content_type="application/pdf",
+                                       size=4, sha256="0" * 64, data=b"%PDF")
+        session.add(attachment)
+        session.flush()
+        owned[key] = {"flag_id": str(flag.id), "invoice_id": str(invoice.id), "ack_id": str(ack.id),
+                      "dispute_id": str(dispute.id), "attachment_id": str(attachment.id)}
     session.commit()
     return dict(site=site, other_site=other_site, agreement=agreement, other_agreement=other_agreement,
                 users=users, outsider=outsider, mine=mine, theirs=theirs, owned=owned,
