@@ -6,7 +6,7 @@ events, and the view commits once.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -15,12 +15,11 @@ from flask_login import current_user
 from sqlalchemy import func
 from sqlmodel import select
 
-from .. import accounts, audit, collection, compliance, registry
-from ..billing import invoices
-from ..compliance.lifecycle import CURRENT
+from .. import accounts, audit, registry, standing
 from ..models import Agreement, AgreementStatus, AuditEvent, Franchisee, FranchiseeStatus, Role, Site, SiteStatus, User
 from ..web import db, settings
 from ..web.access import HQ_ADMINS, HQ_ALL, HQ_EDITORS, roles_required
+from . import pages
 
 bp = Blueprint("dashboard", __name__, url_prefix="/hq", template_folder="templates")
 
@@ -47,22 +46,29 @@ def _or_404(finder, **kwargs):
 @bp.route("/")
 @roles_required(HQ_ALL)
 def overview():
+    """The brand-health dashboard (品牌健康度仪表盘): who is in trouble and why, then the census."""
     session = db()
-    recent = session.exec(select(Site).order_by(Site.created_at.desc(), Site.id.desc()).limit(6)).all()
+    scope = _scope()
     return render_template("dashboard/overview.html", overview=registry.network_overview(session=session),
-                           recent_sites=recent, health=_network_health(session),
-                           partner_count=session.exec(select(func.count()).select_from(Franchisee)).one())
+                           board=pages.brand_health(session=session, scope=scope, indicators=_indicators()),
+                           health=None)
 
 
-def _network_health(session) -> dict:
-    """The few numbers HQ looks at first: what is wrong across the network right now."""
-    flag_states = compliance.counts_by_state(session=session)
-    today = datetime.now(ZoneInfo(settings().timezone)).date()
-    late_count, late_balance = invoices.overdue(session=session, today=today)
-    return {"open_flags": sum(n for state, n in flag_states.items() if state in {s.value for s in CURRENT}),
-            "on_notice": len(compliance.network_standing(session=session)),
-            "agents_failing": sum(1 for row in collection.feed_rows(session=session) if row.state == "failing"),
-            "overdue_invoices": late_count, "overdue_balance": late_balance}
+def _scope(franchisee_ids: tuple[int, ...] | None = None) -> pages.Scope:
+    """What a dashboard page reads: today in HQ's zone, now, and which partners."""
+    now = datetime.now(timezone.utc)
+    return pages.Scope(today=now.astimezone(ZoneInfo(settings().timezone)).date(), now=now,
+                       franchisee_ids=franchisee_ids)
+
+
+def _indicators():
+    """The current scoring model's indicators (none when the model files are missing or invalid)."""
+    from .. import scores
+
+    try:
+        return scores.load_model(settings=settings()).indicators
+    except scores.ScoringError:
+        return ()
 
 
 # ------------------------------------------------------------------ partners
