@@ -76,27 +76,53 @@ def _indicators():
 @bp.route("/partners")
 @roles_required(HQ_ALL)
 def partners():
+    """Partners, a page at a time, each with its standing (the same word as everywhere: ``brand_hub.standing``)."""
     session = db()
-    site_counts = dict(session.exec(select(Site.franchisee_id, func.count()).group_by(Site.franchisee_id)).all())
-    desk_counts = dict(session.exec(select(Site.franchisee_id, func.sum(Site.desks)).group_by(Site.franchisee_id)).all())
+    trouble = request.args.get("standing") == "trouble"
+    q = request.args.get("q", "").strip()
+    stmt = select(Franchisee)
+    if trouble:
+        stmt = stmt.where(standing.on_notice_condition())
+    if q:
+        stmt = stmt.where(Franchisee.code.contains(q) | Franchisee.legal_name.contains(q))
+    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+    page_no = _page_arg()
+    rows = session.exec(stmt.order_by(Franchisee.code).offset((page_no - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    ids = [p.id for p in rows]
+    site_counts = dict(session.exec(select(Site.franchisee_id, func.count()).where(Site.franchisee_id.in_(ids))
+                                    .group_by(Site.franchisee_id)).all())
+    desk_counts = dict(session.exec(select(Site.franchisee_id, func.sum(Site.desks)).where(Site.franchisee_id.in_(ids))
+                                    .group_by(Site.franchisee_id)).all())
     agreement_counts = dict(session.exec(select(Agreement.franchisee_id, func.count())
+                                         .where(Agreement.franchisee_id.in_(ids))
                                          .group_by(Agreement.franchisee_id)).all())
-    rows = session.exec(select(Franchisee).order_by(Franchisee.code)).all()
     return render_template("dashboard/partners.html", partners=rows, site_counts=site_counts,
-                           desk_counts=desk_counts, agreement_counts=agreement_counts)
+                           desk_counts=desk_counts, agreement_counts=agreement_counts,
+                           standings=standing.standings(session=session, franchisee_ids=ids),
+                           page=registry.Page(items=rows, total=total, page=page_no, per_page=PER_PAGE),
+                           trouble=trouble, q=q)
 
 
 @bp.route("/partners/<code>")
 @roles_required(HQ_ALL)
 def partner(code: str):
+    """One partner: why it stands where it stands, its sites' cards, money owed, open flags, then the registry."""
     session = db()
     franchisee = _or_404(registry.get_franchisee, code=code)
     agreements = session.exec(select(Agreement).where(Agreement.franchisee_id == franchisee.id)
                               .order_by(Agreement.start_date)).all()
     sites = session.exec(select(Site).where(Site.franchisee_id == franchisee.id).order_by(Site.code)).all()
     users = session.exec(select(User).where(User.franchisee_id == franchisee.id).order_by(User.email)).all()
+    scope = _scope((franchisee.id,))
+    quarters = pages.published_quarters(session=session)
+    risk = pages.partner_risks(session=session, scope=scope, quarters=quarters)[franchisee.id]
+    flags, flag_total = pages.open_flags(session=session, franchisee_id=franchisee.id)
     return render_template("dashboard/partner.html", franchisee=franchisee, agreements=agreements, sites=sites,
-                           users=users)
+                           users=users, risk=risk, quarters=quarters[:2], flags=flags, flag_total=flag_total,
+                           cards=pages.partner_site_cards(session=session, franchisee_id=franchisee.id,
+                                                          quarters=quarters),
+                           history=pages.notice_history(session=session, franchisee_id=franchisee.id),
+                           standing=standing.standing_of(session=session, franchisee_id=franchisee.id))
 
 
 def _partner_form(existing: Franchisee | None):
