@@ -19,11 +19,16 @@ from .. import accounts, audit, registry, standing
 from ..models import Agreement, AgreementStatus, AuditEvent, Franchisee, FranchiseeStatus, Role, Site, SiteStatus, User
 from ..web import db, settings
 from ..web.access import HQ_ADMINS, HQ_ALL, HQ_EDITORS, roles_required
-from . import pages
+from . import pages, words
 
 bp = Blueprint("dashboard", __name__, url_prefix="/hq", template_folder="templates")
 
 PER_PAGE = 25
+
+
+@bp.app_context_processor
+def _people_words() -> dict:
+    return words.helpers()
 
 
 def _actor() -> audit.Actor:
