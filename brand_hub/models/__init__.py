@@ -14,5 +14,6 @@ from .registry import (  # noqa: F401
     utcnow,
 )
 from . import collection, standards, scoring, compliance, billing  # noqa: F401,E402
+from . import partner_staff  # noqa: F401,E402
 
 metadata = SQLModel.metadata

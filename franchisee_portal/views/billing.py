@@ -18,7 +18,7 @@ from brand_hub.billing.views import invoice_page, pdf_response
 from brand_hub.models import Site
 from brand_hub.models.billing import Invoice, InvoiceStatus, ReportSource, RevenueReport
 from brand_hub.web import db
-from brand_hub.web.access import PORTAL_ALL, roles_required
+from brand_hub.web.access import PORTAL_ADMINS, roles_required
 
 from ..blueprint import bp
 from ..scope import get_owned, get_owned_by, owned_select
@@ -30,7 +30,7 @@ def _default_period() -> str:
 
 
 @bp.route("/revenue", methods=["GET", "POST"])
-@roles_required(PORTAL_ALL)
+@roles_required(PORTAL_ADMINS)  # money: partner admins only
 def revenue():
     session = db()
     sites = session.exec(owned_select(Site).order_by(Site.code)).all()
@@ -64,7 +64,7 @@ def revenue():
 
 
 @bp.route("/invoices")
-@roles_required(PORTAL_ALL)
+@roles_required(PORTAL_ADMINS)  # money: partner admins only
 def invoices():
     rows = db().exec(owned_select(Invoice).where(Invoice.status != InvoiceStatus.draft)
                      .order_by(Invoice.period.desc(), Invoice.number)).all()
@@ -79,12 +79,12 @@ def _own_issued(invoice_id: int) -> Invoice:
 
 
 @bp.route("/invoices/<int:invoice_id>")
-@roles_required(PORTAL_ALL)
+@roles_required(PORTAL_ADMINS)  # money: partner admins only
 def invoice(invoice_id: int):
     return render_template("portal/invoice.html", **invoice_page(db(), _own_issued(invoice_id)))
 
 
 @bp.route("/invoices/<int:invoice_id>.pdf")
-@roles_required(PORTAL_ALL)
+@roles_required(PORTAL_ADMINS)  # money: partner admins only
 def invoice_pdf(invoice_id: int):
     return pdf_response(db(), _own_issued(invoice_id))

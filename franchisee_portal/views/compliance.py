@@ -13,7 +13,8 @@ from flask_login import current_user
 from brand_hub import audit, compliance
 from brand_hub.compliance.lifecycle import CURRENT
 from brand_hub.models import Franchisee, Site
-from brand_hub.models.compliance import Flag
+from brand_hub.models.compliance import Flag, Severity
+from sqlalchemy import case
 from brand_hub.web import db, settings
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
@@ -30,7 +31,8 @@ def _rows(flags: list[Flag]) -> list[tuple]:
 def _flags(stmt, show: str):
     if show != "all":
         stmt = stmt.where(Flag.state.in_(sorted(CURRENT, key=lambda s: s.value)))
-    return db().exec(stmt.order_by(Flag.opened_at.desc().nulls_last(), Flag.id.desc()).limit(300)).all()
+    worst = case(*[(Flag.severity == severity, rank) for rank, severity in enumerate(Severity)], else_=-1)
+    return db().exec(stmt.order_by(worst.desc(), Flag.opened_at.desc().nulls_last(), Flag.id.desc()).limit(300)).all()
 
 
 @bp.route("/flags")

@@ -21,7 +21,7 @@ from brand_hub.web import db, settings
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
 from ..blueprint import bp
-from ..scope import current_franchisee_id, get_owned, get_owned_by, owned_select
+from ..scope import current_franchisee_id, get_owned, get_owned_by, owned_select, visible_site_ids
 
 
 def _now() -> datetime:
@@ -64,6 +64,8 @@ def acknowledge_standard(ack_id: int):
 def configs():
     rows = distribution.config_rows(session=db(), now=_now(), grace_minutes=settings().config_drift_grace_minutes,
                                     franchisee_id=current_franchisee_id())
+    visible = set(visible_site_ids(db()))  # a site manager sees their assigned sites only
+    rows = [row for row in rows if row.site.id in visible]
     return render_template("portal/configs.html", rows=rows)
 
 
