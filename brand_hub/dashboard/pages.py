@@ -232,8 +232,21 @@ def comparisons(*, session: Session, latest: Published | None, limit: int = 10) 
             stmt = stmt.limit(top)
         return [Comparison(key or "—", n, None if avg is None else float(avg), int(g or 0), int(y or 0), int(r or 0))
                 for key, n, avg, g, y, r in session.execute(stmt)]
-    return {"tier": grouped(Site.tier, [Site.tier]),
-            "region": grouped(Site.region, [Site.region]),
+    both: dict[str, dict[str, list]] = {"tier": {}, "region": {}}
+    for tier, region, n, scored, total, g, y, r in session.execute(
+            select(Site.tier, Site.region, func.count(), func.count(SiteScore.score), func.sum(SiteScore.score),
+                   *[func.sum(case((SiteScore.card == c, 1), else_=0)) for c in ("green", "yellow", "red")])
+            .join(Site, Site.id == SiteScore.site_id).where(_scores_of(latest)).group_by(Site.tier, Site.region)):
+        for kind, key in (("tier", tier), ("region", region)):
+            acc = both[kind].setdefault(key or "—", [0, 0, 0.0, 0, 0, 0])
+            for n_, value in enumerate((n, scored, float(total or 0), int(g or 0), int(y or 0), int(r or 0))):
+                acc[n_] += value
+
+    def folded(kind: str, order) -> list[Comparison]:
+        return [Comparison(k, v[0], v[2] / v[1] if v[1] else None, v[3], v[4], v[5])
+                for k, v in sorted(both[kind].items(), key=order)]
+    return {"tier": folded("tier", lambda kv: (TIER_ORDER.index(kv[0]) if kv[0] in TIER_ORDER else 9, kv[0])),
+            "region": folded("region", lambda kv: kv[0]),
             "city": grouped(Site.city, [func.count().desc(), Site.city], limit),
             "partner": grouped(Franchisee.code, [func.avg(SiteScore.score).asc(), Franchisee.code], limit)}
 
@@ -524,7 +537,7 @@ class HealthNow:
     overdue_balance: Decimal
 
 
-def health_now(*, session: Session, today: date) -> HealthNow:
+def health_now(*, session: Session, today: date, in_trouble: int | None = None) -> HealthNow:
     """The few numbers HQ looks at first, each one statement."""
     from brand_hub.compliance.lifecycle import CURRENT
 
@@ -538,8 +551,85 @@ def health_now(*, session: Session, today: date) -> HealthNow:
     balance = _fen(Invoice.total, pg) - _fen(Invoice.amount_paid, pg) - _fen(Invoice.amount_credited, pg)
     count, owed = session.execute(select(func.count(), func.sum(balance)).where(
         Invoice.status.in_(OPEN_INVOICE), Invoice.due_date < today, balance > 0)).one()
-    return HealthNow(open_flags, standing_service.count_in_trouble(session=session), failing, int(count or 0),
-                     _money(owed, pg))
+    if in_trouble is None:
+        in_trouble = standing_service.count_in_trouble(session=session)
+    return HealthNow(open_flags, in_trouble, failing, int(count or 0), _money(owed, pg))
+
+
+# ---------------------------------------------------------------- the census, in three statements
+
+@dataclass
+class Census:
+    """Sites by status, tier, region and city, desks and area of open sites, partners, active agreements."""
+
+    sites_by_status: dict[str, int] = field(default_factory=dict)
+    sites_by_tier: dict[str, int] = field(default_factory=dict)
+    sites_by_region: dict[str, int] = field(default_factory=dict)
+    sites_by_city: dict[str, int] = field(default_factory=dict)
+    partners_by_status: dict[str, int] = field(default_factory=dict)
+    total_sites: int = 0
+    total_desks: int = 0
+    total_area_m2: Decimal = Decimal("0")
+    active_agreements: int = 0
+
+
+TIER_ORDER = ("flagship", "standard", "lite")
+
+
+def census(*, session: Session) -> Census:
+    """The registry's counts for the bottom of the dashboard: one grouped query over the sites, two more."""
+    from brand_hub.models import Agreement, AgreementStatus, FranchiseeStatus
+
+    pg = is_postgres(session)
+    out = Census(sites_by_status={s.value: 0 for s in SiteStatus})
+    live = {SiteStatus.active.value, SiteStatus.onboarding.value}
+    tiers: dict[str, int] = {}
+    regions: dict[str, int] = {}
+    cities: dict[str, int] = {}
+    area = Decimal("0")
+    for status, tier, region, city, n, desks, fen in session.execute(
+            select(Site.status, Site.tier, Site.region, Site.city, func.count(), func.sum(Site.desks),
+                   func.sum(_fen(Site.area_m2, pg))).group_by(Site.status, Site.tier, Site.region, Site.city)):
+        status = getattr(status, "value", status)
+        out.sites_by_status[status] = out.sites_by_status.get(status, 0) + n
+        tiers[tier] = tiers.get(tier, 0) + n
+        regions[region or "—"] = regions.get(region or "—", 0) + n
+        cities[city] = cities.get(city, 0) + n
+        if status in live:
+            out.total_desks += int(desks or 0)
+            area += _money(fen, pg)
+    out.sites_by_tier = {t: tiers[t] for t in sorted(tiers, key=lambda t: (TIER_ORDER.index(t) if t in TIER_ORDER
+                                                                           else len(TIER_ORDER), t))}
+    out.sites_by_region = dict(sorted(regions.items()))
+    out.sites_by_city = dict(sorted(cities.items(), key=lambda kv: (-kv[1], kv[0])))
+    out.total_sites = sum(out.sites_by_status.values())
+    out.total_area_m2 = area
+    out.partners_by_status = {getattr(k, "value", k): n for k, n in session.execute(
+        select(Franchisee.status, func.count()).group_by(Franchisee.status))}
+    out.active_agreements = session.exec(select(func.count()).select_from(Agreement).where(
+        Agreement.status == AgreementStatus.active)).one()
+    return out
+
+
+_MODEL_CACHE: dict[str, tuple[float, Any]] = {}
+
+
+def current_indicators(settings, ttl: float = 60.0):
+    """The current scoring model's indicators, read from its files at most once a minute (none if unreadable)."""
+    import time
+
+    from brand_hub import scores
+
+    key = str(getattr(settings, "scoring_dir", "") or "")
+    found = _MODEL_CACHE.get(key)
+    if found and time.monotonic() - found[0] < ttl:
+        return found[1]
+    try:
+        indicators = scores.load_model(settings=settings).indicators
+    except scores.ScoringError:
+        indicators = ()
+    _MODEL_CACHE[key] = (time.monotonic(), indicators)
+    return indicators
 
 
 # ---------------------------------------------------------------- the whole dashboard
@@ -572,9 +662,12 @@ def brand_health(*, session: Session, scope: Scope, indicators) -> BrandHealth:
     quarters = published_quarters(session=session)
     latest = quarters[0] if quarters else None
     previous = quarters[1] if len(quarters) > 1 else None
-    ranked, total = at_risk(partner_risks(session=session, scope=scope, quarters=quarters))
+    risks = partner_risks(session=session, scope=scope, quarters=quarters)
+    ranked, total = at_risk(risks)
     rises, falls = movers(session=session, latest=latest, previous=previous)
-    return BrandHealth(health=health_now(session=session, today=scope.today), quarters=quarters,
+    trouble = sum(1 for r in risks.values() if r.standing in standing_service.TROUBLE) \
+        if scope.franchisee_ids is None else None
+    return BrandHealth(health=health_now(session=session, today=scope.today, in_trouble=trouble), quarters=quarters,
                        cards=card_trend(session=session, quarters=quarters),
                        indicators=indicator_spread(session=session, quarters=quarters, indicators=indicators),
                        month=running_month(session=session, today=scope.today), at_risk=ranked, at_risk_total=total,

@@ -54,9 +54,8 @@ def overview():
     """The brand-health dashboard (品牌健康度仪表盘): who is in trouble and why, then the census."""
     session = db()
     scope = _scope()
-    return render_template("dashboard/overview.html", overview=registry.network_overview(session=session),
-                           board=pages.brand_health(session=session, scope=scope, indicators=_indicators()),
-                           health=None)
+    return render_template("dashboard/overview.html", overview=pages.census(session=session),
+                           board=pages.brand_health(session=session, scope=scope, indicators=_indicators()))
 
 
 def _scope(franchisee_ids: tuple[int, ...] | None = None) -> pages.Scope:
@@ -68,12 +67,7 @@ def _scope(franchisee_ids: tuple[int, ...] | None = None) -> pages.Scope:
 
 def _indicators():
     """The current scoring model's indicators (none when the model files are missing or invalid)."""
-    from .. import scores
-
-    try:
-        return scores.load_model(settings=settings()).indicators
-    except scores.ScoringError:
-        return ()
+    return pages.current_indicators(settings())
 
 
 # ------------------------------------------------------------------ partners

@@ -202,14 +202,10 @@ def metric_thresholds() -> dict[str, dict[str, float]]:
     """Per metric, the limits the scoring model's indicators hold it to (drawn as lines on the charts)."""
     from flask import current_app
 
-    from brand_hub import scores
+    from brand_hub.dashboard.pages import current_indicators
 
-    try:
-        model = scores.load_model(settings=current_app.extensions["brandhub.settings"])
-    except (scores.ScoringError, KeyError):
-        return {}
     out: dict[str, dict[str, float]] = {}
-    for indicator in model.indicators:
+    for indicator in current_indicators(current_app.extensions["brandhub.settings"]):
         limits = getattr(indicator, "thresholds", None) or {}
         if indicator.metric and limits:
             out.setdefault(indicator.metric, {}).update({k: float(v) for k, v in limits.items()

@@ -43,14 +43,10 @@ def _indicator_titles() -> dict[str, str]:
     """The scoring model's indicator titles in the reader's language (empty if the model cannot be read)."""
     from flask_babel import get_locale
 
-    from brand_hub import scores
+    from brand_hub.dashboard.pages import current_indicators
 
-    try:
-        model = scores.load_model(settings=settings())
-    except scores.ScoringError:
-        return {}
     zh = str(get_locale() or "zh").startswith("zh")
-    return {i.id: (i.title_zh if zh else i.title_en) for i in model.indicators}
+    return {i.id: (i.title_zh if zh else i.title_en) for i in current_indicators(settings())}
 
 
 @bp.route("/sites")
