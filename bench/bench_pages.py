@@ -260,6 +260,20 @@ def measure(client: requests.Session, base: str, path: str, repeat: int, stateme
             "static_p95": pct(static, .95), "statements": count, "kb": size / 1024}
 
 
+HEADER = (f"{'front':<7} {'page':<44} {'HTTP':>4} {'KB':>6} {'p50 ms':>7} {'p95 ms':>7} {'static p95':>10} "
+          f"{'ratio':>6} {'SQL':>4}")
+
+
+def _over(r: dict) -> bool:
+    return r["p95"] > 150 or r["statements"] > 30 or r["status"] != 200
+
+
+def line(front: str, path: str, r: dict) -> str:
+    ratio = r["p95"] / r["static_p95"] if r["static_p95"] else float("nan")
+    return (f"{front:<7} {path[:44]:<44} {r['status']:>4} {r['kb']:>6.0f} {r['p50']:>7.1f} {r['p95']:>7.1f} "
+            f"{r['static_p95']:>10.1f} {ratio:>6.1f} {r['statements']:>4}{' !' if _over(r) else ''}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sites", type=int, default=10_000)
@@ -280,7 +294,7 @@ def main() -> None:
     try:
         migrate.upgrade(url)
         seeded = seed(url, args.sites, args.partners, today)
-        print(f"seeded in {seeded['seconds']:.1f} s: {seeded['scores']} scores, {seeded['flags']} flags")
+        print(f"seeded in {seeded['seconds']:.1f} s: {seeded['scores']} scores, {seeded['flags']} flags", flush=True)
         with tempfile.TemporaryDirectory() as tmp:
             app, base, statements, (stop, thread, server) = serve(url, Path(tmp))
             try:
@@ -288,13 +302,16 @@ def main() -> None:
                           "invoice_id": str(seeded["partner_invoice"]), "flag_id": str(seeded["flag_id"]),
                           "period": seeded["period"], "key": "iaq-co2"}
                 rows = []
+                print(HEADER, flush=True)
                 hq = signed_in(base, "hq@bench.example")
                 for path in pages_of(app, ("dashboard.", "billing.", "scores.", "compliance.", "collection.",
                                            "distribution."), values):
                     rows.append(("HQ", path, measure(hq, base, path, args.repeat, statements)))
+                    print(line(*rows[-1]), flush=True)
                 partner = signed_in(base, "admin@p0000.example")
                 for path in pages_of(app, ("portal.",), values):
                     rows.append(("portal", path, measure(partner, base, path, args.repeat, statements)))
+                    print(line(*rows[-1]), flush=True)
             finally:
                 stop.set()
                 thread.join(timeout=5)
@@ -305,16 +322,7 @@ def main() -> None:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
-    print(f"{'front':<7} {'page':<44} {'HTTP':>4} {'KB':>6} {'p50 ms':>7} {'p95 ms':>7} {'static p95':>10} "
-          f"{'ratio':>6} {'SQL':>4}")
-    over = []
-    for front, path, r in rows:
-        ratio = r["p95"] / r["static_p95"] if r["static_p95"] else float("nan")
-        flag = " !" if r["p95"] > 150 or r["statements"] > 30 or r["status"] != 200 else ""
-        if flag:
-            over.append(path)
-        print(f"{front:<7} {path[:44]:<44} {r['status']:>4} {r['kb']:>6.0f} {r['p50']:>7.1f} {r['p95']:>7.1f} "
-              f"{r['static_p95']:>10.1f} {ratio:>6.1f} {r['statements']:>4}{flag}")
+    over = [path for _front, path, r in rows if _over(r)]
     print(f"pages over p95 150 ms or 30 statements (or not 200): {len(over)} of {len(rows)}"
           + (f": {', '.join(over)}" if over else ""))
 
