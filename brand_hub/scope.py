@@ -17,14 +17,16 @@ from .models import Site
 @dataclass(frozen=True)
 class Scope:
     franchisee_id: int | None = None  # None: HQ, every site of the network
+    sites: tuple[int, ...] | None = None  # a partner's staff member: only these sites (None: all the partner's)
 
     @classmethod
     def hq(cls) -> "Scope":
         return cls()
 
     @classmethod
-    def partner(cls, franchisee_id: int) -> "Scope":
-        return cls(franchisee_id)
+    def partner(cls, franchisee_id: int, sites: list[int] | tuple[int, ...] | None = None) -> "Scope":
+        """One partner's records; with ``sites``, only those sites' (a site manager's assigned sites)."""
+        return cls(franchisee_id, tuple(sites) if sites is not None else None)
 
     @property
     def is_hq(self) -> bool:
@@ -34,7 +36,8 @@ class Scope:
         """A subquery of the site ids in scope, or None for HQ (no condition)."""
         if self.is_hq:
             return None
-        return select(Site.id).where(Site.franchisee_id == self.franchisee_id)
+        stmt = select(Site.id).where(Site.franchisee_id == self.franchisee_id)
+        return stmt if self.sites is None else stmt.where(Site.id.in_(self.sites))
 
     def where_site(self, stmt, column):
         """``stmt`` limited to rows whose ``column`` (a site id) is in scope."""

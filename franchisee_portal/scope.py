@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from flask import abort
 from flask_login import current_user
+from sqlalchemy import false
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from brand_hub import tenure
-from brand_hub.models import Agreement, Franchisee, Site
+from brand_hub.scope import Scope
+from brand_hub.models import Agreement, Franchisee, Site, User
 from brand_hub.models.billing import Invoice, InvoiceLine
 
 
@@ -47,8 +49,8 @@ def scope_to(stmt, model, franchisee_id: int):
 
 
 def owned_select(model) -> SelectOfScalar:
-    """``select(model)`` limited to the signed-in partner's rows."""
-    return scope_to(select(model), model, current_franchisee_id())
+    """``select(model)`` limited to the signed-in partner's rows (and, for staff, their assigned sites')."""
+    return staff_scope(scope_to(select(model), model, current_franchisee_id()), model, current_user)
 
 
 def get_owned(session: Session, model, object_id) -> object:
@@ -82,7 +84,8 @@ def get_owned_by(session: Session, model, **criteria) -> object:
 
 def held_sites_select() -> SelectOfScalar:
     """The sites the signed-in partner holds today or held before (for pages about its past)."""
-    return select(Site).where(Site.id.in_(tenure.sites_ever_held(current_franchisee_id())))
+    stmt = select(Site).where(Site.id.in_(tenure.sites_ever_held(current_franchisee_id())))
+    return staff_scope(stmt, Site, current_user)  # a site manager: only the sites assigned to them
 
 
 def _reachable_select(model) -> SelectOfScalar:
@@ -92,3 +95,54 @@ def _reachable_select(model) -> SelectOfScalar:
 def site_holding(session: Session, site: Site) -> tenure.Holding:
     """The signed-in partner's tenures of ``site`` (``holds_now``: it is the partner's today)."""
     return tenure.holding(session=session, site=site, franchisee_id=current_franchisee_id())
+
+
+# ---------------------------------------------------------------- partner staff (issue 10)
+# A ``franchisee_staff`` user (a site manager) sees only the sites a partner admin
+# assigned to them, and none of the money. This narrows what ``scope_to`` already
+# limited to the partner; admins pass through unchanged.
+
+MONEY_TABLES = frozenset({"agreement", "invoice", "invoice_line", "invoice_document", "credit_note", "payment",
+                          "revenue_report", "billing_run"})
+
+
+def is_staff(user) -> bool:
+    return getattr(getattr(user, "role", None), "value", getattr(user, "role", None)) == "franchisee_staff"
+
+
+def assigned_site_ids(user):
+    """A subquery of the site ids assigned to ``user``."""
+    from brand_hub.models.partner_staff import SiteAssignment
+
+    return select(SiteAssignment.site_id).where(SiteAssignment.user_id == user.id)
+
+
+def staff_scope(stmt, model, user):
+    """For staff: only rows of their assigned sites, none of the money, themselves among the users."""
+    if not is_staff(user):
+        return stmt
+    table = getattr(model, "__tablename__", "")
+    if table in MONEY_TABLES:
+        return stmt.where(false())
+    if model is Site:
+        return stmt.where(Site.id.in_(assigned_site_ids(user)))
+    if model is Franchisee:
+        return stmt
+    if model is User:
+        return stmt.where(User.id == user.id)
+    if hasattr(model, "site_id"):  # rows about the partner as a whole (no site) stay with the admins
+        return stmt.where(model.site_id.in_(assigned_site_ids(user)))
+    return stmt.where(false())  # a model staff scoping does not know: refuse rather than leak
+
+
+def visible_site_ids(session: Session) -> list[int]:
+    """The ids of the sites the signed-in portal user may see (all the partner's for an admin)."""
+    stmt = scope_to(select(Site.id), Site, current_franchisee_id())
+    return list(session.exec(staff_scope(stmt, Site, current_user)))
+
+
+def portal_scope(session: Session) -> Scope:
+    """The signed-in portal user's scope for the read modules: the partner, narrowed to a site manager's sites."""
+    if is_staff(current_user):
+        return Scope.partner(current_franchisee_id(), visible_site_ids(session))
+    return Scope.partner(current_franchisee_id())

@@ -17,10 +17,10 @@ from standards.loader import InvalidFiles
 from .. import audit
 from ..models import Agreement, Franchisee, Site
 from ..models.billing import BillingRun, CreditNote, Invoice, InvoiceLine, InvoiceStatus, Payment, RevenueReport
-from ..web import db, settings
+from ..dashboard import pages as dashboard_pages
+from ..web import converters, db, settings
 from ..web.access import HQ_ALL, HQ_FINANCE, roles_required
-from ..web import converters
-from . import BillingError, invoices, parse_period, pdf, plans, runs, shift_period
+from . import BillingError, invoices, pages, parse_period, pdf, plans, runs, shift_period
 from .revenue import parse_amount
 
 bp = Blueprint("billing", __name__, url_prefix="/hq/billing", template_folder="templates")
@@ -28,27 +28,133 @@ bp = Blueprint("billing", __name__, url_prefix="/hq/billing", template_folder="t
 PER_PAGE = 50
 
 
+def _today() -> date:
+    """Today in HQ's zone: an invoice is overdue from the day after its due date there."""
+    return datetime.now(ZoneInfo(settings().timezone)).date()
+
+
+def _page_arg() -> int:
+    return max(1, request.args.get("page", 1, type=int) or 1)
+
+
+def _csv(name: str, text: str) -> Response:
+    """A CSV download (with a BOM so spreadsheet programs read the Chinese names right)."""
+    return Response("\ufeff" + text, mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+
+
+def _invoice_filter() -> pages.InvoiceFilter:
+    args = request.args
+    status = args.get("status", "").strip()
+    if status and status not in pages.invoice_statuses():
+        abort(400, _("Unknown invoice status."))
+    period = args.get("period", "").strip()
+    if period:
+        try:
+            parse_period(period)
+        except BillingError as exc:
+            abort(400, str(exc))
+    return pages.InvoiceFilter(period=period, status=status, franchisee=args.get("franchisee", "").strip(),
+                               number=args.get("number", "").strip())
+
+
+def _invoice_csv_rows(rows, today: date):
+    for inv, partner, agreement in rows:
+        yield (inv.number or "", inv.period, partner.code, partner.legal_name, agreement.number, inv.status.value,
+               "yes" if inv.is_overdue(today) else "", inv.total, inv.amount_paid, inv.amount_credited, inv.balance,
+               inv.due_date.isoformat() if inv.due_date else "")
+
+
 @bp.route("/")
 @roles_required(HQ_ALL)
 def index():
+    """Invoices filtered (by period, status incl. open and overdue, partner, number) with the filtered totals."""
     session = db()
-    query = {k: request.args.get(k, "").strip() for k in ("period", "status", "franchisee", "number")}
-    stmt = select(Invoice, Franchisee, Agreement).join(Franchisee, Franchisee.id == Invoice.franchisee_id) \
-        .join(Agreement, Agreement.id == Invoice.agreement_id)
-    if query["period"]:
-        stmt = stmt.where(Invoice.period == query["period"])
-    if query["status"] in {s.value for s in InvoiceStatus}:
-        stmt = stmt.where(Invoice.status == InvoiceStatus(query["status"]))
-    if query["franchisee"]:
-        stmt = stmt.where(Franchisee.code == query["franchisee"])
-    if query["number"]:
-        stmt = stmt.where(Invoice.number.contains(query["number"]))
-    rows = session.exec(stmt.order_by(Invoice.period.desc(), Agreement.number).limit(PER_PAGE)).all()
+    flt = _invoice_filter()
+    today = _today()
+    if request.args.get("format") == "csv":
+        rows = pages.invoice_rows(session=session, flt=flt, today=today)
+        return _csv("invoices", pages.to_csv(
+            ["number", "period", "partner", "partner_name", "agreement", "status", "overdue", "total", "paid",
+             "credited", "balance", "due_date"], _invoice_csv_rows(rows, today)))
+    listing = pages.invoice_list(session=session, flt=flt, today=today, page=_page_arg(), per_page=PER_PAGE)
     runs = session.exec(select(BillingRun).order_by(BillingRun.id.desc()).limit(10)).all()
-    periods = session.exec(select(Invoice.period).distinct().order_by(Invoice.period.desc())).all()
-    partners = session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)).all()
-    return render_template("billing/index.html", rows=rows, runs=runs, query=query, periods=periods,
-                           partners=partners, statuses=[s.value for s in InvoiceStatus], today=date.today())
+    periods = session.exec(select(Invoice.period).distinct().order_by(Invoice.period.desc()).limit(36)).all()
+    partners = session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)
+                            .limit(500)).all()
+    return render_template("billing/index.html", rows=listing.items, page=listing, runs=runs, query=flt,
+                           periods=periods, partners=partners, statuses=pages.invoice_statuses(), today=today,
+                           money=dashboard_pages.monthly_money(session=session, today=today))
+
+
+@bp.route("/receivables")
+@roles_required(HQ_ALL)
+def receivables():
+    """What partners owe, by how long past due, largest balance first; the network's total on top."""
+    session = db()
+    today = _today()
+    overdue_only = request.args.get("overdue") == "1"
+    if request.args.get("format") == "csv":
+        listing, total = pages.receivables(session=session, today=today, overdue_only=overdue_only, limit=100_000)
+        rows = [(a.code, a.name, a.invoices, *[a.buckets[b] for b in pages.BUCKETS], a.balance,
+                 a.oldest_due.isoformat() if a.oldest_due else "") for a in listing.items]
+        return _csv(f"receivables-{today.isoformat()}", pages.to_csv(
+            ["partner", "partner_name", "invoices", *pages.BUCKETS, "balance", "oldest_due"], rows))
+    listing, total = pages.receivables(session=session, today=today, page=_page_arg(), per_page=PER_PAGE,
+                                       overdue_only=overdue_only)
+    return render_template("billing/receivables.html", page=listing, total=total, today=today,
+                           buckets=pages.BUCKETS, overdue_only=overdue_only)
+
+
+@bp.route("/periods/<period>")
+@roles_required(HQ_ALL)
+def run_period(period: str):
+    """One billing period: invoices and totals against the month before, runs, estimates, left-out agreements,
+    credit notes and payments."""
+    session = db()
+    try:
+        found = pages.run_page(session=session, period=period, today=_today(), page=_page_arg(), per_page=PER_PAGE)
+    except BillingError:
+        abort(404)
+    if request.args.get("format") == "csv":
+        rows = pages.invoice_rows(session=session, flt=pages.InvoiceFilter(period=period), today=_today())
+        return _csv(f"billing-{period}", pages.to_csv(
+            ["number", "period", "partner", "partner_name", "agreement", "status", "overdue", "total", "paid",
+             "credited", "balance", "due_date"], _invoice_csv_rows(rows, _today())))
+    return render_template("billing/run.html", run=found, page=found.invoices, today=_today())
+
+
+@bp.route("/revenue-reports")
+@roles_required(HQ_ALL)
+def revenue_reports():
+    """Every partner's monthly revenue reports: reported, late, estimated, corrected, missing."""
+    session = db()
+    args = request.args
+    state = args.get("state", "").strip()
+    period = args.get("period", "").strip()
+    if state and state not in pages.REPORT_STATES:
+        abort(400, _("Unknown report state."))
+    if period:
+        try:
+            parse_period(period)
+        except BillingError as exc:
+            abort(400, str(exc))
+    flt = pages.ReportFilter(period=period, franchisee=args.get("franchisee", "").strip(), state=state)
+    common = dict(session=session, flt=flt, today=_today(), due_day=settings().revenue_report_due_day,
+                  tz=settings().timezone)
+    if args.get("format") == "csv":
+        listing, totals = pages.revenue_reports(**common, limit=100_000)
+        rows = [(r.period, r.code, r.name, r.expected, r.reported, r.corrected, r.estimated, r.late, r.missing,
+                 r.revenue) for r in listing.items]
+        return _csv("revenue-reports", pages.to_csv(
+            ["period", "partner", "partner_name", "sites_expected", "reported", "corrected", "estimated", "late",
+             "missing", "gross_revenue"], rows))
+    listing, totals = pages.revenue_reports(**common, page=_page_arg(), per_page=PER_PAGE)
+    partners = session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)
+                            .limit(500)).all()
+    return render_template("billing/revenue_reports.html", page=listing, totals=totals, query=flt,
+                           partners=partners, states=pages.REPORT_STATES,
+                           periods=pages.recent_months(_today(), 12)[::-1])
 
 
 def _invoice_or_404(invoice_id: int) -> Invoice:

@@ -235,19 +235,14 @@ class PartnerStanding:
 
 
 def network_standing(*, session: Session) -> list[PartnerStanding]:
-    """Partners on notice (a red card in force) or under termination review (two reds in a row)."""
-    rows = session.exec(select(Flag, Franchisee).join(Franchisee, Franchisee.id == Flag.franchisee_id)
-                        .where(Flag.rule.in_(["red-card", "termination-review"]),
-                               Flag.state.in_(sorted(ACTIVE, key=lambda s: s.value)))
-                        .order_by(Franchisee.code, Flag.id)).all()
-    grouped: dict[int, tuple[Franchisee, list[Flag]]] = {}
-    for flag, partner in rows:
-        grouped.setdefault(partner.id, (partner, []))[1].append(flag)
-    out = []
-    for partner, flags in grouped.values():
-        standing = "termination_review" if any(f.rule == "termination-review" for f in flags) else "on_notice"
-        out.append(PartnerStanding(partner, standing, flags))
-    return sorted(out, key=lambda p: (p.standing != "termination_review", p.franchisee.code))
+    """Partners on notice (a red card in force, or set by HQ) or under termination review (two reds in a row).
+
+    The decision itself lives in ``brand_hub.standing`` so every page says the same.
+    """
+    from brand_hub import standing
+
+    return [PartnerStanding(partner, found.standing, list(found.flags))
+            for partner, found in standing.in_trouble(session=session)]
 
 
 def current_by_rule(*, session: Session) -> list[tuple[Flag, int]]:

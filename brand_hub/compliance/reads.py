@@ -20,6 +20,8 @@ def flags(*, session: Session, scope: Scope, filters: FlagFilters, now: datetime
     stmt = flag_select(filters, now)
     if not scope.is_hq:
         stmt = stmt.where(Flag.franchisee_id == scope.franchisee_id)
+    if scope.sites is not None:  # a site manager: flags of their sites, not the partner-wide ones
+        stmt = stmt.where(Flag.site_id.in_(scope.sites))
     if newest_first:
         stmt = stmt.order_by(None).order_by(Flag.opened_at.desc().nulls_last(), Flag.id.desc())
     return paginate(session, stmt, page=page)

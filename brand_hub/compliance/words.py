@@ -59,12 +59,12 @@ def describe(flag: Flag) -> str:
         if e.get("measure") == "share_within":
             return _("%(metric)s was within %(limit)s in %(share)s of %(hours)s readings over the last %(days)s "
                      "days; the standard %(standard)s v%(version)s asks for at least %(needed)s.",
-                     metric=e.get("metric"), limit=limit, share=f"{float(e['value']):.1%}",
+                     metric=_metric(e.get("metric")), limit=limit, share=f"{float(e['value']):.1%}",
                      hours=_hours_words(e.get("hours")), days=e.get("window_days"),
                      standard=e.get("standard"), version=e.get("version"), needed=f"{float(e['share']):.0%}")
         return _("%(measure)s of %(metric)s over the last %(days)s days was %(value)s; the standard %(standard)s "
                  "v%(version)s asks for %(limit)s.", measure=MEASURES.get(e.get("measure"), e.get("measure")),
-                 metric=e.get("metric"), days=e.get("window_days"), value=_num(e["value"]), limit=limit,
+                 metric=_metric(e.get("metric")), days=e.get("window_days"), value=_num(e["value"]), limit=limit,
                  standard=e.get("standard"), version=e.get("version"))
     if flag.rule == "agent-unreachable":
         return _("The hub has not reached the site's agent for %(hours)s hours (warning after 24, critical "
@@ -138,6 +138,13 @@ def helpers() -> dict:
             "flag_event": lambda v: EVENTS.get(v, v), "flag_rule": rule_title, "flag_describe": describe,
             "flag_escalation": lambda n: ESCALATION.get(n, n), "flag_standing": lambda v: STANDINGS.get(v, v),
             "flag_reason": event_reason}
+
+
+def _metric(name: str | None) -> str:
+    """A metric's name with its unit in the reader's language (``co2_ppm`` → 二氧化碳（ppm）)."""
+    from brand_hub.dashboard.words import metric_words
+
+    return metric_words(name)
 
 
 def _hours_words(hours: str | None) -> str:

@@ -6,7 +6,7 @@ events, and the view commits once.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
@@ -15,19 +15,23 @@ from flask_login import current_user
 from sqlalchemy import func
 from sqlmodel import select
 
-from .. import accounts, audit, collection, compliance, registry
-from ..billing import invoices
-from ..compliance.lifecycle import CURRENT
+from .. import accounts, audit, registry, standing
 from ..models import Agreement, AgreementStatus, AuditEvent, Franchisee, FranchiseeStatus, Role, Site, SiteStatus, User
 from ..paging import paginate
 from ..web.lookups import or_404
 from ..web import db, settings
 from ..web.access import HQ_ADMINS, HQ_ALL, HQ_EDITORS, roles_required
 from ..web import converters
+from . import pages, words
 
 bp = Blueprint("dashboard", __name__, url_prefix="/hq", template_folder="templates")
 
 PER_PAGE = 25
+
+
+@bp.app_context_processor
+def _people_words() -> dict:
+    return words.helpers()
 
 
 def _actor() -> audit.Actor:
@@ -46,22 +50,23 @@ _or_404 = or_404
 @bp.route("/")
 @roles_required(HQ_ALL)
 def overview():
+    """The brand-health dashboard (品牌健康度仪表盘): who is in trouble and why, then the census."""
     session = db()
-    recent = session.exec(select(Site).order_by(Site.created_at.desc(), Site.id.desc()).limit(6)).all()
-    return render_template("dashboard/overview.html", overview=registry.network_overview(session=session),
-                           recent_sites=recent, health=_network_health(session),
-                           partner_count=session.exec(select(func.count()).select_from(Franchisee)).one())
+    scope = _scope()
+    return render_template("dashboard/overview.html", overview=pages.census(session=session),
+                           board=pages.brand_health(session=session, scope=scope, indicators=_indicators()))
 
 
-def _network_health(session) -> dict:
-    """The few numbers HQ looks at first: what is wrong across the network right now."""
-    flag_states = compliance.counts_by_state(session=session)
-    today = datetime.now(ZoneInfo(settings().timezone)).date()
-    late_count, late_balance = invoices.overdue(session=session, today=today)
-    return {"open_flags": sum(n for state, n in flag_states.items() if state in {s.value for s in CURRENT}),
-            "on_notice": len(compliance.network_standing(session=session)),
-            "agents_failing": sum(1 for row in collection.feed_rows(session=session) if row.state == "failing"),
-            "overdue_invoices": late_count, "overdue_balance": late_balance}
+def _scope(franchisee_ids: tuple[int, ...] | None = None) -> pages.Scope:
+    """What a dashboard page reads: today in HQ's zone, now, and which partners."""
+    now = datetime.now(timezone.utc)
+    return pages.Scope(today=now.astimezone(ZoneInfo(settings().timezone)).date(), now=now,
+                       franchisee_ids=franchisee_ids)
+
+
+def _indicators():
+    """The current scoring model's indicators (none when the model files are missing or invalid)."""
+    return pages.current_indicators(settings())
 
 
 # ------------------------------------------------------------------ partners
@@ -69,27 +74,53 @@ def _network_health(session) -> dict:
 @bp.route("/partners")
 @roles_required(HQ_ALL)
 def partners():
+    """Partners, a page at a time, each with its standing (the same word as everywhere: ``brand_hub.standing``)."""
     session = db()
-    site_counts = dict(session.exec(select(Site.franchisee_id, func.count()).group_by(Site.franchisee_id)).all())
-    desk_counts = dict(session.exec(select(Site.franchisee_id, func.sum(Site.desks)).group_by(Site.franchisee_id)).all())
+    trouble = request.args.get("standing") == "trouble"
+    q = request.args.get("q", "").strip()
+    stmt = select(Franchisee)
+    if trouble:
+        stmt = stmt.where(standing.on_notice_condition())
+    if q:
+        stmt = stmt.where(Franchisee.code.contains(q) | Franchisee.legal_name.contains(q))
+    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+    page_no = _page_arg()
+    rows = session.exec(stmt.order_by(Franchisee.code).offset((page_no - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    ids = [p.id for p in rows]
+    site_counts = dict(session.exec(select(Site.franchisee_id, func.count()).where(Site.franchisee_id.in_(ids))
+                                    .group_by(Site.franchisee_id)).all())
+    desk_counts = dict(session.exec(select(Site.franchisee_id, func.sum(Site.desks)).where(Site.franchisee_id.in_(ids))
+                                    .group_by(Site.franchisee_id)).all())
     agreement_counts = dict(session.exec(select(Agreement.franchisee_id, func.count())
+                                         .where(Agreement.franchisee_id.in_(ids))
                                          .group_by(Agreement.franchisee_id)).all())
-    rows = session.exec(select(Franchisee).order_by(Franchisee.code)).all()
     return render_template("dashboard/partners.html", partners=rows, site_counts=site_counts,
-                           desk_counts=desk_counts, agreement_counts=agreement_counts)
+                           desk_counts=desk_counts, agreement_counts=agreement_counts,
+                           standings=standing.standings(session=session, franchisee_ids=ids),
+                           page=registry.Page(items=rows, total=total, page=page_no, per_page=PER_PAGE),
+                           trouble=trouble, q=q)
 
 
 @bp.route("/partners/<code>")
 @roles_required(HQ_ALL)
 def partner(code: str):
+    """One partner: why it stands where it stands, its sites' cards, money owed, open flags, then the registry."""
     session = db()
     franchisee = _or_404(registry.get_franchisee, code=code)
     agreements = session.exec(select(Agreement).where(Agreement.franchisee_id == franchisee.id)
                               .order_by(Agreement.start_date)).all()
     sites = session.exec(select(Site).where(Site.franchisee_id == franchisee.id).order_by(Site.code)).all()
     users = session.exec(select(User).where(User.franchisee_id == franchisee.id).order_by(User.email)).all()
+    scope = _scope((franchisee.id,))
+    quarters = pages.published_quarters(session=session)
+    risk = pages.partner_risks(session=session, scope=scope, quarters=quarters)[franchisee.id]
+    flags, flag_total = pages.open_flags(session=session, franchisee_id=franchisee.id)
     return render_template("dashboard/partner.html", franchisee=franchisee, agreements=agreements, sites=sites,
-                           users=users)
+                           users=users, risk=risk, quarters=quarters[:2], flags=flags, flag_total=flag_total,
+                           cards=pages.partner_site_cards(session=session, franchisee_id=franchisee.id,
+                                                          quarters=quarters),
+                           history=pages.notice_history(session=session, franchisee_id=franchisee.id),
+                           standing=standing.standing_of(session=session, franchisee_id=franchisee.id))
 
 
 def _partner_form(existing: Franchisee | None):

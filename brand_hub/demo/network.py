@@ -147,7 +147,24 @@ def seed(session: Session) -> list[str]:
                                  role=role, name=f"{partner['contact_name'] if prefix == 'admin' else title}",
                                  franchisee_code=partner["code"])
             logins.append(f"  partner  {role:<17} {email}  ({partner['legal_name']})")
+    _assign_demo_staff(session)
     return logins
+
+
+def _assign_demo_staff(session: Session) -> None:
+    """Each partner's site manager (staff@…) looks after the partner's first two sites (issue 10)."""
+    from sqlmodel import select
+
+    from brand_hub import partner_staff
+    from brand_hub.models import Franchisee, Site, User
+
+    for partner in PARTNERS:
+        franchisee = session.exec(select(Franchisee).where(Franchisee.code == partner["code"])).one()
+        staff = session.exec(select(User).where(User.email == f"staff@{partner['code'].lower()}.example")).one()
+        site_ids = list(session.exec(select(Site.id).where(Site.franchisee_id == franchisee.id)
+                                     .order_by(Site.code).limit(2)))
+        partner_staff.set_sites(session=session, actor=DEMO_ACTOR, franchisee_id=franchisee.id, user=staff,
+                                site_ids=site_ids)
 
 
 def run(context: DemoContext) -> None:

@@ -18,8 +18,9 @@ from ..scope import Scope
 
 def config_list(*, session: Session, scope: Scope, now: datetime, grace_minutes: int) -> list:
     """Every site in scope with its desired and applied config and drift, drifted first."""
-    return distribution.config_rows(session=session, now=now, grace_minutes=grace_minutes,
+    rows = distribution.config_rows(session=session, now=now, grace_minutes=grace_minutes,
                                     franchisee_id=scope.franchisee_id)
+    return rows if scope.sites is None else [row for row in rows if row.site.id in scope.sites]
 
 
 def site_config(*, session: Session, site: Site, old: int | None, new: int | None, grace_minutes: int,

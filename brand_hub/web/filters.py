@@ -29,9 +29,20 @@ def money(value: Decimal | int | str | None, currency: str = "CNY") -> str:
     return f"{'-' if amount < 0 else ''}{symbol}{digits}"
 
 
-def local_dt(value: datetime | None, tz: str = "Asia/Shanghai", fmt: str = "medium") -> str:
+READER_TIME = "yyyy-MM-dd HH:mm"  # 2026-12-02 09:15, the same in both languages (issue 10)
+
+
+def local_dt(value: datetime | None, tz: str | None = None, fmt: str = READER_TIME) -> str:
+    """A stored UTC time in the reader's zone (HQ's ``BRANDHUB_TIMEZONE`` unless a site's zone is given)."""
     if value is None:
         return "—"
+    if tz is None:
+        settings = current_app.extensions.get("brandhub.settings")
+        tz = getattr(settings, "timezone", None) or "Asia/Shanghai"
+    if value.tzinfo is None:  # stored naive means UTC in this hub
+        from datetime import timezone
+
+        value = value.replace(tzinfo=timezone.utc)
     return format_datetime(value.astimezone(ZoneInfo(tz)).replace(tzinfo=None), fmt, rebase=False)
 
 

@@ -33,6 +33,8 @@ LABELS = {
     "hq_viewer": _l("HQ viewer"),
     "franchisee_admin": _l("partner administrator"),
     "franchisee_staff": _l("partner staff"),
+    # a partner's standing (brand_hub.standing)
+    "termination_review": _l("termination review"),
 }
 
 

@@ -34,6 +34,7 @@ PORTAL_NAV = (
     ("portal.flags", _l("Flags"), None),
     ("portal.revenue", _l("Revenue reports"), None),
     ("portal.invoices", _l("Invoices"), None),
+    ("portal.team", _l("Team"), {Role.franchisee_admin}),
 )
 
 
@@ -45,7 +46,8 @@ def nav_for(user) -> list[tuple[str, object]]:
     role = Role(user.role)
     views = current_app.view_functions
     return [(endpoint, label) for endpoint, label, roles in table
-            if endpoint in views and (roles is None or role in roles)]
+            if endpoint in views and (roles is None or role in roles)
+            and role in getattr(views[endpoint], "allowed_roles", {role})]  # e.g. staff see no money pages
 
 
 __all__ = ["nav_for", "HQ_NAV", "PORTAL_NAV", "current_user"]

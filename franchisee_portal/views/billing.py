@@ -23,7 +23,7 @@ from brand_hub.models.billing import Invoice, InvoiceStatus, ReportSource, Repor
 from brand_hub.models.trust import CorrectionReview
 from brand_hub.paging import page_number, paginate
 from brand_hub.web import converters, db
-from brand_hub.web.access import PORTAL_ALL, roles_required
+from brand_hub.web.access import PORTAL_ADMINS, PORTAL_ALL, roles_required
 
 from ..blueprint import bp
 from ..scope import current_franchisee_id, get_owned, get_owned_by, held_sites_select, owned_select
@@ -35,7 +35,7 @@ def _default_period() -> str:
 
 
 @bp.route("/revenue", methods=["GET", "POST"])
-@roles_required(PORTAL_ALL)
+@roles_required(PORTAL_ADMINS)  # money: partner admins only
 def revenue():
     session = db()
     sites = session.exec(held_sites_select().order_by(Site.code)).all()  # issue 17: a past month of a site held before
@@ -111,7 +111,7 @@ def _confirmation(session, site: Site, form: dict, gross) -> dict | None:
 
 
 @bp.route("/invoices")
-@roles_required(PORTAL_ALL)
+@roles_required(PORTAL_ADMINS)  # money: partner admins only
 def invoices():
     page = paginate(db(), owned_select(Invoice).where(Invoice.status != InvoiceStatus.draft)
                     .order_by(Invoice.period.desc(), Invoice.number), page=page_number(request.args))
@@ -127,12 +127,12 @@ def _own_issued(invoice_id: int) -> Invoice:
 
 
 @bp.route("/invoices/<int:invoice_id>")
-@roles_required(PORTAL_ALL)
+@roles_required(PORTAL_ADMINS)  # money: partner admins only
 def invoice(invoice_id: int):
     return render_template("portal/invoice.html", **invoice_page(db(), _own_issued(invoice_id)))
 
 
 @bp.route("/invoices/<int:invoice_id>.pdf")
-@roles_required(PORTAL_ALL)
+@roles_required(PORTAL_ADMINS)  # money: partner admins only
 def invoice_pdf(invoice_id: int):
     return pdf_response(db(), _own_issued(invoice_id))

@@ -12,14 +12,14 @@ from brand_hub.web import db
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
 from ..blueprint import bp
-from ..scope import current_franchisee_id, get_owned_by, site_holding
+from ..scope import current_franchisee_id, get_owned_by, portal_scope, site_holding
 
 
 @bp.route("/agents")
 @roles_required(PORTAL_ALL)
 def agents():
     sort, direction = reads.feed_sort(request.args)
-    rows = reads.feed(session=db(), scope=Scope.partner(current_franchisee_id()), sort=sort,
+    rows = reads.feed(session=db(), scope=portal_scope(db()), sort=sort,
                       descending=direction == "desc")
     return render_template("portal/agents.html", rows=rows, sort=sort, direction=direction,
                            now=datetime.now(timezone.utc))

@@ -21,14 +21,15 @@ from brand_hub.web.access import PORTAL_ALL, roles_required
 from brand_hub.web.refusals import refused
 
 from ..blueprint import bp
-from ..scope import current_franchisee_id, get_owned, get_owned_by
+from ..scope import current_franchisee_id, get_owned, get_owned_by, portal_scope
 
 
 def _flags(show: str, site: Site | None = None) -> Page:
-    """The partner's flags (of one site), newest first: current ones unless ``show`` is all."""
+    """The partner's flags (of one site; a site manager: of their sites), worst first like HQ's queue, then
+    newest: current ones unless ``show`` is all."""
     filters = compliance.FlagFilters(state="all" if show == "all" else "current", site=site.code if site else "")
-    return reads.flags(session=db(), scope=Scope.partner(current_franchisee_id()), filters=filters,
-                       now=datetime.now(timezone.utc), page=converters.page(), newest_first=True)
+    return reads.flags(session=db(), scope=portal_scope(db()), filters=filters,
+                       now=datetime.now(timezone.utc), page=converters.page())
 
 
 @bp.route("/flags")

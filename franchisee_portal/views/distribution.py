@@ -25,7 +25,8 @@ from brand_hub.web.lookups import or_404
 from brand_hub.web.refusals import refused
 
 from ..blueprint import bp
-from ..scope import current_franchisee_id, get_owned, get_owned_by, held_sites_select, owned_select, site_holding
+from ..scope import (current_franchisee_id, get_owned, get_owned_by, held_sites_select, owned_select,
+                     portal_scope, site_holding, visible_site_ids)
 
 
 def _now() -> datetime:
@@ -68,7 +69,7 @@ def acknowledge_standard(ack_id: int):
 @bp.route("/configs")
 @roles_required(PORTAL_ALL)
 def configs():
-    rows = reads.config_list(session=db(), scope=Scope.partner(current_franchisee_id()), now=_now(),
+    rows = reads.config_list(session=db(), scope=portal_scope(db()), now=_now(),
                              grace_minutes=settings().config_drift_grace_minutes)
     return render_template("portal/configs.html", rows=rows)
 

@@ -1,52 +1,89 @@
-"""The partner's own company, sites and agreements.
+"""The partner's home (a to-do list), own sites and agreements, and the admin's team.
 
 Every look-up goes through ``franchisee_portal.scope``: a site or agreement of
-another partner is not found (404), never shown.
+another partner is not found (404), never shown; a staff member sees only the
+sites assigned to them and none of the money (agreements are admins' only).
 """
 from __future__ import annotations
 
-from flask import abort, render_template, request
+from datetime import datetime, timezone
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
 from sqlalchemy import func
 from sqlmodel import select
 
-from brand_hub import registry
+from brand_hub import accounts, audit, partner_staff, registry
 from brand_hub.models import Agreement, Franchisee, Site, SiteStatus, User
-from brand_hub.web import converters, db
-from brand_hub.web.access import PORTAL_ALL, roles_required
+from brand_hub.web import converters, db, settings
+from brand_hub.web.access import PORTAL_ADMINS, PORTAL_ALL, roles_required
 
+from .. import home_page
 from ..blueprint import bp
-from ..scope import current_franchisee_id, get_owned, get_owned_by, owned_select, site_holding
+from ..scope import (current_franchisee_id, get_owned, get_owned_by, is_staff, owned_select, site_holding,
+                     visible_site_ids)
+
+PER_PAGE = 50
 
 
 @bp.route("/")
 @roles_required(PORTAL_ALL)
 def home():
+    """What to do next, soonest and worst first; then each site's card and what to fix first."""
     session = db()
     franchisee = get_owned(session, Franchisee, current_franchisee_id())
-    sites = session.exec(owned_select(Site).order_by(Site.code)).all()
-    agreements = session.exec(owned_select(Agreement).order_by(Agreement.start_date)).all()
-    colleagues = session.exec(owned_select(User).where(User.active.is_(True)).order_by(User.email)).all()
-    by_status = {s.value: sum(1 for site in sites if SiteStatus(site.status) is s) for s in SiteStatus}
-    return render_template("portal/home.html", franchisee=franchisee, sites=sites, agreements=agreements,
-                           colleagues=colleagues, by_status=by_status,
-                           desks=sum(s.desks for s in sites if SiteStatus(s.status) is not SiteStatus.terminated))
+    found = home_page.home(session=session, franchisee_id=franchisee.id, site_ids=visible_site_ids(session),
+                           money=not is_staff(current_user), now=datetime.now(timezone.utc),
+                           tz=settings().timezone, report_due_day=settings().revenue_report_due_day)
+    return render_template("portal/home.html", franchisee=franchisee, home=found, now=datetime.now(timezone.utc),
+                           titles=_indicator_titles())
+
+
+def _indicator_titles() -> dict[str, str]:
+    """The scoring model's indicator titles in the reader's language (empty if the model cannot be read)."""
+    from flask_babel import get_locale
+
+    from brand_hub.dashboard.pages import current_indicators
+
+    zh = str(get_locale() or "zh").startswith("zh")
+    return {i.id: (i.title_zh if zh else i.title_en) for i in current_indicators(settings())}
 
 
 @bp.route("/sites")
 @roles_required(PORTAL_ALL)
 def sites():
+    """The sites the user may see, searched, filtered, sorted and paginated in SQL."""
+    session = db()
     args = request.args
-    query = registry.SiteQuery(q=args.get("q", "").strip(), status=args.get("status", ""),
-                               city=args.get("city", ""), sort=args.get("sort", "code"),
-                               direction="desc" if args.get("dir") == "desc" else "asc",
-                               page=converters.page(), per_page=50)
-    try:
-        page = registry.search_sites(session=db(), query=query, franchisee_id=current_franchisee_id())
-    except registry.InvalidValue as exc:
-        abort(400, str(exc))
-    return render_template("portal/sites.html", page=page, query=query,
-                           options=registry.site_filter_options(session=db(), franchisee_id=current_franchisee_id()),
-                           statuses=[s.value for s in SiteStatus])
+    status = args.get("status", "")
+    if status and status not in {s.value for s in SiteStatus}:
+        abort(400, _("Unknown site status."))
+    stmt = owned_select(Site)
+    q = args.get("q", "").strip()
+    if q:
+        stmt = stmt.where(Site.code.contains(q) | Site.name_zh.contains(q) | Site.name_en.contains(q)
+                          | Site.city.contains(q) | Site.address.contains(q))
+    if status:
+        stmt = stmt.where(Site.status == SiteStatus(status))
+    if args.get("city"):
+        stmt = stmt.where(Site.city == args["city"])
+    sort = args.get("sort", "code") if args.get("sort") in {"code", "name_zh", "city", "tier", "desks", "status"} else "code"
+    direction = "desc" if args.get("dir") == "desc" else "asc"
+    column = getattr(Site, sort)
+    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
+    page_no = converters.page()
+    rows = session.exec(stmt.order_by(column.desc() if direction == "desc" else column, Site.code)
+                        .offset((page_no - 1) * PER_PAGE).limit(PER_PAGE)).all()
+    from brand_hub.registry import Page, SiteQuery
+
+    cities = sorted({c for c in session.exec(owned_select(Site).with_only_columns(Site.city).distinct())})
+    partner = get_owned(session, Franchisee, current_franchisee_id())
+    return render_template("portal/sites.html", page=Page(items=[(site, partner) for site in rows], total=total,
+                                                          page=page_no, per_page=PER_PAGE),
+                           query=SiteQuery(q=q, status=status, city=args.get("city", ""), sort=sort,
+                                           direction=direction, page=page_no, per_page=PER_PAGE),
+                           options={"city": cities}, statuses=[s.value for s in SiteStatus])
 
 
 @bp.route("/sites/<code>")
@@ -56,12 +93,14 @@ def site(code: str):
     site = get_owned_by(session, Site, code=code)
     holding = site_holding(session, site)  # issue 17: a site held before shows the partner's own agreement
     agreement_id = site.agreement_id if holding.holds_now else holding.last.agreement_id
-    agreement = get_owned(session, Agreement, agreement_id) if agreement_id else None
+    agreement = None
+    if agreement_id and not is_staff(current_user):  # issue 10: a site manager sees none of the money
+        agreement = get_owned(session, Agreement, agreement_id)
     return render_template("portal/site.html", site=site, agreement=agreement, holding=holding)
 
 
 @bp.route("/agreements")
-@roles_required(PORTAL_ALL)
+@roles_required(PORTAL_ADMINS)
 def agreements():
     session = db()
     rows = session.exec(owned_select(Agreement).order_by(Agreement.start_date)).all()
@@ -73,7 +112,7 @@ def agreements():
 
 
 @bp.route("/agreements/<number>")
-@roles_required(PORTAL_ALL)
+@roles_required(PORTAL_ADMINS)
 def agreement(number: str):
     session = db()
     agreement = get_owned_by(session, Agreement, number=number)
@@ -82,3 +121,78 @@ def agreement(number: str):
 
     decisions = decisions_of(session=session, agreement_ids=[agreement.id]).get(agreement.id, [])
     return render_template("portal/agreement.html", agreement=agreement, sites=sites, renewal_decisions=decisions)
+
+
+# ---------------------------------------------------------------- the admin's team (issue 10)
+
+def _actor() -> audit.Actor:
+    return audit.Actor.of(current_user)
+
+
+@bp.route("/team", methods=["GET", "POST"])
+@roles_required(PORTAL_ADMINS)
+def team():
+    """The partner's users; an admin adds site managers and chooses the sites each may see."""
+    session = db()
+    franchisee = get_owned(session, Franchisee, current_franchisee_id())
+    values: dict = {}
+    error = ""
+    if request.method == "POST":
+        values = request.form.to_dict()
+        try:
+            site_ids = [int(v) for v in request.form.getlist("sites")]
+            user = partner_staff.create_staff(session=session, actor=_actor(), franchisee=franchisee,
+                                              email=values.get("email", ""), name=values.get("name", ""),
+                                              password=values.get("password", ""), site_ids=site_ids)
+        except (accounts.AccountError, partner_staff.TeamError, ValueError) as exc:
+            session.rollback()
+            error = str(exc)
+        else:
+            session.commit()
+            flash(_("Colleague %(email)s added.", email=user.email), "success")
+            return redirect(url_for("portal.team"))
+    sites = session.exec(owned_select(Site).where(Site.status != SiteStatus.terminated).order_by(Site.code)).all()
+    return render_template("portal/team.html", franchisee=franchisee, sites=sites, values=values, error=error,
+                           users=partner_staff.staff_of(session=session, franchisee_id=franchisee.id),
+                           assigned=partner_staff.assignments(session=session, franchisee_id=franchisee.id),
+                           site_codes={s.id: s.code for s in sites}), 422 if error else 200
+
+
+@bp.route("/team/<int:user_id>/sites", methods=["POST"])
+@roles_required(PORTAL_ADMINS)
+def team_sites(user_id: int):
+    session = db()
+    try:
+        user = partner_staff.get_staff(session=session, franchisee_id=current_franchisee_id(), user_id=user_id)
+        partner_staff.set_sites(session=session, actor=_actor(), franchisee_id=current_franchisee_id(), user=user,
+                                site_ids=[int(v) for v in request.form.getlist("sites")])
+    except partner_staff.TeamError:
+        session.rollback()
+        abort(404)
+    except ValueError:
+        session.rollback()
+        abort(400)
+    session.commit()
+    flash(_("Sites of %(email)s saved.", email=user.email), "success")
+    return redirect(url_for("portal.team"))
+
+
+@bp.route("/team/<int:user_id>/active", methods=["POST"])
+@roles_required(PORTAL_ADMINS)
+def team_active(user_id: int):
+    session = db()
+    active = request.form.get("active") == "1"
+    try:
+        user = partner_staff.set_staff_active(session=session, actor=_actor(), franchisee_id=current_franchisee_id(),
+                                              user_id=user_id, active=active)
+    except partner_staff.TeamError:
+        session.rollback()
+        abort(404)
+    except accounts.AccountError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(url_for("portal.team"))
+    session.commit()
+    flash(_("%(email)s can sign in again.", email=user.email) if active
+          else _("%(email)s can no longer sign in.", email=user.email), "success")
+    return redirect(url_for("portal.team"))

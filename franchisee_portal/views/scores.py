@@ -13,7 +13,7 @@ from brand_hub.web.lookups import or_404
 from brand_hub.web.access import PORTAL_ALL, roles_required
 
 from ..blueprint import bp
-from ..scope import current_franchisee_id, get_owned_by, held_sites_select, owned_select, site_holding
+from ..scope import current_franchisee_id, get_owned_by, held_sites_select, owned_select, portal_scope, site_holding
 
 
 @bp.route("/scores")
@@ -36,7 +36,7 @@ def site_scorecard(code: str):
     site = get_owned_by(session, Site, code=code)
     return render_template("portal/site_scorecard.html", site=site,
                            **or_404(reads.scorecard, missing=(reads.NoSuchPeriod,), site=site,
-                                    scope=Scope.partner(current_franchisee_id()),
+                                    scope=portal_scope(db()),
                                     period=converters.period(request.args.get("period"), "period"),
                                     settings=settings(), locale=str(get_locale()),
                                     holding=site_holding(session, site)))

@@ -93,7 +93,7 @@ def test_hq_manager_walks_the_dashboard_in_chinese_and_english(live_server, brow
     assert "登录" in page.content()
     _sign_in(page, live_server, "manager@fangcun.example")
     assert page.url.endswith("/hq/")
-    assert "网络概览" in page.inner_text("h1")
+    assert "品牌健康度仪表盘" in page.inner_text("h1")
     _shot(page, "02-hq-overview")
     page.click("nav.mainnav >> text=门店")
     page.wait_for_load_state("networkidle")
@@ -123,7 +123,7 @@ def test_hq_manager_walks_the_dashboard_in_chinese_and_english(live_server, brow
     page.wait_for_load_state("networkidle")
     assert "Audit log" in page.inner_text("h1")
     page.goto(f"{live_server}/hq/")
-    assert "Network overview" in page.inner_text("h1")
+    assert "Brand health dashboard" in page.inner_text("h1")
     _shot(page, "08-hq-overview-en")
     page.close()
 

@@ -161,7 +161,7 @@ def test_a_user_of_another_partner_gets_404_on_every_portal_page_of_this_partner
 
 
 def test_the_partners_own_objects_open_in_the_portal(client, network):
-    login(client, network["users"][Role.franchisee_staff].email)
+    login(client, network["users"][Role.franchisee_admin].email)
     assert client.get(f"/portal/sites/{network['site'].code}").status_code == 200
     assert client.get(f"/portal/agreements/{network['agreement'].number}").status_code == 200
     assert client.get(f"/portal/sites/{network['other_site'].code}").status_code == 404
@@ -198,3 +198,11 @@ def test_the_same_routes_open_for_the_partners_own_objects(app, client, network)
             continue
         url = _url(rule, _values(network, own=True))
         assert client.get(url).status_code == 200, url
+
+
+def test_partner_staff_see_no_agreements_and_no_site_until_an_admin_assigns_it(client, network):
+    """Issue 10: a site manager sees only assigned sites and none of the money (agreements are money)."""
+    login(client, network["users"][Role.franchisee_staff].email)
+    assert client.get(f"/portal/agreements/{network['agreement'].number}").status_code == 403
+    assert client.get(f"/portal/sites/{network['site'].code}").status_code == 404
+    assert client.get(f"/portal/sites/{network['other_site'].code}").status_code == 404

@@ -119,7 +119,7 @@ def test_a_viewer_may_not_rotate_tokens(client, session):
 
 def test_a_partner_sees_only_their_own_feeds(client, session):
     mine, healthy, failing, other = network(session)
-    partner_user = make_user(session, Role.franchisee_staff, franchisee=mine)
+    partner_user = make_user(session, Role.franchisee_admin, franchisee=mine)
     session.commit()
     login(client, partner_user.email)
 

@@ -101,7 +101,7 @@ def test_the_site_billing_page_lists_reports_and_lines(client, session, two_part
 
 def test_a_partner_sees_only_their_own_invoices_and_pdfs(client, session, two_partners):
     pdf.render_missing(session=session, brand_name="方寸空间", workers=1)
-    user = make_user(session, Role.franchisee_staff, franchisee=two_partners["mine"])
+    user = make_user(session, Role.franchisee_admin, franchisee=two_partners["mine"])
     session.commit()
     login(client, user.email)
     listing = client.get("/portal/invoices").get_data(as_text=True)

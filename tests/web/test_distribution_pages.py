@@ -24,7 +24,7 @@ def network(session):
     ours, theirs = make_franchisee(session), make_franchisee(session)
     site = make_site(session, ours, tier="flagship", region="east", agent_url="http://127.0.0.1:9")
     other = make_site(session, theirs, tier="standard", region="north", agent_url="http://127.0.0.1:9")
-    partner_user = make_user(session, Role.franchisee_staff, ours, name="王经理")
+    partner_user = make_user(session, Role.franchisee_admin, ours, name="王经理")
     hq = make_user(session, Role.hq_manager)
     distribution.publish_standards(session=session, specs=standard_format.load_folder(), actor=SYSTEM,
                                    now=NOW - timedelta(days=20))

@@ -159,7 +159,7 @@ def acknowledging(session):
     """A partner's flagship site with the library's standards to acknowledge."""
     partner = make_franchisee(session)
     site = make_site(session, partner, tier="flagship", region="east")
-    user = make_user(session, Role.franchisee_staff, partner)
+    user = make_user(session, Role.franchisee_admin, partner)
     distribution.publish_standards(session=session, specs=standard_format.load_folder(), actor=SYSTEM,
                                    now=datetime.now(timezone.utc) - timedelta(days=20))
     session.commit()

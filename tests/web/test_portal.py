@@ -14,7 +14,7 @@ def _partner_with_sites(session):
     make_site(session, mine, agreement, code="SH-JA-01", name_zh="方寸空间·静安寺")
     make_site(session, mine, agreement, code="SH-PD-02", name_zh="方寸空间·张江", status=SiteStatus.onboarding)
     make_site(session, theirs, code="BJ-CY-01", name_zh="方寸空间·国贸")
-    user = make_user(session, Role.franchisee_staff, franchisee=mine)
+    user = make_user(session, Role.franchisee_admin, franchisee=mine)
     session.commit()
     return user
 

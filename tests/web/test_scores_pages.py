@@ -68,7 +68,7 @@ def test_hq_scorecard_explains_every_figure_down_to_its_inputs(client, session, 
 
 def test_partner_sees_own_scorecard_what_to_improve_and_percentiles_but_not_others(client, session, network):
     a, b = network
-    partner_user = make_user(session, Role.franchisee_staff, franchisee=_franchisee_of(session, a))
+    partner_user = make_user(session, Role.franchisee_admin, franchisee=_franchisee_of(session, a))
     session.commit()
     login(client, partner_user.email)
     listing = client.get("/portal/scores").get_data(as_text=True)

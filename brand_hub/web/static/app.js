@@ -22,3 +22,14 @@
   }
   if (document.readyState === 'loading') { document.addEventListener('DOMContentLoaded', widths); } else { widths(); }
 })();
+
+// On a phone a table reads as stacked rows: each cell carries its column's name (set here once).
+document.querySelectorAll('main table').forEach(function (table) {
+  var heads = Array.prototype.map.call(table.querySelectorAll('thead th'), function (th) { return th.textContent.trim(); });
+  if (!heads.length) return;
+  table.querySelectorAll('tbody tr').forEach(function (tr) {
+    Array.prototype.forEach.call(tr.children, function (td, n) {
+      if (!td.hasAttribute('data-label') && heads[n]) td.setAttribute('data-label', heads[n]);
+    });
+  });
+});

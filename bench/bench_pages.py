@@ -1,0 +1,331 @@
+"""Pages benchmark: every HQ page and a 50-site partner's portal pages on a 10,000-site network.
+
+Scenario (PostgreSQL): PARTNERS partners and SITES sites (partner P0000 runs 50 of them), one
+agreement per partner; two published quarters of scores (the latest and the one before, twelve
+indicators each); open flags (about one site in three, plus red cards, partner-level overdue
+flags and a termination review); a month of issued invoices (one per agreement, a royalty line per
+site, a fifth of them overdue); a month of revenue reports; a standard to acknowledge per site;
+a feed per site. Seeding is bulk INSERTs (no ORM objects, no audit), then ANALYZE.
+
+The real app is served by waitress in this process. Each page is requested REPEAT times after
+a warm-up by a signed-in client (HQ administrator; the partner's administrator); its p50/p95 are
+compared with a static page of the same size served by the same server in the same run (a route
+added for the benchmark only), and the SQL statements of one request are counted on the app's
+engine. Target: p95 ≤ 150 ms, no page over 30 statements.
+
+    .venv/bin/python bench/bench_pages.py [--sites 10000] [--partners 2000] [--repeat 10]
+"""
+from __future__ import annotations
+
+import argparse
+import random
+import re
+import statistics
+import sys
+import threading
+import time
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import requests  # noqa: E402
+from sqlalchemy import event, insert, text  # noqa: E402
+from werkzeug.security import generate_password_hash  # noqa: E402
+
+from brand_hub import migrate  # noqa: E402
+from brand_hub.db import make_engine  # noqa: E402
+from brand_hub.models import Agreement, Franchisee, Site, User  # noqa: E402
+from brand_hub.models.billing import Invoice, InvoiceLine, RevenueReport  # noqa: E402
+from brand_hub.models.collection import CollectionTarget  # noqa: E402
+from brand_hub.models.compliance import Flag  # noqa: E402
+from brand_hub.models.scoring import CardPublication, SiteScore  # noqa: E402
+from brand_hub.models.standards import Standard, StandardAcknowledgement  # noqa: E402
+from brand_hub.scores import load_model  # noqa: E402
+from brand_hub.settings import Settings  # noqa: E402
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+CITIES = ("上海", "北京", "广州", "深圳", "成都", "杭州", "南京", "苏州", "武汉", "西安", "重庆", "厦门")
+INDICATORS = tuple(i.id for i in load_model(settings=Settings()).indicators)  # the model's own: scorecards explain
+PASSWORD = "bench-password-2026"
+HOURS = {d: [["09:00", "21:00"]] for d in ("mon", "tue", "wed", "thu", "fri")} | {"sat": [], "sun": []}
+
+
+def _chunks(rows: list[dict], size: int = 5000):
+    for start in range(0, len(rows), size):
+        yield rows[start:start + size]
+
+
+def _bulk(conn, model, rows: list[dict]) -> None:
+    """INSERT many rows at once, each completed with the model's own defaults (JSON columns, counters)."""
+    columns = [c.name for c in model.__table__.columns]
+    key = model.__table__.primary_key.columns.values()[0].name
+    full = []
+    for row in rows:
+        obj = model(**row)
+        values = {name: getattr(obj, name, None) for name in columns}
+        if values.get(key) is None:
+            values.pop(key, None)
+        full.append(values)
+    for chunk in _chunks(full):
+        conn.execute(insert(model.__table__), chunk)
+
+
+def seed(url: str, sites: int, partners: int, today: date) -> dict:
+    """The network, in bulk. Returns what the page URLs need (codes, ids)."""
+    rng = random.Random(10)
+    engine = make_engine(url)
+    now = datetime.now(timezone.utc)
+    month = f"{(today.replace(day=1) - timedelta(days=1)):%Y-%m}"
+    quarter_now, quarter_before = "2026-Q3", "2026-Q2"
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        _bulk(conn, Franchisee, [dict(id=p + 1, code=f"P{p:04d}", legal_name=f"基准伙伴{p}企业管理有限公司", name_en="",
+                                      unified_credit_code="", contact_name="", contact_email="", contact_phone="",
+                                      address="", status="active", created_at=now) for p in range(partners)])
+        _bulk(conn, Agreement, [dict(id=p + 1, number=f"AG-{p:04d}", franchisee_id=p + 1, start_date=date(2025, 1, 1),
+                                     royalty_plan_id="standard-2026", territory="", status="active", created_at=now)
+                                for p in range(partners)])
+        owner = [0] * 50 + [1 + (n % (partners - 1)) for n in range(sites - 50)]   # P0000 runs 50 sites
+        _bulk(conn, Site, [dict(id=n + 1, code=f"S{n:06d}", name_zh=f"方寸空间·基准{n}", name_en="",
+                                franchisee_id=owner[n] + 1, agreement_id=owner[n] + 1, city=CITIES[n % len(CITIES)],
+                                region=("east", "north", "south", "west")[n % 4],
+                                tier=("flagship", "standard", "lite")[n % 3], address="", timezone="Asia/Shanghai",
+                                opening_hours=HOURS, area_m2=Decimal("800.00"), desks=60 + n % 300, status="active",
+                                opened_on=date(2025, 3, 1), agent_url=f"http://10.0.{n // 250}.{n % 250}:8700/",
+                                agent_token_hash="", created_at=now, updated_at=now) for n in range(sites)])
+        hashed = generate_password_hash(PASSWORD)
+        _bulk(conn, User, [dict(email="hq@bench.example", name="HQ", password_hash=hashed, role="hq_admin",
+                                franchisee_id=None, active=True, locale="", failed_logins=0, created_at=now),
+                           dict(email="admin@p0000.example", name="P0000", password_hash=hashed,
+                                role="franchisee_admin", franchisee_id=1, active=True, locale="", failed_logins=0,
+                                created_at=now)])
+        for q in (quarter_before, quarter_now):
+            conn.execute(insert(CardPublication.__table__), [dict(period=q, model_id="brand-health", model_version=1,
+                                                                 published_at=now, published_by="bench")])
+        scores = []
+        for n in range(sites):
+            base = rng.gauss(70, 12)
+            for q, drift in ((quarter_before, 0.0), (quarter_now, rng.gauss(0, 6))):
+                score = max(5.0, min(98.0, base + drift))
+                card = "green" if score >= 75 else "yellow" if score >= 55 else "red"
+                scores.append(dict(site_id=n + 1, period=q, model_id="brand-health", model_version=1, status="scored",
+                                   score=score, card=card, coverage=0.9, computed_at=now, indicators={
+                                       i: {"normalised": max(0.0, min(100.0, score + rng.gauss(0, 15))),
+                                           "points_lost": rng.random() * 5, "weight": 8.0} for i in INDICATORS}))
+        _bulk(conn, SiteScore, scores)
+        flags = []
+        for n in range(sites):
+            if n % 3 == 0:
+                flags.append(dict(site_id=n + 1, franchisee_id=owner[n] + 1, rule="feed-silent", subject="",
+                                  open_key=f"feed-silent:{n}", severity=("major", "warning", "critical")[n % 9 // 3],
+                                  state="open", opened_at=now - timedelta(hours=n % 200), ack_due_at=now + timedelta(days=2),
+                                  escalation_level=0, occurrence=1, evidence={}, created_at=now, updated_at=now))
+            if scores[2 * n + 1]["card"] == "red":
+                flags.append(dict(site_id=n + 1, franchisee_id=owner[n] + 1, rule="red-card", subject="",
+                                  open_key=f"red-card:{n}", severity="major", state="open", opened_at=now,
+                                  ack_due_at=now + timedelta(days=3), escalation_level=0, occurrence=1,
+                                  evidence={"quarter": quarter_now, "card": "red", "score": scores[2 * n + 1]["score"]},
+                                  created_at=now, updated_at=now))
+        flags.append(dict(site_id=None, franchisee_id=1, rule="termination-review", subject="", open_key="tr:1",
+                          severity="critical", state="open", opened_at=now, ack_due_at=now + timedelta(days=3),
+                          escalation_level=0, occurrence=1, evidence={"quarters": [quarter_before, quarter_now],
+                                                                      "sites": ["S000001"]},
+                          created_at=now, updated_at=now))
+        _bulk(conn, Flag, flags)
+        standard_id = conn.execute(insert(Standard.__table__).returning(Standard.__table__.c.id), [dict(
+            key="iaq-co2", version=1, category="iaq", title_zh="室内空气质量", title_en="Indoor air",
+            content={"text": "开放时段二氧化碳不超过 1000 ppm。", "rules": []}, content_hash="sha256:bench", ack_days=30,
+            published_at=now, published_by="bench")]).scalar_one()
+        _bulk(conn, StandardAcknowledgement, [dict(site_id=n + 1, standard_id=standard_id,
+                                                   due_at=now + timedelta(days=(n % 20) - 10),
+                                                   acknowledged_at=now if n % 2 else None) for n in range(sites)])
+        _bulk(conn, CollectionTarget, [dict(site_id=n + 1, cursor_readings="0", cursor_nps="0", cursor_events="0",
+                                            last_attempt_at=now, last_success_at=now - timedelta(minutes=n % 90),
+                                            consecutive_failures=3 if n % 50 == 0 else 0,
+                                            last_error="ConnectError: refused" if n % 50 == 0 else "",
+                                            newest_record_at=now - timedelta(minutes=n % 600), records_last_pull=100,
+                                            quarantined_last_pull=0, agent_version="1.0", agent_buffer_id="b",
+                                            buffer_depth=0) for n in range(sites)])
+        _bulk(conn, RevenueReport, [dict(site_id=n + 1, period=month, version=1,
+                                         gross_revenue=Decimal(200000 + n * 7), breakdown={}, status="reported",
+                                         source="portal", submitted_at=now, submitted_by="bench")
+                                    for n in range(sites) if n % 40])
+        due_late, due_soon = today - timedelta(days=20), today + timedelta(days=10)
+        _bulk(conn, Invoice, [dict(id=p + 1, number=f"BH-BENCH-{p:06d}", agreement_id=p + 1, franchisee_id=p + 1,
+                                   period=month, status="draft", plan_id="standard-2026", plan_version=1,
+                                   created_at=now, issued_at=now, due_date=due_late if p % 5 == 0 else due_soon,
+                                   subtotal=Decimal("0"), vat_rate=Decimal("0.06"), vat=Decimal("0"),
+                                   total=Decimal("0"), amount_paid=Decimal("0"), amount_credited=Decimal("0"),
+                                   currency="CNY") for p in range(partners)])
+        _bulk(conn, InvoiceLine, [dict(invoice_id=owner[n] + 1, position=n, site_id=n + 1, site_code=f"S{n:06d}",
+                                       kind="royalty", description="royalty", service_period=month, band="",
+                                       base=Decimal(200000 + n * 7), rate=Decimal("0.08"),
+                                       amount=(Decimal(200000 + n * 7) * Decimal("0.08")).quantize(Decimal("0.01")),
+                                       estimated=n % 40 == 0, plan_id="standard-2026", plan_version=1, inputs={})
+                                  for n in range(sites)])
+        conn.execute(text("UPDATE invoice SET subtotal = s.amount, total = s.amount FROM (SELECT invoice_id, "
+                          "SUM(amount) AS amount FROM invoice_line GROUP BY invoice_id) s WHERE s.invoice_id = invoice.id"))
+        conn.execute(text("UPDATE invoice SET status = 'issued'"))
+        for model in (Site, Franchisee, SiteScore, Flag, Invoice, InvoiceLine, RevenueReport, StandardAcknowledgement,
+                      CollectionTarget):
+            conn.execute(text(f"ANALYZE {model.__tablename__}"))
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {"seconds": seconds, "flags": len(flags), "scores": len(scores), "period": month,
+            "partner_site": "S000001", "partner_agreement": "AG-0000", "partner_invoice": 1, "flag_id": 1}
+
+
+def serve(url: str, tmp: Path):
+    from waitress.server import create_server
+
+    from brand_hub import create_app
+
+    app = create_app(Settings(env="testing", database_url=url, instance_path=tmp, secret_key="bench-pages"))
+    payloads: dict[int, bytes] = {}
+
+    def static_page(size: int):
+        from flask import Response
+
+        return Response(payloads.setdefault(size, b"<!doctype html>" + b"x" * max(0, size - 15)), mimetype="text/html")
+
+    static_page.allowed_roles = frozenset()  # public: the same server, no database
+    app.add_url_rule("/bench-static/<int:size>", "bench_static", static_page)
+    statements = {"n": 0}
+    event.listen(app.extensions["brandhub.engine"], "before_cursor_execute",
+                 lambda *args, **kwargs: statements.__setitem__("n", statements["n"] + 1))
+    server = create_server(app, host="127.0.0.1", port=0, threads=4)
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    return app, f"http://127.0.0.1:{server.effective_port}", statements, (stop, thread, server)
+
+
+def signed_in(base: str, email: str) -> requests.Session:
+    client = requests.Session()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get(f"{base}/login").text).group(1)
+    response = client.post(f"{base}/login", data={"email": email, "password": PASSWORD, "csrf_token": token},
+                           allow_redirects=False)
+    assert response.status_code == 302, response.status_code
+    return client
+
+
+def pages_of(app, prefixes: tuple[str, ...], values: dict[str, str]) -> list[str]:
+    out = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith(prefixes) or "GET" not in (rule.methods or ()) or ".pdf" in rule.rule:
+            continue
+        if rule.rule.endswith(("/new", "/edit")):
+            continue
+        path = rule.rule
+        filled = {**values, "code": values["partner"]} if path.startswith("/hq/partners/") else values
+        names = re.findall(r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-zA-Z_]+)>", path)
+        if any(n not in filled for n in names):
+            continue
+        for name in names:
+            path = re.sub(rf"<(?:[a-z]+(?:\([^)]*\))?:)?{name}>", filled[name], path, count=1)
+        out.append(path)
+    return sorted(out)
+
+
+def measure(client: requests.Session, base: str, path: str, repeat: int, statements: dict) -> dict:
+    client.get(f"{base}{path}")  # warm-up
+    before = statements["n"]
+    response = client.get(f"{base}{path}")
+    count = statements["n"] - before
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        response = client.get(f"{base}{path}")
+        times.append((time.perf_counter() - start) * 1000)
+    size = len(response.content)
+    static = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        client.get(f"{base}/bench-static/{size}")
+        static.append((time.perf_counter() - start) * 1000)
+
+    def pct(values, q):
+        values = sorted(values)
+        return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+    return {"status": response.status_code, "p50": statistics.median(times), "p95": pct(times, .95),
+            "static_p95": pct(static, .95), "statements": count, "kb": size / 1024}
+
+
+HEADER = (f"{'front':<7} {'page':<44} {'HTTP':>4} {'KB':>6} {'p50 ms':>7} {'p95 ms':>7} {'static p95':>10} "
+          f"{'ratio':>6} {'SQL':>4}")
+
+
+def _over(r: dict) -> bool:
+    return r["p95"] > 150 or r["statements"] > 30 or r["status"] != 200
+
+
+def line(front: str, path: str, r: dict) -> str:
+    ratio = r["p95"] / r["static_p95"] if r["static_p95"] else float("nan")
+    return (f"{front:<7} {path[:44]:<44} {r['status']:>4} {r['kb']:>6.0f} {r['p50']:>7.1f} {r['p95']:>7.1f} "
+            f"{r['static_p95']:>10.1f} {ratio:>6.1f} {r['statements']:>4}{' !' if _over(r) else ''}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sites", type=int, default=10_000)
+    parser.add_argument("--partners", type=int, default=2_000)
+    parser.add_argument("--repeat", type=int, default=10)
+    args = parser.parse_args()
+    today = datetime.now(timezone.utc).date()
+    print(f"scenario: PostgreSQL, {args.partners} partners, {args.sites} sites (P0000 runs 50), 2 published quarters "
+          f"of scores, open flags, a month of invoices, revenue reports, acknowledgements, feeds; "
+          f"{args.repeat} timed requests per page after a warm-up, against a static page of the same size")
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    import tempfile
+
+    try:
+        migrate.upgrade(url)
+        seeded = seed(url, args.sites, args.partners, today)
+        print(f"seeded in {seeded['seconds']:.1f} s: {seeded['scores']} scores, {seeded['flags']} flags", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            app, base, statements, (stop, thread, server) = serve(url, Path(tmp))
+            try:
+                values = {"code": seeded["partner_site"], "partner": "P0000", "number": seeded["partner_agreement"],
+                          "invoice_id": str(seeded["partner_invoice"]), "flag_id": str(seeded["flag_id"]),
+                          "period": seeded["period"], "key": "iaq-co2"}
+                rows = []
+                print(HEADER, flush=True)
+                hq = signed_in(base, "hq@bench.example")
+                for path in pages_of(app, ("dashboard.", "billing.", "scores.", "compliance.", "collection.",
+                                           "distribution."), values):
+                    rows.append(("HQ", path, measure(hq, base, path, args.repeat, statements)))
+                    print(line(*rows[-1]), flush=True)
+                partner = signed_in(base, "admin@p0000.example")
+                for path in pages_of(app, ("portal.",), values):
+                    rows.append(("portal", path, measure(partner, base, path, args.repeat, statements)))
+                    print(line(*rows[-1]), flush=True)
+            finally:
+                stop.set()
+                thread.join(timeout=5)
+                server.close()
+                server.task_dispatcher.shutdown()
+                app.extensions["brandhub.engine"].dispose()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+    over = [path for _front, path, r in rows if _over(r)]
+    print(f"pages over p95 150 ms or 30 statements (or not 200): {len(over)} of {len(rows)}"
+          + (f": {', '.join(over)}" if over else ""))
+
+
+if __name__ == "__main__":
+    main()

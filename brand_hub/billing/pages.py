@@ -1,0 +1,382 @@
+"""What finance's pages show: invoices filtered with their totals, receivables by age, a billing run's
+period, and every site's revenue reports across the network.
+
+Read-only, from explicit arguments (no request): the views parse the query string
+and call these. Lists are paginated and every total is computed by the database
+over the whole filtered set, not over the page. Amounts are summed exactly: NUMERIC
+on PostgreSQL, whole fen as integers on SQLite (which stores amounts as text).
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Iterable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Integer, and_, case, cast, func, literal, or_, union_all
+from sqlmodel import Session, select
+
+from brand_hub.db import is_postgres
+from brand_hub.models import Agreement, AgreementStatus, Franchisee, Site, SiteStatus
+from brand_hub.models.billing import (BillingRun, CreditNote, Invoice, InvoiceLine, InvoiceStatus, Payment,
+                                      ReportSource, ReportStatus, RevenueReport)
+from brand_hub.models.types import UTCDateTime
+
+from . import parse_period, period_end, shift_period
+
+ZERO = Decimal("0.00")
+OPEN = (InvoiceStatus.issued, InvoiceStatus.partially_paid)
+BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
+INVOICE_FILTERS = ("open", "overdue")  # besides the stored statuses
+
+
+def _fen(column, pg: bool):
+    return column if pg else cast(func.round(column * 100), Integer)
+
+
+def _money(value, pg: bool) -> Decimal:
+    if value is None:
+        return ZERO
+    return Decimal(value).quantize(Decimal("0.01")) if pg else (Decimal(int(value)) / 100).quantize(Decimal("0.01"))
+
+
+def _balance(pg: bool):
+    return _fen(Invoice.total, pg) - _fen(Invoice.amount_paid, pg) - _fen(Invoice.amount_credited, pg)
+
+
+@dataclass
+class Listing:
+    """One page of a list, the size of the whole filtered set, and its totals."""
+
+    items: list
+    total: int
+    page: int
+    per_page: int
+    sums: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+# ---------------------------------------------------------------- invoices
+
+@dataclass(frozen=True)
+class InvoiceFilter:
+    period: str = ""
+    status: str = ""  # an InvoiceStatus value, "open" (money still owed) or "overdue"
+    franchisee: str = ""
+    number: str = ""
+
+
+def invoice_statuses() -> list[str]:
+    return [s.value for s in InvoiceStatus] + list(INVOICE_FILTERS)
+
+
+def _invoice_select(flt: InvoiceFilter, today: date, pg: bool, columns):
+    stmt = (select(*columns).select_from(Invoice).join(Franchisee, Franchisee.id == Invoice.franchisee_id)
+            .join(Agreement, Agreement.id == Invoice.agreement_id))
+    if flt.period:
+        stmt = stmt.where(Invoice.period == flt.period)
+    if flt.status == "open":
+        stmt = stmt.where(Invoice.status.in_(OPEN), _balance(pg) > 0)
+    elif flt.status == "overdue":
+        stmt = stmt.where(Invoice.status.in_(OPEN), Invoice.due_date < today, _balance(pg) > 0)
+    elif flt.status in {s.value for s in InvoiceStatus}:
+        stmt = stmt.where(Invoice.status == InvoiceStatus(flt.status))
+    if flt.franchisee:
+        stmt = stmt.where(Franchisee.code == flt.franchisee)
+    if flt.number:
+        stmt = stmt.where(Invoice.number.contains(flt.number))
+    return stmt
+
+
+def invoice_list(*, session: Session, flt: InvoiceFilter, today: date, page: int = 1,
+                 per_page: int = 50) -> Listing:
+    """The invoices the filter picks (newest period first), a page of them, and the totals of all of them."""
+    pg = is_postgres(session)
+    count, total, paid, credited, balance = session.execute(_invoice_select(flt, today, pg, [
+        func.count(), func.sum(_fen(Invoice.total, pg)), func.sum(_fen(Invoice.amount_paid, pg)),
+        func.sum(_fen(Invoice.amount_credited, pg)), func.sum(_balance(pg))])).one()
+    rows = session.execute(_invoice_select(flt, today, pg, [Invoice, Franchisee, Agreement])
+                           .order_by(Invoice.period.desc(), Agreement.number)
+                           .offset((page - 1) * per_page).limit(per_page)).all()
+    return Listing([tuple(r) for r in rows], int(count or 0), page, per_page,
+                   {"total": _money(total, pg), "paid": _money(paid, pg), "credited": _money(credited, pg),
+                    "balance": _money(balance, pg)})
+
+
+def invoice_rows(*, session: Session, flt: InvoiceFilter, today: date, limit: int = 100_000) -> list[tuple]:
+    """Every invoice the filter picks, for the CSV export."""
+    pg = is_postgres(session)
+    return [tuple(r) for r in session.execute(_invoice_select(flt, today, pg, [Invoice, Franchisee, Agreement])
+                                              .order_by(Invoice.period.desc(), Agreement.number).limit(limit))]
+
+
+# ---------------------------------------------------------------- receivables
+
+@dataclass
+class Ageing:
+    """What one partner (or the network) owes, by how long past due."""
+
+    code: str
+    name: str
+    invoices: int
+    buckets: dict[str, Decimal]
+    oldest_due: date | None = None
+
+    @property
+    def balance(self) -> Decimal:
+        return sum(self.buckets.values(), ZERO)
+
+    @property
+    def overdue(self) -> Decimal:
+        return self.balance - self.buckets.get("current", ZERO)
+
+
+def _bucket_columns(today: date, pg: bool):
+    balance = _balance(pg)
+    edges = {"1_30": (today - timedelta(days=30), today), "31_60": (today - timedelta(days=60), today - timedelta(days=30)),
+             "61_90": (today - timedelta(days=90), today - timedelta(days=60))}
+    columns = [func.sum(case((or_(Invoice.due_date.is_(None), Invoice.due_date >= today), balance), else_=0))]
+    for name in ("1_30", "31_60", "61_90"):
+        low, high = edges[name]
+        columns.append(func.sum(case((and_(Invoice.due_date >= low, Invoice.due_date < high), balance), else_=0)))
+    columns.append(func.sum(case((Invoice.due_date < today - timedelta(days=90), balance), else_=0)))
+    return columns
+
+
+def receivables(*, session: Session, today: date, page: int = 1, per_page: int = 50, overdue_only: bool = False,
+                limit: int | None = None) -> tuple[Listing, Ageing]:
+    """Open balances per partner in ageing buckets (current, 1–30, 31–60, 61–90, 90+ days past due),
+    largest balance first, and the network's total the same way."""
+    pg = is_postgres(session)
+    where = [Invoice.status.in_(OPEN), _balance(pg) > 0]
+    if overdue_only:
+        where.append(Invoice.due_date < today)
+    buckets = _bucket_columns(today, pg)
+    owed = func.sum(_balance(pg))
+    grouped = (select(Franchisee.code, Franchisee.legal_name, func.count(), func.min(Invoice.due_date), *buckets)
+               .join(Franchisee, Franchisee.id == Invoice.franchisee_id).where(*where)
+               .group_by(Franchisee.code, Franchisee.legal_name))
+    total_row = session.execute(select(func.count(func.distinct(Invoice.franchisee_id)), func.count(),
+                                       func.min(Invoice.due_date), *buckets).where(*where)).one()
+    partners = int(total_row[0] or 0)
+    stmt = grouped.order_by(owed.desc(), Franchisee.code)
+    stmt = stmt.limit(limit) if limit is not None else stmt.offset((page - 1) * per_page).limit(per_page)
+
+    def ageing(code, name, count, oldest, values) -> Ageing:
+        if isinstance(oldest, str):
+            oldest = date.fromisoformat(oldest[:10])
+        return Ageing(code, name, int(count or 0), {b: _money(v, pg) for b, v in zip(BUCKETS, values)}, oldest)
+
+    rows = [ageing(r[0], r[1], r[2], r[3], r[4:]) for r in session.execute(stmt)]
+    total = ageing("", "", total_row[1], total_row[2], total_row[3:])
+    return Listing(rows, partners, page, per_page), total
+
+
+# ---------------------------------------------------------------- a billing run's period
+
+@dataclass
+class PeriodTotals:
+    invoices: int = 0
+    subtotal: Decimal = ZERO
+    vat: Decimal = ZERO
+    total: Decimal = ZERO
+    balance: Decimal = ZERO
+    drafts: int = 0
+
+
+@dataclass
+class RunPage:
+    period: str
+    previous_period: str
+    totals: PeriodTotals
+    previous: PeriodTotals
+    invoices: Listing
+    runs: list[BillingRun]
+    estimated: list[tuple[InvoiceLine, Invoice]]
+    left_out: list[tuple[Agreement, Franchisee]]
+    credit_notes: list[tuple[CreditNote, Invoice]]
+    payments: list[tuple[Payment, Invoice]]
+
+    @property
+    def change(self) -> Decimal | None:
+        return self.totals.total - self.previous.total if self.previous.invoices else None
+
+
+def _period_totals(session: Session, period: str, pg: bool) -> PeriodTotals:
+    count, subtotal, vat, total, balance, drafts = session.execute(
+        select(func.count(), func.sum(_fen(Invoice.subtotal, pg)), func.sum(_fen(Invoice.vat, pg)),
+               func.sum(_fen(Invoice.total, pg)),
+               func.sum(case((Invoice.status.in_(OPEN), _balance(pg)), else_=0)),
+               func.sum(case((Invoice.status == InvoiceStatus.draft, 1), else_=0)))
+        .where(Invoice.period == period)).one()
+    return PeriodTotals(int(count or 0), _money(subtotal, pg), _money(vat, pg), _money(total, pg), _money(balance, pg),
+                        int(drafts or 0))
+
+
+def run_page(*, session: Session, period: str, today: date, page: int = 1, per_page: int = 50) -> RunPage:
+    """A period's billing: its invoices and totals against the month before, the runs, the estimated lines,
+    the active agreements it left out, and the credit notes and payments booked on its invoices."""
+    parse_period(period)
+    pg = is_postgres(session)
+    previous = shift_period(period, -1)
+    of_period = select(Invoice.id).where(Invoice.period == period)
+    invoices = invoice_list(session=session, flt=InvoiceFilter(period=period), today=today, page=page,
+                            per_page=per_page)
+    runs = list(session.exec(select(BillingRun).where(BillingRun.period == period).order_by(BillingRun.id.desc())
+                             .limit(20)).all())
+    estimated = [tuple(r) for r in session.execute(
+        select(InvoiceLine, Invoice).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(Invoice.period == period, InvoiceLine.estimated.is_(True))
+        .order_by(InvoiceLine.site_code, InvoiceLine.position).limit(200))]
+    invoiced = select(Invoice.agreement_id).where(Invoice.period == period)
+    left_out = [tuple(r) for r in session.execute(
+        select(Agreement, Franchisee).join(Franchisee, Franchisee.id == Agreement.franchisee_id)
+        .where(Agreement.status == AgreementStatus.active, Agreement.id.not_in(invoiced))
+        .order_by(Agreement.number).limit(200))]
+    credit_notes = [tuple(r) for r in session.execute(
+        select(CreditNote, Invoice).join(Invoice, Invoice.id == CreditNote.invoice_id)
+        .where(CreditNote.invoice_id.in_(of_period)).order_by(CreditNote.id).limit(200))]
+    payments = [tuple(r) for r in session.execute(
+        select(Payment, Invoice).join(Invoice, Invoice.id == Payment.invoice_id)
+        .where(Payment.invoice_id.in_(of_period)).order_by(Payment.paid_on, Payment.id).limit(200))]
+    return RunPage(period, previous, _period_totals(session, period, pg), _period_totals(session, previous, pg),
+                   invoices, runs, estimated, left_out, credit_notes, payments)
+
+
+# ---------------------------------------------------------------- revenue reports across the network
+
+@dataclass(frozen=True)
+class ReportFilter:
+    period: str = ""
+    franchisee: str = ""
+    state: str = ""  # "", late, estimated, corrected, missing
+
+
+REPORT_STATES = ("late", "estimated", "corrected", "missing")
+
+
+@dataclass
+class ReportRow:
+    """One partner's revenue reports for one month."""
+
+    code: str
+    name: str
+    period: str
+    expected: int
+    reported: int
+    corrected: int
+    estimated: int
+    late: int
+    revenue: Decimal
+
+    @property
+    def missing(self) -> int:
+        return max(0, self.expected - self.reported - self.corrected - self.estimated)
+
+
+def report_due(period: str, due_day: int, tz: str) -> datetime:
+    """When a month's report is due: ``due_day`` of the next month, end of day in HQ's zone."""
+    year, month = (int(x) for x in shift_period(period, 1).split("-"))
+    return datetime(year, month, due_day, 23, 59, 59, tzinfo=ZoneInfo(tz)).astimezone(timezone.utc)
+
+
+def recent_months(today: date, count: int) -> list[str]:
+    current = f"{today.year:04d}-{today.month:02d}"
+    return [shift_period(current, -n) for n in range(count, 0, -1)]
+
+
+def revenue_reports(*, session: Session, flt: ReportFilter, today: date, due_day: int, tz: str, page: int = 1,
+                    per_page: int = 50, months: int = 12, limit: int | None = None) -> tuple[Listing, dict[str, int]]:
+    """Per partner and month: sites expected to report, reported, corrected, estimated, late, missing.
+
+    ``expected`` counts the partner's sites now active under an agreement (the
+    registry does not keep who held a site in past months). Totals of every
+    kind are over the whole filtered set.
+    """
+    pg = is_postgres(session)
+    periods = [flt.period] if flt.period else recent_months(today, months)
+    per_site = (select(RevenueReport.site_id, RevenueReport.period, func.max(RevenueReport.version).label("version"),
+                       func.min(case((RevenueReport.source != ReportSource.estimate, RevenueReport.submitted_at),
+                                     else_=None)).label("first_at"))
+                .where(RevenueReport.period.in_(periods)).group_by(RevenueReport.site_id, RevenueReport.period)
+                .subquery())
+    due = case(*[(per_site.c.period == p, literal(report_due(p, due_day, tz), UTCDateTime())) for p in periods],
+               else_=None)
+    late = per_site.c.first_at > due
+    counts = (select(Site.franchisee_id.label("fid"), RevenueReport.period.label("period"),
+                     func.sum(case((RevenueReport.status == ReportStatus.reported, 1), else_=0)).label("reported"),
+                     func.sum(case((RevenueReport.status == ReportStatus.corrected, 1), else_=0)).label("corrected"),
+                     func.sum(case((RevenueReport.status == ReportStatus.estimated, 1), else_=0)).label("estimated"),
+                     func.sum(case((late, 1), else_=0)).label("late"),
+                     func.sum(case((RevenueReport.status != ReportStatus.estimated,
+                                    _fen(RevenueReport.gross_revenue, pg)), else_=0)).label("revenue"))
+              .select_from(RevenueReport)
+              .join(per_site, and_(per_site.c.site_id == RevenueReport.site_id,
+                                   per_site.c.period == RevenueReport.period,
+                                   per_site.c.version == RevenueReport.version))
+              .join(Site, Site.id == RevenueReport.site_id)
+              .group_by(Site.franchisee_id, RevenueReport.period).subquery())
+    months_sq = union_all(*[select(literal(p).label("period"), literal(period_end(p)).label("ends"))
+                            for p in periods]).subquery() if len(periods) > 1 \
+        else select(literal(periods[0]).label("period"), literal(period_end(periods[0])).label("ends")).subquery()
+    expected = (select(Site.franchisee_id.label("fid"), months_sq.c.period.label("period"), func.count().label("n"))
+                .join(months_sq, or_(Site.opened_on.is_(None), Site.opened_on <= months_sq.c.ends))
+                .where(Site.status == SiteStatus.active, Site.agreement_id.is_not(None))
+                .group_by(Site.franchisee_id, months_sq.c.period).subquery())
+    n_expected = func.coalesce(expected.c.n, 0)
+    reported, corrected = func.coalesce(counts.c.reported, 0), func.coalesce(counts.c.corrected, 0)
+    estimated, late_n = func.coalesce(counts.c.estimated, 0), func.coalesce(counts.c.late, 0)
+    missing = n_expected - reported - corrected - estimated
+    stmt = (select(Franchisee.code, Franchisee.legal_name, months_sq.c.period, n_expected, reported, corrected,
+                   estimated, late_n, func.coalesce(counts.c.revenue, 0))
+            .select_from(Franchisee).join(months_sq, literal(True))
+            .outerjoin(expected, and_(expected.c.fid == Franchisee.id, expected.c.period == months_sq.c.period))
+            .outerjoin(counts, and_(counts.c.fid == Franchisee.id, counts.c.period == months_sq.c.period))
+            .where(or_(n_expected > 0, reported + corrected + estimated > 0)))
+    if flt.franchisee:
+        stmt = stmt.where(Franchisee.code == flt.franchisee)
+    if flt.state == "late":
+        stmt = stmt.where(late_n > 0)
+    elif flt.state == "estimated":
+        stmt = stmt.where(estimated > 0)
+    elif flt.state == "corrected":
+        stmt = stmt.where(corrected > 0)
+    elif flt.state == "missing":
+        stmt = stmt.where(missing > 0)
+    sq = stmt.subquery()
+    sums = session.execute(select(func.count(), func.sum(sq.c[3]), func.sum(sq.c[4]), func.sum(sq.c[5]),
+                                  func.sum(sq.c[6]), func.sum(sq.c[7]))).one()
+    ordered = stmt.order_by(months_sq.c.period.desc(), Franchisee.code)
+    ordered = ordered.limit(limit) if limit is not None else ordered.offset((page - 1) * per_page).limit(per_page)
+    rows = [ReportRow(code, name, period, int(n or 0), int(r or 0), int(c or 0), int(e or 0), int(lt or 0),
+                      _money(rev, pg)) for code, name, period, n, r, c, e, lt, rev in session.execute(ordered)]
+    totals = {"expected": int(sums[1] or 0), "reported": int(sums[2] or 0), "corrected": int(sums[3] or 0),
+              "estimated": int(sums[4] or 0), "late": int(sums[5] or 0)}
+    totals["missing"] = max(0, totals["expected"] - totals["reported"] - totals["corrected"] - totals["estimated"])
+    return Listing(rows, int(sums[0] or 0), page, per_page), totals
+
+
+# ---------------------------------------------------------------- CSV of what a list shows
+
+def to_csv(header: list[str], rows: Iterable[Iterable[Any]]) -> str:
+    """A CSV text (UTF-8 with BOM added by the caller's response, so Excel opens Chinese names right)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else (format(v, "f") if isinstance(v, Decimal) else v) for v in row])
+    return out.getvalue()
