@@ -112,3 +112,27 @@ def move_site_by_import(session: Session, site: Site, franchisee: Franchisee, ag
     assert result.ok, result.problems
     session.flush()
     return result
+
+
+def make_disputed_line(session: Session, invoice, site: Site, franchisee: Franchisee):
+    """Give a *draft* ``invoice`` one royalty line of ``site``, issue it, and dispute that line with one
+    attachment (issue 11). Returns (dispute, attachment)."""
+    from brand_hub.models.billing import InvoiceLine, InvoiceStatus
+    from brand_hub.models.trust import DisputeAttachment, InvoiceDispute
+
+    line = InvoiceLine(invoice_id=invoice.id, position=1, site_id=site.id, site_code=site.code, kind="royalty",
+                       description="royalty", service_period=invoice.period, amount=Decimal("100"),
+                       plan_id=invoice.plan_id)
+    session.add(line)
+    session.flush()
+    invoice.status = InvoiceStatus.issued   # lines go on while it is a draft; issued, it is immutable
+    session.flush()
+    dispute = InvoiceDispute(invoice_id=invoice.id, invoice_line_id=line.id, franchisee_id=franchisee.id,
+                             disputed_amount=Decimal("100"), proposed_amount=Decimal("50"), reason="check")
+    session.add(dispute)
+    session.flush()
+    attachment = DisputeAttachment(dispute_id=dispute.id, filename="proof.pdf", content_type="application/pdf",
+                                   size=4, sha256="0" * 64, data=b"%PDF")
+    session.add(attachment)
+    session.flush()
+    return dispute, attachment

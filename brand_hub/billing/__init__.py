@@ -33,7 +33,7 @@ class NotFound(BillingError):
 def billing_month(text: str) -> Period:
     """The billing month ``2026-10`` as the one ``Period`` type; anything else is a ``BillingError``."""
     match = _PERIOD.match(str(text).strip())
-    if not match:
+    if not match or not 2000 <= int(match.group(1)) <= 2100:  # the years a billing month can be (as the forms say)
         raise BillingError(_l("period %(value)s is not a month like 2026-10", value=repr(text)))
     return Period(date(int(match.group(1)), int(match.group(2)), 1), 1)
 

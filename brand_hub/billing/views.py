@@ -34,7 +34,7 @@ def _today() -> date:
 
 
 def _page_arg() -> int:
-    return max(1, request.args.get("page", 1, type=int) or 1)
+    return converters.page()
 
 
 def _csv(name: str, text: str) -> Response:

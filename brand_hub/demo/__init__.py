@@ -41,10 +41,10 @@ class DemoContext:
 
 def stage_runs(stages: tuple[str, ...] = STAGES) -> list[tuple[str, Callable[[DemoContext], None]]]:
     """Each stage's ``run``, imported by name: a renamed stage or a stage without ``run`` fails here, loudly."""
-    from . import agents, billing, flags, network, scores, standards
+    from . import agents, billing, flags, network, renewals, scores, standards
 
     modules = {"network": network, "agents": agents, "standards": standards, "scores": scores, "billing": billing,
-               "flags": flags}
+               "flags": flags, "renewals": renewals}
     return [(name, modules[name].run) for name in stages]
 
 

@@ -43,16 +43,20 @@ def _add_objects(session: Session) -> dict[str, str]:
                         title_en="Indoor air: CO2", content={"text": "开放时段二氧化碳浓度不超过 1000 ppm。", "rules": []},
                         content_hash="sha256:x")
     invoice = Invoice(agreement_id=agreement.id, franchisee_id=partner.id, period="2026-10", number="BH-2026-000001",
-                      status=InvoiceStatus.issued, plan_id="standard-2026", due_date=now.date(),
+                      status=InvoiceStatus.draft, plan_id="standard-2026", due_date=now.date(),
                       subtotal=Decimal("383840.34"), total=Decimal("383840.34"))
     session.add_all([flag, standard, invoice])
     session.flush()
+    from tests.builders import make_disputed_line
+
+    dispute, attachment = make_disputed_line(session, invoice, site, partner)
     ack = StandardAcknowledgement(site_id=site.id, standard_id=standard.id, due_at=now + timedelta(days=10))
     session.add(ack)
     session.flush()
     staff = session.exec(select(User).where(User.email == "staff@sh01.example")).one()
     return {"code": site.code, "number": agreement.number, "flag_id": str(flag.id), "invoice_id": str(invoice.id),
-            "ack_id": str(ack.id), "user_id": str(staff.id)}
+            "ack_id": str(ack.id), "user_id": str(staff.id), "dispute_id": str(dispute.id),
+            "attachment_id": str(attachment.id)}
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from brand_hub.models.billing import Invoice, InvoiceStatus
 from brand_hub.models.compliance import Flag, FlagState, Severity
 from brand_hub.models.partner_staff import SiteAssignment
 from brand_hub.models.standards import Standard, StandardAcknowledgement
-from tests.builders import make_agreement, make_franchisee, make_site, make_user
+from tests.builders import make_agreement, make_franchisee, make_site, make_user, make_disputed_line
 from tests.conftest import csrf_token, login, post_form
 
 MONEY_OR_TEAM = {"portal.agreements", "portal.agreement", "portal.revenue", "portal.invoices", "portal.invoice",
@@ -51,15 +51,17 @@ def company(session):
     partner_flag = Flag(franchisee_id=partner.id, rule="invoice-overdue", state=FlagState.open,
                         severity=Severity.major, opened_at=now, evidence={})
     invoice = Invoice(agreement_id=agreement.id, franchisee_id=partner.id, period="2026-10", number="BH-ROLE-1",
-                      status=InvoiceStatus.issued, plan_id="standard-2026", due_date=now.date(),
+                      status=InvoiceStatus.draft, plan_id="standard-2026", due_date=now.date(),
                       total=Decimal("123.45"), subtotal=Decimal("123.45"))
     session.add_all([partner_flag, invoice])
     session.flush()
+    dispute, attachment = make_disputed_line(session, invoice, mine, partner)
     from brand_hub.billing import pdf
 
     pdf.render_missing(session=session, brand_name="方寸空间", workers=1, invoice_ids=[invoice.id])
     session.commit()
-    shared = {"number": agreement.number, "invoice_id": str(invoice.id), "user_id": str(colleague.id)}
+    shared = {"number": agreement.number, "invoice_id": str(invoice.id), "user_id": str(colleague.id),
+              "dispute_id": str(dispute.id), "attachment_id": str(attachment.id)}
     for values in objects.values():
         values.update(shared)
     return dict(admin=admin, staff=staff, colleague=colleague, mine=mine, other=other, objects=objects,
