@@ -17,7 +17,7 @@ from brand_hub.billing.revenue import parse_amount
 from brand_hub.billing.trust_views import attachment_response
 from brand_hub.models.billing import Invoice, InvoiceStatus
 from brand_hub.models.trust import DisputeAttachment, InvoiceDispute
-from brand_hub.web import db
+from brand_hub.web import converters, db
 from brand_hub.web.access import PORTAL_ADMINS, roles_required
 
 from ..blueprint import bp
@@ -39,8 +39,10 @@ def dispute_lines(invoice_id: int):
     files = [(f.filename or "attachment", f.mimetype or "", f.read(disputes.MAX_ATTACHMENT_BYTES + 1))
              for f in request.files.getlist("attachments") if f and f.filename]
     try:
-        line_id = int(request.form.get("line", ""))
-    except ValueError:
+        line_id = converters.record_id(request.form.get("line"), "line")  # an id the database can hold, or refused
+        if line_id is None:
+            raise ValueError
+    except (ValueError, converters.BadInput):
         flash(_("Choose the line you dispute."), "error")
         return redirect(url_for("portal.invoice", invoice_id=invoice_id))
     try:

@@ -97,7 +97,8 @@ def _portal_pages(app, values: dict[str, str]) -> list[str]:
     """Every GET page of the portal (PDF downloads aside), its arguments filled with real objects."""
     paths = []
     for rule in app.url_map.iter_rules():
-        if not rule.endpoint.startswith("portal.") or "GET" not in (rule.methods or ()) or rule.rule.endswith(".pdf"):
+        if not rule.endpoint.startswith("portal.") or "GET" not in (rule.methods or ()) or rule.rule.endswith(".pdf") \
+                or "/attachments/" in rule.rule:  # files, not pages
             continue
         path = rule.rule
         for name in re.findall(r"<(?:[a-z]+(?:\([^)]*\))?:)?([a-zA-Z_]+)>", path):

@@ -21,7 +21,8 @@ from tests.builders import make_agreement, make_franchisee, make_site, make_user
 from tests.conftest import csrf_token, login, post_form
 
 MONEY_OR_TEAM = {"portal.agreements", "portal.agreement", "portal.revenue", "portal.invoices", "portal.invoice",
-                 "portal.invoice_pdf", "portal.team", "portal.team_sites", "portal.team_active"}
+                 "portal.invoice_pdf", "portal.team", "portal.team_sites", "portal.team_active",
+                 "portal.dispute_attachment"}
 
 
 @pytest.fixture
