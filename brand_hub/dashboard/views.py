@@ -120,7 +120,16 @@ def partner(code: str):
                            cards=pages.partner_site_cards(session=session, franchisee_id=franchisee.id,
                                                           quarters=quarters),
                            history=pages.notice_history(session=session, franchisee_id=franchisee.id),
-                           standing=standing.standing_of(session=session, franchisee_id=franchisee.id))
+                           standing=standing.standing_of(session=session, franchisee_id=franchisee.id),
+                           partner_cards=_partner_cards({s.id: s.code for s in sites}))
+
+
+def _partner_cards(sites: dict[int, str]):
+    """The partner's card history across its sites (issue 12: cure windows and strikes, one timeline)."""
+    from ..scores.history import partner_cards
+
+    today = datetime.now(timezone.utc).astimezone(ZoneInfo(settings().timezone)).date()
+    return partner_cards(session=db(), sites=sites, settings=settings(), today=today)
 
 
 def _partner_form(existing: Franchisee | None):

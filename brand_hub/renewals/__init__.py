@@ -100,6 +100,7 @@ def record(*, session: Session, agreement: Agreement, settings: Settings, rules:
         "royalty_trend": _royalty_trend(session, agreement.id, today),
         "acks_late_share": _acks_late_share(session, site_ids),
         "flag_ack_hours_median": _flag_ack_hours(session, site_ids, year_ago),
+        "disputes_rejected": _disputes_rejected(session, agreement.id, today),
     }
     signals.update(_overdue(session, agreement.id, today))
     for test in rules.refer_to_review + rules.conditions:
@@ -206,6 +207,17 @@ def _acks_late_share(session: Session, site_ids: list[int]) -> float | None:
         return None
     late = sum(1 for due_at, acked in due_rows if acked is None or acked > due_at)
     return round(late / len(due_rows), 4)
+
+
+def _disputes_rejected(session: Session, agreement_id: int, today: date) -> float:
+    """Disputes of this agreement's invoice lines that HQ rejected in the last two years (issue 11's record)."""
+    from ..models.trust import DisputeStatus, InvoiceDispute
+
+    since = datetime.combine(today - timedelta(days=730), datetime.min.time(), tzinfo=timezone.utc)
+    return float(session.exec(select(func.count()).select_from(InvoiceDispute).join(
+        Invoice, Invoice.id == InvoiceDispute.invoice_id).where(
+        Invoice.agreement_id == agreement_id, InvoiceDispute.status == DisputeStatus.rejected,
+        InvoiceDispute.opened_at >= since)).one())
 
 
 def _flag_ack_hours(session: Session, site_ids: list[int], since: date) -> float | None:

@@ -32,6 +32,7 @@ EVIDENCE = {
     "overdue_balance": ("billing.index", lambda p: {"franchisee": p.code, "status": "overdue"}),
     "acks_late_share": ("compliance.queue", lambda p: {"rule": "standard-unacknowledged", "partner": p.code}),
     "flag_ack_hours_median": ("compliance.queue", lambda p: {"partner": p.code}),
+    "disputes_rejected": ("billing.index", lambda p: {"franchisee": p.code}),
 }
 
 

@@ -7,13 +7,14 @@ pages and the renewal record.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from collections.abc import Callable
 from datetime import date
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
-from scoring.strikes import CardHistory, CardRules, CriticalFlag, PublishedCard, history
+from scoring.strikes import CardHistory, CardRules, CriticalFlag, PublishedCard, Window, history
 from standards.scoring_model import current_model
 
 from ..models.compliance import Flag, Severity
@@ -54,3 +55,27 @@ def histories(*, session: Session, site_ids: list[int], settings: Settings, toda
                                            resolved.astimezone(zone).date() if resolved else None))
     rules = card_rules(settings)
     return {site_id: history(list(cards[site_id].values()), flags[site_id], rules, today) for site_id in site_ids}
+
+
+@dataclass
+class PartnerCards:
+    """A partner's card history across its sites: one timeline, the open cure windows, each site's strikes."""
+
+    events: list[tuple[date, str, str, str]]   # (when, kind, quarter, site code), newest first
+    open_windows: list[tuple[str, Window]]      # (site code, window)
+    strikes: dict[str, float]                   # site code → strikes in the rolling period
+    review: list[str]                            # site codes whose strikes reach the review line
+    rules: CardRules
+
+
+def partner_cards(*, session: Session, sites: dict[int, str], settings: Settings, today: date) -> PartnerCards:
+    """The cards of ``sites`` (id → code) as one partner timeline (HQ's partner page, the partner's home)."""
+    found = histories(session=session, site_ids=list(sites), settings=settings, today=today)
+    events = sorted(((when, kind, quarter, sites[site_id]) for site_id, h in found.items()
+                     for when, kind, quarter in h.events), reverse=True)
+    return PartnerCards(events=events,
+                        open_windows=[(sites[site_id], w) for site_id, h in found.items() for w in h.windows
+                                      if w.state == "open"],
+                        strikes={sites[site_id]: h.total for site_id, h in found.items() if h.total},
+                        review=[sites[site_id] for site_id, h in found.items() if h.review],
+                        rules=card_rules(settings))

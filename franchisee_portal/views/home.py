@@ -36,8 +36,15 @@ def home():
     found = home_page.home(session=session, franchisee_id=franchisee.id, site_ids=visible_site_ids(session),
                            money=not is_staff(current_user), now=datetime.now(timezone.utc),
                            tz=settings().timezone, report_due_day=settings().revenue_report_due_day)
+    from zoneinfo import ZoneInfo
+
+    from brand_hub.scores.history import partner_cards
+
+    visible = {s.id: s.code for s in session.exec(owned_select(Site))}   # a site manager: their sites only
+    cards = partner_cards(session=session, sites=visible, settings=settings(),
+                          today=datetime.now(ZoneInfo(settings().timezone)).date())
     return render_template("portal/home.html", franchisee=franchisee, home=found, now=datetime.now(timezone.utc),
-                           titles=_indicator_titles())
+                           titles=_indicator_titles(), partner_cards=cards)
 
 
 def _indicator_titles() -> dict[str, str]:

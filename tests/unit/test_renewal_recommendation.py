@@ -10,7 +10,8 @@ from standards.renewal_rules import LIBRARY, load_rules, load_rules_text
 RULES = load_rules()
 CLEAN = {"termination_review": 0, "strikes": 0, "missed_windows": 0, "cured_windows": 0, "score_trend": 2.0,
          "revenue_per_desk_vs_cohort": 0.05, "overdue_days_max": 3, "acks_late_share": 0.0,
-         "flags:revenue-report-missing": 0}
+         "flags:revenue-report-missing": 0, "flags:std:revenue-plausibility/plausible-revenue": 0,
+         "disputes_rejected": 0}
 
 
 def test_a_clean_record_is_renewed():
@@ -44,3 +45,13 @@ def test_the_rules_file_refuses_a_typo_with_its_line():
     with pytest.raises(InvalidFiles) as refused:
         load_rules_text(text, "rules.yaml")
     assert str(refused.value).startswith("rules.yaml:37:") and "score_trnd" in str(refused.value)
+
+
+def test_implausible_revenue_and_rejected_disputes_call_for_their_conditions():
+    result = recommend({**CLEAN, "flags:std:revenue-plausibility/plausible-revenue": 1, "disputes_rejected": 2},
+                       RULES)
+    assert result.outcome == CONDITIONS
+    assert [r.key for r in result.reasons] == ["flags:std:revenue-plausibility/plausible-revenue", "disputes_rejected"]
+    assert result.conditions("en") == [
+        "Revenue reports backed by the site's own system records, audited quarterly",
+        "Disputes only with the contract clause or payment record attached"]

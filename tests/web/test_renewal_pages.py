@@ -78,3 +78,21 @@ def test_the_partner_scorecard_says_what_cures_an_open_red_card_and_by_when(clie
     page = client.get("/portal/scores/CD-01").get_data(as_text=True)
     assert "评级记录" in page and "2026-Q3 的红牌整改期至" in page and "整改完成的条件：下一张发布的评级至少为黄牌。" in page
     assert "起的违规次数：1" in page
+
+
+def test_hq_and_the_partner_read_the_partners_card_history_across_its_sites(client, session, ending):
+    _, site, today = ending
+    session.add(SiteScore(site_id=site.id, period="2026-Q3", model_id="brand-health", model_version=1,
+                          status="scored", score=41.0, card="red", coverage=0.9,
+                          computed_at=datetime(2026, 10, 10, tzinfo=timezone.utc), indicators={}))
+    session.add(CardPublication(period="2026-Q3", model_id="brand-health", model_version=1,
+                                published_at=datetime.combine(today - timedelta(days=10), datetime.min.time(),
+                                                              tzinfo=timezone.utc), published_by="test"))
+    session.commit()
+    login(client, "admin@hq.cn")
+    hq = client.get("/hq/partners/CD01").get_data(as_text=True)
+    assert 'id="partner-card-history"' in hq and "CD-01 · 2026-Q3 的红牌整改期至" in hq
+    client.get("/logout")
+    login(client, "boss@cd01.cn")
+    home = client.get("/portal/").get_data(as_text=True)
+    assert 'id="partner-card-history"' in home and "发布红牌" in home
