@@ -15,12 +15,11 @@ from decimal import Decimal
 import pytest
 
 from brand_hub.models import Role
-from brand_hub.models.billing import Invoice, InvoiceLine, InvoiceStatus
-from brand_hub.models.trust import DisputeAttachment, InvoiceDispute
+from brand_hub.models.billing import Invoice, InvoiceStatus
 from brand_hub.models.compliance import Flag, FlagState, Severity
 from brand_hub.models.standards import Standard, StandardAcknowledgement
 from brand_hub.web.access import PUBLIC
-from tests.builders import make_agreement, make_franchisee, make_site, make_user
+from tests.builders import make_agreement, make_franchisee, make_site, make_user, make_disputed_line
 from tests.conftest import csrf_token, login
 
 HQ_ROLES = [r for r in Role if r.is_hq]
@@ -75,21 +74,7 @@ def network(session):
                                       due_at=datetime.now(timezone.utc))
         session.add_all([flag, invoice, ack])
         session.flush()
-        line = InvoiceLine(invoice_id=invoice.id, position=1, site_id=its_site.id, site_code=its_site.code,
-                           kind="royalty", description="royalty", service_period="2026-10", amount=Decimal("100"),
-                           plan_id="standard-2026")
-        session.add(line)
-        session.flush()
-        invoice.status = InvoiceStatus.issued   # lines go on while it is a draft; issued, it is immutable
-        session.flush()
-        dispute = InvoiceDispute(invoice_id=invoice.id, invoice_line_id=line.id, franchisee_id=partner.id,
-                                 disputed_amount=Decimal("100"), proposed_amount=Decimal("50"), reason="check")
-        session.add(dispute)
-        session.flush()
-        attachment = DisputeAttachment(dispute_id=dispute.id, filename="proof.pdf", content_type="application/pdf",
-                                       size=4, sha256="0" * 64, data=b"%PDF")
-        session.add(attachment)
-        session.flush()
+        dispute, attachment = make_disputed_line(session, invoice, its_site, partner)
         owned[key] = {"flag_id": str(flag.id), "invoice_id": str(invoice.id), "ack_id": str(ack.id),
                       "dispute_id": str(dispute.id), "attachment_id": str(attachment.id)}
     session.commit()

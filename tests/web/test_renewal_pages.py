@@ -1,7 +1,7 @@
 """Renewal pages: HQ sees the record and decides; the partner sees the outcome; card history on scorecards."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from sqlmodel import select
@@ -11,6 +11,16 @@ from brand_hub.models.foresight import RenewalDecision
 from brand_hub.models.scoring import CardPublication, SiteScore
 from tests.builders import make_agreement, make_franchisee, make_site, make_user
 from tests.conftest import login, post_form
+
+
+def red_card_published_ten_days_ago(session, site, today) -> None:
+    session.add(SiteScore(site_id=site.id, period="2026-Q3", model_id="brand-health", model_version=1,
+                          status="scored", score=41.0, card="red", coverage=0.9,
+                          computed_at=datetime(2026, 10, 10, tzinfo=timezone.utc), indicators={}))
+    session.add(CardPublication(period="2026-Q3", model_id="brand-health", model_version=1,
+                                published_at=datetime.combine(today - timedelta(days=10), datetime.min.time(),
+                                                              tzinfo=timezone.utc), published_by="test"))
+    session.commit()
 
 
 @pytest.fixture
@@ -67,13 +77,7 @@ def test_a_viewer_reads_renewals_but_cannot_decide_and_partners_cannot_reach_the
 
 def test_the_partner_scorecard_says_what_cures_an_open_red_card_and_by_when(client, session, ending):
     _, site, today = ending
-    session.add(SiteScore(site_id=site.id, period="2026-Q3", model_id="brand-health", model_version=1,
-                          status="scored", score=41.0, card="red", coverage=0.9,
-                          computed_at=datetime(2026, 10, 10, tzinfo=timezone.utc), indicators={}))
-    session.add(CardPublication(period="2026-Q3", model_id="brand-health", model_version=1,
-                                published_at=datetime.combine(today - timedelta(days=10), datetime.min.time(),
-                                                              tzinfo=timezone.utc), published_by="test"))
-    session.commit()
+    red_card_published_ten_days_ago(session, site, today)
     login(client, "boss@cd01.cn")
     page = client.get("/portal/scores/CD-01").get_data(as_text=True)
     assert "评级记录" in page and "2026-Q3 的红牌整改期至" in page and "整改完成的条件：下一张发布的评级至少为黄牌。" in page
@@ -82,13 +86,7 @@ def test_the_partner_scorecard_says_what_cures_an_open_red_card_and_by_when(clie
 
 def test_hq_and_the_partner_read_the_partners_card_history_across_its_sites(client, session, ending):
     _, site, today = ending
-    session.add(SiteScore(site_id=site.id, period="2026-Q3", model_id="brand-health", model_version=1,
-                          status="scored", score=41.0, card="red", coverage=0.9,
-                          computed_at=datetime(2026, 10, 10, tzinfo=timezone.utc), indicators={}))
-    session.add(CardPublication(period="2026-Q3", model_id="brand-health", model_version=1,
-                                published_at=datetime.combine(today - timedelta(days=10), datetime.min.time(),
-                                                              tzinfo=timezone.utc), published_by="test"))
-    session.commit()
+    red_card_published_ten_days_ago(session, site, today)
     login(client, "admin@hq.cn")
     hq = client.get("/hq/partners/CD01").get_data(as_text=True)
     assert 'id="partner-card-history"' in hq and "CD-01 · 2026-Q3 的红牌整改期至" in hq
