@@ -1,6 +1,7 @@
 """Issue 11 in the reader's language: plausibility findings, verdicts, review and dispute states, diff causes."""
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l, lazy_pgettext
@@ -43,10 +44,12 @@ CAUSES = {
 
 
 def _money(value: Any) -> str:
+    """An amount in a reason, exactly as stored (Decimal, never a float), to the fen."""
     try:
-        return f"¥{float(value):,.2f}"
-    except (TypeError, ValueError):
+        amount = Decimal(str(value))
+    except (TypeError, ValueError, ArithmeticError):
         return str(value)
+    return f"¥{amount:,.2f}" if amount.is_finite() else str(value)
 
 
 def reason_words(reason: dict[str, Any]) -> str:
