@@ -17,6 +17,7 @@ from .. import audit
 from ..models import Franchisee, Site
 from ..models.billing import Invoice, RevenueReport
 from ..models.trust import CorrectionReview, DisputeAttachment, InvoiceDispute, ReviewStatus, RevenueAssessment
+from ..web.lookups import site_or_404
 from ..web import db
 from ..web.access import HQ_ALL, HQ_FINANCE, roles_required
 from . import BillingError, corrections, diff, disputes, parse_period, plans, plausibility, runs, shift_period
@@ -152,12 +153,10 @@ def attachment_response(found: DisputeAttachment) -> Response:
 @roles_required(HQ_ALL)
 def report_versions(code: str, period: str):
     session = db()
-    site = session.exec(select(Site).where(Site.code == code)).first()
+    site = site_or_404(code)  # the one site-by-code lookup
     try:
         parse_period(period)
     except BillingError:
-        abort(404)
-    if site is None:
         abort(404)
     versions = corrections.versions(session=session, site_id=site.id, period=period)
     if not versions:
