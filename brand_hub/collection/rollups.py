@@ -89,28 +89,41 @@ def _refresh_pg(session: Session, hours: list[tuple[int, datetime]], days: list[
         "GROUP BY h.site_id, a.start, h.zone, h.metric", day_args)
 
 
-def _span_statements(table: str, column: str, select: str, source: str, source_column: str):
-    """DELETE and INSERT … SELECT of one site's span [start, end) of ``table`` (SQLite)."""
+def _span_statements(table: str, column: str, select: str, source: str, source_column: str, unit: str):
+    """DELETE and INSERT … SELECT of one site's span [start, end) of whole hours (days) of ``table`` (SQLite)."""
     params = (bindparam("start", type_=UTCDateTime), bindparam("end", type_=UTCDateTime))
+    alias = "rb" if source == "reading_bucket" else "h"
+    at = _SQLITE_TRUNC[unit].format(column=f"{alias}.{source_column}")
     delete = text(f"DELETE FROM {table} WHERE site_id = :site_id AND {column} >= :start AND {column} < :end"
                   ).bindparams(*params)
-    alias = "rb" if source == "reading_bucket" else "h"
     where = "AND rb.count > 0" if alias == "rb" else ""
     insert = text(f"INSERT INTO {table} (site_id, {column}, zone, metric, {_COLUMNS}) "
-                  f"SELECT {alias}.site_id, :start, {alias}.zone, {alias}.metric, {select} "
+                  f"SELECT {alias}.site_id, {at}, {alias}.zone, {alias}.metric, {select} "
                   f"FROM {source} {alias} WHERE {alias}.site_id = :site_id AND {alias}.{source_column} >= :start "
-                  f"AND {alias}.{source_column} < :end {where} GROUP BY {alias}.zone, {alias}.metric"
+                  f"AND {alias}.{source_column} < :end {where} GROUP BY {at}, {alias}.zone, {alias}.metric"
                   ).bindparams(*params)
     return delete, insert
 
 
+def _spans(starts: list[tuple[int, datetime]], length: timedelta) -> list[tuple[int, datetime, datetime]]:
+    """Sorted (site, start) pairs as runs of adjacent hours (days): one pair of statements per run."""
+    runs: list[tuple[int, datetime, datetime]] = []
+    for site_id, start in starts:
+        if runs and runs[-1][0] == site_id and runs[-1][2] == start:
+            runs[-1] = (site_id, runs[-1][1], start + length)
+        else:
+            runs.append((site_id, start, start + length))
+    return runs
+
+
 def _refresh_sqlite(session: Session, hours: list[tuple[int, datetime]], days: list[tuple[int, datetime]]) -> None:
-    for (table, column, select, source, source_column), spans, length in (
-            (("reading_hourly", "hour_start", from_buckets(False), "reading_bucket", "bucket_start"), hours, HOUR),
-            (("reading_daily", "day_start", from_hours(False), "reading_hourly", "hour_start"), days, DAY)):
-        delete, insert = _span_statements(table, column, select, source, source_column)
-        for site_id, start in spans:
-            args = {"site_id": site_id, "start": start, "end": start + length}
+    for (table, column, select, source, source_column, unit), spans, length in (
+            (("reading_hourly", "hour_start", from_buckets(False), "reading_bucket", "bucket_start", "hour"),
+             hours, HOUR),
+            (("reading_daily", "day_start", from_hours(False), "reading_hourly", "hour_start", "day"), days, DAY)):
+        delete, insert = _span_statements(table, column, select, source, source_column, unit)
+        for site_id, start, end in _spans(spans, length):
+            args = {"site_id": site_id, "start": start, "end": end}
             session.execute(delete, args)
             session.execute(insert, args)
 
@@ -155,11 +168,15 @@ def _bound(stmt, args: dict):
     return stmt.bindparams(**args) if args else stmt
 
 
+# SQLite stores times as naive-UTC text in SQLAlchemy's format; these keep that format.
+_SQLITE_TRUNC = {"hour": "strftime('%Y-%m-%d %H:00:00.000000', {column})",
+                 "day": "strftime('%Y-%m-%d 00:00:00.000000', {column})"}
+
+
 def _trunc(session: Session, unit: str, column: str) -> str:
     if is_postgres(session):
         return f"date_trunc('{unit}', {column}, 'UTC')"
-    return f"strftime('%Y-%m-%d %H:00:00.000000', {column})" if unit == "hour" else \
-        f"strftime('%Y-%m-%d 00:00:00.000000', {column})"
+    return _SQLITE_TRUNC[unit].format(column=column)
 
 
 def _aware(value) -> datetime:
