@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
 
 from ..db import is_postgres
+from . import rollups
 from ..models.types import UTCDateTime
 from ..models.collection import (CollectionTarget, NpsResponse, OpsEvent, QuarantinedRecord, ReadingAmendment,
                                  ReadingBucket)
@@ -90,6 +91,7 @@ def _upsert_buckets(session: Session, rows: list[dict[str, Any]]) -> None:
         for row in rows:   # RETURNING with executemany is not portable across SQLite drivers
             written.extend(session.execute(stmt, row).all())
     _note_amendments(session, [(site_id, start) for site_id, start, revision in written if revision > 0])
+    rollups.refresh(session=session, touched=[(site_id, start) for site_id, start, _revision in written])
 
 
 def _note_amendments(session: Session, amended: list[tuple[int, datetime]]) -> None:

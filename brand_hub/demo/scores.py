@@ -21,6 +21,7 @@ from scoring import hours
 from scoring.periods import Period, period_of
 
 from .. import scores
+from ..collection import rollups
 from ..db import session_scope
 from ..models import Site
 from ..models.collection import NpsResponse, OpsEvent, ReadingBucket
@@ -109,6 +110,7 @@ def write_history(*, session: Session, site: Site, quarter: Period, quality: flo
     rows = _buckets(site, start, end, quality, rng)
     for i in range(0, len(rows), CHUNK):
         session.execute(ReadingBucket.__table__.insert(), rows[i:i + CHUNK])
+    rollups.rebuild(session=session, site_ids=[site.id], start=start, end=end)   # written around the ingest path
     _answers_and_events(session, site, quarter, start, end, quality, rng)
     return len(rows)
 

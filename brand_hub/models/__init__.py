@@ -17,6 +17,7 @@ from . import collection, standards, scoring, compliance, billing  # noqa: F401,
 from . import trust  # noqa: F401,E402  (issue 11: assessments, correction reviews, disputes, run lines)
 from . import foresight  # noqa: F401,E402
 from . import partner_staff  # noqa: F401,E402
+from . import rollups  # noqa: F401,E402  (issue 15: hourly and daily aggregates of the readings)
 
 metadata = SQLModel.metadata
 from . import tenure  # noqa: F401,E402  (issue 17: who held a site when)

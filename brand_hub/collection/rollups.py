@@ -1,0 +1,191 @@
+"""Keeping the hourly and daily rollups of the readings equal to their buckets.
+
+The rule is one: a rollup row is never adjusted by a delta; every hour a pulled page
+(or an amendment, or the demo) touched is recomputed from its buckets, and every day
+touched from its hours, with the same GROUP BY a fresh rebuild uses. So a rollup is
+exact by construction — ``differences`` proves it against the 15-minute rows — and a
+re-read page, a crash half way (the caller's transaction rolls back with the buckets)
+or a rerun changes nothing.
+
+PostgreSQL gets the touched hours as two arrays, unnested server-side: two statements
+per page whatever its size. SQLite (the small install) runs the same statements per hour.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import bindparam, text
+from sqlmodel import Session
+
+from ..db import is_postgres
+from ..models.types import UTCDateTime
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+
+# What an hour holds, from its buckets; what a day holds, from its hours.
+# A floating-point sum depends on the order it adds in; PostgreSQL adds in whatever order its plan
+# reads, so the sums are taken in time order there, and a rollup equals a fresh GROUP BY to the bit.
+# (SQLite 3.40 has no ordered aggregates; it adds in the order of its one index on the key.)
+_FROM_BUCKETS = ("SUM(rb.mean * rb.count{order}), SUM(rb.count), MAX(rb.max), MIN(rb.min), COUNT(*), "
+                 "SUM(CASE WHEN rb.count < rb.bucket_minutes THEN rb.count ELSE rb.bucket_minutes END)")
+_FROM_HOURS = "SUM(h.total{order}), SUM(h.n), MAX(h.high), MIN(h.low), SUM(h.buckets), SUM(h.minutes)"
+
+
+def from_buckets(postgres: bool) -> str:
+    """The aggregates of an hour from its buckets (``rb``)."""
+    return _FROM_BUCKETS.format(order=" ORDER BY rb.bucket_start" if postgres else "")
+
+
+def from_hours(postgres: bool) -> str:
+    """The aggregates of a day from its hours (``h``)."""
+    return _FROM_HOURS.format(order=" ORDER BY h.hour_start" if postgres else "")
+_COLUMNS = "total, n, high, low, buckets, minutes"
+
+
+def hour_of(at: datetime) -> datetime:
+    at = at.astimezone(timezone.utc)
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def day_of(at: datetime) -> datetime:
+    return hour_of(at).replace(hour=0)
+
+
+def refresh(*, session: Session, touched: Iterable[tuple[int, datetime]]) -> int:
+    """Recompute the hours and days of ``touched`` (site id, bucket start) pairs; the hours recomputed."""
+    hours = sorted({(site_id, hour_of(start)) for site_id, start in touched})
+    if not hours:
+        return 0
+    days = sorted({(site_id, day_of(hour)) for site_id, hour in hours})
+    if is_postgres(session):
+        _refresh_pg(session, hours, days)
+    else:
+        _refresh_sqlite(session, hours, days)
+    return len(hours)
+
+
+def _refresh_pg(session: Session, hours: list[tuple[int, datetime]], days: list[tuple[int, datetime]]) -> None:
+    cursor = session.connection().connection.driver_connection.cursor()
+    hour_args = [[s for s, _ in hours], [h for _, h in hours]]
+    day_args = [[s for s, _ in days], [d for _, d in days]]
+    touched = "unnest(%s::int[], %s::timestamptz[]) AS a(site_id, start)"
+    cursor.execute(f"DELETE FROM reading_hourly h USING {touched} "
+                   "WHERE h.site_id = a.site_id AND h.hour_start = a.start", hour_args)
+    cursor.execute(
+        f"INSERT INTO reading_hourly (site_id, hour_start, zone, metric, {_COLUMNS}) "
+        f"SELECT rb.site_id, a.start, rb.zone, rb.metric, {from_buckets(True)} FROM {touched} "
+        "JOIN reading_bucket rb ON rb.site_id = a.site_id AND rb.bucket_start >= a.start "
+        "AND rb.bucket_start < a.start + interval '1 hour' "
+        "WHERE rb.count > 0 GROUP BY rb.site_id, a.start, rb.zone, rb.metric", hour_args)
+    cursor.execute(f"DELETE FROM reading_daily d USING {touched} "
+                   "WHERE d.site_id = a.site_id AND d.day_start = a.start", day_args)
+    cursor.execute(
+        f"INSERT INTO reading_daily (site_id, day_start, zone, metric, {_COLUMNS}) "
+        f"SELECT h.site_id, a.start, h.zone, h.metric, {from_hours(True)} FROM {touched} "
+        "JOIN reading_hourly h ON h.site_id = a.site_id AND h.hour_start >= a.start "
+        "AND h.hour_start < a.start + interval '1 day' "
+        "GROUP BY h.site_id, a.start, h.zone, h.metric", day_args)
+
+
+def _span_statements(table: str, column: str, select: str, source: str, source_column: str):
+    """DELETE and INSERT … SELECT of one site's span [start, end) of ``table`` (SQLite)."""
+    params = (bindparam("start", type_=UTCDateTime), bindparam("end", type_=UTCDateTime))
+    delete = text(f"DELETE FROM {table} WHERE site_id = :site_id AND {column} >= :start AND {column} < :end"
+                  ).bindparams(*params)
+    alias = "rb" if source == "reading_bucket" else "h"
+    where = "AND rb.count > 0" if alias == "rb" else ""
+    insert = text(f"INSERT INTO {table} (site_id, {column}, zone, metric, {_COLUMNS}) "
+                  f"SELECT {alias}.site_id, :start, {alias}.zone, {alias}.metric, {select} "
+                  f"FROM {source} {alias} WHERE {alias}.site_id = :site_id AND {alias}.{source_column} >= :start "
+                  f"AND {alias}.{source_column} < :end {where} GROUP BY {alias}.zone, {alias}.metric"
+                  ).bindparams(*params)
+    return delete, insert
+
+
+def _refresh_sqlite(session: Session, hours: list[tuple[int, datetime]], days: list[tuple[int, datetime]]) -> None:
+    for (table, column, select, source, source_column), spans, length in (
+            (("reading_hourly", "hour_start", from_buckets(False), "reading_bucket", "bucket_start"), hours, HOUR),
+            (("reading_daily", "day_start", from_hours(False), "reading_hourly", "hour_start"), days, DAY)):
+        delete, insert = _span_statements(table, column, select, source, source_column)
+        for site_id, start in spans:
+            args = {"site_id": site_id, "start": start, "end": start + length}
+            session.execute(delete, args)
+            session.execute(insert, args)
+
+
+def rebuild(*, session: Session, site_ids: list[int] | None = None, start: datetime | None = None,
+            end: datetime | None = None) -> int:
+    """Recompute the rollups of some sites (default: all) over [start, end) (default: everything).
+
+    For a backfill, a repair, or data written around the ingest path (the demo's history).
+    Whole hours and days around the span are recomputed, and hours whose buckets are gone
+    are removed. Returns the hours recomputed.
+    """
+    if site_ids is not None and not site_ids:
+        return 0
+    args: dict = {}
+    bucket_where, hour_where = ["rb.count > 0"], ["1 = 1"]
+    if site_ids is not None:
+        args["site_ids"] = list(site_ids)
+        bucket_where.append("rb.site_id IN :site_ids")
+        hour_where.append("h.site_id IN :site_ids")
+    if start is not None:
+        args["start"] = hour_of(start)
+        bucket_where.append("rb.bucket_start >= :start")
+        hour_where.append("h.hour_start >= :start")
+    if end is not None:
+        args["end"] = hour_of(end - timedelta(microseconds=1)) + HOUR
+        bucket_where.append("rb.bucket_start < :end")
+        hour_where.append("h.hour_start < :end")
+    hour = _trunc(session, "hour", "rb.bucket_start")
+    found = session.execute(_bound(text(
+        f"SELECT DISTINCT rb.site_id, {hour} FROM reading_bucket rb WHERE {' AND '.join(bucket_where)} "
+        f"UNION SELECT h.site_id, h.hour_start FROM reading_hourly h WHERE {' AND '.join(hour_where)}"), args)).all()
+    return refresh(session=session, touched={(int(site_id), _aware(at)) for site_id, at in found})
+
+
+def _bound(stmt, args: dict):
+    if "site_ids" in args:
+        stmt = stmt.bindparams(bindparam("site_ids", expanding=True))
+    for name in ("start", "end"):
+        if name in args:
+            stmt = stmt.bindparams(bindparam(name, type_=UTCDateTime))
+    return stmt.bindparams(**args) if args else stmt
+
+
+def _trunc(session: Session, unit: str, column: str) -> str:
+    if is_postgres(session):
+        return f"date_trunc('{unit}', {column}, 'UTC')"
+    return f"strftime('%Y-%m-%d %H:00:00.000000', {column})" if unit == "hour" else \
+        f"strftime('%Y-%m-%d 00:00:00.000000', {column})"
+
+
+def _aware(value) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def differences(*, session: Session, site_ids: list[int] | None = None) -> int:
+    """Rows where a rollup differs from a fresh GROUP BY of the rows below it (0 when exact)."""
+    hour, day = _trunc(session, "hour", "rb.bucket_start"), _trunc(session, "day", "h.hour_start")
+    postgres = is_postgres(session)
+    scope_rb = scope_h = ""
+    args: dict = {}
+    if site_ids is not None:
+        scope_rb, scope_h = " AND rb.site_id IN :site_ids", " AND h.site_id IN :site_ids"
+        args["site_ids"] = list(site_ids)
+    fresh_hours = (f"SELECT rb.site_id, {hour} AS at, rb.zone, rb.metric, {from_buckets(postgres)} FROM reading_bucket rb "
+                   f"WHERE rb.count > 0{scope_rb} GROUP BY rb.site_id, {hour}, rb.zone, rb.metric")
+    kept_hours = f"SELECT h.site_id, h.hour_start, h.zone, h.metric, {_COLUMNS} FROM reading_hourly h WHERE 1 = 1{scope_h}"
+    fresh_days = (f"SELECT h.site_id, {day} AS at, h.zone, h.metric, {from_hours(postgres)} FROM reading_hourly h "
+                  f"WHERE 1 = 1{scope_h} GROUP BY h.site_id, {day}, h.zone, h.metric")
+    kept_days = (f"SELECT d.site_id, d.day_start, d.zone, d.metric, {_COLUMNS} FROM reading_daily d WHERE 1 = 1"
+                 + scope_h.replace("h.", "d."))
+    found = 0
+    for a, b in ((fresh_hours, kept_hours), (kept_hours, fresh_hours), (fresh_days, kept_days),
+                 (kept_days, fresh_days)):
+        found += session.execute(_bound(text(f"SELECT COUNT(*) FROM ({a} EXCEPT {b}) x"), args)).scalar_one()
+    return int(found)
