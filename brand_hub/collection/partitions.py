@@ -20,7 +20,8 @@ than queueing every insert behind it).
 Retention (``readings_retention_months`` for 15-minute rows, ``readings_hourly_retention_months``
 for the hourly rollup): a partition whose whole month lies before the first day of the month
 ``months`` before the current one is detached and dropped; never a row-by-row DELETE. SQLite (the
-small-install path, no partitions) deletes by range instead. Every drop and every range delete is
+small-install path, no partitions) deletes by range instead, and so does the daily rollup, one plain
+table everywhere, when ``readings_daily_retention_months`` is set (0, the default, keeps it for good). Every drop and every range delete is
 audited (actor ``system``) and logged.
 
 Services here take the caller's session and never commit; the two jobs at the bottom
@@ -43,9 +44,13 @@ from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Each partitioned readings table, its partition key and the setting that holds its retention in months.
+# Each readings table, its time column (the partition key where partitioned) and the setting holding its
+# retention in months (0: kept for good). The first two are partitioned on PostgreSQL (migration 0017);
+# the daily rollup stays one plain table, trimmed by range when it has a retention.
 PARTITIONED: dict[str, tuple[str, str]] = {
     "reading_bucket": ("bucket_start", "readings_retention_months"),
+    "reading_hourly": ("hour_start", "readings_hourly_retention_months"),
+    "reading_daily": ("day_start", "readings_daily_retention_months"),
 }
 LOCK_TIMEOUT = "5s"   # how long a create, attach or detach waits for the table's lock before giving up this run
 _MONTHLY = re.compile(r"_y(\d{4})m(\d{2})$")
@@ -238,6 +243,8 @@ def apply_retention(*, settings: Settings, now: datetime | None = None) -> list[
             partitioned = set(partitioned_tables(session))
             for table in PARTITIONED:
                 months = retention_months(settings, table)
+                if not months:
+                    continue
                 if table in partitioned:
                     for partition in expired_partitions(session=session, table=table, now=now, months=months):
                         drop_partition(session=session, partition=partition)

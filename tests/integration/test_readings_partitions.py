@@ -15,6 +15,7 @@ from brand_hub.db import is_postgres, make_engine
 from brand_hub.jobs import JOBS
 from brand_hub.models import AuditEvent
 from brand_hub.models.collection import ReadingBucket
+from brand_hub.models.rollups import ReadingHourly
 from brand_hub.settings import Settings, SettingsError
 from tests.builders import make_franchisee, make_site
 
@@ -41,14 +42,23 @@ def rows_in(engine, table: str) -> int:
         return conn.execute(text(f"SELECT count(*) FROM {table}")).scalar()
 
 
-def partition_names(engine) -> set[str]:
+def partition_names(engine, table: str = "reading_bucket") -> set[str]:
     with Session(engine) as session:
-        return {p.name for p in partitions.partitions(session=session, table="reading_bucket")}
+        return {p.name for p in partitions.partitions(session=session, table=table)}
+
+
+def hourly_starts(engine) -> list[datetime]:
+    with Session(engine) as session:
+        return list(session.exec(select(ReadingHourly.hour_start).order_by(ReadingHourly.hour_start)))
 
 
 def audit_entries(engine, action: str) -> list[str]:
     with Session(engine) as session:
         return list(session.exec(select(AuditEvent.entity_id).where(AuditEvent.action == action)))
+
+
+def hour_of(at: datetime) -> datetime:
+    return at.replace(minute=0)
 
 
 def test_the_scheduler_knows_the_partition_and_retention_jobs():
@@ -79,6 +89,8 @@ def test_a_bucket_in_a_month_without_partition_far_ahead_or_in_the_past_is_writt
         assert rows_in(engine, "reading_bucket_y2031m05") == 1 and rows_in(engine, "reading_bucket_y2019m02") == 1
         assert rows_in(engine, "reading_bucket_default") == 0
         assert {"reading_bucket_y2026m12", "reading_bucket_y2027m03"} <= partition_names(engine)   # made ahead
+        assert {"reading_hourly_y2031m05", "reading_hourly_y2019m02"} <= partition_names(engine, "reading_hourly")
+        assert rows_in(engine, "reading_hourly_default") == 0
         assert set(created) <= set(audit_entries(engine, "readings.partition_create"))
     else:
         assert created == []   # SQLite: one plain table
@@ -91,11 +103,13 @@ def test_retention_drops_what_is_older_keeps_what_is_younger_and_a_second_run_do
     young = [datetime(2025, 11, 1, 0, 0, tzinfo=timezone.utc), datetime(2026, 12, 1, 8, 0, tzinfo=timezone.utc)]
     insert_rows(session=session, stream="readings", rows=page(site.id, *old, *young))
     session.commit()
-    settings = settings.replace(readings_retention_months=13)   # before 2025-11-01 is older, on 2026-12-03
+    settings = settings.replace(readings_retention_months=13,   # before 2025-11-01 is older, on 2026-12-03
+                                readings_hourly_retention_months=37)
 
     gone = partitions.apply_retention(settings=settings, now=NOW)
 
     assert stored_starts(engine) == young
+    assert hourly_starts(engine) == [hour_of(s) for s in old + young]   # the hourly rollup outlives them
     if is_postgres(engine):
         assert {"reading_bucket_y2025m09", "reading_bucket_y2025m10"} <= set(gone)
         assert not {"reading_bucket_y2025m09", "reading_bucket_y2025m10"} & partition_names(engine)
@@ -134,10 +148,13 @@ def test_the_migration_moves_existing_readings_into_partitions_and_back(tmp_path
     migrate.upgrade(url)
 
     assert stored_starts(engine) == starts
+    assert hourly_starts(engine) == [hour_of(s) for s in starts]
     if is_postgres(engine):
         names = partition_names(engine)
         assert {partitions.partition_name("reading_bucket", partitions.month_of(s)) for s in starts} <= names
         assert rows_in(engine, "reading_bucket_default") == 0
+        assert {partitions.partition_name("reading_hourly", partitions.month_of(s)) for s in starts} <= \
+            partition_names(engine, "reading_hourly")
         with Session(engine) as session:   # the key still decides: a re-read page adds nothing
             insert_rows(session=session, stream="readings", rows=page(site_id, *starts))
             session.commit()
