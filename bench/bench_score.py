@@ -67,7 +67,7 @@ def load(url: str, sites: int, days: int, zones: int) -> int:
                 "VALUES (:code, :name, '', 1, '上海', 'east', 'standard', '', 'Asia/Shanghai', CAST(:hours AS JSON), "
                 "900, 120, 'active', '', '', now(), now())"),
                 {"code": f"B{n:04d}", "name": f"基准门店{n}", "hours": __import__("json").dumps(HOURS)})
-        conn.execute(text("ALTER TABLE reading_bucket DROP CONSTRAINT uq_reading_bucket_key"))
+        conn.execute(text("ALTER TABLE reading_bucket DROP CONSTRAINT pk_reading_bucket"))
     steps = days * 96
     stamps = [(START + timedelta(minutes=15 * s)).strftime("%Y-%m-%d %H:%M:%S+00") for s in range(steps)]
     raw = engine.raw_connection()
@@ -89,8 +89,8 @@ def load(url: str, sites: int, days: int, zones: int) -> int:
         raw.close()
     with engine.begin() as conn:
         # the key exactly as the migration makes it (it is also the index the scoring reads by)
-        conn.execute(text("ALTER TABLE reading_bucket ADD CONSTRAINT uq_reading_bucket_key "
-                          "UNIQUE (site_id, bucket_start, zone, metric)"))
+        conn.execute(text("ALTER TABLE reading_bucket ADD CONSTRAINT pk_reading_bucket "
+                          "PRIMARY KEY (site_id, bucket_start, zone, metric)"))
         conn.execute(text("ANALYZE reading_bucket"))
     engine.dispose()
     return total

@@ -41,6 +41,12 @@ JOBS: tuple[Job, ...] = (
     Job("renewal-reminders", "brand_hub.renewals.jobs:send_renewal_reminders",
         lambda s: {"trigger": "cron", "hour": 1, "minute": 5},
         "remind HQ of agreements ending without a renewal decision"),
+    Job("readings-partitions", "brand_hub.collection.partitions:create_partitions_ahead",
+        lambda s: {"trigger": "cron", "hour": 0, "minute": 40},
+        "create the readings' monthly partitions ahead (PostgreSQL)"),
+    Job("readings-retention", "brand_hub.collection.partitions:apply_retention",
+        lambda s: {"trigger": "cron", "hour": 2, "minute": 50},
+        "drop the readings older than their retention (whole partitions on PostgreSQL)"),
 )
 
 

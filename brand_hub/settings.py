@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     scoring_dir: str = ""
     score_workers: int = 2  # threads reading sites' buckets while scoring (each on its own connection)
 
+    # readings kept (months before the current one; older partitions are dropped whole on PostgreSQL)
+    readings_retention_months: int = 13  # 15-minute buckets: a year back, and the same month a year ago
+    readings_hourly_retention_months: int = 37  # the hourly rollup: three years back, and that month before
+    readings_daily_retention_months: int = 0  # the daily rollup; 0: kept for good
+    readings_partitions_ahead_months: int = 3  # monthly partitions made this far ahead (PostgreSQL)
+
     # mail (compliance notifications)
     smtp_host: str = "localhost"
     smtp_port: int = 25
@@ -165,6 +171,10 @@ BOUNDS: dict[str, tuple[float, float | None]] = {
     "collect_backoff_seconds": (0, None),
     "config_drift_grace_minutes": (0, None),
     "score_workers": (1, 256),
+    "readings_retention_months": (3, 1200),  # scoring rereads the running quarter at least
+    "readings_hourly_retention_months": (3, 1200),
+    "readings_daily_retention_months": (0, 1200),
+    "readings_partitions_ahead_months": (1, 24),
     "smtp_port": (1, 65535),
     "smtp_timeout_seconds": (0.001, None),
     "outbox_claim_minutes": (1, None),

@@ -1,6 +1,7 @@
 """Alembic environment: the URL comes from the caller (``brand_hub.migrate``)."""
 from alembic import context
 
+from brand_hub.migrate import include_name
 from brand_hub.models import metadata
 
 config = context.config
@@ -25,6 +26,7 @@ def _run(connection) -> None:
         target_metadata=metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -102,7 +102,7 @@ def write_history(*, session: Session, site: Site, quarter: Period, quality: flo
     if site.opened_on:
         opened = datetime(site.opened_on.year, site.opened_on.month, site.opened_on.day, tzinfo=timezone.utc)
         start = max(start, opened)
-    if end - start < timedelta(days=2) or session.exec(select(ReadingBucket.id).where(
+    if end - start < timedelta(days=2) or session.exec(select(ReadingBucket.site_id).where(
             ReadingBucket.site_id == site.id, ReadingBucket.bucket_minutes == 60,
             ReadingBucket.bucket_start >= start, ReadingBucket.bucket_start < end).limit(1)).first():
         return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, PrimaryKeyConstraint, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from .registry import utcnow
@@ -16,15 +16,19 @@ from .types import UTCDateTime
 
 
 class ReadingBucket(SQLModel, table=True):
-    """One zone's metric over one fixed bucket (e.g. 15 minutes), aggregated at the site."""
+    """One zone's metric over one fixed bucket (e.g. 15 minutes), aggregated at the site.
+
+    The natural key is the primary key: no surrogate id (a large network adds billions of
+    buckets a year; an id would cost a second index as large as the key's). On PostgreSQL the
+    table is partitioned by month on ``bucket_start`` (migration 0017,
+    ``brand_hub.collection.partitions``); a primary key of a partitioned table must hold the
+    partition key, which this one does.
+    """
 
     __tablename__ = "reading_bucket"
     # The natural key, ordered (site, time, …) so the one index also serves "a site over a period".
-    __table_args__ = (UniqueConstraint("site_id", "bucket_start", "zone", "metric", name="uq_reading_bucket_key"),)
+    __table_args__ = (PrimaryKeyConstraint("site_id", "bucket_start", "zone", "metric", name="pk_reading_bucket"),)
 
-    # 64-bit: a large network adds billions of buckets a year
-    id: Optional[int] = Field(default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"),
-                                                             primary_key=True))
     site_id: int = Field(foreign_key="site.id")
     zone: str = Field(max_length=64)
     metric: str = Field(max_length=32)

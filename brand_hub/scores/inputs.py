@@ -101,7 +101,7 @@ def readings(*, session: Session, site_id: int, start: datetime, end: datetime, 
 
 def _reported_before(*, session: Session, site_id: int, zone: str, metric: str, at: datetime) -> bool:
     rb = ReadingBucket
-    return session.execute(select(rb.id).where(rb.site_id == site_id, rb.zone == zone, rb.metric == metric,
+    return session.execute(select(rb.site_id).where(rb.site_id == site_id, rb.zone == zone, rb.metric == metric,
                                                rb.bucket_start < at, rb.count > 0).limit(1)).first() is not None
 
 

@@ -16,7 +16,7 @@ def test_there_is_exactly_one_migration_head():
 def test_migrated_schema_has_no_difference_from_the_models(database_url):
     engine = make_engine(database_url)
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_name": migrate.include_name})
         diff = compare_metadata(context, metadata)
     engine.dispose()
     assert diff == []
