@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
 from brand_hub import audit
+from standards.loader import Problem
 from standards.text import text_problem
 from brand_hub.models import Site
 from brand_hub.models.billing import ReportSource, ReportStatus, RevenueReport
@@ -128,17 +129,17 @@ def submit_report(*, session: Session, site: Site, period: str, gross_revenue: D
 
 @dataclass
 class ImportResult:
-    """What an import did: rows stored, rows unchanged, and every bad row with its line and reason."""
+    """What an import did: rows stored, rows unchanged, and every bad row as a ``Problem`` (file, line, reason)."""
 
     written: int = 0
     unchanged: int = 0
-    errors: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
 
 def import_csv(*, session: Session, text: str, file: str, actor: audit.Actor, today: date) -> ImportResult:
     """Import ``site_code,period,gross_revenue[,desks,offices,meeting_rooms,services]``.
 
-    Every bad row is reported as ``file:line: reason`` and skipped; good rows are kept.
+    Every bad row is reported as a ``Problem`` (``file:line: reason``) and skipped; good rows are kept.
     """
     result = ImportResult()
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
@@ -157,12 +158,12 @@ def import_csv(*, session: Session, text: str, file: str, actor: audit.Actor, to
         except StopIteration:
             break
         except csv.Error as exc:  # a NUL byte, an oversized field: the rest of the file cannot be read
-            result.errors.append(f"{file}:{reader.line_num + 1}: not readable as CSV ({exc}); rows from here on "
-                                 "were not imported")
+            result.problems.append(Problem(file, reader.line_num + 1, f"not readable as CSV ({exc}); rows from here "
+                                                                      "on were not imported"))
             break
         line = reader.line_num
         if any(text_problem(v) for v in row.values() if isinstance(v, str)):
-            result.errors.append(f"{file}:{line}: contains control characters (such as NUL); row skipped")
+            result.problems.append(Problem(file, line, "contains control characters (such as NUL); row skipped"))
             continue
         try:
             site, period, revenue, breakdown = _parse_row(row, sites, seen, line)
@@ -173,11 +174,11 @@ def import_csv(*, session: Session, text: str, file: str, actor: audit.Actor, to
                                                 breakdown=breakdown, source=ReportSource.import_,
                                                 submitted_by=actor.label, today=today, assess=False)
         except BillingError as exc:
-            result.errors.append(f"{file}:{line}: {exc}")
+            result.problems.append(Problem(file, line, str(exc)))
             continue
         except (ArithmeticError, ValueError, SQLAlchemyError) as exc:  # e.g. an amount too large to store
-            result.errors.append(f"{file}:{line}: a value cannot be read or stored ({type(exc).__name__}); "
-                                 "row skipped")
+            result.problems.append(Problem(file, line, f"a value cannot be read or stored ({type(exc).__name__}); "
+                                                       "row skipped"))
             continue
         if written:
             result.written += 1
@@ -188,7 +189,7 @@ def import_csv(*, session: Session, text: str, file: str, actor: audit.Actor, to
     audit.record(session=session, actor=actor, action="revenue.import", entity_type="revenue_report",
                  entity_id=Path(str(file)).name[:80],
                  after={"file": str(file), "written": result.written, "unchanged": result.unchanged,
-                        "refused": len(result.errors)})
+                        "refused": len(result.problems)})
     return result
 
 
