@@ -7,14 +7,14 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user
-from sqlmodel import select
 
 from standards.loader import InvalidFiles
 
-from .. import audit
+from .. import audit, registry
 from ..models import Agreement, Role
 from ..web import db, settings
 from ..web.access import HQ_ADMINS, HQ_ALL, roles_required
+from ..web.lookups import or_404
 from . import RenewalError, decide, due, load_rules, record
 
 bp = Blueprint("renewals", __name__, url_prefix="/hq/renewals", template_folder="templates")
@@ -94,10 +94,7 @@ def decision(number: str):
 
 
 def _agreement_or_404(number: str) -> Agreement:
-    found = db().exec(select(Agreement).where(Agreement.number == number)).first()
-    if found is None:
-        abort(404)
-    return found
+    return or_404(registry.get_agreement, number=number)
 
 
 def _page(found: Agreement, error: str = ""):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import select
@@ -16,15 +16,13 @@ from .. import audit, tenure
 from ..models import Agreement, Franchisee, Site
 from ..web import db
 from ..web.access import HQ_ADMINS, HQ_ALL, roles_required
+from ..web.lookups import site_or_404
 
 bp = Blueprint("tenure", __name__, url_prefix="/hq", template_folder="templates")
 
 
 def _site(code: str) -> Site:
-    site = db().exec(select(Site).where(Site.code == code)).first()
-    if site is None:
-        abort(404)
-    return site
+    return site_or_404(code)
 
 
 def _page(site: Site, form: dict, errors: dict, status: int = 200):
