@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import select
 
-from .. import audit, tenure
+from .. import audit, registry, tenure
 from ..models import Agreement, Franchisee, Site
 from ..web import db
 from ..web.access import HQ_ADMINS, HQ_ALL, roles_required
@@ -50,13 +50,15 @@ def move(code: str):
     site = _site(code)
     form = {k: request.form.get(k, "").strip()[:80] for k in ("franchisee", "agreement", "effective_on")}
     errors: dict[str, str] = {}
-    partner = session.exec(select(Franchisee).where(Franchisee.code == form["franchisee"])).first()
-    if partner is None:
+    partner = agreement = None
+    try:
+        partner = registry.get_franchisee(session=session, code=form["franchisee"])
+    except registry.NotFound:
         errors["franchisee"] = _("Choose the partner that takes the site over.")
-    agreement = None
     if form["agreement"]:
-        agreement = session.exec(select(Agreement).where(Agreement.number == form["agreement"])).first()
-        if agreement is None:
+        try:
+            agreement = registry.get_agreement(session=session, number=form["agreement"])
+        except registry.NotFound:
             errors["agreement"] = _("No agreement with this number.")
     try:
         effective_on = date.fromisoformat(form["effective_on"])
