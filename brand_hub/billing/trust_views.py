@@ -16,7 +16,8 @@ from ..models.trust import DisputeAttachment, InvoiceDispute
 from ..web.lookups import row_or_404, site_or_404
 from ..web import db
 from ..web.access import HQ_ALL, HQ_FINANCE, roles_required
-from . import BillingError, corrections, diff, disputes, parse_period, plans, plausibility, runs, shift_period
+from ..web.refusals import refused
+from . import BillingError, corrections, diff, disputes, parse_period, plans, runs, shift_period
 from . import reads
 from .downloads import attachment_response
 from .revenue import parse_amount
@@ -51,13 +52,11 @@ def revenue_checks():
 def decide_correction(review_id: int):
     session = db()
     accept = request.form.get("decision") == "accept"
-    try:
+    with refused(BillingError) as refusal:
         corrections.decide(session=session, review_id=review_id, accept=accept,
                            reason=request.form.get("reason", "")[:500], actor=audit.Actor.of(current_user),
                            now=datetime.now(timezone.utc))
-    except BillingError as exc:
-        session.rollback()
-        flash(str(exc), "error")
+    if refusal:
         return redirect(url_for(".revenue_checks"))
     session.commit()
     flash(_("Correction accepted: the next run trues it up.") if accept else _("Correction refused."), "success")
@@ -69,15 +68,13 @@ def decide_correction(review_id: int):
 def resolve_dispute(dispute_id: int):
     session = db()
     decision = request.form.get("decision", "")
-    try:
+    with refused(BillingError) as refusal:
         granted = parse_amount(request.form.get("amount", ""), _("amount granted")) \
             if decision == "partly" else None
         disputes.resolve(session=session, dispute_id=dispute_id, decision=decision,
                          reason=request.form.get("reason", "")[:1000], granted=granted,
                          actor=audit.Actor.of(current_user), now=datetime.now(timezone.utc))
-    except BillingError as exc:
-        session.rollback()
-        flash(str(exc), "error")
+    if refusal:
         return redirect(request.form.get("back") == "invoice" and url_for(
             ".invoice", invoice_id=_dispute_invoice(dispute_id)) or url_for(".revenue_checks"))
     session.commit()
