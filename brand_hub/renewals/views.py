@@ -66,7 +66,7 @@ def index():
 @bp.route("/<number>")
 @roles_required(HQ_ALL)
 def agreement(number: str):
-    return _page(_agreement_or_404(number))
+    return _page(or_404(registry.get_agreement, number=number))
 
 
 @bp.route("/<number>/decision", methods=["POST"])
@@ -74,7 +74,7 @@ def agreement(number: str):
 def decision(number: str):
     """Record HQ's decision on the agreement's current term end (administrators only)."""
     session = db()
-    found = _agreement_or_404(number)
+    found = or_404(registry.get_agreement, number=number)
     renewal = record(session=session, agreement=found, settings=settings(), rules=_rules(), today=_today())
     try:
         new_end = request.form.get("new_end_date", "").strip()
@@ -91,10 +91,6 @@ def decision(number: str):
     session.commit()
     flash(_("Decision on %(number)s recorded.", number=number), "success")
     return redirect(url_for(".index"))
-
-
-def _agreement_or_404(number: str) -> Agreement:
-    return or_404(registry.get_agreement, number=number)
 
 
 def _page(found: Agreement, error: str = ""):

@@ -21,10 +21,6 @@ from ..web.lookups import site_or_404
 bp = Blueprint("tenure", __name__, url_prefix="/hq", template_folder="templates")
 
 
-def _site(code: str) -> Site:
-    return site_or_404(code)
-
-
 def _page(site: Site, form: dict, errors: dict, status: int = 200):
     session = db()
     partners = {p.id: p for p in session.exec(select(Franchisee).order_by(Franchisee.code))}
@@ -39,7 +35,7 @@ def _page(site: Site, form: dict, errors: dict, status: int = 200):
 @bp.route("/sites/<code>/holders")
 @roles_required(HQ_ALL)
 def site_tenure(code: str):
-    site = _site(code)
+    site = site_or_404(code)
     return _page(site, {"franchisee": "", "agreement": "", "effective_on": tenure.local_today(site).isoformat()}, {})
 
 
@@ -47,7 +43,7 @@ def site_tenure(code: str):
 @roles_required(HQ_ADMINS)
 def move(code: str):
     session = db()
-    site = _site(code)
+    site = site_or_404(code)
     form = {k: request.form.get(k, "").strip()[:80] for k in ("franchisee", "agreement", "effective_on")}
     errors: dict[str, str] = {}
     partner = agreement = None
@@ -77,4 +73,4 @@ def move(code: str):
             flash(_("%(site)s is held by %(partner)s from %(date)s.", site=site.code, partner=partner.legal_name,
                     date=effective_on.isoformat()), "success")
             return redirect(url_for("tenure.site_tenure", code=site.code))
-    return _page(_site(code), form, errors, status=400)
+    return _page(site_or_404(code), form, errors, status=400)
