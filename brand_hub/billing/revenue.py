@@ -31,7 +31,6 @@ from . import corrections, plausibility  # issue 11
 
 BREAKDOWN_KEYS = ("desks", "offices", "meeting_rooms", "services")
 REQUIRED_COLUMNS = ("site_code", "period", "gross_revenue")
-IMPORT_MAX_AMOUNT = Decimal("999999999999.99")  # no site reports a trillion a month; more is a typo or worse
 
 
 # Far above any site's month and any invoice; a figure this large is a typo or a pasted cell, not money.
@@ -166,8 +165,6 @@ def import_csv(*, session: Session, text: str, file: str, actor: audit.Actor, to
             continue
         try:
             site, period, revenue, breakdown = _parse_row(row, sites, seen, line)
-            if max([revenue, *breakdown.values()]) > IMPORT_MAX_AMOUNT:
-                raise BillingError(_l("an amount above %(max)s (a typo?)", max=IMPORT_MAX_AMOUNT))
             with session.begin_nested():  # one row is atomic: a row the database refuses leaves the others
                 report, written = submit_report(session=session, site=site, period=period, gross_revenue=revenue,
                                                 breakdown=breakdown, source=ReportSource.import_,
