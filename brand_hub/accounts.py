@@ -8,9 +8,9 @@ from flask_babel import lazy_gettext as _l
 from sqlmodel import Session, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import audit
+from . import audit, registry
 from .auth.sessions import revoke_all
-from .models import Franchisee, LoginThrottle, Role, User
+from .models import LoginThrottle, Role, User
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -51,10 +51,10 @@ def create_user(*, session: Session, actor: audit.Actor, email: str, password: s
     else:
         if not franchisee_code:
             raise AccountError(_l("role %(role)s needs --franchisee (the partner's code)", role=role.value))
-        franchisee = session.exec(select(Franchisee).where(Franchisee.code == franchisee_code)).first()
-        if franchisee is None:
-            raise AccountError(_l("no partner with code %(code)s", code=franchisee_code))
-        franchisee_id = franchisee.id
+        try:
+            franchisee_id = registry.get_franchisee(session=session, code=franchisee_code).id
+        except registry.NotFound as exc:
+            raise AccountError(str(exc)) from None
     user = User(email=email, name=name, password_hash=generate_password_hash(password), role=role,
                 franchisee_id=franchisee_id, locale=locale)
     session.add(user)

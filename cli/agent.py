@@ -64,7 +64,7 @@ def agent_import(config_path: str, kind: str, zone: str, language: str, files: t
             report = (import_readings(the_agent, path, zone) if kind == "readings"
                       else import_nps(the_agent, path, language))
             for problem in report.problems[:20]:
-                click.echo(problem, err=True)
+                click.echo(str(problem), err=True)
             if len(report.problems) > 20:
                 click.echo(f"… and {len(report.problems) - 20} more problem(s)", err=True)
             click.echo(f"{path.name}: {report.accepted} accepted, {len(report.problems)} refused")

@@ -55,11 +55,11 @@ def revenue_import(file: Path) -> None:
             session.commit()
     except BillingError as exc:
         raise click.ClickException(str(exc)) from exc
-    for error in result.errors:
-        click.echo(error, err=True)
-    click.echo(f"{file}: {result.written} stored, {result.unchanged} unchanged, {len(result.errors)} refused")
-    if result.errors:
-        raise click.ClickException(f"{len(result.errors)} row(s) refused (the other rows were kept)")
+    for problem in result.problems:
+        click.echo(str(problem), err=True)
+    click.echo(f"{file}: {result.written} stored, {result.unchanged} unchanged, {len(result.problems)} refused")
+    if result.problems:
+        raise click.ClickException(f"{len(result.problems)} row(s) refused (the other rows were kept)")
 
 
 @click.group()

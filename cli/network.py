@@ -89,15 +89,15 @@ def sites_import(file: Path, atomic: bool) -> None:
 @click.option("--city", default="")
 @click.option("--region", default="")
 @click.option("--tier", default="")
-@click.option("--franchisee", default="", help="partner code")
+@click.option("--partner", "--franchisee", "partner", default="", help="partner code")
 @click.option("--sort", type=click.Choice(registry.SITE_SORTS), default="code", show_default=True)
 @click.option("--desc", is_flag=True, help="sort descending")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv"]), default="table", show_default=True)
-def sites_list(q: str, status: str | None, city: str, region: str, tier: str, franchisee: str, sort: str,
+def sites_list(q: str, status: str | None, city: str, region: str, tier: str, partner: str, sort: str,
                desc: bool, fmt: str) -> None:
     """List sites with filters; `--format csv` gives the import's columns."""
     query = registry.SiteQuery(q=q, status=status or "", city=city, region=region, tier=tier,
-                               franchisee=franchisee, sort=sort, direction="desc" if desc else "asc",
+                               partner=partner, sort=sort, direction="desc" if desc else "asc",
                                per_page=1_000_000)
     with unit_of_work() as session:
         page = registry.search_sites(session=session, query=query)

@@ -12,6 +12,8 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from standards.loader import Problem
+
 from .agent import Agent
 from .intake import NpsAnswer, Outcome, Refusal, check_score, parse_time
 
@@ -38,8 +40,10 @@ ID_COLUMNS = ("respondent id", "response id", "序号", "答卷编号", "id", "#
 
 @dataclass
 class ImportReport:
+    """What an import took in: the values accepted, and every refusal as a ``Problem`` (``file:line: reason``)."""
+
     accepted: int = 0
-    problems: list[str] = field(default_factory=list)  # "file:line: reason"
+    problems: list[Problem] = field(default_factory=list)
 
     def add(self, outcome: Outcome) -> None:
         self.accepted += outcome.accepted
@@ -66,7 +70,7 @@ def import_readings(agent: Agent, path: Path, zone: str, batch: int = 5000) -> I
     pending = []
     for line_no, header, row in _rows(path.read_text(encoding="utf-8-sig")):
         if len(row) != len(header):
-            report.problems.append(f"{path.name}:{line_no}: {len(row)} cells, header has {len(header)}")
+            report.problems.append(Problem(path.name, line_no, f"{len(row)} cells, header has {len(header)}"))
             pending.append(Refusal("unparseable", f"line {line_no}"))
             continue
         record = dict(zip(header, row))
@@ -77,7 +81,7 @@ def import_readings(agent: Agent, path: Path, zone: str, batch: int = 5000) -> I
                 continue
             item = agent.check(zone, metric, raw, at)
             if isinstance(item, Refusal):
-                report.problems.append(f"{path.name}:{line_no}: {column}: {item.reason} {item.detail}".rstrip())
+                report.problems.append(Problem(path.name, line_no, f"{column}: {item.reason} {item.detail}".rstrip()))
             pending.append(item)
         if len(pending) >= batch:
             report.add(agent.ingest_readings(pending))
@@ -99,16 +103,16 @@ def import_nps(agent: Agent, path: Path, language: str = "zh_CN") -> ImportRepor
         record = dict(zip(header, row))
         score_column = next((c for c in header if c in SCORE_COLUMNS or "推荐" in c or "recommend" in c), None)
         if score_column is None:
-            report.problems.append(f"{path.name}:1: no score column (expected one of {', '.join(SCORE_COLUMNS[:3])})")
+            report.problems.append(Problem(path.name, 1, f"no score column (expected one of {', '.join(SCORE_COLUMNS[:3])})"))
             return report
         score = check_score(record.get(score_column))
         answered = parse_time(next((record[c] for c in ANSWERED_COLUMNS if record.get(c)), None), agent.config.zone)
         if score is None:
-            report.problems.append(f"{path.name}:{line_no}: score {record.get(score_column)!r} is not 0–10")
+            report.problems.append(Problem(path.name, line_no, f"score {record.get(score_column)!r} is not 0–10"))
             answers.append(Refusal("out_of_range", f"line {line_no}"))
             continue
         if answered is None:
-            report.problems.append(f"{path.name}:{line_no}: no readable answer time")
+            report.problems.append(Problem(path.name, line_no, "no readable answer time"))
             answers.append(Refusal("missing_timestamp", f"line {line_no}"))
             continue
         respondent = next((record[c] for c in ID_COLUMNS if record.get(c)), None)

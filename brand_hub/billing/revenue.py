@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from pathlib import Path
 from dataclasses import dataclass, field
 from datetime import date
@@ -20,6 +19,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
 from brand_hub import audit
+from standards import numbers
+from standards.loader import Problem
+from standards.numbers import NumberRefused, read_decimal
 from standards.text import text_problem
 from brand_hub.models import Site
 from brand_hub.models.billing import ReportSource, ReportStatus, RevenueReport
@@ -29,15 +31,10 @@ from . import corrections, plausibility  # issue 11
 
 BREAKDOWN_KEYS = ("desks", "offices", "meeting_rooms", "services")
 REQUIRED_COLUMNS = ("site_code", "period", "gross_revenue")
-IMPORT_MAX_AMOUNT = Decimal("999999999999.99")  # no site reports a trillion a month; more is a typo or worse
 
 
 # Far above any site's month and any invoice; a figure this large is a typo or a pasted cell, not money.
 MAX_AMOUNT = Decimal("1000000000000")  # 10^12 CNY
-# digits with optional thousands separators, at most one point; no sign, no exponent, no other digits
-_AMOUNT = re.compile(r"^([0-9]{1,3}(,[0-9]{3})+|[0-9]+)(\.[0-9]+)?$")
-_SCIENTIFIC = re.compile(r"^[+-]?[0-9.,]*[0-9][eE][+-]?[0-9]+$")
-_NOT_FINITE = {"nan", "snan", "inf", "infinity", "+inf", "-inf", "+infinity", "-infinity", "+nan", "-nan"}
 
 
 def parse_amount(text: str, what: str) -> Decimal:
@@ -46,29 +43,31 @@ def parse_amount(text: str, what: str) -> Decimal:
     Accepts ``1234567.89`` and ``1,234,567.89``; refuses, each with its own reason: an empty
     value, scientific notation (Excel shows ``1.23457E+06`` for 1,234,567.00 and a CSV saved
     from it keeps the rounded display, so reading it would bill 1,234,570.00), NaN and
-    infinity, a sign, more than two decimals (fen), and amounts from 10^12 up. Used by the
-    CLI, the revenue CSV import and every billing form, so a refusal is a clear message,
-    never a 500.
+    infinity, a sign, more than two decimals (fen), and amounts from 10^12 up. The rules are
+    ``standards.numbers.read_decimal``'s; used by the CLI, the revenue CSV import and every
+    billing form, so a refusal is a clear message, never a 500.
     """
-    raw = str(text).strip()
-    if not raw:
-        raise BillingError(_l("%(what)s is empty: write an amount like 1234.56", what=what))
-    if _SCIENTIFIC.match(raw):
-        raise BillingError(_l("%(what)s %(value)s is in scientific notation (as a spreadsheet shows a large "
-                              "number); write the amount in full, e.g. 1234567.89", what=what, value=repr(text)))
-    if raw.lower() in _NOT_FINITE:
-        raise BillingError(_l("%(what)s %(value)s is not a finite amount", what=what, value=repr(text)))
-    if raw.startswith("-") and _AMOUNT.match(raw[1:]):
-        raise BillingError(_l("%(what)s %(value)s is negative", what=what, value=repr(text)))
-    if not _AMOUNT.match(raw):
-        raise BillingError(_l("%(what)s %(value)s is not a decimal number", what=what, value=repr(text)))
-    value = Decimal(raw.replace(",", ""))
-    if value != value.quantize(Decimal("0.01")):
-        raise BillingError(_l("%(what)s %(amount)s has more than two decimals (fen)", what=what, amount=repr(text)))
-    if value >= MAX_AMOUNT:
-        raise BillingError(_l("%(what)s %(value)s is not below 1,000,000,000,000; check the figure",
-                              what=what, value=repr(text)))
-    return value
+    try:
+        return read_decimal(text, places=2, below=MAX_AMOUNT)
+    except NumberRefused as exc:
+        raise BillingError(_amount_refusal(exc.kind, what, repr(text))) from None
+
+
+def _amount_refusal(kind: str, what: str, value: str):
+    if kind == numbers.EMPTY:
+        return _l("%(what)s is empty: write an amount like 1234.56", what=what)
+    if kind == numbers.SCIENTIFIC:
+        return _l("%(what)s %(value)s is in scientific notation (as a spreadsheet shows a large "
+                  "number); write the amount in full, e.g. 1234567.89", what=what, value=value)
+    if kind == numbers.NOT_FINITE:
+        return _l("%(what)s %(value)s is not a finite amount", what=what, value=value)
+    if kind == numbers.NEGATIVE:
+        return _l("%(what)s %(value)s is negative", what=what, value=value)
+    if kind == numbers.TOO_PRECISE:
+        return _l("%(what)s %(amount)s has more than two decimals (fen)", what=what, amount=value)
+    if kind == numbers.TOO_LARGE:
+        return _l("%(what)s %(value)s is not below 1,000,000,000,000; check the figure", what=what, value=value)
+    return _l("%(what)s %(value)s is not a decimal number", what=what, value=value)
 
 
 def newest_report(*, session: Session, site_id: int, period: str) -> RevenueReport | None:
@@ -128,17 +127,17 @@ def submit_report(*, session: Session, site: Site, period: str, gross_revenue: D
 
 @dataclass
 class ImportResult:
-    """What an import did: rows stored, rows unchanged, and every bad row with its line and reason."""
+    """What an import did: rows stored, rows unchanged, and every bad row as a ``Problem`` (file, line, reason)."""
 
     written: int = 0
     unchanged: int = 0
-    errors: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
 
 def import_csv(*, session: Session, text: str, file: str, actor: audit.Actor, today: date) -> ImportResult:
     """Import ``site_code,period,gross_revenue[,desks,offices,meeting_rooms,services]``.
 
-    Every bad row is reported as ``file:line: reason`` and skipped; good rows are kept.
+    Every bad row is reported as a ``Problem`` (``file:line: reason``) and skipped; good rows are kept.
     """
     result = ImportResult()
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
@@ -157,27 +156,25 @@ def import_csv(*, session: Session, text: str, file: str, actor: audit.Actor, to
         except StopIteration:
             break
         except csv.Error as exc:  # a NUL byte, an oversized field: the rest of the file cannot be read
-            result.errors.append(f"{file}:{reader.line_num + 1}: not readable as CSV ({exc}); rows from here on "
-                                 "were not imported")
+            result.problems.append(Problem(file, reader.line_num + 1, f"not readable as CSV ({exc}); rows from here "
+                                                                      "on were not imported"))
             break
         line = reader.line_num
         if any(text_problem(v) for v in row.values() if isinstance(v, str)):
-            result.errors.append(f"{file}:{line}: contains control characters (such as NUL); row skipped")
+            result.problems.append(Problem(file, line, "contains control characters (such as NUL); row skipped"))
             continue
         try:
             site, period, revenue, breakdown = _parse_row(row, sites, seen, line)
-            if max([revenue, *breakdown.values()]) > IMPORT_MAX_AMOUNT:
-                raise BillingError(_l("an amount above %(max)s (a typo?)", max=IMPORT_MAX_AMOUNT))
             with session.begin_nested():  # one row is atomic: a row the database refuses leaves the others
                 report, written = submit_report(session=session, site=site, period=period, gross_revenue=revenue,
                                                 breakdown=breakdown, source=ReportSource.import_,
                                                 submitted_by=actor.label, today=today, assess=False)
         except BillingError as exc:
-            result.errors.append(f"{file}:{line}: {exc}")
+            result.problems.append(Problem(file, line, str(exc)))
             continue
         except (ArithmeticError, ValueError, SQLAlchemyError) as exc:  # e.g. an amount too large to store
-            result.errors.append(f"{file}:{line}: a value cannot be read or stored ({type(exc).__name__}); "
-                                 "row skipped")
+            result.problems.append(Problem(file, line, f"a value cannot be read or stored ({type(exc).__name__}); "
+                                                       "row skipped"))
             continue
         if written:
             result.written += 1
@@ -188,7 +185,7 @@ def import_csv(*, session: Session, text: str, file: str, actor: audit.Actor, to
     audit.record(session=session, actor=actor, action="revenue.import", entity_type="revenue_report",
                  entity_id=Path(str(file)).name[:80],
                  after={"file": str(file), "written": result.written, "unchanged": result.unchanged,
-                        "refused": len(result.errors)})
+                        "refused": len(result.problems)})
     return result
 
 

@@ -7,59 +7,21 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func
-from sqlmodel import select
 
 from .. import audit
-from ..models import Franchisee, Site
-from ..models.billing import Invoice, RevenueReport
-from ..models.trust import CorrectionReview, DisputeAttachment, InvoiceDispute, ReviewStatus, RevenueAssessment
-from ..web.lookups import site_or_404
+from ..models.trust import DisputeAttachment, InvoiceDispute
+from ..web.lookups import row_or_404, site_or_404
 from ..web import db
 from ..web.access import HQ_ALL, HQ_FINANCE, roles_required
-from . import BillingError, corrections, diff, disputes, parse_period, plans, plausibility, runs, shift_period
-from . import trust_words
+from ..web.refusals import refused
+from . import BillingError, corrections, diff, disputes, parse_period, plans, runs, shift_period
+from . import reads
+from .downloads import attachment_response
 from .revenue import parse_amount
 from .views import bp
-
-PER_PAGE = 50
-
-
-@bp.app_template_global("trust_words")
-def _trust_words():
-    """The words of issue 11 for templates (findings, verdicts, states, diff causes)."""
-    return trust_words
-
-
-@bp.app_template_global("revenue_checks_counts")
-def revenue_checks_counts() -> dict[str, int]:
-    """What waits for HQ finance: corrections to review, open disputes, implausible reports (for the banner)."""
-    session = db()
-    return {
-        "corrections": session.exec(select(func.count()).select_from(CorrectionReview).where(
-            CorrectionReview.status == ReviewStatus.pending)).one(),
-        "disputes": session.exec(select(func.count()).select_from(InvoiceDispute).where(
-            InvoiceDispute.status == "open")).one(),
-        "implausible": len(_implausible_in_force(session, None, limit=None)),
-    }
-
-
-def _implausible_in_force(session, period: str | None, limit: int | None = PER_PAGE):
-    stmt = select(RevenueAssessment, RevenueReport, Site).join(
-        RevenueReport, RevenueReport.id == RevenueAssessment.report_id).join(Site, Site.id == RevenueAssessment.site_id) \
-        .where(RevenueAssessment.verdict == "implausible", corrections.in_force_clause())
-    if period:
-        stmt = stmt.where(RevenueAssessment.period == period)
-    newest = select(RevenueReport.site_id, RevenueReport.period, func.max(RevenueReport.version).label("v")) \
-        .where(corrections.in_force_clause()).group_by(RevenueReport.site_id, RevenueReport.period).subquery()
-    stmt = stmt.join(newest, (RevenueReport.site_id == newest.c.site_id) & (RevenueReport.period == newest.c.period)
-                     & (RevenueReport.version == newest.c.v)).order_by(RevenueAssessment.period.desc(), Site.code)
-    if limit:
-        stmt = stmt.limit(limit)
-    return session.exec(stmt).all()
 
 
 def _is_finance() -> bool:
@@ -78,10 +40,9 @@ def revenue_checks():
             flash(str(exc), "error")
             period = ""
     pending = corrections.pending(session=session)
-    assessed = {a.report_id: a for a in session.exec(select(RevenueAssessment).where(
-        RevenueAssessment.report_id.in_([r.id for _, r, _ in pending]))).all()} if pending else {}
+    assessed = reads.assessments(session=session, report_ids=[r.id for _, r, _ in pending])
     return render_template("billing/revenue_checks.html", period=period, pending=pending, assessed=assessed,
-                           implausible=_implausible_in_force(session, period or None),
+                           implausible=reads.implausible_in_force(session=session, period=period or None),
                            disputes=disputes.listing(session=session, status="open"),
                            finance=_is_finance())
 
@@ -91,13 +52,11 @@ def revenue_checks():
 def decide_correction(review_id: int):
     session = db()
     accept = request.form.get("decision") == "accept"
-    try:
+    with refused(BillingError) as refusal:
         corrections.decide(session=session, review_id=review_id, accept=accept,
                            reason=request.form.get("reason", "")[:500], actor=audit.Actor.of(current_user),
                            now=datetime.now(timezone.utc))
-    except BillingError as exc:
-        session.rollback()
-        flash(str(exc), "error")
+    if refusal:
         return redirect(url_for(".revenue_checks"))
     session.commit()
     flash(_("Correction accepted: the next run trues it up.") if accept else _("Correction refused."), "success")
@@ -109,15 +68,13 @@ def decide_correction(review_id: int):
 def resolve_dispute(dispute_id: int):
     session = db()
     decision = request.form.get("decision", "")
-    try:
+    with refused(BillingError) as refusal:
         granted = parse_amount(request.form.get("amount", ""), _("amount granted")) \
             if decision == "partly" else None
         disputes.resolve(session=session, dispute_id=dispute_id, decision=decision,
                          reason=request.form.get("reason", "")[:1000], granted=granted,
                          actor=audit.Actor.of(current_user), now=datetime.now(timezone.utc))
-    except BillingError as exc:
-        session.rollback()
-        flash(str(exc), "error")
+    if refusal:
         return redirect(request.form.get("back") == "invoice" and url_for(
             ".invoice", invoice_id=_dispute_invoice(dispute_id)) or url_for(".revenue_checks"))
     session.commit()
@@ -126,10 +83,7 @@ def resolve_dispute(dispute_id: int):
 
 
 def _dispute_invoice(dispute_id: int) -> int:
-    found = db().get(InvoiceDispute, dispute_id)
-    if found is None:
-        abort(404)
-    return found.invoice_id
+    return row_or_404(InvoiceDispute, dispute_id).invoice_id
 
 
 @bp.route("/disputes/<int:dispute_id>/attachments/<int:attachment_id>")
@@ -139,14 +93,6 @@ def dispute_attachment(dispute_id: int, attachment_id: int):
     if found is None or found.dispute_id != dispute_id:
         abort(404)
     return attachment_response(found)
-
-
-def attachment_response(found: DisputeAttachment) -> Response:
-    """A stored attachment as a download (never rendered inline: it is the partner's file)."""
-    safe = "".join(c for c in found.filename if c.isalnum() or c in "._-") or "attachment"
-    return Response(found.data, mimetype="application/octet-stream",
-                    headers={"Content-Disposition": f'attachment; filename="{safe}"',
-                             "X-Content-Type-Options": "nosniff"})
 
 
 @bp.route("/reports/<code>/<period>")
@@ -161,8 +107,7 @@ def report_versions(code: str, period: str):
     versions = corrections.versions(session=session, site_id=site.id, period=period)
     if not versions:
         abort(404)
-    assessed = {a.report_id: a for a in session.exec(select(RevenueAssessment).where(
-        RevenueAssessment.report_id.in_([v.report.id for v in versions]))).all()}
+    assessed = reads.assessments(session=session, report_ids=[v.report.id for v in versions])
     return render_template("billing/report_versions.html", site=site, period=period, versions=versions,
                            assessed=assessed, keys=sorted({k for v in versions for k in (v.report.breakdown or {})}))
 
@@ -171,8 +116,8 @@ def report_versions(code: str, period: str):
 @roles_required(HQ_ALL)
 def run_diff():
     session = db()
-    latest = session.exec(select(Invoice.period).order_by(Invoice.period.desc()).limit(1)).first()
-    period = request.args.get("period", "").strip() or (latest or "")
+    periods = reads.invoice_periods(session=session)
+    period = request.args.get("period", "").strip() or (periods[0] if periods else "")
     against = request.args.get("against", "").strip()
     result, error = None, ""
     if period:
@@ -188,20 +133,6 @@ def run_diff():
         except BillingError as exc:
             error = str(exc)
         session.rollback()
-    periods = session.exec(select(Invoice.period).distinct().order_by(Invoice.period.desc())).all()
-    partners = dict(session.exec(select(Franchisee.code, Franchisee.legal_name)).all())
+    partners = reads.partner_names(session=session)
     return render_template("billing/run_diff.html", period=period, against=against, result=result, error=error,
                            periods=periods, partners=partners)
-
-
-@bp.app_template_global("invoice_disputes")
-def invoice_disputes(invoice_id: int):
-    """An invoice's disputes with their attachments, oldest first (HQ and portal invoice pages)."""
-    return disputes.of_invoice(session=db(), invoice_id=invoice_id)
-
-
-@bp.app_template_global("invoice_line")
-def invoice_line(line_id: int):
-    from ..models.billing import InvoiceLine
-
-    return db().get(InvoiceLine, line_id)

@@ -15,12 +15,14 @@ from sqlmodel import select
 from standards.loader import InvalidFiles
 
 from .. import audit
-from ..models import Agreement, Franchisee, Site
-from ..models.billing import BillingRun, CreditNote, Invoice, InvoiceLine, InvoiceStatus, Payment, RevenueReport
+from ..models import Franchisee
+from ..models.billing import BillingRun, Invoice, InvoiceLine, InvoiceStatus, Payment, RevenueReport
 from ..dashboard import pages as dashboard_pages
 from ..web import converters, db, settings
 from ..web.access import HQ_ALL, HQ_FINANCE, roles_required
-from . import BillingError, invoices, pages, parse_period, pdf, plans, runs, shift_period
+from ..web.lookups import row_or_404, site_or_404
+from . import BillingError, invoices, pages, parse_period, pdf, plans, reads, runs, shift_period
+from .downloads import pdf_response
 from .revenue import parse_amount
 
 bp = Blueprint("billing", __name__, url_prefix="/hq/billing", template_folder="templates")
@@ -157,59 +159,27 @@ def revenue_reports():
                            periods=pages.recent_months(_today(), 12)[::-1])
 
 
-def _invoice_or_404(invoice_id: int) -> Invoice:
-    invoice = db().get(Invoice, invoice_id)
-    if invoice is None:
-        abort(404)
-    return invoice
-
-
 @bp.route("/invoices/<int:invoice_id>")
 @roles_required(HQ_ALL)
 def invoice(invoice_id: int):
     session = db()
-    found = _invoice_or_404(invoice_id)
-    return render_template("billing/invoice.html", **invoice_page(session, found))
-
-
-def invoice_page(session, found: Invoice) -> dict:
-    """What an invoice page shows, on the dashboard and in the portal."""
-    lines = invoices.invoice_lines(session=session, invoice_id=found.id)
-    reports = {r.id: r for r in session.exec(select(RevenueReport).where(
-        RevenueReport.id.in_([line.revenue_report_id for line in lines if line.revenue_report_id]))).all()}
-    corrected = {i.id: i for i in session.exec(select(Invoice).where(
-        Invoice.id.in_([line.corrects_invoice_id for line in lines if line.corrects_invoice_id]))).all()}
-    return dict(
-        invoice=found, lines=lines, reports=reports, corrected=corrected,
-        sites=invoices.site_names(session=session, site_ids={line.site_id for line in lines if line.site_id}),
-        franchisee=session.get(Franchisee, found.franchisee_id), agreement=session.get(Agreement, found.agreement_id),
-        credit_notes=session.exec(select(CreditNote).where(CreditNote.invoice_id == found.id)
-                                  .order_by(CreditNote.id)).all(),
-        payments=session.exec(select(Payment).where(Payment.invoice_id == found.id).order_by(Payment.id)).all(),
-        has_pdf=found.pdf_sha256 is not None, today=date.today())
+    found = row_or_404(Invoice, invoice_id)
+    return render_template("billing/invoice.html", **reads.invoice_page(session=session, invoice=found,
+                                                                         today=date.today()))
 
 
 @bp.route("/invoices/<int:invoice_id>.pdf")
 @roles_required(HQ_ALL)
 def invoice_pdf(invoice_id: int):
-    found = _invoice_or_404(invoice_id)
+    found = row_or_404(Invoice, invoice_id)
     return pdf_response(db(), found)
-
-
-def pdf_response(session, found: Invoice) -> Response:
-    """The stored PDF as sent to the partner (404 while it has not been rendered)."""
-    data = pdf.stored_pdf(session=session, invoice=found)
-    if data is None:
-        abort(404)
-    return Response(data, mimetype="application/pdf", headers={
-        "Content-Disposition": f'inline; filename="{found.number}.pdf"'})
 
 
 @bp.route("/invoices/<int:invoice_id>/credit-notes", methods=["POST"])
 @roles_required(HQ_FINANCE)
 def credit(invoice_id: int):
     session = db()
-    found = _invoice_or_404(invoice_id)
+    found = row_or_404(Invoice, invoice_id)
     try:
         invoices.credit_note(session=session, number=found.number or "", reason=request.form.get("reason", ""),
                              amount=converters.amount(request.form.get("amount"), _("amount"), required=True),
@@ -227,7 +197,7 @@ def credit(invoice_id: int):
 @roles_required(HQ_FINANCE)
 def payment(invoice_id: int):
     session = db()
-    found = _invoice_or_404(invoice_id)
+    found = row_or_404(Invoice, invoice_id)
     try:
         paid_on = converters.day(request.form.get("paid_on"), "paid_on", required=True)
     except converters.BadInput:
@@ -251,9 +221,7 @@ def payment(invoice_id: int):
 @roles_required(HQ_ALL)
 def site_billing(code: str):
     session = db()
-    site = session.exec(select(Site).where(Site.code == code)).first()
-    if site is None:
-        abort(404)
+    site = site_or_404(code)
     reports = session.exec(select(RevenueReport).where(RevenueReport.site_id == site.id)
                            .order_by(RevenueReport.period.desc(), RevenueReport.version.desc())).all()
     lines = session.exec(select(InvoiceLine, Invoice).join(Invoice, Invoice.id == InvoiceLine.invoice_id)

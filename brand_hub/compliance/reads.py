@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from ..models import Franchisee, Site
 from ..models.compliance import Flag
 from ..paging import Page, paginate
 from ..scope import Scope
@@ -25,3 +26,12 @@ def flags(*, session: Session, scope: Scope, filters: FlagFilters, now: datetime
     if newest_first:
         stmt = stmt.order_by(None).order_by(Flag.opened_at.desc().nulls_last(), Flag.id.desc())
     return paginate(session, stmt, page=page)
+
+
+def queue_options(*, session: Session) -> dict[str, list]:
+    """What the HQ queue's filters offer: the rules that raised flags, every partner, every city."""
+    return {
+        "rules": sorted(set(session.exec(select(Flag.rule).distinct()).all())),
+        "partners": session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)).all(),
+        "cities": sorted(c for c in set(session.exec(select(Site.city).distinct()).all()) if c),
+    }

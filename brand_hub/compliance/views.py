@@ -7,7 +7,6 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlmodel import select
 
 from .. import audit, compliance
 from ..models import Franchisee, Site
@@ -53,11 +52,7 @@ def queue():
     session = db()
     filters = _filters()
     page = reads.flags(session=session, scope=Scope.hq(), filters=filters, now=_now(), page=converters.page())
-    options = {
-        "rules": sorted(set(session.exec(select(Flag.rule).distinct()).all())),
-        "partners": session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)).all(),
-        "cities": sorted(c for c in set(session.exec(select(Site.city).distinct()).all()) if c),
-    }
+    options = reads.queue_options(session=session)
     return render_template("compliance/queue.html", rows=page.items, page=page,
                            filters=filters, options=options, states=[s.value for s in FlagState],
                            severities=[s.value for s in Severity],

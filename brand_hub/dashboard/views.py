@@ -22,16 +22,11 @@ from ..web.lookups import or_404
 from ..web import db, settings
 from ..web.access import HQ_ADMINS, HQ_ALL, HQ_EDITORS, roles_required
 from ..web import converters
-from . import pages, words
+from . import pages
 
 bp = Blueprint("dashboard", __name__, url_prefix="/hq", template_folder="templates")
 
 PER_PAGE = 25
-
-
-@bp.app_context_processor
-def _people_words() -> dict:
-    return words.helpers()
 
 
 def _actor() -> audit.Actor:
@@ -207,7 +202,7 @@ def _site_query() -> registry.SiteQuery:
     args = request.args
     return registry.SiteQuery(q=args.get("q", "").strip(), status=args.get("status", ""),
                               city=args.get("city", ""), region=args.get("region", ""), tier=args.get("tier", ""),
-                              franchisee=args.get("franchisee", ""), sort=args.get("sort", "code"),
+                              partner=args.get("partner") or args.get("franchisee", ""), sort=args.get("sort", "code"),
                               direction="desc" if args.get("dir") == "desc" else "asc", page=_page_arg(),
                               per_page=PER_PAGE)
 

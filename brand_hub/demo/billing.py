@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import select
 
-from .. import billing
+from .. import billing, registry
 from ..billing import invoices, pdf, runs
 from ..billing.calc import fen
 from ..billing.revenue import submit_report
@@ -139,7 +139,7 @@ def _settle_before(session, period: str, today: date) -> None:
         if amount > 0:
             invoices.mark_paid(session=session, number=invoice.number, amount=amount,
                                paid_on=invoice.due_date - timedelta(days=2), actor=DEMO_ACTOR, today=today)
-    site = session.exec(select(Site).where(Site.code == CORRECTED_SITE)).first()
+    site = _site(session, CORRECTED_SITE)
     if site is not None:
         current = billing.revenue.newest_report(session=session, site_id=site.id, period=period)
         if current is not None:
@@ -153,6 +153,14 @@ def _settle_before(session, period: str, today: date) -> None:
                                    now=datetime.now(timezone.utc))
 
 
+def _site(session, code: str) -> Site | None:
+    """The demo site with this code (the one site-by-code look-up), or None in a network without it."""
+    try:
+        return registry.get_site(session=session, code=code)
+    except registry.NotFound:
+        return None
+
+
 def _settle_last(session, period: str, today: date, context: DemoContext) -> None:
     issued = session.exec(select(Invoice).where(Invoice.period == period).order_by(Invoice.number)).all()
     if len(issued) < 2:
@@ -163,7 +171,7 @@ def _settle_last(session, period: str, today: date, context: DemoContext) -> Non
                                 reason="社区活动场地费减免 goodwill for a community event", actor=DEMO_ACTOR,
                                 now=context.now)
     context.echo(f"demo: billing: payment on {issued[1].number}, credit note {note.number}")
-    site = session.exec(select(Site).where(Site.code == CUT_SITE)).first()
+    site = _site(session, CUT_SITE)
     current = billing.revenue.newest_report(session=session, site_id=site.id, period=period) if site else None
     if current is not None:  # issue 11: a cut of an invoiced month, left waiting for HQ finance
         submit_report(session=session, site=site, period=period, gross_revenue=fen(current.gross_revenue

@@ -156,10 +156,10 @@ def _assign_demo_staff(session: Session) -> None:
     from sqlmodel import select
 
     from brand_hub import partner_staff
-    from brand_hub.models import Franchisee, Site, User
+    from brand_hub.models import Site, User
 
     for partner in PARTNERS:
-        franchisee = session.exec(select(Franchisee).where(Franchisee.code == partner["code"])).one()
+        franchisee = registry.get_franchisee(session=session, code=partner["code"])
         staff = session.exec(select(User).where(User.email == f"staff@{partner['code'].lower()}.example")).one()
         site_ids = list(session.exec(select(Site.id).where(Site.franchisee_id == franchisee.id)
                                      .order_by(Site.code).limit(2)))

@@ -16,8 +16,8 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Column, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from .registry import _enum, utcnow
-from .types import Money, UTCDateTime
+from .registry import utcnow
+from .types import Money, UTCDateTime, enum_column
 
 ZERO = Decimal("0")
 
@@ -55,9 +55,9 @@ class RevenueReport(SQLModel, table=True):
     gross_revenue: Decimal = Field(sa_type=Money(18, 2))
     breakdown: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: ReportStatus = Field(default=ReportStatus.reported,
-                                 sa_column=Column(_enum(ReportStatus, "report_status"), nullable=False))
+                                 sa_column=Column(enum_column(ReportStatus, "report_status"), nullable=False))
     source: ReportSource = Field(default=ReportSource.portal,
-                                 sa_column=Column(_enum(ReportSource, "report_source"), nullable=False))
+                                 sa_column=Column(enum_column(ReportSource, "report_source"), nullable=False))
     submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     submitted_by: str = Field(default="", max_length=200)
 
@@ -91,7 +91,7 @@ class Invoice(SQLModel, table=True):
     run_id: Optional[int] = Field(default=None, foreign_key="billing_run.id")
     period: str = Field(max_length=7, index=True)
     status: InvoiceStatus = Field(default=InvoiceStatus.draft,
-                                  sa_column=Column(_enum(InvoiceStatus, "invoice_status"), nullable=False, index=True))
+                                  sa_column=Column(enum_column(InvoiceStatus, "invoice_status"), nullable=False, index=True))
     plan_id: str = Field(max_length=80)
     plan_version: int = 1
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

@@ -13,8 +13,8 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
-from .registry import _enum, utcnow
-from .types import UTCDateTime
+from .registry import utcnow
+from .types import UTCDateTime, enum_column
 
 
 class FlagState(str, enum.Enum):
@@ -63,9 +63,9 @@ class Flag(SQLModel, table=True):
     subject: str = Field(default="", max_length=120)
     open_key: Optional[str] = Field(default=None, max_length=300, unique=True)
     severity: Severity = Field(default=Severity.minor,
-                               sa_column=Column(_enum(Severity, "flag_severity"), nullable=False))
+                               sa_column=Column(enum_column(Severity, "flag_severity"), nullable=False))
     state: FlagState = Field(default=FlagState.pending,
-                             sa_column=Column(_enum(FlagState, "flag_state"), nullable=False, index=True))
+                             sa_column=Column(enum_column(FlagState, "flag_state"), nullable=False, index=True))
     pending_since: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
     opened_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime, index=True)
     last_seen_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)
@@ -112,7 +112,7 @@ class CorrectiveActionPlan(SQLModel, table=True):
     who: str = Field(max_length=200)
     due_on: date
     status: PlanStatus = Field(default=PlanStatus.submitted,
-                               sa_column=Column(_enum(PlanStatus, "plan_status"), nullable=False))
+                               sa_column=Column(enum_column(PlanStatus, "plan_status"), nullable=False))
     submitted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     submitted_by: str = Field(default="", max_length=200)
     answer: str = Field(default="", max_length=2000)
@@ -135,7 +135,7 @@ class OutboxMessage(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     flag_id: Optional[int] = Field(default=None, foreign_key="flag.id", index=True)
     state: OutboxState = Field(default=OutboxState.queued,
-                               sa_column=Column(_enum(OutboxState, "outbox_state"), nullable=False))
+                               sa_column=Column(enum_column(OutboxState, "outbox_state"), nullable=False))
     attempts: int = 0
     next_attempt_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     claimed_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)

@@ -14,8 +14,8 @@ from typing import Optional
 from sqlalchemy import Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from .registry import _enum, utcnow
-from .types import UTCDateTime
+from .registry import utcnow
+from .types import UTCDateTime, enum_column
 
 
 class PlanDraft(SQLModel, table=True):
@@ -50,7 +50,7 @@ class RenewalDecision(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     agreement_id: int = Field(foreign_key="agreement.id", index=True)
     term_end: date                                  # the end date this decision was about
-    outcome: RenewalOutcome = Field(sa_column=Column(_enum(RenewalOutcome, "renewal_outcome"), nullable=False))
+    outcome: RenewalOutcome = Field(sa_column=Column(enum_column(RenewalOutcome, "renewal_outcome"), nullable=False))
     new_end_date: Optional[date] = None
     conditions: str = Field(default="", max_length=2000)
     recommendation: str = Field(default="", max_length=40)   # what the rules recommended when HQ decided

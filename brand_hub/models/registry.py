@@ -6,10 +6,10 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, Enum as SAEnum, Index
+from sqlalchemy import JSON, Column, Index
 from sqlmodel import Field, SQLModel
 
-from .types import Money, UTCDateTime
+from .types import Money, UTCDateTime, enum_column
 
 
 def utcnow() -> datetime:
@@ -51,12 +51,6 @@ class Role(str, enum.Enum):
         return self.value.startswith("hq_")
 
 
-def _enum(enum_cls: type[enum.Enum], name: str) -> SAEnum:
-    """A portable enum column: VARCHAR + CHECK, same on SQLite and PostgreSQL."""
-    return SAEnum(enum_cls, name=name, native_enum=False, length=32, validate_strings=True,
-                  values_callable=lambda e: [m.value for m in e])
-
-
 class Franchisee(SQLModel, table=True):
     """A partner company licensed to run sites under the brand."""
 
@@ -72,7 +66,7 @@ class Franchisee(SQLModel, table=True):
     contact_phone: str = Field(default="", max_length=50)
     address: str = Field(default="", max_length=300)
     status: FranchiseeStatus = Field(default=FranchiseeStatus.active,
-                                     sa_column=Column(_enum(FranchiseeStatus, "franchisee_status"), nullable=False))
+                                     sa_column=Column(enum_column(FranchiseeStatus, "franchisee_status"), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
@@ -89,7 +83,7 @@ class Agreement(SQLModel, table=True):
     royalty_plan_id: str = Field(default="standard-2026", max_length=80)
     territory: str = Field(default="", max_length=200)
     status: AgreementStatus = Field(default=AgreementStatus.active,
-                                    sa_column=Column(_enum(AgreementStatus, "agreement_status"), nullable=False))
+                                    sa_column=Column(enum_column(AgreementStatus, "agreement_status"), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
 
@@ -114,7 +108,7 @@ class Site(SQLModel, table=True):
     area_m2: Decimal = Field(default=Decimal("0"), sa_type=Money(12, 2))
     desks: int = Field(default=0, ge=0)
     status: SiteStatus = Field(default=SiteStatus.onboarding,
-                               sa_column=Column(_enum(SiteStatus, "site_status"), nullable=False, index=True))
+                               sa_column=Column(enum_column(SiteStatus, "site_status"), nullable=False, index=True))
     opened_on: Optional[date] = None
     agent_url: str = Field(default="", max_length=300)
     agent_token_hash: str = Field(default="", max_length=200)
@@ -131,7 +125,7 @@ class User(SQLModel, table=True):
     email: str = Field(max_length=200, unique=True, index=True)
     name: str = Field(default="", max_length=100)
     password_hash: str = Field(max_length=300)
-    role: Role = Field(sa_column=Column(_enum(Role, "user_role"), nullable=False))
+    role: Role = Field(sa_column=Column(enum_column(Role, "user_role"), nullable=False))
     franchisee_id: Optional[int] = Field(default=None, foreign_key="franchisee.id", index=True)
     active: bool = True
     locale: str = Field(default="", max_length=10)

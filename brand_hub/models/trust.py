@@ -14,8 +14,8 @@ from typing import Any, Optional
 from sqlalchemy import JSON, Column, Index, LargeBinary
 from sqlmodel import Field, SQLModel
 
-from .registry import _enum, utcnow
-from .types import Money, UTCDateTime
+from .registry import utcnow
+from .types import Money, UTCDateTime, enum_column
 
 ZERO = Decimal("0")
 
@@ -52,7 +52,7 @@ class CorrectionReview(SQLModel, table=True):
     site_id: int = Field(foreign_key="site.id", index=True)
     period: str = Field(max_length=7)
     status: ReviewStatus = Field(default=ReviewStatus.pending,
-                                 sa_column=Column(_enum(ReviewStatus, "review_status"), nullable=False, index=True))
+                                 sa_column=Column(enum_column(ReviewStatus, "review_status"), nullable=False, index=True))
     why: str = Field(max_length=200)  # why it needs review: billed month, large cut
     previous_gross: Decimal = Field(sa_type=Money(18, 2))
     requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -83,7 +83,7 @@ class InvoiceDispute(SQLModel, table=True):
     proposed_amount: Decimal = Field(sa_type=Money(18, 2))  # what the partner says the line should be
     reason: str = Field(max_length=1000)
     status: DisputeStatus = Field(default=DisputeStatus.open,
-                                  sa_column=Column(_enum(DisputeStatus, "dispute_status"), nullable=False, index=True))
+                                  sa_column=Column(enum_column(DisputeStatus, "dispute_status"), nullable=False, index=True))
     opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     opened_by: str = Field(default="", max_length=200)
     decided_at: Optional[datetime] = Field(default=None, sa_type=UTCDateTime)

@@ -2,14 +2,16 @@
 
 ``UTCDateTime``: times are stored in UTC; SQLite drops the zone, so it is stored
 naive-UTC and handed back aware. ``Money``: CNY amounts as ``Decimal``, NUMERIC on
-PostgreSQL and exact text on SQLite (never REAL, which would round).
+PostgreSQL and exact text on SQLite (never REAL, which would round). ``enum_column``:
+every enum of every model, VARCHAR + CHECK on both.
 """
 from __future__ import annotations
 
+import enum
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from sqlalchemy import DateTime, Numeric, String
+from sqlalchemy import DateTime, Enum as SAEnum, Numeric, String
 from sqlalchemy.types import TypeDecorator
 
 
@@ -70,3 +72,9 @@ class Money(TypeDecorator):
         if value is None:
             return None
         return Decimal(value)
+
+
+def enum_column(enum_cls: type[enum.Enum], name: str) -> SAEnum:
+    """A portable enum column type: VARCHAR + CHECK, same on SQLite and PostgreSQL (``name`` names the type)."""
+    return SAEnum(enum_cls, name=name, native_enum=False, length=32, validate_strings=True,
+                  values_callable=lambda e: [m.value for m in e])

@@ -21,7 +21,7 @@ from .export import (export_agreement_values, export_network, export_partner_val
                      network_yaml, sites_csv)
 from .fields import (REGIONS, SITE_CSV_COLUMNS, TIERS, WEEKDAYS, clean_agreement, clean_franchisee, clean_site,
                      format_opening_hours, parse_opening_hours)
-from .imports import ImportResult, RowProblem, import_network_yaml, import_sites_csv
+from .imports import ImportResult, import_network_yaml, import_sites_csv
 from .lookups import get_agreement, get_franchisee, get_site
 from .overview import NetworkOverview, network_overview
 from .refs import References, resolve_site_refs
@@ -31,7 +31,7 @@ from .search import SITE_SORTS, Page, SiteQuery, search_sites, site_filter_optio
 __all__ = [
     "REGIONS", "SITE_CSV_COLUMNS", "SITE_SORTS", "TIERS", "WEEKDAYS",
     "ImportResult", "InvalidRecord", "InvalidValue", "NetworkOverview", "NotFound", "Page", "References",
-    "RegistryError", "RowProblem", "Saved", "SiteQuery",
+    "RegistryError", "Saved", "SiteQuery",
     "clean_agreement", "clean_franchisee", "clean_site", "export_agreement_values", "export_network",
     "export_partner_values", "export_site_values", "format_opening_hours", "get_agreement", "get_franchisee",
     "get_site", "import_network_yaml", "import_sites_csv", "network_overview", "network_yaml", "no_agreement",

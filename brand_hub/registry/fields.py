@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 from zoneinfo import available_timezones
 
 from flask_babel import lazy_gettext as _l
 
+from standards import numbers
+from standards.numbers import NumberRefused, read_decimal
 from standards.text import text_problem
 
 from ..models import AgreementStatus, FranchiseeStatus, SiteStatus
@@ -72,20 +74,31 @@ def _date(values: dict, name: str, *, required: bool = False) -> date | None:
         raise InvalidValue(name, _l("%(value)r is not a date (YYYY-MM-DD)", value=text)) from None
 
 
-def _decimal(values: dict, name: str) -> Decimal:
+MAX_MEASURE = Decimal("10000000000")  # 10^10: the Money(12, 2) column's limit, far above any site's m²
+
+
+def _measure(values: dict, name: str) -> Decimal:
+    """A non-money decimal (a site's area in m²): ``standards.numbers.read_decimal`` with two decimals; empty is 0.
+
+    Never rounded: ``980.555`` is refused, not stored as 980.56. A YAML float is read as written.
+    """
     raw = values.get(name)
     if isinstance(raw, float):
         raw = repr(raw)
-    text = "" if raw is None else str(raw).strip().replace(",", "")
+    text = "" if raw is None else str(raw).strip()
     if not text:
         return Decimal("0")
     try:
-        value = Decimal(text)
-    except InvalidOperation:
+        return read_decimal(text, places=2, below=MAX_MEASURE).quantize(Decimal("0.01"))  # exact: 2 places at most
+    except NumberRefused as exc:
+        if exc.kind == numbers.SCIENTIFIC:
+            raise InvalidValue(name, _l("%(value)r is in scientific notation; write the number in full",
+                                        value=text)) from None
+        if exc.kind == numbers.TOO_PRECISE:
+            raise InvalidValue(name, _l("%(value)r has more than two decimals", value=text)) from None
+        if exc.kind in (numbers.NEGATIVE, numbers.TOO_LARGE):
+            raise InvalidValue(name, _l("%(value)s is out of range (0 or more)", value=text)) from None
         raise InvalidValue(name, _l("%(value)r is not a number", value=text)) from None
-    if not value.is_finite() or value < 0 or value >= Decimal("1e10"):
-        raise InvalidValue(name, _l("%(value)s is out of range (0 or more)", value=text))
-    return value.quantize(Decimal("0.01"))
 
 
 def _int(values: dict, name: str) -> int:
@@ -264,7 +277,7 @@ def clean_site(values: dict) -> dict[str, Any]:
         "address": lambda: _text(values, "address", max_length=300),
         "timezone": lambda: _zone(values, "timezone"),
         "opening_hours": lambda: parse_opening_hours(values.get("opening_hours")),
-        "area_m2": lambda: _decimal(values, "area_m2"),
+        "area_m2": lambda: _measure(values, "area_m2"),
         "desks": lambda: _int(values, "desks"),
         "status": lambda: SiteStatus(_choice(values, "status", SiteStatus, "onboarding")),
         "opened_on": lambda: _date(values, "opened_on"),

@@ -26,15 +26,12 @@ from .refs import References
 from .saving import Saved, _insert_created, _save
 
 
-RowProblem = Problem  # one "file:line: reason" shape for every file the hub reads
-
-
 @dataclass
 class ImportResult:
     created: int = 0
     updated: int = 0
     unchanged: int = 0
-    problems: list[RowProblem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -65,7 +62,7 @@ def import_sites_csv(*, session: Session, actor: audit.Actor, text: str, file: s
         reason = "; ".join(filter(None, [
             f"missing column(s) {', '.join(missing)}" if missing else "",
             f"unknown column(s) {', '.join(unknown)}" if unknown else ""]))
-        result.problems.append(RowProblem(file, 1, f"header: {reason} (columns: {', '.join(SITE_CSV_COLUMNS)})"))
+        result.problems.append(Problem(file, 1, f"header: {reason} (columns: {', '.join(SITE_CSV_COLUMNS)})"))
         return result
     refs = References(session, preload=True)
     seen: dict[str, int] = {}
@@ -73,8 +70,8 @@ def import_sites_csv(*, session: Session, actor: audit.Actor, text: str, file: s
     try:
         _import_rows(session, actor, reader, refs, seen, created, result, file, len(header))
     except csv.Error as exc:  # e.g. a NUL byte or an unclosed quote: the rest cannot be read
-        result.problems.append(RowProblem(file, reader.line_num + 1, f"not readable as CSV: {exc}; rows from here on "
-                                                                     "were not imported"))
+        result.problems.append(Problem(file, reader.line_num + 1, f"not readable as CSV: {exc}; rows from here on "
+                                                                  "were not imported"))
     _insert_created(session, actor, "site", created)
     return result
 
@@ -84,7 +81,7 @@ def _import_rows(session: Session, actor: audit.Actor, reader: csv.DictReader, r
     for row in reader:
         line = reader.line_num
         if None in row:
-            result.problems.append(RowProblem(file, line, f"more cells than the {columns} columns"))
+            result.problems.append(Problem(file, line, f"more cells than the {columns} columns"))
             continue
         if not any((v or "").strip() for v in row.values()):
             continue
@@ -96,7 +93,7 @@ def _import_rows(session: Session, actor: audit.Actor, reader: csv.DictReader, r
             result.count(_save(session, actor, "site", refs.site(fields["code"]), Site, refs.site_fields(fields),
                                created))
         except InvalidRecord as exc:
-            result.problems.append(RowProblem(file, line, _row_reason(row.get("code"), exc)))
+            result.problems.append(Problem(file, line, _row_reason(row.get("code"), exc)))
 
 
 def _row_reason(code: str | None, exc: InvalidRecord) -> str:
@@ -137,9 +134,9 @@ def import_network_yaml(*, session: Session, actor: audit.Actor, text: str,
             except InvalidRecord as exc:
                 field_name = next(iter(exc.errors))
                 label = entry.get("code") or entry.get("number") or f"{section}[{index}]"
-                result.problems.append(RowProblem(file, doc.line_of([section, index, field_name]),
-                                                  f"{section[:-1]} {label}: " + "; ".join(
-                                                      f"{k}: {v}" for k, v in exc.errors.items())))
+                result.problems.append(Problem(file, doc.line_of([section, index, field_name]),
+                                               f"{section[:-1]} {label}: " + "; ".join(
+                                                   f"{k}: {v}" for k, v in exc.errors.items())))
         _insert_created(session, actor, _KINDS[section], created)  # later sections need their ids
     return result
 

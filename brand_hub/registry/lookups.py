@@ -8,7 +8,9 @@ from .errors import NotFound, no_agreement, no_partner, no_site
 
 
 def get_site(*, session: Session, code: str, franchisee_id: int | None = None) -> Site:
-    """The site with this code: every area looks a site up this way (``NotFound`` when there is none).
+    """The site with this code (``NotFound`` when there is none): services, commands, jobs, the demo and HQ views
+    (through ``web.lookups.site_or_404``) look a site up by its code this way; portal views use
+    ``franchisee_portal.scope.get_owned_by``, which adds the partner's and the staff member's scope.
 
     ``franchisee_id`` scopes the look-up to one partner's sites: another
     partner's site is "not found", never "not yours".

@@ -22,7 +22,7 @@ class SiteQuery:
     city: str = ""
     region: str = ""
     tier: str = ""
-    franchisee: str = ""  # partner code
+    partner: str = ""  # partner code
     sort: str = "code"
     direction: str = "asc"
     page: int = 1
@@ -43,8 +43,8 @@ def _site_filter(stmt, query: SiteQuery):
         stmt = stmt.where(Site.region == query.region)
     if query.tier:
         stmt = stmt.where(Site.tier == query.tier)
-    if query.franchisee:
-        stmt = stmt.where(Franchisee.code == query.franchisee)
+    if query.partner:
+        stmt = stmt.where(Franchisee.code == query.partner)
     return stmt
 
 

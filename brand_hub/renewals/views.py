@@ -7,14 +7,14 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext as _
 from flask_login import current_user
-from sqlmodel import select
 
 from standards.loader import InvalidFiles
 
-from .. import audit
+from .. import audit, registry
 from ..models import Agreement, Role
 from ..web import db, settings
 from ..web.access import HQ_ADMINS, HQ_ALL, roles_required
+from ..web.lookups import or_404
 from . import RenewalError, decide, due, load_rules, record
 
 bp = Blueprint("renewals", __name__, url_prefix="/hq/renewals", template_folder="templates")
@@ -66,7 +66,7 @@ def index():
 @bp.route("/<number>")
 @roles_required(HQ_ALL)
 def agreement(number: str):
-    return _page(_agreement_or_404(number))
+    return _page(or_404(registry.get_agreement, number=number))
 
 
 @bp.route("/<number>/decision", methods=["POST"])
@@ -74,7 +74,7 @@ def agreement(number: str):
 def decision(number: str):
     """Record HQ's decision on the agreement's current term end (administrators only)."""
     session = db()
-    found = _agreement_or_404(number)
+    found = or_404(registry.get_agreement, number=number)
     renewal = record(session=session, agreement=found, settings=settings(), rules=_rules(), today=_today())
     try:
         new_end = request.form.get("new_end_date", "").strip()
@@ -91,13 +91,6 @@ def decision(number: str):
     session.commit()
     flash(_("Decision on %(number)s recorded.", number=number), "success")
     return redirect(url_for(".index"))
-
-
-def _agreement_or_404(number: str) -> Agreement:
-    found = db().exec(select(Agreement).where(Agreement.number == number)).first()
-    if found is None:
-        abort(404)
-    return found
 
 
 def _page(found: Agreement, error: str = ""):

@@ -9,8 +9,6 @@ from scoring.periods import PeriodError, parse_period
 
 from ..models import Site
 from ..models.collection import OpsEvent
-from ..web import db
-from .views import bp
 
 
 def nps_left_out(*, session, site: Site, period: str) -> int:
@@ -22,10 +20,3 @@ def nps_left_out(*, session, site: Site, period: str) -> int:
     return session.exec(select(func.count()).select_from(OpsEvent).where(
         OpsEvent.site_id == site.id, OpsEvent.kind == "survey_repeat", OpsEvent.occurred_at >= start,
         OpsEvent.occurred_at < end)).one()
-
-
-@bp.app_template_global("nps_left_out")
-def nps_left_out_global(site: Site | None, period: str | None) -> int:
-    if site is None or not period:
-        return 0
-    return nps_left_out(session=db(), site=site, period=period)

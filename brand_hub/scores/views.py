@@ -79,7 +79,3 @@ def site_scorecard(code: str):
                            **or_404(reads.scorecard, missing=(reads.NoSuchPeriod,), site=site, scope=Scope.hq(),
                                     period=converters.period(request.args.get("period"), "period"),
                                     settings=settings(), locale=str(get_locale())))
-
-
-# issue 11: survey answers left out of NPS as repeats, shown on the scorecard
-from . import left_out  # noqa: E402,F401

@@ -7,24 +7,18 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlmodel import select
 
-from .. import audit, tenure
+from .. import audit, registry, tenure
 from ..models import Agreement, Franchisee, Site
 from ..web import db
 from ..web.access import HQ_ADMINS, HQ_ALL, roles_required
+from ..web.lookups import site_or_404
 
 bp = Blueprint("tenure", __name__, url_prefix="/hq", template_folder="templates")
-
-
-def _site(code: str) -> Site:
-    site = db().exec(select(Site).where(Site.code == code)).first()
-    if site is None:
-        abort(404)
-    return site
 
 
 def _page(site: Site, form: dict, errors: dict, status: int = 200):
@@ -41,7 +35,7 @@ def _page(site: Site, form: dict, errors: dict, status: int = 200):
 @bp.route("/sites/<code>/holders")
 @roles_required(HQ_ALL)
 def site_tenure(code: str):
-    site = _site(code)
+    site = site_or_404(code)
     return _page(site, {"franchisee": "", "agreement": "", "effective_on": tenure.local_today(site).isoformat()}, {})
 
 
@@ -49,16 +43,18 @@ def site_tenure(code: str):
 @roles_required(HQ_ADMINS)
 def move(code: str):
     session = db()
-    site = _site(code)
+    site = site_or_404(code)
     form = {k: request.form.get(k, "").strip()[:80] for k in ("franchisee", "agreement", "effective_on")}
     errors: dict[str, str] = {}
-    partner = session.exec(select(Franchisee).where(Franchisee.code == form["franchisee"])).first()
-    if partner is None:
+    partner = agreement = None
+    try:
+        partner = registry.get_franchisee(session=session, code=form["franchisee"])
+    except registry.NotFound:
         errors["franchisee"] = _("Choose the partner that takes the site over.")
-    agreement = None
     if form["agreement"]:
-        agreement = session.exec(select(Agreement).where(Agreement.number == form["agreement"])).first()
-        if agreement is None:
+        try:
+            agreement = registry.get_agreement(session=session, number=form["agreement"])
+        except registry.NotFound:
             errors["agreement"] = _("No agreement with this number.")
     try:
         effective_on = date.fromisoformat(form["effective_on"])
@@ -77,4 +73,4 @@ def move(code: str):
             flash(_("%(site)s is held by %(partner)s from %(date)s.", site=site.code, partner=partner.legal_name,
                     date=effective_on.isoformat()), "success")
             return redirect(url_for("tenure.site_tenure", code=site.code))
-    return _page(_site(code), form, errors, status=400)
+    return _page(site_or_404(code), form, errors, status=400)

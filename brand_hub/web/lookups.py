@@ -28,3 +28,11 @@ def or_404(finder: Callable[..., T], *, missing: tuple[type[Exception], ...] = (
 def site_or_404(code: str):
     """The site with this code, or the 404 page (HQ views: every site is in scope)."""
     return or_404(registry.get_site, code=code)
+
+
+def row_or_404(model: type[T], record_id: int) -> T:
+    """The ``model`` row with this id (HQ views: every record is in scope), or the 404 page."""
+    found = db().get(model, record_id)
+    if found is None:
+        abort(404)
+    return found

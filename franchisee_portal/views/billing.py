@@ -6,7 +6,7 @@ are not shown to partners.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -17,7 +17,8 @@ from sqlmodel import select
 from brand_hub import tenure
 from brand_hub.billing import BillingError, corrections, parse_period, shift_period
 from brand_hub.billing.revenue import BREAKDOWN_KEYS, newest_report, parse_amount, submit_report
-from brand_hub.billing.views import invoice_page, pdf_response
+from brand_hub.billing import reads
+from brand_hub.billing.downloads import pdf_response
 from brand_hub.models import Site
 from brand_hub.models.billing import Invoice, InvoiceStatus, ReportSource, ReportStatus, RevenueReport
 from brand_hub.models.trust import CorrectionReview
@@ -129,7 +130,8 @@ def _own_issued(invoice_id: int) -> Invoice:
 @bp.route("/invoices/<int:invoice_id>")
 @roles_required(PORTAL_ADMINS)  # money: partner admins only
 def invoice(invoice_id: int):
-    return render_template("portal/invoice.html", **invoice_page(db(), _own_issued(invoice_id)))
+    return render_template("portal/invoice.html", **reads.invoice_page(session=db(), invoice=_own_issued(invoice_id),
+                                                                       today=date.today()))
 
 
 @bp.route("/invoices/<int:invoice_id>.pdf")

@@ -14,7 +14,7 @@ from flask_login import current_user
 from brand_hub import audit
 from brand_hub.billing import BillingError, disputes
 from brand_hub.billing.revenue import parse_amount
-from brand_hub.billing.trust_views import attachment_response
+from brand_hub.billing.downloads import attachment_response
 from brand_hub.models.billing import Invoice, InvoiceStatus
 from brand_hub.models.trust import DisputeAttachment, InvoiceDispute
 from brand_hub.web import converters, db

@@ -63,6 +63,9 @@ def test_sites_list_filters_and_prints_csv_that_imports_back(run, tmp_path, data
     assert run("sites", "import", str(csv_file)).exit_code == 0
     listed = run("sites", "list", "--status", "onboarding")
     assert "SH-02" in listed.output and "SH-01" not in listed.output
+    for option in ("--partner", "--franchisee"):  # the older spelling still works
+        assert "SH-01" in run("sites", "list", option, "SH01").output
+        assert "SH-01" not in run("sites", "list", option, "NOPE").output
     exported = run("sites", "list", "--format", "csv")
     (tmp_path / "back.csv").write_text(exported.output, encoding="utf-8")
     back = run("sites", "import", str(tmp_path / "back.csv"))

@@ -17,6 +17,7 @@ from brand_hub.models.compliance import Flag, FlagState
 from brand_hub.models.scoring import SiteScore
 from brand_hub.models.standards import Standard
 from brand_hub.models.trust import CorrectionReview, ReviewStatus, RevenueAssessment
+from standards.loader import Problem
 from standards.standard_format import load_folder
 from tests.builders import make_agreement, make_franchisee, make_site
 
@@ -84,7 +85,7 @@ def test_an_imported_file_is_assessed_at_once_and_a_bad_row_does_not_stop_it(ses
     rows = ["site_code,period,gross_revenue"] + [f"{s.code},2026-10,{s.desks * 3400}" for s in network[1:]]
     rows += [f"{network[0].code},2026-10,190000", "NOPE,2026-10,1"]
     result = import_csv(session=session, text="\n".join(rows), file="oct.csv", actor=SYSTEM, today=TODAY)
-    assert result.written == 7 and len(result.errors) == 1
+    assert result.written == 7 and result.problems == [Problem("oct.csv", 9, "unknown site 'NOPE'")]
     verdicts = dict(session.exec(select(RevenueAssessment.site_id, RevenueAssessment.verdict)
                                  .where(RevenueAssessment.period == "2026-10")).all())
     assert verdicts[network[0].id] == "implausible" and list(verdicts.values()).count("plausible") == 6

@@ -5,6 +5,7 @@ from pathlib import Path
 from site_agent.agent import Agent
 from site_agent.config import AgentConfig
 from site_agent.csv_import import import_nps, import_readings
+from standards.loader import Problem
 
 UCI = Path(__file__).resolve().parents[2] / "site_agent" / "data" / "uci-occupancy"
 NOW = datetime(2026, 11, 20, 8, 0, tzinfo=timezone.utc)
@@ -51,9 +52,9 @@ def test_bad_rows_are_refused_with_file_and_line_and_the_good_rows_kept(tmp_path
     report = import_readings(agent, path, zone="office")
 
     assert report.accepted == 3
-    assert report.problems[0] == "log.csv:3: co2: unparseable value 'abc'"
-    assert report.problems[1] == "log.csv:4: 2 cells, header has 3"
-    assert report.problems[2].startswith("log.csv:5: co2: unparseable timestamp")
+    assert report.problems[0] == Problem("log.csv", 3, "co2: unparseable value 'abc'")
+    assert report.problems[1] == Problem("log.csv", 4, "2 cells, header has 3")
+    assert str(report.problems[2]).startswith("log.csv:5: co2: unparseable timestamp")
 
 
 def test_a_wenjuanxing_style_export_is_imported_once_however_often_it_is_read(tmp_path):
@@ -80,5 +81,5 @@ def test_a_surveymonkey_style_export_in_english(tmp_path):
 
     report = import_nps(agent, export, language="en")
 
-    assert report.accepted == 1 and report.problems == ["sm.csv:3: score 'eleven' is not 0–10"]
+    assert report.accepted == 1 and report.problems == [Problem("sm.csv", 3, "score 'eleven' is not 0–10")]
     assert agent.page("nps", 0, 10)["records"][0]["language"] == "en"

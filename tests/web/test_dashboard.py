@@ -89,6 +89,8 @@ def test_sites_list_searches_filters_sorts_and_pages(client, session):
     assert "CD-01" in found and "SH-00" not in found
     assert "CD-01" not in client.get("/hq/sites?city=上海").get_data(as_text=True)
     assert "SH-0" not in client.get("/hq/sites?franchisee=WEST").get_data(as_text=True)
+    by_partner = client.get("/hq/sites?partner=WEST").get_data(as_text=True)
+    assert "CD-01" in by_partner and "SH-0" not in by_partner
     by_desks = client.get("/hq/sites?sort=desks&dir=desc").get_data(as_text=True)
     assert by_desks.index("SH-29") < by_desks.index("SH-28")
     assert client.get("/hq/sites?status=nonsense").status_code == 400

@@ -26,6 +26,13 @@ from standards import standard_format
 from tests.builders import make_agreement, make_franchisee, make_revenue_report, make_site, make_user
 from tests.conftest import login, post_form
 
+
+@pytest.fixture
+def database_url(sqlite_url):
+    """Translations do not depend on the database: these tests run once, on SQLite."""
+    return sqlite_url
+
+
 _ERROR = re.compile(r'<div class="flash error" role="status">(.*?)</div>', re.S)
 
 

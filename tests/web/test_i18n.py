@@ -4,10 +4,18 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
+
 from brand_hub.models import Role
 from brand_hub.web.filters import local_date, money
 from tests.builders import make_franchisee, make_site, make_user
 from tests.conftest import login, post_form
+
+
+@pytest.fixture
+def database_url(sqlite_url):
+    """Languages do not depend on the database: these tests run once, on SQLite."""
+    return sqlite_url
 
 
 def test_the_sign_in_page_is_in_chinese_by_default(client):

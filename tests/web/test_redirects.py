@@ -9,6 +9,13 @@ from brand_hub.models import Role
 from tests.builders import make_user
 from tests.conftest import csrf_token
 
+
+@pytest.fixture
+def database_url(sqlite_url):
+    """Redirect targets do not depend on the database: these tests run once, on SQLite."""
+    return sqlite_url
+
+
 NASTY = [
     "/\t/evil.example/phish",
     "//evil.example/phish",

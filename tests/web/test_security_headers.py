@@ -10,6 +10,13 @@ from brand_hub.web.access import PUBLIC
 from tests.builders import make_agreement, make_franchisee, make_site, make_user
 from tests.conftest import login
 
+
+@pytest.fixture
+def database_url(sqlite_url):
+    """Headers do not depend on the database: these tests run once, on SQLite."""
+    return sqlite_url
+
+
 _SCRIPT = re.compile(r"<script(?P<attrs>[^>]*)>(?P<body>.*?)</script>", re.S)
 
 

@@ -1,0 +1,88 @@
+"""What billing's pages show beyond finance's lists (those are in ``billing.pages``): an invoice's page,
+for HQ and the portal alike, and the revenue checks of issue 11.
+
+Read-only, from explicit arguments (no request): an invoice with its lines, reports,
+credit notes and payments; what waits for HQ finance, the implausible reports in
+force, the assessments of given reports, the periods and partners a billing-run
+diff offers. The views parse, call these and render.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from ..models import Agreement, Franchisee, Site
+from ..models.billing import CreditNote, Invoice, InvoiceLine, Payment, RevenueReport
+from ..models.trust import CorrectionReview, InvoiceDispute, ReviewStatus, RevenueAssessment
+from . import corrections, invoices
+
+PER_PAGE = 50
+
+
+def invoice_page(*, session: Session, invoice: Invoice, today: date) -> dict:
+    """What an invoice page shows, on the dashboard and in the portal (the caller has checked the scope)."""
+    lines = invoices.invoice_lines(session=session, invoice_id=invoice.id)
+    reports = {r.id: r for r in session.exec(select(RevenueReport).where(
+        RevenueReport.id.in_([line.revenue_report_id for line in lines if line.revenue_report_id]))).all()}
+    corrected = {i.id: i for i in session.exec(select(Invoice).where(
+        Invoice.id.in_([line.corrects_invoice_id for line in lines if line.corrects_invoice_id]))).all()}
+    return dict(
+        invoice=invoice, lines=lines, reports=reports, corrected=corrected,
+        sites=invoices.site_names(session=session, site_ids={line.site_id for line in lines if line.site_id}),
+        franchisee=session.get(Franchisee, invoice.franchisee_id),
+        agreement=session.get(Agreement, invoice.agreement_id),
+        credit_notes=session.exec(select(CreditNote).where(CreditNote.invoice_id == invoice.id)
+                                  .order_by(CreditNote.id)).all(),
+        payments=session.exec(select(Payment).where(Payment.invoice_id == invoice.id).order_by(Payment.id)).all(),
+        has_pdf=invoice.pdf_sha256 is not None, today=today)
+
+
+def checks_counts(*, session: Session) -> dict[str, int]:
+    """What waits for HQ finance: corrections to review, open disputes, implausible reports (for the banner)."""
+    return {
+        "corrections": session.exec(select(func.count()).select_from(CorrectionReview).where(
+            CorrectionReview.status == ReviewStatus.pending)).one(),
+        "disputes": session.exec(select(func.count()).select_from(InvoiceDispute).where(
+            InvoiceDispute.status == "open")).one(),
+        "implausible": len(implausible_in_force(session=session, period=None, limit=None)),
+    }
+
+
+def implausible_in_force(*, session: Session, period: str | None, limit: int | None = PER_PAGE):
+    """(assessment, report, site) of every implausible report still in force, newest period first."""
+    stmt = select(RevenueAssessment, RevenueReport, Site).join(
+        RevenueReport, RevenueReport.id == RevenueAssessment.report_id).join(Site, Site.id == RevenueAssessment.site_id) \
+        .where(RevenueAssessment.verdict == "implausible", corrections.in_force_clause())
+    if period:
+        stmt = stmt.where(RevenueAssessment.period == period)
+    newest = select(RevenueReport.site_id, RevenueReport.period, func.max(RevenueReport.version).label("v")) \
+        .where(corrections.in_force_clause()).group_by(RevenueReport.site_id, RevenueReport.period).subquery()
+    stmt = stmt.join(newest, (RevenueReport.site_id == newest.c.site_id) & (RevenueReport.period == newest.c.period)
+                     & (RevenueReport.version == newest.c.v)).order_by(RevenueAssessment.period.desc(), Site.code)
+    if limit:
+        stmt = stmt.limit(limit)
+    return session.exec(stmt).all()
+
+
+def assessments(*, session: Session, report_ids: list[int]) -> dict[int, RevenueAssessment]:
+    """The plausibility assessment of each of these reports, by report id."""
+    if not report_ids:
+        return {}
+    return {a.report_id: a for a in session.exec(select(RevenueAssessment).where(
+        RevenueAssessment.report_id.in_(report_ids))).all()}
+
+
+def invoice_periods(*, session: Session) -> list[str]:
+    """Every period with an invoice, newest first (what the billing-run diff offers)."""
+    return list(session.exec(select(Invoice.period).distinct().order_by(Invoice.period.desc())).all())
+
+
+def partner_names(*, session: Session) -> dict[str, str]:
+    """Partner code → legal name."""
+    return dict(session.exec(select(Franchisee.code, Franchisee.legal_name)).all())
+
+
+def invoice_line(*, session: Session, line_id: int) -> InvoiceLine | None:
+    return session.get(InvoiceLine, line_id)
