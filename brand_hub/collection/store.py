@@ -64,44 +64,95 @@ def _latest_revisions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _upsert_buckets(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert or amend a page's buckets in one statement; note the amended ones for rescoring.
+    """Insert or amend a page's buckets; note the amended ones for rescoring; refresh their rollups.
 
-    PostgreSQL: the columns as arrays, unnested server-side (close to COPY speed). SQLite:
-    a multi-row VALUES. Both with ``BUCKET_UPSERT``; RETURNING gives the rows written, of
+    PostgreSQL: ``COPY`` into a staging table, then one statement (``_STAGED_UPSERT``); SQLite:
+    a VALUES row at a time. Both with ``BUCKET_UPSERT``, both hand back the rows written, of
     which those with a revision above 0 are amendments.
     """
-    names = ", ".join(_BUCKET_COLUMNS)
     if is_postgres(session):
-        columns = {name: [row[name] for row in rows] for name in _BUCKET_COLUMNS}
-        cursor = session.connection().connection.driver_connection.cursor()
-        cursor.execute(
-            f"INSERT INTO reading_bucket ({names}) "
-            "SELECT * FROM unnest(%s::int[], %s::text[], %s::text[], %s::timestamptz[], %s::int[], %s::int[], "
-            "%s::float8[], %s::float8[], %s::float8[], %s::int[]) "
-            f"{BUCKET_UPSERT} RETURNING site_id, bucket_start, revision",
-            [columns[name] for name in _BUCKET_COLUMNS])
-        written = cursor.fetchall()
+        touched, amended = _copy_upsert_pg(session, rows)
     else:
-        written = []
-        values = ", ".join(f"(:{name})" for name in _BUCKET_COLUMNS)
-        stmt = (text(f"INSERT INTO reading_bucket ({names}) VALUES ({values}) {BUCKET_UPSERT} "
-                     "RETURNING site_id, bucket_start, revision")
-                .bindparams(bindparam("bucket_start", type_=UTCDateTime))
-                .columns(site_id=Integer, bucket_start=UTCDateTime, revision=Integer))
-        for row in rows:   # RETURNING with executemany is not portable across SQLite drivers
-            written.extend(session.execute(stmt, row).all())
-    _note_amendments(session, [(site_id, start) for site_id, start, revision in written if revision > 0])
-    rollups.refresh(session=session, touched=[(site_id, start) for site_id, start, _revision in written])
+        written = _upsert_sqlite(session, _latest_revisions(rows))
+        touched = [(site_id, start) for site_id, start, _revision in written]
+        amended = _spans([(site_id, start) for site_id, start, revision in written if revision > 0])
+    _note_amendments(session, amended)
+    rollups.refresh(session=session, touched=touched)
 
 
-def _note_amendments(session: Session, amended: list[tuple[int, datetime]]) -> None:
-    """One ``ReadingAmendment`` per site: the span of buckets a late reading changed."""
-    spans: dict[int, list[datetime]] = {}
+def _upsert_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, datetime, int]]:
+    names = ", ".join(_BUCKET_COLUMNS)
+    values = ", ".join(f"(:{name})" for name in _BUCKET_COLUMNS)
+    stmt = (text(f"INSERT INTO reading_bucket ({names}) VALUES ({values}) {BUCKET_UPSERT} "
+                 "RETURNING site_id, bucket_start, revision")
+            .bindparams(bindparam("bucket_start", type_=UTCDateTime))
+            .columns(site_id=Integer, bucket_start=UTCDateTime, revision=Integer))
+    written = []
+    for row in rows:   # RETURNING with executemany is not portable across SQLite drivers
+        written.extend(session.execute(stmt, row).all())
+    return written
+
+
+# PostgreSQL: a page's buckets are COPYed into this per-connection staging table, then moved into
+# ``reading_bucket`` by one INSERT … SELECT that empties it (so several pages in one transaction
+# never see each other's rows) and keeps, of a key repeated in the page, its highest revision.
+STAGE = "reading_bucket_stage"
+_STAGE_COLUMNS = ("site_id int4, zone text, metric text, bucket_start timestamptz, bucket_minutes int4, "
+                  "count int4, mean float8, min float8, max float8, revision int4")
+_STAGE_TYPES = ("int4", "text", "text", "timestamptz", "int4", "int4", "float8", "float8", "float8", "int4")
+_STAGED_UPSERT = (
+    f"WITH staged AS (DELETE FROM {STAGE} RETURNING *), "
+    f"written AS (INSERT INTO reading_bucket ({', '.join(_BUCKET_COLUMNS)}) "
+    f"SELECT DISTINCT ON (site_id, bucket_start, zone, metric) {', '.join(_BUCKET_COLUMNS)} FROM staged "
+    f"ORDER BY site_id, bucket_start, zone, metric, revision DESC {BUCKET_UPSERT} "
+    "RETURNING site_id, bucket_start, revision) "
+    # what the caller needs of the rows written, per hour: the hours to roll up, the amended buckets
+    "SELECT site_id, date_trunc('hour', bucket_start, 'UTC'), min(bucket_start) FILTER (WHERE revision > 0), "
+    "max(bucket_start) FILTER (WHERE revision > 0), count(*) FILTER (WHERE revision > 0) "
+    "FROM written GROUP BY 1, 2")
+
+
+Span = tuple[datetime, datetime, int]    # first and last bucket start, buckets
+
+
+def _copy_upsert_pg(session: Session, rows: list[dict[str, Any]]
+                    ) -> tuple[list[tuple[int, datetime]], dict[int, Span]]:
+    """COPY the rows into the staging table and upsert them in one statement.
+
+    Returns the hours written to (site id, hour start) and, per site, the span of amended buckets.
+    """
+    connection = session.connection().connection.driver_connection
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ({_STAGE_COLUMNS}) ON COMMIT DELETE ROWS")
+        with cursor.copy(f"COPY {STAGE} ({', '.join(_BUCKET_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_STAGE_TYPES)
+            write = copy.write_row
+            for row in rows:
+                write((row["site_id"], row["zone"], row["metric"], row["bucket_start"], row["bucket_minutes"],
+                       row["count"], row["mean"], row["min"], row["max"], row.get("revision", 0)))
+        cursor.execute(_STAGED_UPSERT)
+        hours = cursor.fetchall()
+    amended: dict[int, Span] = {}
+    for site_id, _hour, first, last, buckets in hours:
+        if buckets:
+            before = amended.get(site_id)
+            amended[site_id] = (first, last, buckets) if before is None else \
+                (min(before[0], first), max(before[1], last), before[2] + buckets)
+    return [(site_id, hour) for site_id, hour, *_ in hours], amended
+
+
+def _spans(amended: list[tuple[int, datetime]]) -> dict[int, Span]:
+    """Per site, the first and last of the amended buckets and how many they are."""
+    starts: dict[int, list[datetime]] = {}
     for site_id, start in amended:
-        spans.setdefault(site_id, []).append(start)
-    for site_id, starts in spans.items():
-        session.add(ReadingAmendment(site_id=site_id, first_bucket=min(starts), last_bucket=max(starts),
-                                     buckets=len(starts)))
+        starts.setdefault(site_id, []).append(start)
+    return {site_id: (min(s), max(s), len(s)) for site_id, s in starts.items()}
+
+
+def _note_amendments(session: Session, amended: dict[int, Span]) -> None:
+    """One ``ReadingAmendment`` per site: the span of buckets a late reading changed."""
+    for site_id, (first, last, buckets) in amended.items():
+        session.add(ReadingAmendment(site_id=site_id, first_bucket=first, last_bucket=last, buckets=buckets))
 
 
 def quarantine(*, session: Session, site_id: int, stream: str, cursor: str, bad: list[tuple[Any, str]],
