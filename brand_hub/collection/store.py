@@ -5,6 +5,7 @@ rows, its quarantined records and its cursor together, so a crash re-reads, neve
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlmodel import Session, select
 
 from ..db import is_postgres
 from . import rollups
+from .pages import STREAMS, CheckedPage
 from ..models.types import UTCDateTime
 from ..models.collection import (CollectionTarget, NpsResponse, OpsEvent, QuarantinedRecord, ReadingAmendment,
                                  ReadingBucket)
@@ -34,6 +36,9 @@ BUCKET_UPSERT = ("ON CONFLICT (site_id, zone, metric, bucket_start) DO UPDATE SE
                  "WHERE excluded.revision > reading_bucket.revision")
 
 
+_CURSOR_COLUMN = {"readings": "cursor_readings", "nps": "cursor_nps", "events": "cursor_events"}
+
+
 class LeaseLost(Exception):
     """Another collector holds the site now (our lease ran out): this page must not be kept."""
 
@@ -45,7 +50,7 @@ def insert_rows(*, session: Session, stream: str, rows: list[dict[str, Any]]) ->
         return
     model, keys = NATURAL_KEYS[stream]
     if stream == "readings":
-        _upsert_buckets(session, _latest_revisions(rows))
+        _upsert_buckets(session, rows)
         return
     insert = pg_insert if is_postgres(session) else sqlite_insert
     stmt = insert(model.__table__).on_conflict_do_nothing(index_elements=list(keys))
@@ -157,9 +162,64 @@ def _note_amendments(session: Session, amended: dict[int, Span]) -> None:
 
 def quarantine(*, session: Session, site_id: int, stream: str, cursor: str, bad: list[tuple[Any, str]],
                at: datetime) -> None:
-    for record_as_sent, reason in bad:
-        session.add(QuarantinedRecord(site_id=site_id, stream=stream, cursor=cursor, record=record_as_sent,
-                                      reason=reason[:300], received_at=at))
+    if bad:
+        session.execute(insert_quarantined(), [_quarantined(site_id, stream, cursor, record_as_sent, reason, at)
+                                               for record_as_sent, reason in bad])
+
+
+def insert_quarantined():
+    return QuarantinedRecord.__table__.insert()
+
+
+def _quarantined(site_id: int, stream: str, cursor: str, record_as_sent: Any, reason: str, at: datetime) -> dict:
+    return {"site_id": site_id, "stream": stream, "cursor": cursor, "record": record_as_sent, "reason": reason[:300],
+            "received_at": at}
+
+
+@dataclass
+class Pulled:
+    """One checked page of one site's stream, to be kept with ``store_pages``."""
+    site_id: int
+    stream: str
+    page: CheckedPage
+
+
+def store_pages(*, session: Session, owner: str, pulled: list[Pulled], now: datetime, lease: timedelta) -> set[int]:
+    """Keep several pulled pages (of several sites) in the caller's transaction, as ``advance`` would
+    one by one: each page's rows, its quarantined records and its cursor together, for the sites whose
+    lease ``owner`` still holds. Returns the sites whose lease was lost: nothing of theirs is kept.
+
+    One COPY and one upsert for all the pages' buckets, one insert per other stream, one for the
+    quarantine and one cursor update per stream. The sites' targets are locked first, so no other
+    collector can claim them before the commit. A site's pages must come in the order they were read.
+    """
+    if not pulled:
+        return set()
+    sites = sorted({p.site_id for p in pulled})
+    held = set(session.exec(select(CollectionTarget.site_id).where(CollectionTarget.site_id.in_(sites),
+                                                                 CollectionTarget.lease_owner == owner)
+                            .order_by(CollectionTarget.site_id).with_for_update()).all())
+    kept = [p for p in pulled if p.site_id in held]
+    for stream in STREAMS:
+        rows = [row for p in kept if p.stream == stream for row in p.page.rows]
+        if rows:
+            insert_rows(session=session, stream=stream, rows=rows)
+    bad = [_quarantined(p.site_id, p.stream, p.page.cursor, record, reason, now)
+           for p in kept for record, reason in p.page.bad]
+    if bad:
+        session.execute(insert_quarantined(), bad)
+    cursors: dict[str, dict[int, str]] = {}
+    for p in kept:                      # the last page of a site's stream has its cursor
+        cursors.setdefault(p.stream, {})[p.site_id] = p.page.cursor
+    for stream, by_site in cursors.items():
+        result = session.execute(text(f"UPDATE collection_target SET {_CURSOR_COLUMN[stream]} = :cursor, "
+                                      "lease_until = :until WHERE site_id = :site_id AND lease_owner = :owner")
+                                 .bindparams(bindparam("until", type_=UTCDateTime)),
+                                 [{"cursor": cursor, "until": now + lease, "site_id": site_id, "owner": owner}
+                                  for site_id, cursor in by_site.items()])
+        if result.rowcount != len(by_site):     # only where the lock was not taken (SQLite): start over
+            raise LeaseLost(f"{len(by_site) - result.rowcount} site(s): lease taken over by another collector")
+    return set(sites) - held
 
 
 def ensure_targets(*, session: Session, site_ids: list[int]) -> None:
@@ -197,7 +257,7 @@ def claim(*, session: Session, site_id: int, owner: str, now: datetime, lease: t
 def advance(*, session: Session, site_id: int, owner: str, stream: str, cursor: str, now: datetime,
             lease: timedelta) -> None:
     """Save the stream's cursor and renew the lease, only if we still hold it (else ``LeaseLost``)."""
-    column = {"readings": "cursor_readings", "nps": "cursor_nps", "events": "cursor_events"}[stream]
+    column = _CURSOR_COLUMN[stream]
     result = session.execute(update(CollectionTarget)
                              .where(CollectionTarget.site_id == site_id, CollectionTarget.lease_owner == owner)
                              .values({column: cursor, "lease_until": now + lease}))
