@@ -76,13 +76,11 @@ def _upsert_buckets(session: Session, rows: list[dict[str, Any]]) -> None:
     which those with a revision above 0 are amendments.
     """
     if is_postgres(session):
-        touched, amended = _copy_upsert_pg(session, rows)
-    else:
-        written = _upsert_sqlite(session, _latest_revisions(rows))
-        touched = [(site_id, start) for site_id, start, _revision in written]
-        amended = _spans([(site_id, start) for site_id, start, revision in written if revision > 0])
-    _note_amendments(session, amended)
-    rollups.refresh(session=session, touched=touched)
+        _note_amendments(session, _copy_upsert_pg(session, rows))     # rollups refreshed by the same statement
+        return
+    written = _upsert_sqlite(session, _latest_revisions(rows))
+    _note_amendments(session, _spans([(site_id, start) for site_id, start, revision in written if revision > 0]))
+    rollups.refresh(session=session, touched=[(site_id, start) for site_id, start, _revision in written])
 
 
 def _upsert_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, datetime, int]]:
@@ -98,37 +96,34 @@ def _upsert_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[tuple[i
     return written
 
 
-# PostgreSQL: a page's buckets are COPYed into this per-connection staging table, then moved into
-# ``reading_bucket`` by one INSERT … SELECT that empties it (so several pages in one transaction
-# never see each other's rows) and keeps, of a key repeated in the page, its highest revision.
+# PostgreSQL: a page's buckets are COPYed into this per-connection staging table (emptied first, and
+# at commit), then moved into ``reading_bucket`` by one INSERT … SELECT that keeps, of a key repeated
+# in the page, its highest revision.
 STAGE = "reading_bucket_stage"
 _STAGE_COLUMNS = ("site_id int4, zone text, metric text, bucket_start timestamptz, bucket_minutes int4, "
                   "count int4, mean float8, min float8, max float8, revision int4")
 _STAGE_TYPES = ("int4", "text", "text", "timestamptz", "int4", "int4", "float8", "float8", "float8", "int4")
 _STAGED_UPSERT = (
-    f"WITH staged AS (DELETE FROM {STAGE} RETURNING *), "
-    f"written AS (INSERT INTO reading_bucket ({', '.join(_BUCKET_COLUMNS)}) "
-    f"SELECT DISTINCT ON (site_id, bucket_start, zone, metric) {', '.join(_BUCKET_COLUMNS)} FROM staged "
+    f"WITH written AS (INSERT INTO reading_bucket ({', '.join(_BUCKET_COLUMNS)}) "
+    f"SELECT DISTINCT ON (site_id, bucket_start, zone, metric) {', '.join(_BUCKET_COLUMNS)} FROM {STAGE} "
     f"ORDER BY site_id, bucket_start, zone, metric, revision DESC {BUCKET_UPSERT} "
-    "RETURNING site_id, bucket_start, revision) "
-    # what the caller needs of the rows written, per hour: the hours to roll up, the amended buckets
-    "SELECT site_id, date_trunc('hour', bucket_start, 'UTC'), min(bucket_start) FILTER (WHERE revision > 0), "
-    "max(bucket_start) FILTER (WHERE revision > 0), count(*) FILTER (WHERE revision > 0) "
-    "FROM written GROUP BY 1, 2")
+    f"RETURNING {', '.join(_BUCKET_COLUMNS)}), "
+    f"{rollups.refresh_written('written')} "
+    # the amended buckets, per site
+    "SELECT site_id, min(bucket_start), max(bucket_start), count(*) FROM written WHERE revision > 0 GROUP BY site_id")
 
 
 Span = tuple[datetime, datetime, int]    # first and last bucket start, buckets
 
 
-def _copy_upsert_pg(session: Session, rows: list[dict[str, Any]]
-                    ) -> tuple[list[tuple[int, datetime]], dict[int, Span]]:
-    """COPY the rows into the staging table and upsert them in one statement.
-
-    Returns the hours written to (site id, hour start) and, per site, the span of amended buckets.
-    """
+def _copy_upsert_pg(session: Session, rows: list[dict[str, Any]]) -> dict[int, Span]:
+    """COPY the rows into the staging table; upsert them and refresh the rollups of the hours written
+    in one statement. Returns, per site, the span of the buckets amended."""
     connection = session.connection().connection.driver_connection
     with connection.cursor() as cursor:
-        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ({_STAGE_COLUMNS}) ON COMMIT DELETE ROWS")
+        # one round trip (no parameters: a simple query may hold several statements)
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ({_STAGE_COLUMNS}) ON COMMIT DELETE ROWS; "
+                       f"TRUNCATE {STAGE}")
         with cursor.copy(f"COPY {STAGE} ({', '.join(_BUCKET_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(_STAGE_TYPES)
             write = copy.write_row
@@ -136,14 +131,7 @@ def _copy_upsert_pg(session: Session, rows: list[dict[str, Any]]
                 write((row["site_id"], row["zone"], row["metric"], row["bucket_start"], row["bucket_minutes"],
                        row["count"], row["mean"], row["min"], row["max"], row.get("revision", 0)))
         cursor.execute(_STAGED_UPSERT)
-        hours = cursor.fetchall()
-    amended: dict[int, Span] = {}
-    for site_id, _hour, first, last, buckets in hours:
-        if buckets:
-            before = amended.get(site_id)
-            amended[site_id] = (first, last, buckets) if before is None else \
-                (min(before[0], first), max(before[1], last), before[2] + buckets)
-    return [(site_id, hour) for site_id, hour, *_ in hours], amended
+        return {site_id: (first, last, buckets) for site_id, first, last, buckets in cursor.fetchall()}
 
 
 def _spans(amended: list[tuple[int, datetime]]) -> dict[int, Span]:
