@@ -71,7 +71,7 @@ def _latest_revisions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _upsert_buckets(session: Session, rows: list[dict[str, Any]]) -> None:
     """Insert or amend a page's buckets; note the amended ones for rescoring; refresh their rollups.
 
-    PostgreSQL: ``COPY`` into a staging table, then one statement (``_STAGED_UPSERT``); SQLite:
+    PostgreSQL: ``COPY`` into a staging table, then one statement (``_staged_upsert``); SQLite:
     a VALUES row at a time. Both with ``BUCKET_UPSERT``, both hand back the rows written, of
     which those with a revision above 0 are amendments.
     """
@@ -103,14 +103,22 @@ STAGE = "reading_bucket_stage"
 _STAGE_COLUMNS = ("site_id int4, zone text, metric text, bucket_start timestamptz, bucket_minutes int4, "
                   "count int4, mean float8, min float8, max float8, revision int4")
 _STAGE_TYPES = ("int4", "text", "text", "timestamptz", "int4", "int4", "float8", "float8", "float8", "int4")
-_STAGED_UPSERT = (
-    f"WITH written AS (INSERT INTO reading_bucket ({', '.join(_BUCKET_COLUMNS)}) "
-    f"SELECT DISTINCT ON (site_id, bucket_start, zone, metric) {', '.join(_BUCKET_COLUMNS)} FROM {STAGE} "
-    f"ORDER BY site_id, bucket_start, zone, metric, revision DESC {BUCKET_UPSERT} "
-    f"RETURNING {', '.join(_BUCKET_COLUMNS)}), "
-    f"{rollups.refresh_written('written')} "
-    # the amended buckets, per site
-    "SELECT site_id, min(bucket_start), max(bucket_start), count(*) FROM written WHERE revision > 0 GROUP BY site_id")
+_STAGED = f"SELECT {', '.join(_BUCKET_COLUMNS)} FROM {STAGE}"
+# of a key the rows repeat, the highest revision (one statement may not touch a row twice)
+_STAGED_LATEST = (f"SELECT DISTINCT ON (site_id, bucket_start, zone, metric) {', '.join(_BUCKET_COLUMNS)} "
+                  f"FROM {STAGE} ORDER BY site_id, bucket_start, zone, metric, revision DESC")
+
+
+def _staged_upsert(source: str) -> str:
+    """Move the staged buckets into ``reading_bucket`` (``BUCKET_UPSERT``) and refresh the rollups of
+    the hours written, in one statement; its rows are the amended buckets' span per site."""
+    return (f"WITH written AS (INSERT INTO reading_bucket ({', '.join(_BUCKET_COLUMNS)}) {source} {BUCKET_UPSERT} "
+            f"RETURNING {', '.join(_BUCKET_COLUMNS)}), {rollups.refresh_written('written')} "
+            "SELECT site_id, min(bucket_start), max(bucket_start), count(*) FROM written WHERE revision > 0 "
+            "GROUP BY site_id")
+
+
+_UPSERT_STAGED, _UPSERT_STAGED_LATEST = _staged_upsert(_STAGED), _staged_upsert(_STAGED_LATEST)
 
 
 Span = tuple[datetime, datetime, int]    # first and last bucket start, buckets
@@ -126,11 +134,15 @@ def _copy_upsert_pg(session: Session, rows: list[dict[str, Any]]) -> dict[int, S
                        f"TRUNCATE {STAGE}")
         with cursor.copy(f"COPY {STAGE} ({', '.join(_BUCKET_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(_STAGE_TYPES)
-            write = copy.write_row
+            write, keys = copy.write_row, set()
             for row in rows:
-                write((row["site_id"], row["zone"], row["metric"], row["bucket_start"], row["bucket_minutes"],
-                       row["count"], row["mean"], row["min"], row["max"], row.get("revision", 0)))
-        cursor.execute(_STAGED_UPSERT)
+                site_id, zone, metric, start = row["site_id"], row["zone"], row["metric"], row["bucket_start"]
+                keys.add((site_id, zone, metric, start))
+                write((site_id, zone, metric, start, row["bucket_minutes"], row["count"], row["mean"], row["min"],
+                       row["max"], row.get("revision", 0)))
+        # a key repeated (rare: a page read again within a batch, an agent's amendment in the same page)
+        # needs the sort that keeps its highest revision; otherwise the rows go in as they came
+        cursor.execute(_UPSERT_STAGED if len(keys) == len(rows) else _UPSERT_STAGED_LATEST)
         return {site_id: (first, last, buckets) for site_id, first, last, buckets in cursor.fetchall()}
 
 
