@@ -196,6 +196,14 @@ def start_over(engine) -> None:
         conn.execute(text("UPDATE collection_target SET cursor_readings = '0'"))
 
 
+def drop_site_keys(engine) -> None:
+    with engine.begin() as conn:
+        for table in ("reading_bucket", "reading_hourly", "reading_daily"):
+            for name in conn.execute(text("SELECT conname FROM pg_constraint WHERE contype = 'f' "
+                                          "AND conrelid = CAST(:t AS regclass)"), {"t": table}).scalars().all():
+                conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+
+
 def check(engine, rows: int) -> str:
     with Session(engine) as session:
         stored = session.execute(text("SELECT COUNT(*) FROM reading_bucket")).scalar_one()
@@ -211,6 +219,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=25, help="sites' pages per transaction when batched")
     parser.add_argument("--page", type=int, default=1000, help="records per page")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--without-site-fk", action="store_true",
+                        help="drop the readings' and rollups' foreign keys to site first (what they cost)")
     parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
     per_site = args.buckets * ZONES * len(METRICS)
@@ -220,7 +230,8 @@ def main() -> None:
     decode_seconds = time.perf_counter() - started
     print(f"scenario: {args.sites} sites × {ZONES} zones × {len(METRICS)} metrics × {args.buckets} buckets "
           f"= {args.sites * per_site:,} records in pages of {args.page} ({sum(map(len, texts))} pages), "
-          f"~1.7% of them invalid (quarantined); batched = {args.batch} sites' pages per transaction")
+          f"~1.7% of them invalid (quarantined); batched = {args.batch} sites' pages per transaction"
+          + ("; WITHOUT the foreign keys to site" if args.without_site_fk else ""))
 
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     admin = make_engine(PG_URL)
@@ -237,6 +248,8 @@ def main() -> None:
         migrate.upgrade(pg_url)
         ids = seed_sites(pg_url, args.sites)
         engine = make_engine(pg_url)
+        if args.without_site_fk:
+            drop_site_keys(engine)
         for _ in range(args.rounds):
             start_over(engine)
             seconds, rows = per_page(engine, ids, site_bodies)
