@@ -163,12 +163,8 @@ def _note_amendments(session: Session, amended: dict[int, Span]) -> None:
 def quarantine(*, session: Session, site_id: int, stream: str, cursor: str, bad: list[tuple[Any, str]],
                at: datetime) -> None:
     if bad:
-        session.execute(insert_quarantined(), [_quarantined(site_id, stream, cursor, record_as_sent, reason, at)
-                                               for record_as_sent, reason in bad])
-
-
-def insert_quarantined():
-    return QuarantinedRecord.__table__.insert()
+        session.execute(QuarantinedRecord.__table__.insert(),
+                        [_quarantined(site_id, stream, cursor, record, reason, at) for record, reason in bad])
 
 
 def _quarantined(site_id: int, stream: str, cursor: str, record_as_sent: Any, reason: str, at: datetime) -> dict:
@@ -207,7 +203,7 @@ def store_pages(*, session: Session, owner: str, pulled: list[Pulled], now: date
     bad = [_quarantined(p.site_id, p.stream, p.page.cursor, record, reason, now)
            for p in kept for record, reason in p.page.bad]
     if bad:
-        session.execute(insert_quarantined(), bad)
+        session.execute(QuarantinedRecord.__table__.insert(), bad)
     cursors: dict[str, dict[int, str]] = {}
     for p in kept:                      # the last page of a site's stream has its cursor
         cursors.setdefault(p.stream, {})[p.site_id] = p.page.cursor

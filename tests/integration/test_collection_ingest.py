@@ -12,7 +12,7 @@ from brand_hub.collection import rollups
 from brand_hub.collection.pages import check_page
 from brand_hub.collection.store import Pulled, claim, ensure_targets, insert_rows, store_pages
 from brand_hub.db import is_postgres
-from brand_hub.models.collection import (CollectionTarget, QuarantinedRecord, ReadingAmendment, ReadingBucket)
+from brand_hub.models.collection import CollectionTarget, QuarantinedRecord, ReadingAmendment, ReadingBucket
 from brand_hub.models.rollups import ReadingDaily, ReadingHourly
 from tests.builders import make_franchisee, make_site
 
@@ -45,8 +45,8 @@ def leased_sites(session, count: int, owner: str = "me") -> list[int]:
 
 
 def keep(session, owner: str, *pages: tuple[int, object]) -> set[int]:
-    lost = store_pages(session=session, owner=owner, pulled=[Pulled(site_id, "readings", page) for site_id, page in pages],
-                       now=NOW, lease=LEASE)
+    lost = store_pages(session=session, owner=owner, now=NOW, lease=LEASE,
+                       pulled=[Pulled(site_id, "readings", page) for site_id, page in pages])
     session.commit()
     return lost
 
@@ -59,7 +59,8 @@ def everything(session) -> dict:
                           for b in session.exec(select(ReadingBucket))),
         "hours": sorted((h.site_id, h.hour_start, h.zone, h.metric, h.total, h.n, h.buckets, h.minutes)
                         for h in session.exec(select(ReadingHourly))),
-        "days": sorted((d.site_id, d.day_start, d.zone, d.metric, d.total, d.n) for d in session.exec(select(ReadingDaily))),
+        "days": sorted((d.site_id, d.day_start, d.zone, d.metric, d.total, d.n)
+                       for d in session.exec(select(ReadingDaily))),
         "amendments": session.exec(select(func.count()).select_from(ReadingAmendment)).one(),
     }
 
