@@ -188,3 +188,37 @@ def test_on_postgresql_the_buckets_go_through_the_staging_table(session):
     session.commit()
     assert len(everything(session)["buckets"]) == 2
     assert rollups.differences(session=session) == 0
+
+
+def test_many_threads_hand_pages_to_one_writer_and_a_lost_lease_fails_only_its_site(engine, session):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from brand_hub.collection.store import LeaseLost
+    from brand_hub.collection.writer import PageWriter
+
+    sites = leased_sites(session, 6)
+    session.execute(text("UPDATE collection_target SET lease_owner = 'someone else' WHERE site_id = :s"),
+                    {"s": sites[-1]})
+    session.commit()
+
+    def pull(site_id: int) -> str:
+        after = "0"
+        try:
+            for k in range(3):
+                page = checked(site_id, [record(1, 15 * k, zone=z, mean=500.0 + k) for z in "AB"], after=after)
+                writer.keep(site_id=site_id, stream="readings", page=page)
+                after = page.cursor
+        except LeaseLost:
+            return "lost"
+        return after
+
+    with PageWriter(engine=engine, owner="me", lease=LEASE, clock=lambda: NOW, batch=4) as writer:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            outcomes = list(pool.map(pull, sites))
+
+    assert outcomes == ["6"] * 5 + ["lost"]
+    session.expire_all()
+    cursors = {t.site_id: t.cursor_readings for t in session.exec(select(CollectionTarget))}
+    assert cursors == {**{s: "6" for s in sites[:-1]}, sites[-1]: "0"}
+    assert session.exec(select(func.count()).select_from(ReadingBucket)).one() == 5 * 6
+    assert rollups.differences(session=session) == 0
