@@ -7,8 +7,9 @@ the hours it touched), its quarantined records and its cursor, and commit. Measu
 
 - per page: one transaction per page, as the cycle does today (``insert_rows``, ``quarantine``, ``advance``);
 - batched: BATCH sites' pages per transaction (``store_pages``), as a cycle that groups pages can;
-- batched, overlapped: the same, with the next batch checked (a thread) while one is written, as the
-  cycle's pulling threads would hand checked pages to one writer.
+- batched, overlapped: the same, with the next batch checked (a thread) while one is written;
+- threads + one writer: THREADS pulling threads check their sites' pages and hand them to one
+  ``PageWriter`` (group commit), the shape of a cycle that uses it.
 
 The same rows then go into an empty copy of ``reading_bucket`` with a bare ``COPY`` in one transaction
 (no validation, no keys checked against existing rows, no rollups, no foreign key), for the ratio.
@@ -18,6 +19,7 @@ Each round starts from empty tables and measures every figure, the bare COPY las
 machine moves between rounds, so the ratios are taken within a round and their median printed.
 
     .venv/bin/python bench/bench_ingest.py [--sites 100] [--buckets 16] [--batch 25] [--page 1000] [--rounds 3]
+                                           [--threads 16] [--no-sqlite] [--without-site-fk]
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ import queue
 import statistics
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 import tempfile
 import time
 import uuid
@@ -43,6 +46,7 @@ from brand_hub.collection import rollups  # noqa: E402
 from brand_hub.collection.pages import check_page  # noqa: E402
 from brand_hub.collection.store import (Pulled, advance, claim, ensure_targets, insert_rows, quarantine,  # noqa: E402
                                         store_pages)
+from brand_hub.collection.writer import PageWriter  # noqa: E402
 from brand_hub.db import make_engine  # noqa: E402
 from brand_hub.models import Franchisee, Site, SiteStatus  # noqa: E402
 
@@ -160,6 +164,25 @@ def overlapped(engine, site_ids: list[int], site_bodies: list[list[dict]], batch
     return time.perf_counter() - started, rows
 
 
+def threads_and_writer(engine, site_ids: list[int], site_bodies: list[list[dict]], threads: int,
+                       batch: int) -> tuple[float, int]:
+    """THREADS pulling threads check pages and hand them to one ``PageWriter``, as a cycle would."""
+    def pull(site_id: int, bodies: list[dict]) -> int:
+        after, kept = "0", 0
+        for body in bodies:
+            page = check_page("readings", body, site_id, after)
+            writer.keep(site_id=site_id, stream="readings", page=page)
+            kept += len(page.rows)
+            after = page.cursor
+        return kept
+
+    started = time.perf_counter()
+    with PageWriter(engine=engine, owner="bench", lease=LEASE, clock=lambda: NOW, batch=batch) as writer:
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            rows = sum(pool.map(pull, site_ids, site_bodies))
+    return time.perf_counter() - started, rows
+
+
 def bare_copy(engine, site_ids: list[int], site_bodies: list[list[dict]]) -> float:
     """The same rows with a bare COPY into an empty copy of the table (no validation, no keys checked)."""
     all_rows = []
@@ -219,6 +242,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=25, help="sites' pages per transaction when batched")
     parser.add_argument("--page", type=int, default=1000, help="records per page")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=16, help="pulling threads handing pages to one writer")
     parser.add_argument("--without-site-fk", action="store_true",
                         help="drop the readings' and rollups' foreign keys to site first (what they cost)")
     parser.add_argument("--no-sqlite", action="store_true")
@@ -263,6 +287,9 @@ def main() -> None:
             start_over(engine)
             timed("overlap", overlapped(engine, ids, site_bodies, args.batch)[0])
             checks["overlap"] = check(engine, rows)
+            start_over(engine)
+            timed("threads", threads_and_writer(engine, ids, site_bodies, args.threads, args.batch)[0])
+            checks["threads"] = check(engine, rows)
             timed("copy", bare_copy(engine, ids, site_bodies))
         engine.dispose()
     finally:
@@ -287,6 +314,7 @@ def main() -> None:
     line("PostgreSQL ingest, one commit per page:", "page", f"  [{checks['page']}]")
     line("PostgreSQL ingest, batched:", "batch", f"  [{checks['batch']}]")
     line("PostgreSQL ingest, batched, overlapped:", "overlap", f"  [{checks['overlap']}]")
+    line(f"PostgreSQL ingest, {args.threads} threads + one writer:", "threads", f"  [{checks['threads']}]")
     line("PostgreSQL same pages re-read, per page:", "page again", "  [0 new rows]")
     line("PostgreSQL same pages re-read, batched:", "batch again", "  [0 new rows]")
     line("PostgreSQL bare COPY of the same rows:", "copy")
@@ -294,7 +322,8 @@ def main() -> None:
         line("SQLite ingest, one commit per page:", "sqlite")
     figures["json"] = [decode_seconds]
     line("(JSON decoding, the client's part):", "json")
-    for label, name in (("one commit per page", "page"), ("batched", "batch"), ("batched, overlapped", "overlap")):
+    for label, name in (("one commit per page", "page"), ("batched", "batch"), ("batched, overlapped", "overlap"),
+                        (f"{args.threads} threads + one writer", "threads")):
         ratios = [copy / seconds for copy, seconds in zip(figures["copy"], figures[name])]
         print(f"ratio PostgreSQL ingest / bare COPY, {label}: {statistics.median(ratios):.2f} "
               f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)}; target ≥ 0.5)")
