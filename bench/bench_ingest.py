@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import queue
 import statistics
 import sys
@@ -310,7 +311,8 @@ def main() -> None:
         seconds = statistics.median(figures[name])
         print(f"{label:<46}{rows / seconds:>10,.0f} buckets/s ({seconds:.2f} s){note}")
 
-    print(f"medians of {args.rounds} round(s):")
+    print(f"medians of {args.rounds} round(s); machine load average {os.getloadavg()[0]:.1f} at the end "
+          f"(on {os.cpu_count()} cores: the ratios fall as other work takes the cores)")
     line("PostgreSQL ingest, one commit per page:", "page", f"  [{checks['page']}]")
     line("PostgreSQL ingest, batched:", "batch", f"  [{checks['batch']}]")
     line("PostgreSQL ingest, batched, overlapped:", "overlap", f"  [{checks['overlap']}]")
