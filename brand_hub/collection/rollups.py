@@ -66,27 +66,75 @@ def refresh(*, session: Session, touched: Iterable[tuple[int, datetime]]) -> int
     return len(hours)
 
 
+# PostgreSQL: the touched hours' rows and their days' rows recomputed in one statement (one round
+# trip). Its parts read the tables as they were when the statement began, so a day is summed from
+# its untouched hours as they are plus its touched hours as just recomputed — the same rows, in the
+# same order, as a fresh GROUP BY of the hours afterwards. A row whose value is unchanged is not
+# rewritten; a row whose buckets (hours) are gone is removed.
+_SET = ", ".join(f"{c} = excluded.{c}" for c in _COLUMNS.split(", "))
+_CHANGED = "({t}) IS DISTINCT FROM ({e})".format(t=", ".join(f"{{table}}.{c}" for c in _COLUMNS.split(", ")),
+                                                e=", ".join(f"excluded.{c}" for c in _COLUMNS.split(", ")))
+_BUCKET = "site_id, zone, metric, bucket_start, bucket_minutes, count, mean, min, max"
+
+
+def _pg_refresh(hours: str, buckets: str) -> str:
+    """The CTEs recomputing the rollups of ``hours`` (a query of (site_id, start) pairs, CTE ``a``) from
+    ``buckets`` (a query of those hours' buckets as they stand after the statement: ``start`` and
+    the bucket columns, CTE ``b``)."""
+    return (
+        f"a AS MATERIALIZED ({hours}), b AS ({buckets}), "
+        f"fresh (site_id, hour_start, zone, metric, {_COLUMNS}) AS MATERIALIZED ("
+        f"SELECT rb.site_id, rb.start, rb.zone, rb.metric, {from_buckets(True)} FROM b rb "
+        "WHERE rb.count > 0 GROUP BY rb.site_id, rb.start, rb.zone, rb.metric), "
+        "gone_hours AS (DELETE FROM reading_hourly h USING a WHERE h.site_id = a.site_id AND h.hour_start = a.start "
+        "AND NOT EXISTS (SELECT 1 FROM fresh f WHERE f.site_id = h.site_id AND f.hour_start = h.hour_start "
+        "AND f.zone = h.zone AND f.metric = h.metric)), "
+        f"put_hours AS (INSERT INTO reading_hourly (site_id, hour_start, zone, metric, {_COLUMNS}) SELECT * FROM fresh "
+        f"ON CONFLICT (site_id, hour_start, zone, metric) DO UPDATE SET {_SET} "
+        f"WHERE {_CHANGED.format(table='reading_hourly')}), "
+        "d AS MATERIALIZED (SELECT DISTINCT site_id, date_trunc('day', start, 'UTC') AS start FROM a), "
+        f"hours (site_id, day_start, hour_start, zone, metric, {_COLUMNS}) AS ("
+        f"SELECT h.site_id, d.start, h.hour_start, h.zone, h.metric, {_COLUMNS.replace(', ', ', h.').join(['h.', ''])} "
+        "FROM d JOIN reading_hourly h ON h.site_id = d.site_id AND h.hour_start >= d.start "
+        "AND h.hour_start < d.start + interval '24 hours' "
+        "WHERE NOT EXISTS (SELECT 1 FROM a WHERE a.site_id = h.site_id AND a.start = h.hour_start) "
+        f"UNION ALL SELECT site_id, date_trunc('day', hour_start, 'UTC'), hour_start, zone, metric, {_COLUMNS} "
+        "FROM fresh), "
+        f"fresh_days (site_id, day_start, zone, metric, {_COLUMNS}) AS MATERIALIZED ("
+        f"SELECT h.site_id, h.day_start, h.zone, h.metric, {from_hours(True)} FROM hours h "
+        "GROUP BY h.site_id, h.day_start, h.zone, h.metric), "
+        "gone_days AS (DELETE FROM reading_daily x USING d WHERE x.site_id = d.site_id AND x.day_start = d.start "
+        "AND NOT EXISTS (SELECT 1 FROM fresh_days f WHERE f.site_id = x.site_id AND f.day_start = x.day_start "
+        "AND f.zone = x.zone AND f.metric = x.metric)), "
+        f"put_days AS (INSERT INTO reading_daily (site_id, day_start, zone, metric, {_COLUMNS}) "
+        f"SELECT * FROM fresh_days ON CONFLICT (site_id, day_start, zone, metric) DO UPDATE SET {_SET} "
+        f"WHERE {_CHANGED.format(table='reading_daily')})")
+
+
+_IN_HOUR = ("rb.site_id = a.site_id AND rb.bucket_start >= a.start "
+            "AND rb.bucket_start < a.start + interval '1 hour'")
+_REFRESH_PG = "WITH " + _pg_refresh(
+    "SELECT * FROM unnest(%(sites)s::int[], %(hours)s::timestamptz[]) AS a(site_id, start)",
+    f"SELECT a.start, {_BUCKET.replace(', ', ', rb.').join(['rb.', ''])} FROM a JOIN reading_bucket rb ON {_IN_HOUR}"
+) + " SELECT 1"
+
+
+def refresh_written(written: str) -> str:
+    """CTEs to put after a data-modifying CTE ``written`` (an upsert into ``reading_bucket`` RETURNING
+    the bucket columns) in the same statement: they recompute the rollups of every hour it wrote,
+    from the hour's other buckets as they were plus the ones it wrote (PostgreSQL)."""
+    return _pg_refresh(
+        f"SELECT DISTINCT site_id, date_trunc('hour', bucket_start, 'UTC') AS start FROM {written}",
+        f"SELECT a.start, {_BUCKET.replace(', ', ', rb.').join(['rb.', ''])} FROM a JOIN reading_bucket rb "
+        f"ON {_IN_HOUR} WHERE NOT EXISTS (SELECT 1 FROM {written} w WHERE w.site_id = rb.site_id "
+        "AND w.bucket_start = rb.bucket_start AND w.zone = rb.zone AND w.metric = rb.metric) "
+        f"UNION ALL SELECT date_trunc('hour', w.bucket_start, 'UTC'), {_BUCKET.replace(', ', ', w.').join(['w.', ''])} "
+        f"FROM {written} w")
+
+
 def _refresh_pg(session: Session, hours: list[tuple[int, datetime]], days: list[tuple[int, datetime]]) -> None:
-    cursor = session.connection().connection.driver_connection.cursor()
-    hour_args = [[s for s, _ in hours], [h for _, h in hours]]
-    day_args = [[s for s, _ in days], [d for _, d in days]]
-    touched = "unnest(%s::int[], %s::timestamptz[]) AS a(site_id, start)"
-    cursor.execute(f"DELETE FROM reading_hourly h USING {touched} "
-                   "WHERE h.site_id = a.site_id AND h.hour_start = a.start", hour_args)
-    cursor.execute(
-        f"INSERT INTO reading_hourly (site_id, hour_start, zone, metric, {_COLUMNS}) "
-        f"SELECT rb.site_id, a.start, rb.zone, rb.metric, {from_buckets(True)} FROM {touched} "
-        "JOIN reading_bucket rb ON rb.site_id = a.site_id AND rb.bucket_start >= a.start "
-        "AND rb.bucket_start < a.start + interval '1 hour' "
-        "WHERE rb.count > 0 GROUP BY rb.site_id, a.start, rb.zone, rb.metric", hour_args)
-    cursor.execute(f"DELETE FROM reading_daily d USING {touched} "
-                   "WHERE d.site_id = a.site_id AND d.day_start = a.start", day_args)
-    cursor.execute(
-        f"INSERT INTO reading_daily (site_id, day_start, zone, metric, {_COLUMNS}) "
-        f"SELECT h.site_id, a.start, h.zone, h.metric, {from_hours(True)} FROM {touched} "
-        "JOIN reading_hourly h ON h.site_id = a.site_id AND h.hour_start >= a.start "
-        "AND h.hour_start < a.start + interval '1 day' "
-        "GROUP BY h.site_id, a.start, h.zone, h.metric", day_args)
+    with session.connection().connection.driver_connection.cursor() as cursor:
+        cursor.execute(_REFRESH_PG, {"sites": [s for s, _ in hours], "hours": [h for _, h in hours]})
 
 
 def _span_statements(table: str, column: str, select: str, source: str, source_column: str, unit: str):

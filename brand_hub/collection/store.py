@@ -5,6 +5,7 @@ rows, its quarantined records and its cursor together, so a crash re-reads, neve
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from sqlmodel import Session, select
 
 from ..db import is_postgres
 from . import rollups
+from .pages import STREAMS, CheckedPage
 from ..models.types import UTCDateTime
 from ..models.collection import (CollectionTarget, NpsResponse, OpsEvent, QuarantinedRecord, ReadingAmendment,
                                  ReadingBucket)
@@ -34,6 +36,9 @@ BUCKET_UPSERT = ("ON CONFLICT (site_id, zone, metric, bucket_start) DO UPDATE SE
                  "WHERE excluded.revision > reading_bucket.revision")
 
 
+_CURSOR_COLUMN = {"readings": "cursor_readings", "nps": "cursor_nps", "events": "cursor_events"}
+
+
 class LeaseLost(Exception):
     """Another collector holds the site now (our lease ran out): this page must not be kept."""
 
@@ -45,7 +50,7 @@ def insert_rows(*, session: Session, stream: str, rows: list[dict[str, Any]]) ->
         return
     model, keys = NATURAL_KEYS[stream]
     if stream == "readings":
-        _upsert_buckets(session, _latest_revisions(rows))
+        _upsert_buckets(session, rows)
         return
     insert = pg_insert if is_postgres(session) else sqlite_insert
     stmt = insert(model.__table__).on_conflict_do_nothing(index_elements=list(keys))
@@ -64,51 +69,154 @@ def _latest_revisions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _upsert_buckets(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Insert or amend a page's buckets in one statement; note the amended ones for rescoring.
+    """Insert or amend a page's buckets; note the amended ones for rescoring; refresh their rollups.
 
-    PostgreSQL: the columns as arrays, unnested server-side (close to COPY speed). SQLite:
-    a multi-row VALUES. Both with ``BUCKET_UPSERT``; RETURNING gives the rows written, of
+    PostgreSQL: ``COPY`` into a staging table, then one statement (``_staged_upsert``); SQLite:
+    a VALUES row at a time. Both with ``BUCKET_UPSERT``, both hand back the rows written, of
     which those with a revision above 0 are amendments.
     """
-    names = ", ".join(_BUCKET_COLUMNS)
     if is_postgres(session):
-        columns = {name: [row[name] for row in rows] for name in _BUCKET_COLUMNS}
-        cursor = session.connection().connection.driver_connection.cursor()
-        cursor.execute(
-            f"INSERT INTO reading_bucket ({names}) "
-            "SELECT * FROM unnest(%s::int[], %s::text[], %s::text[], %s::timestamptz[], %s::int[], %s::int[], "
-            "%s::float8[], %s::float8[], %s::float8[], %s::int[]) "
-            f"{BUCKET_UPSERT} RETURNING site_id, bucket_start, revision",
-            [columns[name] for name in _BUCKET_COLUMNS])
-        written = cursor.fetchall()
-    else:
-        written = []
-        values = ", ".join(f"(:{name})" for name in _BUCKET_COLUMNS)
-        stmt = (text(f"INSERT INTO reading_bucket ({names}) VALUES ({values}) {BUCKET_UPSERT} "
-                     "RETURNING site_id, bucket_start, revision")
-                .bindparams(bindparam("bucket_start", type_=UTCDateTime))
-                .columns(site_id=Integer, bucket_start=UTCDateTime, revision=Integer))
-        for row in rows:   # RETURNING with executemany is not portable across SQLite drivers
-            written.extend(session.execute(stmt, row).all())
-    _note_amendments(session, [(site_id, start) for site_id, start, revision in written if revision > 0])
+        _note_amendments(session, _copy_upsert_pg(session, rows))     # rollups refreshed by the same statement
+        return
+    written = _upsert_sqlite(session, _latest_revisions(rows))
+    _note_amendments(session, _spans([(site_id, start) for site_id, start, revision in written if revision > 0]))
     rollups.refresh(session=session, touched=[(site_id, start) for site_id, start, _revision in written])
 
 
-def _note_amendments(session: Session, amended: list[tuple[int, datetime]]) -> None:
-    """One ``ReadingAmendment`` per site: the span of buckets a late reading changed."""
-    spans: dict[int, list[datetime]] = {}
+def _upsert_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, datetime, int]]:
+    names = ", ".join(_BUCKET_COLUMNS)
+    values = ", ".join(f"(:{name})" for name in _BUCKET_COLUMNS)
+    stmt = (text(f"INSERT INTO reading_bucket ({names}) VALUES ({values}) {BUCKET_UPSERT} "
+                 "RETURNING site_id, bucket_start, revision")
+            .bindparams(bindparam("bucket_start", type_=UTCDateTime))
+            .columns(site_id=Integer, bucket_start=UTCDateTime, revision=Integer))
+    written = []
+    for row in rows:   # RETURNING with executemany is not portable across SQLite drivers
+        written.extend(session.execute(stmt, row).all())
+    return written
+
+
+# PostgreSQL: a page's buckets are COPYed into this per-connection staging table (emptied first, and
+# at commit), then moved into ``reading_bucket`` by one INSERT … SELECT that keeps, of a key repeated
+# in the page, its highest revision.
+STAGE = "reading_bucket_stage"
+_STAGE_COLUMNS = ("site_id int4, zone text, metric text, bucket_start timestamptz, bucket_minutes int4, "
+                  "count int4, mean float8, min float8, max float8, revision int4")
+_STAGE_TYPES = ("int4", "text", "text", "timestamptz", "int4", "int4", "float8", "float8", "float8", "int4")
+_STAGED = f"SELECT {', '.join(_BUCKET_COLUMNS)} FROM {STAGE}"
+# of a key the rows repeat, the highest revision (one statement may not touch a row twice)
+_STAGED_LATEST = (f"SELECT DISTINCT ON (site_id, bucket_start, zone, metric) {', '.join(_BUCKET_COLUMNS)} "
+                  f"FROM {STAGE} ORDER BY site_id, bucket_start, zone, metric, revision DESC")
+
+
+def _staged_upsert(source: str) -> str:
+    """Move the staged buckets into ``reading_bucket`` (``BUCKET_UPSERT``) and refresh the rollups of
+    the hours written, in one statement; its rows are the amended buckets' span per site."""
+    return (f"WITH written AS (INSERT INTO reading_bucket ({', '.join(_BUCKET_COLUMNS)}) {source} {BUCKET_UPSERT} "
+            f"RETURNING {', '.join(_BUCKET_COLUMNS)}), {rollups.refresh_written('written')} "
+            "SELECT site_id, min(bucket_start), max(bucket_start), count(*) FROM written WHERE revision > 0 "
+            "GROUP BY site_id")
+
+
+_UPSERT_STAGED, _UPSERT_STAGED_LATEST = _staged_upsert(_STAGED), _staged_upsert(_STAGED_LATEST)
+
+
+Span = tuple[datetime, datetime, int]    # first and last bucket start, buckets
+
+
+def _copy_upsert_pg(session: Session, rows: list[dict[str, Any]]) -> dict[int, Span]:
+    """COPY the rows into the staging table; upsert them and refresh the rollups of the hours written
+    in one statement. Returns, per site, the span of the buckets amended."""
+    connection = session.connection().connection.driver_connection
+    with connection.cursor() as cursor:
+        # one round trip (no parameters: a simple query may hold several statements); the memory lets
+        # a batch of many sites' pages sort and hold its written rows without spilling to disk
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ({_STAGE_COLUMNS}) ON COMMIT DELETE ROWS; "
+                       f"TRUNCATE {STAGE}; SET LOCAL work_mem = '32MB'")
+        with cursor.copy(f"COPY {STAGE} ({', '.join(_BUCKET_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(_STAGE_TYPES)
+            write, keys = copy.write_row, set()
+            for row in rows:
+                site_id, zone, metric, start = row["site_id"], row["zone"], row["metric"], row["bucket_start"]
+                keys.add((site_id, zone, metric, start))
+                write((site_id, zone, metric, start, row["bucket_minutes"], row["count"], row["mean"], row["min"],
+                       row["max"], row.get("revision", 0)))
+        # a key repeated (rare: a page read again within a batch, an agent's amendment in the same page)
+        # needs the sort that keeps its highest revision; otherwise the rows go in as they came
+        cursor.execute(_UPSERT_STAGED if len(keys) == len(rows) else _UPSERT_STAGED_LATEST)
+        return {site_id: (first, last, buckets) for site_id, first, last, buckets in cursor.fetchall()}
+
+
+def _spans(amended: list[tuple[int, datetime]]) -> dict[int, Span]:
+    """Per site, the first and last of the amended buckets and how many they are."""
+    starts: dict[int, list[datetime]] = {}
     for site_id, start in amended:
-        spans.setdefault(site_id, []).append(start)
-    for site_id, starts in spans.items():
-        session.add(ReadingAmendment(site_id=site_id, first_bucket=min(starts), last_bucket=max(starts),
-                                     buckets=len(starts)))
+        starts.setdefault(site_id, []).append(start)
+    return {site_id: (min(s), max(s), len(s)) for site_id, s in starts.items()}
+
+
+def _note_amendments(session: Session, amended: dict[int, Span]) -> None:
+    """One ``ReadingAmendment`` per site: the span of buckets a late reading changed."""
+    for site_id, (first, last, buckets) in amended.items():
+        session.add(ReadingAmendment(site_id=site_id, first_bucket=first, last_bucket=last, buckets=buckets))
 
 
 def quarantine(*, session: Session, site_id: int, stream: str, cursor: str, bad: list[tuple[Any, str]],
                at: datetime) -> None:
-    for record_as_sent, reason in bad:
-        session.add(QuarantinedRecord(site_id=site_id, stream=stream, cursor=cursor, record=record_as_sent,
-                                      reason=reason[:300], received_at=at))
+    if bad:
+        session.execute(QuarantinedRecord.__table__.insert(),
+                        [_quarantined(site_id, stream, cursor, record, reason, at) for record, reason in bad])
+
+
+def _quarantined(site_id: int, stream: str, cursor: str, record_as_sent: Any, reason: str, at: datetime) -> dict:
+    return {"site_id": site_id, "stream": stream, "cursor": cursor, "record": record_as_sent, "reason": reason[:300],
+            "received_at": at}
+
+
+@dataclass
+class Pulled:
+    """One checked page of one site's stream, to be kept with ``store_pages``."""
+    site_id: int
+    stream: str
+    page: CheckedPage
+
+
+def store_pages(*, session: Session, owner: str, pulled: list[Pulled], now: datetime, lease: timedelta) -> set[int]:
+    """Keep several pulled pages (of several sites) in the caller's transaction, as ``advance`` would
+    one by one: each page's rows, its quarantined records and its cursor together, for the sites whose
+    lease ``owner`` still holds. Returns the sites whose lease was lost: nothing of theirs is kept.
+
+    One COPY and one upsert for all the pages' buckets, one insert per other stream, one for the
+    quarantine and one cursor update per stream. The sites' targets are locked first, so no other
+    collector can claim them before the commit. A site's pages must come in the order they were read.
+    """
+    if not pulled:
+        return set()
+    sites = sorted({p.site_id for p in pulled})
+    held = set(session.exec(select(CollectionTarget.site_id).where(CollectionTarget.site_id.in_(sites),
+                                                                 CollectionTarget.lease_owner == owner)
+                            .order_by(CollectionTarget.site_id).with_for_update()).all())
+    kept = [p for p in pulled if p.site_id in held]
+    for stream in STREAMS:
+        rows = [row for p in kept if p.stream == stream for row in p.page.rows]
+        if rows:
+            insert_rows(session=session, stream=stream, rows=rows)
+    bad = [_quarantined(p.site_id, p.stream, p.page.cursor, record, reason, now)
+           for p in kept for record, reason in p.page.bad]
+    if bad:
+        session.execute(QuarantinedRecord.__table__.insert(), bad)
+    cursors: dict[str, dict[int, str]] = {}
+    for p in kept:                      # the last page of a site's stream has its cursor
+        cursors.setdefault(p.stream, {})[p.site_id] = p.page.cursor
+    for stream, by_site in cursors.items():
+        result = session.execute(text(f"UPDATE collection_target SET {_CURSOR_COLUMN[stream]} = :cursor, "
+                                      "lease_until = :until WHERE site_id = :site_id AND lease_owner = :owner")
+                                 .bindparams(bindparam("until", type_=UTCDateTime)),
+                                 [{"cursor": cursor, "until": now + lease, "site_id": site_id, "owner": owner}
+                                  for site_id, cursor in by_site.items()])
+        if result.rowcount != len(by_site):     # only where the lock was not taken (SQLite): start over
+            raise LeaseLost(f"{len(by_site) - result.rowcount} site(s): lease taken over by another collector")
+    return set(sites) - held
 
 
 def ensure_targets(*, session: Session, site_ids: list[int]) -> None:
@@ -146,7 +254,7 @@ def claim(*, session: Session, site_id: int, owner: str, now: datetime, lease: t
 def advance(*, session: Session, site_id: int, owner: str, stream: str, cursor: str, now: datetime,
             lease: timedelta) -> None:
     """Save the stream's cursor and renew the lease, only if we still hold it (else ``LeaseLost``)."""
-    column = {"readings": "cursor_readings", "nps": "cursor_nps", "events": "cursor_events"}[stream]
+    column = _CURSOR_COLUMN[stream]
     result = session.execute(update(CollectionTarget)
                              .where(CollectionTarget.site_id == site_id, CollectionTarget.lease_owner == owner)
                              .values({column: cursor, "lease_until": now + lease}))
