@@ -54,6 +54,7 @@ def paginate(session: Session, stmt, *, page: int = 1, per_page: int | None = No
     return Page(items=items, total=total, page=page, per_page=per_page)
 
 
-def page_number(args) -> int:
-    """The ``page`` query argument: a whole number from 1 to 100,000, 1 when missing or not one."""
-    return min(max(1, args.get("page", 1, type=int) or 1), 100_000)
+def page_number(args, name: str = "page") -> int:
+    """The ``page`` query argument (or another ``name`` for a page's second list): a whole number from 1 to
+    100,000, 1 when missing or not one."""
+    return min(max(1, args.get(name, 1, type=int) or 1), 100_000)
