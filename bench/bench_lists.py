@@ -76,7 +76,7 @@ def main() -> None:
                                             ("portal", "admin@p0000.example", PORTAL_LISTS)):
                     client = bench_pages.signed_in(base, email)
                     for path in paths:
-                        if args.only and args.only not in path:
+                        if args.only and not any(part in path for part in args.only.split(",")):
                             continue
                         rows.append((front, path, bench_pages.measure(client, base, path, args.repeat, statements)))
                         print(bench_pages.line(*rows[-1]), flush=True)

@@ -4,14 +4,22 @@ HQ views and portal views both call these; views only parse, call, render.
 """
 from __future__ import annotations
 
-from sqlmodel import Session
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, case, exists, func, or_
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
 
 from scoring import composite
+from scoring.periods import PeriodError, parse_period
 
-from ..models import Site
+from ..models import Franchisee, Site
+from ..models.scoring import SiteScore
+from ..paging import Page, paginate
 from ..scope import Scope
 from ..settings import Settings
 from . import card_shown, model_of, published_keys, reports
+from .reports import BINS
 
 
 class NoSuchPeriod(LookupError):
@@ -73,3 +81,70 @@ def _spec(model, indicator_id: str):
         return model.indicator(indicator_id)
     except KeyError:
         return None
+
+
+# -- the network's scores of a period (the HQ scores page) -------------------------------------------
+
+@dataclass
+class NetworkPage:
+    """The scores page of a period: one page of the ranking, the distribution, card counts and movers of every
+    site the filters select, and the ranking's first row (``top``: the model and card of the period)."""
+
+    period: str
+    page: Page  # (site, partner, score) rows, best first
+    distribution: list[tuple[str, int]]
+    cards: dict[str, int]
+    movers: list[tuple[Site, SiteScore, float]] = field(default_factory=list)
+    top: SiteScore | None = None
+
+
+def _shown(score):
+    """The condition "``score`` is the shown score of its site and period" (the newest model version's)."""
+    newer = aliased(SiteScore)
+    return ~exists(select(newer.id).where(
+        newer.site_id == score.site_id, newer.period == score.period,
+        or_(newer.model_version > score.model_version,
+            and_(newer.model_version == score.model_version, newer.model_id > score.model_id))))
+
+
+def network(*, session: Session, scope: Scope, period: str, city: str = "", tier: str = "", partner: str = "",
+            page: int = 1, per_page: int | None = None, movers: int = 8) -> NetworkPage:
+    """The sites the filters (city, tier, partner code) select with their shown score of ``period``: ranked,
+    counted, binned and compared with the period before in SQL, one page of the ranking read."""
+    stmt = (select(Site, Franchisee, SiteScore).join(Franchisee, Franchisee.id == Site.franchisee_id)
+            .join(SiteScore, SiteScore.site_id == Site.id).where(SiteScore.period == period, _shown(SiteScore)))
+    if city:
+        stmt = stmt.where(Site.city == city)
+    if tier:
+        stmt = stmt.where(Site.tier == tier)
+    if partner:
+        stmt = stmt.where(Franchisee.code == partner)
+    stmt = scope.where_site(stmt, Site.id)
+    ranked = stmt.order_by(SiteScore.score.is_(None), SiteScore.score.desc(), Site.code)
+    found = paginate(session, ranked, page=page, per_page=per_page)
+    if found.items and found.page == 1:
+        top = found.items[0][2]
+    else:
+        first = session.exec(ranked.limit(1)).first()
+        top = first[2] if first is not None else None
+    selected = stmt.subquery()
+    score = selected.c.score
+    bins = [func.sum(case((and_(score >= b, score < b + 10) if b < BINS[-1] else score >= b, 1), else_=0))
+            for b in BINS]
+    histogram = session.exec(select(*bins)).one() if found.total else [0] * len(BINS)
+    distribution = [(f"{b}–{b + 10}", int(n or 0)) for b, n in zip(BINS, histogram)]
+    kind = func.coalesce(selected.c.card, selected.c.status)
+    cards = {k: n for k, n in session.exec(select(kind, func.count()).group_by(kind)).all()} if found.total else {}
+    view = NetworkPage(period, found, distribution, cards, top=top)
+    try:
+        previous = str(parse_period(period).previous())
+    except PeriodError:
+        return view
+    before = aliased(SiteScore)
+    delta = SiteScore.score - before.score
+    moved = session.exec(stmt.with_only_columns(Site, SiteScore, delta)
+                         .join(before, and_(before.site_id == Site.id, before.period == previous, _shown(before)))
+                         .where(SiteScore.score.is_not(None), before.score.is_not(None))
+                         .order_by(func.abs(delta).desc(), Site.code).limit(movers)).all() if found.total else []
+    view.movers = [tuple(row) for row in moved]
+    return view
