@@ -15,7 +15,7 @@ from sqlmodel import select
 from brand_hub import distribution
 from brand_hub.distribution import DistributionError
 from brand_hub.distribution import reads
-from brand_hub.models import Site, SiteStatus
+from brand_hub.models import Site
 from brand_hub.models.standards import Standard, StandardAcknowledgement
 from brand_hub.paging import page_number, paginate
 from brand_hub.scope import Scope
