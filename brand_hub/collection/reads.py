@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from ..models import Franchisee, Site, SiteStatus
 from ..models.collection import CollectionTarget, QuarantinedRecord
-from ..paging import Page, paginate
+from ..paging import Page, paginate_keys
 from ..scope import Scope
 from . import SORTS, FeedRow, site_series
 
@@ -61,8 +61,8 @@ def _feed_order(sort: str, descending: bool) -> list:
             for column, ascending in [*keys.get(sort, keys["state"]), (Site.code, True)]]
 
 
-def _feed_select(scope: Scope):
-    stmt = (select(Site, Franchisee, CollectionTarget).join(Franchisee, Franchisee.id == Site.franchisee_id)
+def _feed_select(scope: Scope, *columns):
+    stmt = (select(*columns).select_from(Site).join(Franchisee, Franchisee.id == Site.franchisee_id)
             .outerjoin(CollectionTarget, CollectionTarget.site_id == Site.id)
             .where(Site.status.in_([SiteStatus.active, SiteStatus.onboarding, SiteStatus.suspended])))
     return scope.where_site(stmt, Site.id)
@@ -71,11 +71,16 @@ def _feed_select(scope: Scope):
 def feed(*, session: Session, scope: Scope, sort: str, descending: bool, page: int = 1,
          per_page: int | None = None) -> Feed:
     """One page of the feed health of every site in scope, failing first by default; sorted in SQL."""
-    stmt = _feed_select(scope)
-    found = paginate(session, stmt.order_by(*_feed_order(sort, descending)), page=page, per_page=per_page)
-    found.items = [FeedRow(site, franchisee, target) for site, franchisee, target in found.items]
-    failing = session.exec(select(func.count()).select_from(
-        stmt.where(CollectionTarget.consecutive_failures > 0).subquery())).one()
+
+    def load(ids):
+        return {site.id: FeedRow(site, franchisee, target)
+                for site, franchisee, target in session.exec(_feed_select(scope, Site, Franchisee, CollectionTarget)
+                                                             .where(Site.id.in_(ids)))}
+
+    total, failing = session.exec(_feed_select(scope, func.count(), func.coalesce(func.sum(
+        case((CollectionTarget.consecutive_failures > 0, 1), else_=0)), 0))).one()
+    found = paginate_keys(session, _feed_select(scope, Site.id).order_by(*_feed_order(sort, descending)), load,
+                          page=page, per_page=per_page, total=total)
     return Feed(found, failing)
 
 

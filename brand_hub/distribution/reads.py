@@ -16,7 +16,7 @@ from .. import distribution
 from . import DistributionError
 from ..models import Franchisee, Site, SiteStatus
 from ..models.standards import SiteConfigState, SiteConfigVersion, Standard, StandardAcknowledgement
-from ..paging import Page, paginate
+from ..paging import Page, paginate, paginate_keys
 from ..scope import Scope
 from .configs import ConfigRow
 from .standards import Pending, Progress, changes
@@ -55,16 +55,24 @@ def standards_progress(*, session: Session, scope: Scope, now: datetime, page: i
 def sites_progress(*, session: Session, scope: Scope, now: datetime, page: int = 1,
                    per_page: int | None = None) -> Page:
     """One page of the sites in scope with acknowledgements of the newest versions: (site, progress) pairs,
-    most overdue first, then the least acknowledged; counted, sorted and paged in SQL."""
+    most overdue first, then the least acknowledged; counted per site, sorted and paged in SQL (the sites'
+    own rows read for the page only)."""
     total, done, overdue = _counts(now)
-    stmt = (select(Site, total, done, overdue)
-            .join(StandardAcknowledgement, StandardAcknowledgement.site_id == Site.id)
-            .where(StandardAcknowledgement.standard_id.in_(select(Standard.id).where(_newest_version())))
-            .group_by(Site.id))
-    stmt = scope.where_site(stmt, Site.id).order_by(overdue.desc(), (cast(done, Float) / total).asc(), Site.code)
-    found = paginate(session, stmt, page=page, per_page=per_page)
-    found.items = [(site, Progress(n, d or 0, o or 0)) for site, n, d, o in found.items]
-    return found
+    per_site = (select(StandardAcknowledgement.site_id, total.label("total"), done.label("done"),
+                       overdue.label("overdue"))
+                .where(StandardAcknowledgement.standard_id.in_(select(Standard.id).where(_newest_version())))
+                .group_by(StandardAcknowledgement.site_id))
+    per_site = scope.where_site(per_site, StandardAcknowledgement.site_id).subquery()
+    ranked = (select(per_site.c.site_id).join(Site, Site.id == per_site.c.site_id)
+              .order_by(per_site.c.overdue.desc(), (cast(per_site.c.done, Float) / per_site.c.total).asc(),
+                        Site.code))
+
+    def load(ids):
+        rows = session.exec(select(Site, per_site.c.total, per_site.c.done, per_site.c.overdue)
+                            .join(per_site, per_site.c.site_id == Site.id).where(Site.id.in_(ids)))
+        return {site.id: (site, Progress(n, d or 0, o or 0)) for site, n, d, o in rows}
+
+    return paginate_keys(session, ranked, load, page=page, per_page=per_page)
 
 
 def pending(*, session: Session, scope: Scope, page: int = 1, per_page: int | None = None) -> Page:
@@ -99,16 +107,6 @@ def pending(*, session: Session, scope: Scope, page: int = 1, per_page: int | No
     return found
 
 
-def acknowledged(*, session: Session, scope: Scope, page: int = 1, per_page: int | None = None) -> Page:
-    """One page of the acknowledgements given by the sites in scope, newest first: (ack, standard, site)."""
-    stmt = (select(StandardAcknowledgement, Standard, Site)
-            .join(Standard, Standard.id == StandardAcknowledgement.standard_id)
-            .join(Site, Site.id == StandardAcknowledgement.site_id)
-            .where(StandardAcknowledgement.acknowledged_at.is_not(None))
-            .order_by(StandardAcknowledgement.acknowledged_at.desc(), StandardAcknowledgement.id.desc()))
-    return paginate(session, scope.where_site(stmt, StandardAcknowledgement.site_id), page=page, per_page=per_page)
-
-
 def _config_status(now: datetime, grace_minutes: int):
     """``ConfigRow.status`` as a number to sort by: drifted 0, awaiting delivery 1, none published 2, applied 3."""
     state = SiteConfigState
@@ -121,11 +119,18 @@ def config_list(*, session: Session, scope: Scope, now: datetime, grace_minutes:
                 per_page: int | None = None) -> Page:
     """One page of the sites in scope with their desired and applied config and drift, drifted first:
     ``ConfigRow`` items, each with its partner's code as ``partner``; sorted and paged in SQL."""
-    stmt = (select(Site, SiteConfigState, Franchisee.code).join(Franchisee, Franchisee.id == Site.franchisee_id)
-            .outerjoin(SiteConfigState, SiteConfigState.site_id == Site.id)
-            .where(Site.status != SiteStatus.terminated)
-            .order_by(_config_status(now, grace_minutes), Site.code))
-    found = paginate(session, scope.where_site(stmt, Site.id), page=page, per_page=per_page)
+    def select_sites(*columns):
+        stmt = (select(*columns).select_from(Site).join(Franchisee, Franchisee.id == Site.franchisee_id)
+                .outerjoin(SiteConfigState, SiteConfigState.site_id == Site.id)
+                .where(Site.status != SiteStatus.terminated))
+        return scope.where_site(stmt, Site.id)
+
+    def load(ids):
+        return {row[0].id: row for row in session.exec(select_sites(Site, SiteConfigState, Franchisee.code)
+                                                       .where(Site.id.in_(ids)))}
+
+    found = paginate_keys(session, select_sites(Site.id).order_by(_config_status(now, grace_minutes), Site.code),
+                          load, page=page, per_page=per_page)
     ids = [site.id for site, _state, _code in found.items]
     counts = dict(session.exec(select(SiteConfigVersion.site_id, func.count()).where(
         SiteConfigVersion.site_id.in_(ids)).group_by(SiteConfigVersion.site_id)).all()) if ids else {}

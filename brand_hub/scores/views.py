@@ -14,7 +14,7 @@ from ..web import converters, db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
 from ..web.lookups import or_404, site_or_404
 from ..web.refusals import refused
-from . import ScoringError, load_model, model_of, publication, publish_cards, reads, reports, sensitivity
+from . import ScoringError, load_model, model_of, publication, publish_cards, reads, reports
 
 bp = Blueprint("scores", __name__, url_prefix="/hq/scores", template_folder="templates")
 
@@ -34,7 +34,7 @@ def index():
         top = view.top
         model = model_of(settings=settings(), row=top)
         if model is not None and top.card is not None:
-            rows = sensitivity(session=session, period=period, model=model)
+            rows = reads.sensitivity(session=session, period=period, model=model)
         if top.card is not None:
             published = publication(session=session, period=period, model_id=top.model_id,
                                     model_version=top.model_version)
