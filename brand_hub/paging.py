@@ -63,7 +63,9 @@ def paginate_keys(session: Session, stmt, load, *, page: int = 1, per_page: int 
     rows with ``load(keys)``, a mapping of key to row: the sort and the count read narrow rows only (a wide
     row, with its JSON, sorted by the thousand spills to disk), and one statement reads the page's rows."""
     found = paginate(session, stmt, page=page, per_page=per_page, scalars=True, total=total)
-    rows = load(found.items) if found.items else {}
+    rows: dict = {}
+    for start in range(0, len(found.items), 1000):  # an export's "page" of every row: bounded IN lists
+        rows.update(load(found.items[start:start + 1000]))
     found.items = [rows[key] for key in found.items]
     return found
 
