@@ -38,22 +38,39 @@ class Page:
         return self.page < self.pages
 
 
-def paginate(session: Session, stmt, *, page: int = 1, per_page: int | None = None, scalars: bool = False) -> Page:
+def paginate(session: Session, stmt, *, page: int = 1, per_page: int | None = None, scalars: bool = False,
+             total: int | None = None) -> Page:
     """Page ``stmt`` (a select with its order): count every match in SQL, read only the asked page.
 
     Rows of a multi-entity select come back as tuples; ``scalars`` returns the
     first entity of each row (``select(Model)`` read through ``session.exec``
-    gives the objects already).
+    gives the objects already). ``total``: the count of every match, when the caller counted it in SQL
+    already (with the list's other figures, in one statement).
     """
     per_page = per_page or PER_PAGE
     page = max(1, page)
-    total = session.exec(select(func.count()).select_from(stmt.order_by(None).subquery())).one()
+    if total is None:
+        total = session.exec(select(func.count()).select_from(stmt.order_by(None).subquery())).one()
     rows = session.exec(stmt.offset((page - 1) * per_page).limit(per_page)).all()
     items = [row[0] if scalars and isinstance(row, tuple) else (tuple(row) if hasattr(row, "_mapping") else row)
              for row in rows]
     return Page(items=items, total=total, page=page, per_page=per_page)
 
 
-def page_number(args) -> int:
-    """The ``page`` query argument: a whole number from 1 to 100,000, 1 when missing or not one."""
-    return min(max(1, args.get("page", 1, type=int) or 1), 100_000)
+def paginate_keys(session: Session, stmt, load, *, page: int = 1, per_page: int | None = None,
+                  total: int | None = None) -> Page:
+    """Page ``stmt``, a narrow select of each row's key (an id) in the list's order, then read the page's
+    rows with ``load(keys)``, a mapping of key to row: the sort and the count read narrow rows only (a wide
+    row, with its JSON, sorted by the thousand spills to disk), and one statement reads the page's rows."""
+    found = paginate(session, stmt, page=page, per_page=per_page, scalars=True, total=total)
+    rows: dict = {}
+    for start in range(0, len(found.items), 1000):  # an export's "page" of every row: bounded IN lists
+        rows.update(load(found.items[start:start + 1000]))
+    found.items = [rows[key] for key in found.items]
+    return found
+
+
+def page_number(args, name: str = "page") -> int:
+    """The ``page`` query argument (or another ``name`` for a page's second list): a whole number from 1 to
+    100,000, 1 when missing or not one."""
+    return min(max(1, args.get(name, 1, type=int) or 1), 100_000)

@@ -136,31 +136,6 @@ class FeedRow:
 SORTS = ("state", "site", "partner", "last_success", "failures", "lag", "records", "buffer")
 
 
-def feed_rows(*, session: Session, site_ids: list[int] | None = None, sort: str = "state",
-              descending: bool = False, now: datetime | None = None) -> list[FeedRow]:
-    """Every site's feed health (or only ``site_ids``'), failing first by default."""
-    now = now or datetime.now(timezone.utc)
-    stmt = (select(Site, Franchisee, CollectionTarget).join(Franchisee, Franchisee.id == Site.franchisee_id)
-            .outerjoin(CollectionTarget, CollectionTarget.site_id == Site.id)
-            .where(Site.status.in_([SiteStatus.active, SiteStatus.onboarding, SiteStatus.suspended])))
-    if site_ids is not None:
-        stmt = stmt.where(Site.id.in_(site_ids))
-    rows = [FeedRow(site, franchisee, target) for site, franchisee, target in session.exec(stmt).all()]
-    state_rank = {"failing": 0, "never": 1, "ok": 2, "no_agent": 3}
-    never = datetime.min.replace(tzinfo=timezone.utc)
-    keys = {
-        "state": lambda r: (state_rank[r.state], -(r.target.consecutive_failures if r.target else 0), r.site.code),
-        "site": lambda r: r.site.code,
-        "partner": lambda r: (r.franchisee.code, r.site.code),
-        "last_success": lambda r: (r.target.last_success_at if r.target and r.target.last_success_at else never),
-        "failures": lambda r: r.target.consecutive_failures if r.target else 0,
-        "lag": lambda r: r.lag(now) or timedelta.max,
-        "records": lambda r: r.target.records_last_pull if r.target else 0,
-        "buffer": lambda r: r.target.buffer_depth if r.target else 0,
-    }
-    return sorted(rows, key=keys.get(sort, keys["state"]), reverse=descending)
-
-
 def site_series(*, session: Session, site_id: int, days: int = 7, held_from: datetime | None = None,
                 held_until: datetime | None = None) -> dict[str, Any]:
     """The collected readings of a site's last ``days`` days with data, as chart series per metric and zone.

@@ -4,14 +4,17 @@ HQ views and portal views both call these; views only parse, call, render.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from sqlalchemy import case, func, or_
 from sqlmodel import Session, select
 
-from ..models import Site
+from ..models import Franchisee, Site, SiteStatus
 from ..models.collection import CollectionTarget, QuarantinedRecord
+from ..paging import Page, paginate_keys
 from ..scope import Scope
-from . import SORTS, FeedRow, feed_rows, site_series
+from . import SORTS, FeedRow, site_series
 
 
 def feed_sort(args) -> tuple[str, str]:
@@ -21,10 +24,64 @@ def feed_sort(args) -> tuple[str, str]:
     return (sort if sort in SORTS else "state"), ("desc" if direction == "desc" else "asc")
 
 
-def feed(*, session: Session, scope: Scope, sort: str, descending: bool) -> list[FeedRow]:
-    """Every site's feed health in scope, failing first by default."""
-    site_ids = None if scope.is_hq else list(session.exec(scope.site_ids()).all())
-    return feed_rows(session=session, site_ids=site_ids, sort=sort, descending=descending)
+@dataclass
+class Feed:
+    """One page of the feeds list (``FeedRow`` items) and how many feeds in scope are failing."""
+
+    page: Page
+    failing: int
+
+
+def _state_rank():
+    """The feed's state as a number to sort by: failing 0, never pulled 1, ok 2, no agent 3 (``FeedRow.state``)."""
+    return case((or_(Site.agent_url.is_(None), Site.agent_url == ""), 3),
+                (CollectionTarget.last_attempt_at.is_(None), 1),
+                (CollectionTarget.consecutive_failures > 0, 0), else_=2)
+
+
+def _missing(column, rank: int):
+    return case((column.is_(None), rank), else_=1 - rank)
+
+
+def _feed_order(sort: str, descending: bool) -> list:
+    """ORDER BY of the feeds list, the same order as ``FeedRow``'s sort keys; ties by site code."""
+    t = CollectionTarget
+    failures = func.coalesce(t.consecutive_failures, 0)
+    keys = {  # (expression, ascending) pairs
+        "state": [(_state_rank(), True), (failures, False)],
+        "site": [],
+        "partner": [(Franchisee.code, True)],
+        "last_success": [(_missing(t.last_success_at, 0), True), (t.last_success_at, True)],  # never: lowest
+        "failures": [(failures, True)],
+        "lag": [(_missing(t.newest_record_at, 1), True), (t.newest_record_at, False)],  # nothing yet: longest
+        "records": [(func.coalesce(t.records_last_pull, 0), True)],
+        "buffer": [(func.coalesce(t.buffer_depth, 0), True)],
+    }
+    return [column.asc() if ascending != descending else column.desc()
+            for column, ascending in [*keys.get(sort, keys["state"]), (Site.code, True)]]
+
+
+def _feed_select(scope: Scope, *columns):
+    stmt = (select(*columns).select_from(Site).join(Franchisee, Franchisee.id == Site.franchisee_id)
+            .outerjoin(CollectionTarget, CollectionTarget.site_id == Site.id)
+            .where(Site.status.in_([SiteStatus.active, SiteStatus.onboarding, SiteStatus.suspended])))
+    return scope.where_site(stmt, Site.id)
+
+
+def feed(*, session: Session, scope: Scope, sort: str, descending: bool, page: int = 1,
+         per_page: int | None = None) -> Feed:
+    """One page of the feed health of every site in scope, failing first by default; sorted in SQL."""
+
+    def load(ids):
+        return {site.id: FeedRow(site, franchisee, target)
+                for site, franchisee, target in session.exec(_feed_select(scope, Site, Franchisee, CollectionTarget)
+                                                             .where(Site.id.in_(ids)))}
+
+    total, failing = session.exec(_feed_select(scope, func.count(), func.coalesce(func.sum(
+        case((CollectionTarget.consecutive_failures > 0, 1), else_=0)), 0))).one()
+    found = paginate_keys(session, _feed_select(scope, Site.id).order_by(*_feed_order(sort, descending)), load,
+                          page=page, per_page=per_page, total=total)
+    return Feed(found, failing)
 
 
 def site_data(*, session: Session, site: Site, holding=None) -> dict:

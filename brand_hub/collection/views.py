@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from .. import registry
 from ..audit import Actor
+from ..paging import page_number
 from ..scope import Scope
 from ..web import db, settings
 from ..web.access import HQ_ADMINS, HQ_ALL, roles_required
@@ -25,9 +26,10 @@ def sort_args() -> tuple[str, str]:
 @roles_required(HQ_ALL)
 def agents():
     sort, direction = sort_args()
-    rows = reads.feed(session=db(), scope=Scope.hq(), sort=sort, descending=direction == "desc")
-    return render_template("collection/agents.html", rows=rows, sort=sort, direction=direction,
-                           now=datetime.now(timezone.utc))
+    feed = reads.feed(session=db(), scope=Scope.hq(), sort=sort, descending=direction == "desc",
+                      page=page_number(request.args))
+    return render_template("collection/agents.html", rows=feed.page.items, page=feed.page, failing=feed.failing,
+                           sort=sort, direction=direction, now=datetime.now(timezone.utc))
 
 
 @bp.route("/sites/<code>")

@@ -22,12 +22,11 @@ from ..web.lookups import or_404
 from ..web import db, settings
 from ..web.access import HQ_ADMINS, HQ_ALL, HQ_EDITORS, roles_required
 from ..web import converters
-from . import pages
+from . import pages, reads
 
 bp = Blueprint("dashboard", __name__, url_prefix="/hq", template_folder="templates")
 
-PER_PAGE = 25
-
+PER_PAGE = 25  # the registry's lists (partners, sites, users): denser than the other lists' pages
 
 def _actor() -> audit.Actor:
     return audit.Actor.of(current_user)
@@ -70,30 +69,10 @@ def _indicators():
 @roles_required(HQ_ALL)
 def partners():
     """Partners, a page at a time, each with its standing (the same word as everywhere: ``brand_hub.standing``)."""
-    session = db()
     trouble = request.args.get("standing") == "trouble"
     q = request.args.get("q", "").strip()
-    stmt = select(Franchisee)
-    if trouble:
-        stmt = stmt.where(standing.on_notice_condition())
-    if q:
-        stmt = stmt.where(Franchisee.code.contains(q) | Franchisee.legal_name.contains(q))
-    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
-    page_no = _page_arg()
-    rows = session.exec(stmt.order_by(Franchisee.code).offset((page_no - 1) * PER_PAGE).limit(PER_PAGE)).all()
-    ids = [p.id for p in rows]
-    site_counts = dict(session.exec(select(Site.franchisee_id, func.count()).where(Site.franchisee_id.in_(ids))
-                                    .group_by(Site.franchisee_id)).all())
-    desk_counts = dict(session.exec(select(Site.franchisee_id, func.sum(Site.desks)).where(Site.franchisee_id.in_(ids))
-                                    .group_by(Site.franchisee_id)).all())
-    agreement_counts = dict(session.exec(select(Agreement.franchisee_id, func.count())
-                                         .where(Agreement.franchisee_id.in_(ids))
-                                         .group_by(Agreement.franchisee_id)).all())
-    return render_template("dashboard/partners.html", partners=rows, site_counts=site_counts,
-                           desk_counts=desk_counts, agreement_counts=agreement_counts,
-                           standings=standing.standings(session=session, franchisee_ids=ids),
-                           page=registry.Page(items=rows, total=total, page=page_no, per_page=PER_PAGE),
-                           trouble=trouble, q=q)
+    page = reads.partners(session=db(), q=q, trouble=trouble, page=_page_arg(), per_page=PER_PAGE)
+    return render_template("dashboard/partners.html", partners=page.items, page=page, trouble=trouble, q=q)
 
 
 @bp.route("/partners/<code>")
@@ -215,8 +194,7 @@ def sites():
         page = registry.search_sites(session=db(), query=query)
     except registry.InvalidValue as exc:
         abort(400, str(exc))
-    partners = db().exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)).all()
-    return render_template("dashboard/sites.html", page=page, query=query, partners=partners,
+    return render_template("dashboard/sites.html", page=page, query=query,
                            options=registry.site_filter_options(session=db()),
                            statuses=[s.value for s in SiteStatus])
 
@@ -296,10 +274,8 @@ def users():
         except (accounts.AccountError, ValueError) as exc:
             session.rollback()
             errors["form"] = str(exc)
-    rows = session.exec(select(User, Franchisee).outerjoin(Franchisee, Franchisee.id == User.franchisee_id)
-                        .order_by(User.franchisee_id.is_not(None), Franchisee.code, User.email)).all()
-    partners = session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)).all()
-    return render_template("dashboard/users.html", rows=rows, values=values, errors=errors, partners=partners,
+    page = reads.users(session=session, page=_page_arg(), per_page=PER_PAGE)
+    return render_template("dashboard/users.html", rows=page.items, page=page, values=values, errors=errors,
                            roles=[r.value for r in Role]), 422 if errors else 200
 
 

@@ -4,23 +4,140 @@ HQ views and portal views both call these; views only parse, call, render.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlmodel import Session
+from sqlalchemy import Float, and_, case, cast, exists, func, or_
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
 
 from standards.site_config import flatten
 
 from .. import distribution
 from . import DistributionError
-from ..models import Site
+from ..models import Franchisee, Site, SiteStatus
+from ..models.standards import SiteConfigState, SiteConfigVersion, Standard, StandardAcknowledgement
+from ..paging import Page, paginate, paginate_keys
 from ..scope import Scope
+from .configs import ConfigRow
+from .standards import Pending, Progress, changes
 
 
-def config_list(*, session: Session, scope: Scope, now: datetime, grace_minutes: int) -> list:
-    """Every site in scope with its desired and applied config and drift, drifted first."""
-    rows = distribution.config_rows(session=session, now=now, grace_minutes=grace_minutes,
-                                    franchisee_id=scope.franchisee_id)
-    return rows if scope.sites is None else [row for row in rows if row.site.id in scope.sites]
+def _newest_version():
+    """The condition "this standard is the newest published version of its key"."""
+    newer = aliased(Standard)
+    return ~exists(select(newer.id).where(newer.key == Standard.key, newer.version > Standard.version))
+
+
+def _counts(now: datetime):
+    """count, acknowledged, overdue of the acknowledgements grouped by the query."""
+    done = func.sum(case((StandardAcknowledgement.acknowledged_at.is_not(None), 1), else_=0))
+    overdue = func.sum(case((and_(StandardAcknowledgement.acknowledged_at.is_(None),
+                                  StandardAcknowledgement.due_at < now), 1), else_=0))
+    return func.count(StandardAcknowledgement.id), done, overdue
+
+
+def standards_progress(*, session: Session, scope: Scope, now: datetime, page: int = 1,
+                       per_page: int | None = None) -> Page:
+    """One page of the newest version of every standard (by category and key), each with its ``Progress``
+    over the sites in scope: (standard, progress) pairs, counted in SQL."""
+    found = paginate(session, select(Standard).where(_newest_version()).order_by(Standard.category, Standard.key),
+                     page=page, per_page=per_page)
+    total, done, overdue = _counts(now)
+    stmt = (select(StandardAcknowledgement.standard_id, total, done, overdue)
+            .where(StandardAcknowledgement.standard_id.in_([s.id for s in found.items]))
+            .group_by(StandardAcknowledgement.standard_id))
+    counts = {row[0]: Progress(row[1], row[2] or 0, row[3] or 0)
+              for row in session.exec(scope.where_site(stmt, StandardAcknowledgement.site_id))} if found.items else {}
+    found.items = [(s, counts.get(s.id, Progress(0, 0, 0))) for s in found.items]
+    return found
+
+
+def sites_progress(*, session: Session, scope: Scope, now: datetime, page: int = 1,
+                   per_page: int | None = None) -> Page:
+    """One page of the sites in scope with acknowledgements of the newest versions: (site, progress) pairs,
+    most overdue first, then the least acknowledged; counted per site, sorted and paged in SQL (the sites'
+    own rows read for the page only)."""
+    total, done, overdue = _counts(now)
+    per_site = (select(StandardAcknowledgement.site_id, total.label("total"), done.label("done"),
+                       overdue.label("overdue"))
+                .where(StandardAcknowledgement.standard_id.in_(select(Standard.id).where(_newest_version())))
+                .group_by(StandardAcknowledgement.site_id))
+    per_site = scope.where_site(per_site, StandardAcknowledgement.site_id).subquery()
+    ranked = (select(per_site.c.site_id).join(Site, Site.id == per_site.c.site_id)
+              .order_by(per_site.c.overdue.desc(), (cast(per_site.c.done, Float) / per_site.c.total).asc(),
+                        Site.code))
+
+    def load(ids):
+        rows = session.exec(select(Site, per_site.c.total, per_site.c.done, per_site.c.overdue)
+                            .join(per_site, per_site.c.site_id == Site.id).where(Site.id.in_(ids)))
+        return {site.id: (site, Progress(n, d or 0, o or 0)) for site, n, d, o in rows}
+
+    return paginate_keys(session, ranked, load, page=page, per_page=per_page)
+
+
+def pending(*, session: Session, scope: Scope, page: int = 1, per_page: int | None = None) -> Page:
+    """One page of the open acknowledgements (newest versions only) of the sites in scope, soonest due first,
+    each a ``Pending`` with what changed since the version the site last acknowledged.
+
+    The sites, the versions acknowledged before and the diffs are read for the page's rows only, in one
+    query each, never one per row.
+    """
+    stmt = (select(StandardAcknowledgement, Standard, Site)
+            .join(Standard, Standard.id == StandardAcknowledgement.standard_id)
+            .join(Site, Site.id == StandardAcknowledgement.site_id)
+            .where(StandardAcknowledgement.acknowledged_at.is_(None), Site.status != SiteStatus.terminated,
+                   _newest_version())
+            .order_by(StandardAcknowledgement.due_at, Standard.key, Site.code, StandardAcknowledgement.id))
+    found = paginate(session, scope.where_site(stmt, StandardAcknowledgement.site_id), page=page, per_page=per_page)
+    previous: dict[tuple[int, str], Standard] = {}
+    if found.items:
+        asked = {(ack.site_id, standard.key) for ack, standard, _site in found.items}
+        rows = session.exec(select(StandardAcknowledgement.site_id, Standard)
+                            .join(Standard, Standard.id == StandardAcknowledgement.standard_id)
+                            .where(StandardAcknowledgement.site_id.in_({site for site, _key in asked}),
+                                   Standard.key.in_({key for _site, key in asked}),
+                                   StandardAcknowledgement.acknowledged_at.is_not(None))).all()
+        for site_id, standard in rows:
+            key = (site_id, standard.key)
+            if key in asked and (key not in previous or standard.version > previous[key].version):
+                previous[key] = standard
+    found.items = [Pending(ack, standard, site, previous.get((ack.site_id, standard.key)),
+                           *changes(previous.get((ack.site_id, standard.key)), standard))
+                   for ack, standard, site in found.items]
+    return found
+
+
+def _config_status(now: datetime, grace_minutes: int):
+    """``ConfigRow.status`` as a number to sort by: drifted 0, awaiting delivery 1, none published 2, applied 3."""
+    state = SiteConfigState
+    return case((or_(state.id.is_(None), state.desired_version.is_(None)), 2),
+                (and_(state.drift_since.is_not(None), state.drift_since <= now - timedelta(minutes=grace_minutes)), 0),
+                (state.applied_hash == state.desired_hash, 3), else_=1)
+
+
+def config_list(*, session: Session, scope: Scope, now: datetime, grace_minutes: int, page: int = 1,
+                per_page: int | None = None) -> Page:
+    """One page of the sites in scope with their desired and applied config and drift, drifted first:
+    ``ConfigRow`` items, each with its partner's code as ``partner``; sorted and paged in SQL."""
+    def select_sites(*columns):
+        stmt = (select(*columns).select_from(Site).join(Franchisee, Franchisee.id == Site.franchisee_id)
+                .outerjoin(SiteConfigState, SiteConfigState.site_id == Site.id)
+                .where(Site.status != SiteStatus.terminated))
+        return scope.where_site(stmt, Site.id)
+
+    def load(ids):
+        return {row[0].id: row for row in session.exec(select_sites(Site, SiteConfigState, Franchisee.code)
+                                                       .where(Site.id.in_(ids)))}
+
+    found = paginate_keys(session, select_sites(Site.id).order_by(_config_status(now, grace_minutes), Site.code),
+                          load, page=page, per_page=per_page)
+    ids = [site.id for site, _state, _code in found.items]
+    counts = dict(session.exec(select(SiteConfigVersion.site_id, func.count()).where(
+        SiteConfigVersion.site_id.in_(ids)).group_by(SiteConfigVersion.site_id)).all()) if ids else {}
+    found.items = [(ConfigRow(site, state, counts.get(site.id, 0),
+                              distribution.is_drifted(state, now=now, grace_minutes=grace_minutes)), code)
+                   for site, state, code in found.items]
+    return found
 
 
 def site_config(*, session: Session, site: Site, old: int | None, new: int | None, grace_minutes: int,

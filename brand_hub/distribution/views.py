@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlmodel import select
 
 from .. import audit, distribution
-from ..models import Franchisee, Site
+from ..models import Site
+from ..paging import page_number
 from ..scope import Scope
 from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
@@ -34,8 +34,10 @@ _site_or_404 = site_or_404
 def standards():
     session, now = db(), _now()
     return render_template("distribution/standards.html", now=now,
-                           by_standard=distribution.progress_by_standard(session=session, now=now),
-                           by_site=distribution.progress_by_site(session=session, now=now))
+                           by_standard=reads.standards_progress(session=session, scope=Scope.hq(), now=now,
+                                                                page=page_number(request.args, "standards_page")),
+                           by_site=reads.sites_progress(session=session, scope=Scope.hq(), now=now,
+                                                        page=page_number(request.args)))
 
 
 @bp.route("/standards/<key>")
@@ -62,11 +64,9 @@ def standard(key: str):
 @bp.route("/configs")
 @roles_required(HQ_ALL)
 def configs():
-    session = db()
-    rows = reads.config_list(session=session, scope=Scope.hq(), now=_now(),
-                             grace_minutes=settings().config_drift_grace_minutes)
-    partners = dict(session.exec(select(Franchisee.id, Franchisee.code)).all())
-    return render_template("distribution/configs.html", rows=rows, partners=partners)
+    page = reads.config_list(session=db(), scope=Scope.hq(), now=_now(),
+                             grace_minutes=settings().config_drift_grace_minutes, page=page_number(request.args))
+    return render_template("distribution/configs.html", rows=page.items, page=page)
 
 
 @bp.route("/sites/<code>/config")

@@ -7,7 +7,7 @@ from sqlalchemy import Numeric, cast, func, or_
 from sqlmodel import Session, select
 
 from ..models import Franchisee, Site, SiteStatus
-from ..paging import Page
+from ..paging import Page, paginate
 from .errors import InvalidValue
 
 SITE_SORTS = ("code", "name_zh", "city", "region", "tier", "status", "desks", "area_m2", "franchisee")
@@ -60,16 +60,12 @@ def search_sites(*, session: Session, query: SiteQuery, franchisee_id: int | Non
     if franchisee_id is not None:
         base = base.where(Site.franchisee_id == franchisee_id)
     base = _site_filter(base, query)
-    total = session.exec(select(func.count()).select_from(base.subquery())).one()
     sort = query.sort if query.sort in SITE_SORTS else "code"
     column = Franchisee.code if sort == "franchisee" else getattr(Site, sort)
     if sort == "area_m2":  # stored as exact text on SQLite: order by its numeric value
         column = cast(Site.area_m2, Numeric(12, 2))
     order = column.desc() if query.direction == "desc" else column.asc()
-    page = max(1, query.page)
-    rows = session.exec(base.order_by(order, Site.code).offset((page - 1) * query.per_page)
-                        .limit(query.per_page)).all()
-    return Page(items=[tuple(r) for r in rows], total=total, page=page, per_page=query.per_page)
+    return paginate(session, base.order_by(order, Site.code), page=query.page, per_page=query.per_page)
 
 
 def site_filter_options(*, session: Session, franchisee_id: int | None = None) -> dict[str, list[str]]:

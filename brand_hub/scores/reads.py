@@ -4,14 +4,22 @@ HQ views and portal views both call these; views only parse, call, render.
 """
 from __future__ import annotations
 
-from sqlmodel import Session
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, case, exists, func, or_
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
 
 from scoring import composite
+from scoring.periods import PeriodError, parse_period
 
-from ..models import Site
+from ..models import Franchisee, Site
+from ..models.scoring import SiteScore
+from ..paging import Page, paginate_keys
 from ..scope import Scope
 from ..settings import Settings
 from . import card_shown, model_of, published_keys, reports
+from .reports import BINS
 
 
 class NoSuchPeriod(LookupError):
@@ -73,3 +81,109 @@ def _spec(model, indicator_id: str):
         return model.indicator(indicator_id)
     except KeyError:
         return None
+
+
+# -- the network's scores of a period (the HQ scores page) -------------------------------------------
+
+@dataclass
+class NetworkPage:
+    """The scores page of a period: one page of the ranking, the distribution, card counts and movers of every
+    site the filters select, and the ranking's first row (``top``: the model and card of the period)."""
+
+    period: str
+    page: Page  # (site, partner, score) rows, best first
+    distribution: list[tuple[str, int]]
+    cards: dict[str, int]
+    movers: list[tuple[Site, SiteScore, float]] = field(default_factory=list)
+    top: SiteScore | None = None
+
+
+def _shown(score):
+    """The condition "``score`` is the shown score of its site and period" (the newest model version's)."""
+    newer = aliased(SiteScore)
+    return ~exists(select(newer.id).where(
+        newer.site_id == score.site_id, newer.period == score.period,
+        or_(newer.model_version > score.model_version,
+            and_(newer.model_version == score.model_version, newer.model_id > score.model_id))))
+
+
+def network(*, session: Session, scope: Scope, period: str, city: str = "", tier: str = "", partner: str = "",
+            page: int = 1, per_page: int | None = None, movers: int = 8) -> NetworkPage:
+    """The sites the filters (city, tier, partner code) select with their shown score of ``period``: ranked,
+    counted, binned and compared with the period before in SQL, one page of the ranking read.
+
+    Sorting and counting read narrow rows (ids and scores); the page's full rows are read by id."""
+    def selected(*columns):
+        stmt = (select(*columns).select_from(SiteScore).join(Site, Site.id == SiteScore.site_id)
+                .where(SiteScore.period == period, _shown(SiteScore)))
+        if city:
+            stmt = stmt.where(Site.city == city)
+        if tier:
+            stmt = stmt.where(Site.tier == tier)
+        if partner:
+            stmt = stmt.where(Site.franchisee_id.in_(select(Franchisee.id).where(Franchisee.code == partner)))
+        return scope.where_site(stmt, Site.id)
+
+    def load(ids):
+        return {row[2].id: row for row in session.exec(
+            select(Site, Franchisee, SiteScore).join(Site, Site.id == SiteScore.site_id)
+            .join(Franchisee, Franchisee.id == Site.franchisee_id).where(SiteScore.id.in_(ids)))}
+
+    score = SiteScore.score
+    kind = func.coalesce(SiteScore.card, SiteScore.status)
+    bins = [func.sum(case((and_(score >= b, score < b + 10) if b < BINS[-1] else score >= b, 1), else_=0))
+            for b in BINS]
+    groups = session.exec(selected(kind, func.count(), *bins).group_by(kind)).all()
+    cards = {row[0]: row[1] for row in groups}
+    distribution = [(f"{b}–{b + 10}", int(sum(row[2 + i] or 0 for row in groups))) for i, b in enumerate(BINS)]
+    ranked = selected(SiteScore.id).order_by(score.is_(None), score.desc(), Site.code)
+    found = paginate_keys(session, ranked, load, page=page, per_page=per_page, total=sum(cards.values()))
+    top = None
+    if found.items and found.page == 1:
+        top = found.items[0][2]
+    elif found.total:
+        first = session.exec(ranked.limit(1)).first()
+        top = session.get(SiteScore, first) if first is not None else None
+    view = NetworkPage(period, found, distribution, cards, top=top)
+    try:
+        previous = str(parse_period(period).previous())
+    except PeriodError:
+        return view
+    if not found.total:
+        return view
+    before = aliased(SiteScore)
+    delta = score - before.score
+    moved = session.exec(selected(SiteScore.id, delta)
+                         .join(before, and_(before.site_id == SiteScore.site_id, before.period == previous,
+                                            _shown(before)))
+                         .where(score.is_not(None), before.score.is_not(None))
+                         .order_by(func.abs(delta).desc(), Site.code).limit(movers)).all()
+    rows = load([score_id for score_id, _delta in moved]) if moved else {}
+    view.movers = [(rows[score_id][0], rows[score_id][2], change) for score_id, change in moved]
+    return view
+
+
+# -- the sensitivity of a period's cards, computed once per set of stored scores ------------------------
+
+_SENSITIVITY: dict[tuple, list] = {}
+_SENSITIVITY_KEPT = 8
+
+
+def sensitivity(*, session: Session, period: str, model) -> list[composite.SensitivityRow]:
+    """``scores.sensitivity`` of the period's stored scores with ``model``, kept while those scores stay the same.
+
+    It re-weighs every site's card 24 times: seconds on a network of thousands of sites, for a figure
+    that changes only when the period is scored again. One statement (count, newest id and time of the
+    period's scores) tells whether the kept figure still holds.
+    """
+    from . import sensitivity as compute
+
+    key = (str(session.get_bind().url), period, model.id, model.version, *session.exec(
+        select(func.count(), func.max(SiteScore.id), func.max(SiteScore.computed_at)).where(
+            SiteScore.period == period, SiteScore.model_id == model.id,
+            SiteScore.model_version == model.version)).one())
+    if key not in _SENSITIVITY:
+        while len(_SENSITIVITY) >= _SENSITIVITY_KEPT:
+            _SENSITIVITY.pop(next(iter(_SENSITIVITY)))
+        _SENSITIVITY[key] = compute(session=session, period=period, model=model)
+    return _SENSITIVITY[key]

@@ -95,10 +95,9 @@ def network_view(*, session: Session, period: str, city: str = "", tier: str = "
 
 
 def filter_options(*, session: Session) -> dict[str, list]:
+    """The cities and tiers in use (the partner filter takes a code: a network has thousands of partners)."""
     return {"city": session.exec(select(Site.city).distinct().order_by(Site.city)).all(),
-            "tier": session.exec(select(Site.tier).distinct().order_by(Site.tier)).all(),
-            "partner": session.execute(select(Franchisee.code, Franchisee.legal_name)
-                                       .order_by(Franchisee.code)).all()}
+            "tier": session.exec(select(Site.tier).distinct().order_by(Site.tier)).all()}
 
 
 def site_history(*, session: Session, site_id: int) -> list[SiteScore]:

@@ -8,12 +8,13 @@ from flask_login import current_user
 
 from .. import audit
 from ..models import Franchisee, Role
+from ..paging import page_number
 from ..scope import Scope
 from ..web import converters, db, settings
 from ..web.access import HQ_ALL, HQ_EDITORS, roles_required
 from ..web.lookups import or_404, site_or_404
 from ..web.refusals import refused
-from . import ScoringError, load_model, model_of, publication, publish_cards, reads, reports, sensitivity
+from . import ScoringError, load_model, model_of, publication, publish_cards, reads, reports
 
 bp = Blueprint("scores", __name__, url_prefix="/hq/scores", template_folder="templates")
 
@@ -26,13 +27,14 @@ def index():
     quarters = [p for p in available if "Q" in p]
     period = converters.period(request.args.get("period"), "period") or (quarters or available or [""])[0]
     query = {k: request.args.get(k, "") for k in ("city", "tier", "partner")}
-    view = reports.network_view(session=session, period=period, **query) if period else None
+    view = reads.network(session=session, scope=Scope.hq(), period=period, page=page_number(request.args),
+                         **query) if period else None
     model, rows, problem, published = None, [], "", None
-    if view and view.rows:
-        model = model_of(settings=settings(), row=view.rows[0][2])
-        if model is not None and view.rows[0][2].card is not None:
-            rows = sensitivity(session=session, period=period, model=model)
-        top = view.rows[0][2]
+    if view and view.top:
+        top = view.top
+        model = model_of(settings=settings(), row=top)
+        if model is not None and top.card is not None:
+            rows = reads.sensitivity(session=session, period=period, model=model)
         if top.card is not None:
             published = publication(session=session, period=period, model_id=top.model_id,
                                     model_version=top.model_version)

@@ -7,6 +7,7 @@ from flask import render_template, request
 
 from brand_hub.collection import reads
 from brand_hub.models import Site
+from brand_hub.paging import page_number
 from brand_hub.scope import Scope
 from brand_hub.web import db
 from brand_hub.web.access import PORTAL_ALL, roles_required
@@ -19,10 +20,10 @@ from ..scope import current_franchisee_id, get_owned_by, portal_scope, site_hold
 @roles_required(PORTAL_ALL)
 def agents():
     sort, direction = reads.feed_sort(request.args)
-    rows = reads.feed(session=db(), scope=portal_scope(db()), sort=sort,
-                      descending=direction == "desc")
-    return render_template("portal/agents.html", rows=rows, sort=sort, direction=direction,
-                           now=datetime.now(timezone.utc))
+    feed = reads.feed(session=db(), scope=portal_scope(db()), sort=sort, descending=direction == "desc",
+                      page=page_number(request.args))
+    return render_template("portal/agents.html", rows=feed.page.items, page=feed.page, sort=sort,
+                           direction=direction, now=datetime.now(timezone.utc))
 
 
 @bp.route("/sites/<code>/data")

@@ -15,7 +15,7 @@ from sqlmodel import select
 from brand_hub import distribution
 from brand_hub.distribution import DistributionError
 from brand_hub.distribution import reads
-from brand_hub.models import Site, SiteStatus
+from brand_hub.models import Site
 from brand_hub.models.standards import Standard, StandardAcknowledgement
 from brand_hub.paging import page_number, paginate
 from brand_hub.scope import Scope
@@ -38,9 +38,8 @@ def _now() -> datetime:
 def standards():
     """What the partner's sites must acknowledge (text, what changed since their last version), and what they did."""
     session = db()
-    sites = list(session.exec(owned_select(Site).where(Site.status != SiteStatus.terminated).order_by(Site.code)))
-    held = {s.id: s for s in session.exec(held_sites_select())}  # issue 17: names of sites held before
-    pending = distribution.pending_for_sites(session=session, sites=sites)
+    pending = reads.pending(session=session, scope=portal_scope(session), page=page_number(request.args,
+                                                                                           "pending_page"))
     page = paginate(session, owned_select(StandardAcknowledgement)
                     .where(StandardAcknowledgement.acknowledged_at.is_not(None))
                     .order_by(StandardAcknowledgement.acknowledged_at.desc(), StandardAcknowledgement.id.desc()),
@@ -48,6 +47,8 @@ def standards():
     done = page.items
     standards_by_id = {s.id: s for s in session.exec(select(Standard).where(
         Standard.id.in_([a.standard_id for a in done])))}
+    held = {s.id: s for s in session.exec(held_sites_select().where(  # issue 17: names of sites held before
+        Site.id.in_({a.site_id for a in done})))}
     return render_template("portal/standards.html", pending=pending, done=done, page=page,
                            standards_by_id=standards_by_id, sites_by_id=held, now=_now())
 
@@ -69,9 +70,9 @@ def acknowledge_standard(ack_id: int):
 @bp.route("/configs")
 @roles_required(PORTAL_ALL)
 def configs():
-    rows = reads.config_list(session=db(), scope=portal_scope(db()), now=_now(),
-                             grace_minutes=settings().config_drift_grace_minutes)
-    return render_template("portal/configs.html", rows=rows)
+    page = reads.config_list(session=db(), scope=portal_scope(db()), now=_now(),
+                             grace_minutes=settings().config_drift_grace_minutes, page=page_number(request.args))
+    return render_template("portal/configs.html", rows=page.items, page=page)
 
 
 @bp.route("/sites/<code>/config")

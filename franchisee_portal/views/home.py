@@ -16,16 +16,14 @@ from sqlmodel import select
 
 from brand_hub import accounts, audit, partner_staff, registry
 from brand_hub.models import Agreement, Franchisee, Site, SiteStatus, User
-from brand_hub.web import converters, db, settings
+from brand_hub.paging import page_number, paginate
+from brand_hub.web import db, settings
 from brand_hub.web.access import PORTAL_ADMINS, PORTAL_ALL, roles_required
 
 from .. import home_page
 from ..blueprint import bp
 from ..scope import (current_franchisee_id, get_owned, get_owned_by, is_staff, owned_select, site_holding,
                      visible_site_ids)
-
-PER_PAGE = 50
-
 
 @bp.route("/")
 @roles_required(PORTAL_ALL)
@@ -78,18 +76,16 @@ def sites():
     sort = args.get("sort", "code") if args.get("sort") in {"code", "name_zh", "city", "tier", "desks", "status"} else "code"
     direction = "desc" if args.get("dir") == "desc" else "asc"
     column = getattr(Site, sort)
-    total = session.exec(select(func.count()).select_from(stmt.subquery())).one()
-    page_no = converters.page()
-    rows = session.exec(stmt.order_by(column.desc() if direction == "desc" else column, Site.code)
-                        .offset((page_no - 1) * PER_PAGE).limit(PER_PAGE)).all()
-    from brand_hub.registry import Page, SiteQuery
+    page = paginate(session, stmt.order_by(column.desc() if direction == "desc" else column, Site.code),
+                    page=page_number(args))
+    from brand_hub.registry import SiteQuery
 
     cities = sorted({c for c in session.exec(owned_select(Site).with_only_columns(Site.city).distinct())})
     partner = get_owned(session, Franchisee, current_franchisee_id())
-    return render_template("portal/sites.html", page=Page(items=[(site, partner) for site in rows], total=total,
-                                                          page=page_no, per_page=PER_PAGE),
+    page.items = [(site, partner) for site in page.items]
+    return render_template("portal/sites.html", page=page,
                            query=SiteQuery(q=q, status=status, city=args.get("city", ""), sort=sort,
-                                           direction=direction, page=page_no, per_page=PER_PAGE),
+                                           direction=direction, page=page.page),
                            options={"city": cities}, statuses=[s.value for s in SiteStatus])
 
 
@@ -110,12 +106,13 @@ def site(code: str):
 @roles_required(PORTAL_ADMINS)
 def agreements():
     session = db()
-    rows = session.exec(owned_select(Agreement).order_by(Agreement.start_date)).all()
-    sites = session.exec(owned_select(Site).order_by(Site.code)).all()
+    page = paginate(session, owned_select(Agreement).order_by(Agreement.start_date, Agreement.number),
+                    page=page_number(request.args))
     counts = dict(session.exec(select(Site.agreement_id, func.count())
-                               .where(Site.franchisee_id == current_franchisee_id())
-                               .group_by(Site.agreement_id)).all())
-    return render_template("portal/agreements.html", agreements=rows, sites=sites, counts=counts)
+                               .where(Site.franchisee_id == current_franchisee_id(),
+                                      Site.agreement_id.in_([a.id for a in page.items]))
+                               .group_by(Site.agreement_id)).all()) if page.items else {}
+    return render_template("portal/agreements.html", agreements=page.items, page=page, counts=counts)
 
 
 @bp.route("/agreements/<number>")
@@ -159,8 +156,10 @@ def team():
             flash(_("Colleague %(email)s added.", email=user.email), "success")
             return redirect(url_for("portal.team"))
     sites = session.exec(owned_select(Site).where(Site.status != SiteStatus.terminated).order_by(Site.code)).all()
+    page = paginate(session, select(User).where(User.franchisee_id == franchisee.id)
+                    .order_by(User.role, User.email, User.id), page=page_number(request.args))
     return render_template("portal/team.html", franchisee=franchisee, sites=sites, values=values, error=error,
-                           users=partner_staff.staff_of(session=session, franchisee_id=franchisee.id),
+                           users=page.items, page=page,
                            assigned=partner_staff.assignments(session=session, franchisee_id=franchisee.id),
                            site_codes={s.id: s.code for s in sites}), 422 if error else 200
 

@@ -6,6 +6,7 @@ from flask_babel import get_locale
 
 from brand_hub.models import Site
 from brand_hub.models.scoring import SiteScore
+from brand_hub.paging import page_number, paginate
 from brand_hub.scope import Scope
 from brand_hub.scores import card_in_force, published_keys, reads, reports
 from brand_hub.web import converters, db, settings
@@ -20,13 +21,17 @@ from ..scope import current_franchisee_id, get_owned_by, held_sites_select, owne
 @roles_required(PORTAL_ALL)
 def scores():
     session = db()
-    sites = session.exec(held_sites_select().order_by(Site.code)).all()  # with sites held before, for their past
-    rows = session.exec(owned_select(SiteScore)).all()
+    page = paginate(session, held_sites_select().order_by(Site.code),  # with sites held before, for their past
+                    page=page_number(request.args))
+    periods = session.exec(owned_select(SiteScore).with_only_columns(SiteScore.period).distinct()).all()
+    periods = sorted(periods, key=reports.period_key, reverse=True)[:6]
+    rows = session.exec(owned_select(SiteScore).where(SiteScore.site_id.in_([s.id for s in page.items]),
+                                                      SiteScore.period.in_(periods))).all() if page.items else []
     shown = reports.newest(rows)
-    periods = sorted({p for (_s, p) in shown}, key=reports.period_key, reverse=True)[:6]
     published = published_keys(session=session)   # a quarter's card shows once HQ published it
     cards = {key: card_in_force(row, published) for key, row in shown.items()}
-    return render_template("portal/scores.html", sites=sites, periods=periods, shown=shown, cards=cards)
+    return render_template("portal/scores.html", sites=page.items, page=page, periods=periods, shown=shown,
+                           cards=cards)
 
 
 @bp.route("/scores/<code>")
