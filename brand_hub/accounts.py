@@ -64,6 +64,11 @@ def create_user(*, session: Session, actor: audit.Actor, email: str, password: s
     return user
 
 
+def user_by_email(*, session: Session, email: str) -> User | None:
+    """The user with this e-mail (compared trimmed and in lower case, as stored), or None."""
+    return session.exec(select(User).where(User.email == email.strip().lower())).first()
+
+
 def _throttle_row(session: Session, key: str, now: datetime, forget_after: timedelta) -> LoginThrottle:
     row = session.get(LoginThrottle, key)
     if row is None:

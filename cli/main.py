@@ -99,14 +99,11 @@ for _command in (network, sites, demo, jobs, collect, agent, standards, config, 
               envvar="BRANDHUB_NEW_USER_PASSWORD")
 def users_password(email: str, password: str) -> None:
     """Set a user's password; every browser signed in as them is signed out."""
-    from sqlmodel import select
-
-    from brand_hub.accounts import set_password
-    from brand_hub.models import User
+    from brand_hub.accounts import set_password, user_by_email
 
     try:
         with unit_of_work() as session:
-            user = session.exec(select(User).where(User.email == email.strip().lower())).first()
+            user = user_by_email(session=session, email=email)
             if user is None:
                 raise click.ClickException(f"no user with e-mail {email}")
             set_password(session=session, actor=cli_actor(), user=user, password=password)

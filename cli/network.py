@@ -4,10 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from sqlmodel import select
 
 from brand_hub import registry
-from brand_hub.models import Agreement, SiteStatus
+from brand_hub.models import SiteStatus
 
 from .context import cli_actor, unit_of_work
 
@@ -102,7 +101,7 @@ def sites_list(q: str, status: str | None, city: str, region: str, tier: str, pa
     with unit_of_work() as session:
         page = registry.search_sites(session=session, query=query)
         if fmt == "csv":
-            numbers = dict(session.exec(select(Agreement.id, Agreement.number)).all())
+            numbers = registry.agreement_numbers(session=session)
             click.echo(registry.sites_csv(page.items, numbers), nl=False)
             return
     for site, partner in page.items:

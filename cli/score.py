@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import click
-from sqlmodel import select
 
-from brand_hub.models import Site
 from brand_hub.scores import ScoringError, load_model, period_arg, publish_cards, score_period, sensitivity
+from brand_hub.scores import reports
 
 from .context import cli_actor, get_settings, unit_of_work
 
@@ -27,7 +26,7 @@ def score(period_text: str, site_codes: tuple[str, ...], model_version: int | No
             report = score_period(session=session, period=period, model=model, actor=cli_actor(),
                                   site_codes=list(site_codes) or None, network_tz=settings.timezone,
                                   workers=settings.score_workers)
-            codes = _codes(session, report)
+            codes = reports.site_codes(session=session, site_ids=[row.site_id for row in report.scores])
             for row in report.scores:
                 shown = "—" if row.score is None else f"{row.score:5.1f}"
                 click.echo(f"{codes[row.site_id]:<14} {row.status:<13} {shown:>6}  {row.card or ''}")
@@ -45,11 +44,6 @@ def score(period_text: str, site_codes: tuple[str, ...], model_version: int | No
         reasons = "; ".join(f"{code}: {why}" for code, why in sorted(report.failures.items()))
         raise click.ClickException(f"{len(report.failures)} site(s) could not be scored (the others are stored): "
                                    f"{reasons}")
-
-
-def _codes(session, report) -> dict[int, str]:
-    ids = [row.site_id for row in report.scores]
-    return dict(session.execute(select(Site.id, Site.code).where(Site.id.in_(ids))).all()) if ids else {}
 
 
 @click.group("cards")

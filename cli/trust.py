@@ -8,11 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import click
-from sqlmodel import select
 
-from brand_hub.billing import BillingError, corrections, parse_period, plausibility
-from brand_hub.models import Site
-from brand_hub.models.trust import RevenueAssessment
+from brand_hub.billing import BillingError, corrections, parse_period, plausibility, reads
 
 from .context import cli_actor, unit_of_work
 
@@ -47,13 +44,7 @@ def revenue_doubts(period: str | None) -> None:
     """The reports in force judged implausible, with their reasons."""
     _period(period)
     with unit_of_work() as session:
-        stmt = select(RevenueAssessment, Site).join(Site, Site.id == RevenueAssessment.site_id).where(
-            RevenueAssessment.verdict == "implausible").order_by(RevenueAssessment.period.desc(), Site.code)
-        if period:
-            stmt = stmt.where(RevenueAssessment.period == period)
-        found = session.exec(stmt).all()
-        in_force = {r.id for r in plausibility.in_force(session=session, periods={a.period for a, _ in found})}
-        rows = [(a, s) for a, s in found if a.report_id in in_force]
+        rows = reads.implausible_reported(session=session, period=period)
         for assessment, site in rows:
             click.echo(f"{site.code:<12} {assessment.period}  {plausibility.summary_of(assessment)}")
     click.echo(f"{len(rows)} implausible report(s)")

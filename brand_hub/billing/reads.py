@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from ..models import Agreement, Franchisee, Site
 from ..models.billing import CreditNote, Invoice, InvoiceLine, Payment, RevenueReport
 from ..models.trust import CorrectionReview, InvoiceDispute, ReviewStatus, RevenueAssessment
-from . import corrections, invoices
+from . import corrections, invoices, plausibility
 
 PER_PAGE = 50
 
@@ -64,6 +64,24 @@ def implausible_in_force(*, session: Session, period: str | None, limit: int | N
     if limit:
         stmt = stmt.limit(limit)
     return session.exec(stmt).all()
+
+
+def implausible_reported(*, session: Session, period: str | None) -> list[tuple[RevenueAssessment, Site]]:
+    """(assessment, site) of every implausible *reported* figure in force, newest period first, then by site code.
+
+    What ``brandhub revenue doubts`` lists. It differs from ``implausible_in_force`` (the checks
+    page and its banner count) on purpose and is kept apart: "in force" here is
+    ``plausibility.in_force``, the version the plausibility check itself judges, which leaves
+    estimates out, so an implausible assessment of an estimate in force is not listed here;
+    and there is no page limit (the command prints them all).
+    """
+    stmt = select(RevenueAssessment, Site).join(Site, Site.id == RevenueAssessment.site_id).where(
+        RevenueAssessment.verdict == "implausible").order_by(RevenueAssessment.period.desc(), Site.code)
+    if period:
+        stmt = stmt.where(RevenueAssessment.period == period)
+    found = session.exec(stmt).all()
+    in_force = {r.id for r in plausibility.in_force(session=session, periods={a.period for a, _ in found})}
+    return [(a, s) for a, s in found if a.report_id in in_force]
 
 
 def assessments(*, session: Session, report_ids: list[int]) -> dict[int, RevenueAssessment]:

@@ -17,8 +17,8 @@ Everything other modules use is importable from ``brand_hub.registry`` itself.
 from __future__ import annotations
 
 from .errors import InvalidRecord, InvalidValue, NotFound, RegistryError, no_agreement, no_partner, no_site
-from .export import (export_agreement_values, export_network, export_partner_values, export_site_values,
-                     network_yaml, sites_csv)
+from .export import (agreement_numbers, export_agreement_values, export_network, export_partner_values,
+                     export_site_values, network_yaml, sites_csv)
 from .fields import (REGIONS, SITE_CSV_COLUMNS, TIERS, WEEKDAYS, clean_agreement, clean_franchisee, clean_site,
                      format_opening_hours, parse_opening_hours)
 from .imports import ImportResult, import_network_yaml, import_sites_csv
@@ -32,7 +32,7 @@ __all__ = [
     "REGIONS", "SITE_CSV_COLUMNS", "SITE_SORTS", "TIERS", "WEEKDAYS",
     "ImportResult", "InvalidRecord", "InvalidValue", "NetworkOverview", "NotFound", "Page", "References",
     "RegistryError", "Saved", "SiteQuery",
-    "clean_agreement", "clean_franchisee", "clean_site", "export_agreement_values", "export_network",
+    "agreement_numbers", "clean_agreement", "clean_franchisee", "clean_site", "export_agreement_values", "export_network",
     "export_partner_values", "export_site_values", "format_opening_hours", "get_agreement", "get_franchisee",
     "get_site", "import_network_yaml", "import_sites_csv", "network_overview", "network_yaml", "no_agreement",
     "no_partner", "no_site", "parse_opening_hours", "resolve_site_refs", "save_agreement", "save_franchisee", "save_site",

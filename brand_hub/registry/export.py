@@ -77,6 +77,11 @@ def network_yaml(data: dict[str, Any]) -> str:
     return yaml.dump(data, Dumper=dumper, allow_unicode=True, sort_keys=False, default_flow_style=False, width=120)
 
 
+def agreement_numbers(*, session: Session) -> dict[int, str]:
+    """Every agreement's number by id (what ``sites_csv`` writes in a site's agreement column)."""
+    return dict(session.exec(select(Agreement.id, Agreement.number)).all())
+
+
 def sites_csv(rows: list[tuple[Site, Franchisee]], agreements: dict[int, str]) -> str:
     """Sites as CSV in the import's columns (so a list can be edited and imported back)."""
     buffer = io.StringIO()

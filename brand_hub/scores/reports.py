@@ -106,6 +106,11 @@ def site_history(*, session: Session, site_id: int) -> list[SiteScore]:
     return sorted(newest(rows).values(), key=lambda r: period_key(r.period))
 
 
+def site_codes(*, session: Session, site_ids: list[int]) -> dict[int, str]:
+    """The codes of these sites by id (``brandhub score`` prints each scored site by code)."""
+    return dict(session.execute(select(Site.id, Site.code).where(Site.id.in_(site_ids))).all()) if site_ids else {}
+
+
 def trend(history: list[SiteScore], indicator_ids: list[str]) -> dict:
     """Chart data: per period the score and the raw value of the key indicators."""
     return {"labels": [r.period for r in history],

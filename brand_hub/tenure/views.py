@@ -10,26 +10,20 @@ from datetime import date
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlmodel import select
 
 from .. import audit, registry, tenure
-from ..models import Agreement, Franchisee, Site
+from ..models import Site
 from ..web import db
 from ..web.access import HQ_ADMINS, HQ_ALL, roles_required
 from ..web.lookups import site_or_404
+from . import reads
 
 bp = Blueprint("tenure", __name__, url_prefix="/hq", template_folder="templates")
 
 
 def _page(site: Site, form: dict, errors: dict, status: int = 200):
-    session = db()
-    partners = {p.id: p for p in session.exec(select(Franchisee).order_by(Franchisee.code))}
-    agreements = {a.id: a for a in session.exec(select(Agreement).order_by(Agreement.number))}
-    return render_template("tenure/site_tenure.html", site=site, tenures=list(reversed(tenure.history(
-        session=session, site=site))), partners=partners, agreements=agreements, form=form, errors=errors,
-        partner_options=[(p.code, f"{p.legal_name} · {p.code}") for p in partners.values()],
-        agreement_options=[(a.number, f"{a.number} · {partners[a.franchisee_id].code}")
-                           for a in agreements.values() if a.franchisee_id in partners]), status
+    return render_template("tenure/site_tenure.html", site=site, form=form, errors=errors,
+                           **reads.site_holders(session=db(), site=site)), status
 
 
 @bp.route("/sites/<code>/holders")

@@ -35,3 +35,10 @@ def test_importers_report_problems_not_text_lines():
     found = [name for name, text in sources("brand_hub", "site_agent", "cli")
              if re.search(r"(problems|errors)\.append\(f[\"']\{[a-z_.]*(file|name)\}:", text)]
     assert found == []
+
+
+def test_commands_and_the_tenure_page_leave_their_queries_to_the_read_modules():
+    tenure_view = ROOT / "brand_hub/tenure/views.py"
+    found = [name for name, text in [*sources("cli"), ("brand_hub/tenure/views.py", tenure_view.read_text("utf-8"))]
+             if re.search(r"\bselect\(", text)]
+    assert found == []
