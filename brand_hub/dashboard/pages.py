@@ -358,7 +358,8 @@ class Reason:
             return _("%(critical)s critical and %(major)s major flag(s) open.", critical=f["critical"],
                      major=f["major"])
         if self.kind == "overdue":
-            return _("%(amount)s overdue, the oldest for %(days)s days.", amount=f["amount_text"], days=f["days"])
+            return _("%(amount)s overdue, the oldest for %(days)s days.", amount=_money_text(f["amount"]),
+                     days=f["days"])
         if self.kind == "reports_missing":
             return _("%(n)s monthly revenue report(s) missing.", n=f["n"])
         if self.kind == "feeds_down":
@@ -506,8 +507,7 @@ def partner_risks(*, session: Session, scope: Scope, quarters: list[Published]) 
         if risk.overdue > 0:
             risk.overdue_days = _days_between(scope.today, oldest)
             risk.reasons.append(Reason("overdue", 10 + risk.overdue_days / 3,
-                                       {"amount": risk.overdue, "amount_text": _money_text(risk.overdue),
-                                        "days": risk.overdue_days}))
+                                       {"amount": risk.overdue, "days": risk.overdue_days}))
 
     # standards acknowledgements past their due date
     for fid, count in session.execute(
@@ -651,6 +651,7 @@ class BrandHealth:
     falls: list[Mover]
     comparisons: dict[str, list[Comparison]]
     money: list[MonthMoney]
+    as_of: datetime | None = None   # when read from the precomputed snapshot (``dashboard.snapshot``): its time
 
     @property
     def latest(self) -> Published | None:
@@ -661,8 +662,18 @@ class BrandHealth:
         return self.cards[-1][1] if self.cards else {}
 
 
-def brand_health(*, session: Session, scope: Scope, indicators) -> BrandHealth:
-    """Everything the HQ landing page shows, for ``scope``."""
+def brand_health(*, session: Session, scope: Scope, indicators, precomputed: bool = False) -> BrandHealth:
+    """Everything the HQ landing page shows, for ``scope``.
+
+    ``precomputed``: the network's figures from the ``refresh-dashboard`` job's snapshot when it is
+    fresh (``dashboard.snapshot.fresh``), computed here otherwise.
+    """
+    if precomputed:
+        from . import snapshot
+
+        found = snapshot.fresh(session=session, scope=scope)
+        if found is not None:
+            return found
     quarters = published_quarters(session=session)
     latest = quarters[0] if quarters else None
     previous = quarters[1] if len(quarters) > 1 else None

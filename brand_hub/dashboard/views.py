@@ -54,7 +54,8 @@ def overview():
     session = db()
     scope = _scope()
     return render_template("dashboard/overview.html", overview=pages.census(session=session),
-                           board=pages.brand_health(session=session, scope=scope, indicators=_indicators()))
+                           board=pages.brand_health(session=session, scope=scope, indicators=_indicators(),
+                                                    precomputed=True))
 
 
 def _scope(franchisee_ids: tuple[int, ...] | None = None) -> pages.Scope:

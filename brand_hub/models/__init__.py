@@ -17,6 +17,7 @@ from . import collection, standards, scoring, compliance, billing  # noqa: F401,
 from . import trust  # noqa: F401,E402  (issue 11: assessments, correction reviews, disputes, run lines)
 from . import foresight  # noqa: F401,E402
 from . import partner_staff  # noqa: F401,E402
+from . import dashboard  # noqa: F401,E402  (issue 10: precomputed dashboard figures)
 
 metadata = SQLModel.metadata
 from . import tenure  # noqa: F401,E402  (issue 17: who held a site when)
