@@ -13,7 +13,7 @@ compared with a static page of the same size served by the same server in the sa
 added for the benchmark only), and the SQL statements of one request are counted on the app's
 engine. Target: p95 ≤ 150 ms, no page over 30 statements.
 
-    .venv/bin/python bench/bench_pages.py [--sites 10000] [--partners 2000] [--repeat 10] [--trace]
+    .venv/bin/python bench/bench_pages.py [--sites 10000] [--partners 2000] [--repeat 10] [--trace] [--pages REGEX]
 
 The ``refresh-dashboard`` job runs once after seeding (the HQ overview reads the network's figures it
 keeps; the page computes them itself when they are missing or older than a quarter of an hour).
@@ -336,6 +336,7 @@ def main() -> None:
     parser.add_argument("--partners", type=int, default=2_000)
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--trace", action="store_true", help="print the seconds of each seeding step")
+    parser.add_argument("--pages", default="", help="only the pages whose path matches this regular expression")
     args = parser.parse_args()
     global TRACE
     TRACE = args.trace
@@ -367,11 +368,15 @@ def main() -> None:
                 print(HEADER, flush=True)
                 hq = signed_in(base, "hq@bench.example")
                 for path in pages_of(app, ("dashboard.", "billing.", "scores.", "compliance.", "collection.",
-                                           "distribution."), values):
+                                           "distribution.", "renewals.", "simulator.", "tenure."), values):
+                    if not re.search(args.pages, path):
+                        continue
                     rows.append(("HQ", path, measure(hq, base, path, args.repeat, statements)))
                     print(line(*rows[-1]), flush=True)
                 partner = signed_in(base, "admin@p0000.example")
                 for path in pages_of(app, ("portal.",), values):
+                    if not re.search(args.pages, path):
+                        continue
                     rows.append(("portal", path, measure(partner, base, path, args.repeat, statements)))
                     print(line(*rows[-1]), flush=True)
             finally:
