@@ -18,7 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, and_, case, cast, func, literal, or_
+from sqlalchemy import Float, Integer, and_, case, cast, column, func, lateral, literal, or_
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -150,8 +151,6 @@ def indicator_spread(*, session: Session, quarters: list[Published], indicators)
     stats: dict[tuple[str, str], tuple[float | None, float | None, float | None]] = {}
     condition = or_(*[_scores_of(q) for q in shown])
     if is_postgres(session):  # each row's JSON walked once (json_each), the three quartiles from one sort
-        from sqlalchemy import Float, column, lateral, select as sa_select
-
         each = lateral(sa_select(column("key"), column("value"))
                        .select_from(func.json_each(SiteScore.indicators).alias("e"))).alias("each")
         value = cast(each.c.value.op("->>")("normalised"), Float)
