@@ -85,7 +85,8 @@ def test_the_dashboard_partner_page_and_partner_home_cost_the_same_statements_fo
     login(hq, hq_user.email)
     login(portal, partner_admin.email)
     paths = ((hq, "/hq/"), (hq, f"/hq/partners/{partners[0].code}"), (hq, "/hq/compliance/"),
-             (hq, "/hq/billing/receivables"), (hq, "/hq/billing/revenue-reports"), (portal, "/portal/"))
+             (hq, "/hq/billing/receivables"), (hq, "/hq/billing/revenue-reports"),
+             (hq, f"/hq/renewals/{agreements[0].number}"), (portal, "/portal/"))
     _grow(session, partners, agreements, standard, 3)
     small = {path: _counted(app, client, path) for client, path in paths}
     _grow(session, partners, agreements, standard, 9)
@@ -135,3 +136,28 @@ def test_the_flag_queue_lists_twenty_partners_on_notice_and_links_to_all_of_them
     assert "共 22 个，显示 20 个" in page and 'href="/hq/partners?standing=trouble"' in page
     filtered = client.get("/hq/compliance/?partner=N021").get_data(as_text=True)
     assert 'name="partner" value="N021"' in filtered
+
+
+def test_a_renewal_reads_the_score_trend_of_all_its_sites_in_one_statement(engine, session):
+    from brand_hub.renewals import _score_trend
+
+    partner = make_franchisee(session)
+    agreement = make_agreement(session, partner)
+    rising, falling, new = (make_site(session, partner, agreement) for _ in range(3))
+    for site, scores in ((rising, (60.0, 65.0, 70.0, 72.0, 80.0, 90.0)), (falling, (80.0, 70.0)), (new, (50.0,))):
+        for n, score in enumerate(scores):   # six quarters: the change is over the last four (five points)
+            session.add(SiteScore(site_id=site.id, period=f"{2025 + (n // 4)}-Q{n % 4 + 1}", model_id="brand-health",
+                                  model_version=1, status="scored", score=score, card="green", coverage=1.0,
+                                  indicators={}))
+    session.commit()
+    count = [0]
+
+    def one(*_args, **_kwargs):
+        count[0] += 1
+
+    event.listen(engine, "before_cursor_execute", one)
+    try:
+        trend = _score_trend(session, [rising.id, falling.id, new.id])
+    finally:
+        event.remove(engine, "before_cursor_execute", one)
+    assert trend == 7.5 and count[0] == 1   # rising +25 (65 → 90), falling −10, the new site has no trend yet
