@@ -60,19 +60,47 @@ TRACE = False  # --trace: the seconds of each seeding step
 HOURS = {d: [["09:00", "21:00"]] for d in ("mon", "tue", "wed", "thu", "fri")} | {"sat": [], "sun": []}
 
 
+def _inputs(measure: str, at: float, rng: random.Random) -> dict:
+    """The inputs a measure writes beside its value (``scoring.measures``), with plausible figures."""
+    hours = round(2184.0 * (0.9 + rng.random() * 0.1), 1)
+    share = max(0.0, min(1.0, at))
+    if measure == "share_within":
+        return {"metric": "co2_ppm", "eligible_hours": hours, "hours_within": round(hours * share, 1), "min": None,
+                "max": 1000, "occupied_only": True, "hours_with_data": hours, "open_hours": 2184.0}
+    if measure == "desk_utilisation":
+        return {"desks": 120, "hours_with_data": hours}
+    if measure == "energy_intensity":
+        return {"kwh": round(40000 + 20000 * (1 - share), 1), "hours_observed": hours, "area_m2": 800.0,
+                "benchmark": 150}
+    if measure == "nps":
+        answers = 40 + rng.randrange(60)
+        promoters = int(answers * share)
+        return {"answers": answers, "promoters": promoters, "passives": (answers - promoters) // 2,
+                "detractors": answers - promoters - (answers - promoters) // 2, "nps": 100 * share - 20,
+                "interval_low": 100 * share - 35, "interval_high": 100 * share - 5, "network_nps": 32.0,
+                "credibility": 0.6, "shrunk_nps": 100 * share - 15}
+    if measure == "community_activity":
+        return {"events": 12, "attendance": int(300 * share), "members": 150, "months": 3.0}
+    if measure == "service_response":
+        return {"tickets": 40, "unanswered": 1, "sla_minutes": 120, "median_minutes": round(120 * (1.5 - share), 1)}
+    if measure == "member_renewal":
+        return {"renewals": int(40 * share), "endings": 40}
+    if measure == "data_completeness":
+        return {"zones": 3, "metrics": 6, "streams": ["readings"], "missing_metrics": [],
+                "minutes_expected": 393120.0, "minutes_received": round(393120.0 * share, 1)}
+    return {}
+
+
 def _scored(rng: random.Random, level: float):
     """One site-quarter scored by the real composite (``scoring.composite.score``) from measurements around
     ``level`` (0–100 on each indicator's floor→target scale): the rows have the shape the scoring service
-    writes (raw, normalised, share, points, inputs), so scorecards render as they do for real data."""
+    writes (raw, normalised, share, points, the measure's inputs), so scorecards render as for real data."""
     measurements = {}
     for ind in MODEL.indicators:
         at = max(-10.0, min(110.0, level + rng.gauss(0, 15))) / 100.0
-        expected = 2184.0
-        observed = round(expected * (0.9 + rng.random() * 0.1), 1)
-        measurements[ind.id] = Measurement(
-            raw=ind.floor + (ind.target - ind.floor) * at, coverage=observed / expected, enough=True,
-            inputs={"expected_hours": expected, "observed_hours": observed, "eligible_hours": observed,
-                    "hours_within": round(observed * max(0.0, min(1.0, at)), 1)})
+        measurements[ind.id] = Measurement(raw=ind.floor + (ind.target - ind.floor) * at,
+                                           coverage=0.9 + rng.random() * 0.1, enough=True,
+                                           inputs=_inputs(ind.measure, at, rng))
     return composite.score(MODEL, measurements)
 
 
