@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, exists, func, or_
+from sqlalchemy import and_, case, exists, func, or_
 from sqlmodel import Session, select
 
 from brand_hub.compliance.lifecycle import ACTIVE
@@ -102,9 +102,18 @@ def standing_of(*, session: Session, franchisee_id: int) -> Standing:
         franchisee_id, Standing(franchisee_id, FranchiseeStatus.active.value, FranchiseeStatus.active.value))
 
 
-def in_trouble(*, session: Session) -> list[tuple[Franchisee, Standing]]:
-    """Partners on notice or under termination review, termination review first, then by code."""
-    partners = session.exec(select(Franchisee).where(on_notice_condition()).order_by(Franchisee.code)).all()
+def in_trouble(*, session: Session, limit: int | None = None) -> list[tuple[Franchisee, Standing]]:
+    """Partners on notice or under termination review, termination review first, then by code.
+
+    ``limit``: the first so many only (ordered and cut in SQL; ``count_in_trouble`` says how many in all).
+    """
+    review = exists().where(Flag.franchisee_id == Franchisee.id, Flag.rule == "termination-review",
+                            Flag.state.in_(_ACTIVE_STATES))
+    stmt = (select(Franchisee).where(on_notice_condition())
+            .order_by(case((review, 0), else_=1), Franchisee.code))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    partners = session.exec(stmt).all()
     found = standings(session=session, franchisee_ids=[p.id for p in partners])
     rows = [(p, found[p.id]) for p in partners]
     return sorted(rows, key=lambda pair: (pair[1].standing != "termination_review", pair[0].code))

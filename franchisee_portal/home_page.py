@@ -207,7 +207,8 @@ def home(*, session: Session, franchisee_id: int, site_ids: list[int], money: bo
     if found.in_trouble or money:
         risk = pages.partner_risks(session=session, scope=pages.Scope(today=today, now=now,
                                                                        franchisee_ids=(franchisee_id,)),
-                                   quarters=pages.published_quarters(session=session))[franchisee_id]
+                                   quarters=pages.published_quarters(session=session),
+                                   standings={franchisee_id: found})[franchisee_id]
         money_kinds = {"overdue"}
         reasons = [r for r in risk.reasons if money or r.kind not in money_kinds] if found.in_trouble else []
         if money:

@@ -139,12 +139,35 @@ def load_model_file(path: Path, root: Path | None = None) -> ScoringModel:
     return parse_model(load_file(path, root))
 
 
+_LOADED: dict[tuple, dict[tuple[str, int], ScoringModel]] = {}
+
+
 def load_library(directory: Path | str | None = None) -> dict[tuple[str, int], ScoringModel]:
-    """Every model file of the folder, by (id, version); all problems of all files at once."""
+    """Every model file of the folder, by (id, version); all problems of all files at once.
+
+    Pages read the model on every request: the files are parsed again only when one of them
+    changes (name, size or modification time), else the models parsed last time are returned.
+    """
     root = Path(directory) if directory else LIBRARY
+    paths = sorted(root.glob("*.y*ml"))
+    try:
+        key = (str(root.resolve()), tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in paths))
+    except OSError:
+        key = None
+    if key is not None and key in _LOADED:
+        return dict(_LOADED[key])
+    models = _parse_library(root, paths)
+    if key is not None:
+        if len(_LOADED) > 16:
+            _LOADED.clear()
+        _LOADED[key] = models
+    return dict(models)
+
+
+def _parse_library(root: Path, paths: list[Path]) -> dict[tuple[str, int], ScoringModel]:
     models: dict[tuple[str, int], ScoringModel] = {}
     problems: list[Problem] = []
-    for path in sorted(root.glob("*.y*ml")):
+    for path in paths:
         try:
             model = load_model_file(path, root)
         except InvalidFiles as exc:

@@ -358,12 +358,16 @@ def revenue_reports(*, session: Session, flt: ReportFilter, today: date, due_day
     elif flt.state == "missing":
         stmt = stmt.where(missing > 0)
     sq = stmt.subquery()
-    sums = session.execute(select(func.count(), func.sum(sq.c[3]), func.sum(sq.c[4]), func.sum(sq.c[5]),
-                                  func.sum(sq.c[6]), func.sum(sq.c[7]))).one()
-    ordered = stmt.order_by(months_sq.c.period.desc(), Franchisee.code)
+    summed = [func.count().over(), *[func.sum(sq.c[n]).over() for n in range(3, 8)]]
+    # one pass: the page's rows carry the totals of the whole filtered set (window sums, taken before LIMIT)
+    ordered = select(*sq.c, *summed).order_by(sq.c[2].desc(), sq.c[0])
     ordered = ordered.limit(limit) if limit is not None else ordered.offset((page - 1) * per_page).limit(per_page)
+    found = session.execute(ordered).all()
+    sums = found[0][9:] if found else session.execute(select(
+        func.count(), func.sum(sq.c[3]), func.sum(sq.c[4]), func.sum(sq.c[5]), func.sum(sq.c[6]),
+        func.sum(sq.c[7]))).one()
     rows = [ReportRow(code, name, period, int(n or 0), int(r or 0), int(c or 0), int(e or 0), int(lt or 0),
-                      _money(rev, pg)) for code, name, period, n, r, c, e, lt, rev in session.execute(ordered)]
+                      _money(rev, pg)) for code, name, period, n, r, c, e, lt, rev, *_ in found]
     totals = {"expected": int(sums[1] or 0), "reported": int(sums[2] or 0), "corrected": int(sums[3] or 0),
               "estimated": int(sums[4] or 0), "late": int(sums[5] or 0)}
     totals["missing"] = max(0, totals["expected"] - totals["reported"] - totals["corrected"] - totals["estimated"])

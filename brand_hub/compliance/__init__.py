@@ -234,15 +234,15 @@ class PartnerStanding:
     flags: list[Flag]
 
 
-def network_standing(*, session: Session) -> list[PartnerStanding]:
+def network_standing(*, session: Session, limit: int | None = None) -> list[PartnerStanding]:
     """Partners on notice (a red card in force, or set by HQ) or under termination review (two reds in a row).
 
-    The decision itself lives in ``brand_hub.standing`` so every page says the same.
+    The decision itself lives in ``brand_hub.standing`` so every page says the same. ``limit``: the first so many.
     """
     from brand_hub import standing
 
     return [PartnerStanding(partner, found.standing, list(found.flags))
-            for partner, found in standing.in_trouble(session=session)]
+            for partner, found in standing.in_trouble(session=session, limit=limit)]
 
 
 def current_by_rule(*, session: Session) -> list[tuple[Flag, int]]:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
-from ..models import Franchisee, Site
+from ..models import Site
 from ..models.compliance import Flag
 from ..paging import Page, paginate
 from ..scope import Scope
@@ -29,9 +29,9 @@ def flags(*, session: Session, scope: Scope, filters: FlagFilters, now: datetime
 
 
 def queue_options(*, session: Session) -> dict[str, list]:
-    """What the HQ queue's filters offer: the rules that raised flags, every partner, every city."""
+    """What the HQ queue's filters offer: the rules that raised flags and every city (a partner is typed by code:
+    a list of every partner would be most of the page at 2,000 partners)."""
     return {
         "rules": sorted(set(session.exec(select(Flag.rule).distinct()).all())),
-        "partners": session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)).all(),
         "cities": sorted(c for c in set(session.exec(select(Site.city).distinct()).all()) if c),
     }

@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from .. import audit, compliance
+from .. import standing as standing_service
 from ..models import Franchisee, Site
 from ..models.compliance import Flag, FlagState, Severity
 from ..web import db, settings
@@ -46,6 +47,9 @@ def _flag_or_404(flag_id: int) -> Flag:
     return or_404(compliance.get_flag, flag_id=flag_id, missing=(compliance.FlagNotFound,))
 
 
+STANDING_SHOWN = 20   # partners on notice listed above the queue; the partners list has them all
+
+
 @bp.route("/")
 @roles_required(HQ_ALL)
 def queue():
@@ -56,7 +60,8 @@ def queue():
     return render_template("compliance/queue.html", rows=page.items, page=page,
                            filters=filters, options=options, states=[s.value for s in FlagState],
                            severities=[s.value for s in Severity],
-                           standing=compliance.network_standing(session=session),
+                           standing=compliance.network_standing(session=session, limit=STANDING_SHOWN),
+                           standing_total=standing_service.count_in_trouble(session=session),
                            counts=compliance.counts_by_state(session=session),
                            by_rule=compliance.current_by_rule(session=session))
 

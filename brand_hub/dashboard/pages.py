@@ -18,7 +18,8 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Integer, and_, case, cast, func, literal, or_
+from sqlalchemy import Float, Integer, and_, case, cast, column, func, lateral, literal, or_
+from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -149,18 +150,16 @@ def indicator_spread(*, session: Session, quarters: list[Published], indicators)
     shown = quarters[:4]
     stats: dict[tuple[str, str], tuple[float | None, float | None, float | None]] = {}
     condition = or_(*[_scores_of(q) for q in shown])
-    if is_postgres(session):  # each row's JSON parsed once (as jsonb), then 36 cheap look-ups
-        from sqlalchemy.dialects.postgresql import JSONB
-
-        rows = select(SiteScore.period.label("period"), cast(SiteScore.indicators, JSONB).label("j")) \
-            .where(condition).subquery()
-        columns = []
-        for ind in indicators:
-            value = rows.c.j[ind.id]["normalised"].as_float()
-            columns += [func.percentile_cont(q).within_group(value) for q in (0.25, 0.5, 0.75)]
-        for row in session.execute(select(rows.c.period, *columns).group_by(rows.c.period)):
-            for n, ind in enumerate(indicators):
-                stats[(row[0], ind.id)] = tuple(row[1 + 3 * n: 4 + 3 * n])
+    if is_postgres(session):  # each row's JSON walked once (json_each), the three quartiles from one sort
+        each = lateral(sa_select(column("key"), column("value"))
+                       .select_from(func.json_each(SiteScore.indicators).alias("e"))).alias("each")
+        value = cast(each.c.value.op("->>")("normalised"), Float)
+        quartiles = func.percentile_cont(literal([0.25, 0.5, 0.75])).within_group(value)
+        stmt = (select(SiteScore.period, each.c.key, quartiles).select_from(SiteScore).join(each, literal(True))
+                .where(condition, each.c.key.in_([ind.id for ind in indicators]))
+                .group_by(SiteScore.period, each.c.key))
+        for period, key, found in session.execute(stmt):
+            stats[(period, key)] = tuple(found) if found else (None, None, None)
     else:  # SQLite serves small networks: read the normalised values and take the quantiles here
         columns = [SiteScore.indicators[ind.id]["normalised"].as_float() for ind in indicators]
         values: dict[tuple[str, str], list[float]] = {}
@@ -358,7 +357,8 @@ class Reason:
             return _("%(critical)s critical and %(major)s major flag(s) open.", critical=f["critical"],
                      major=f["major"])
         if self.kind == "overdue":
-            return _("%(amount)s overdue, the oldest for %(days)s days.", amount=f["amount_text"], days=f["days"])
+            return _("%(amount)s overdue, the oldest for %(days)s days.", amount=_money_text(f["amount"]),
+                     days=f["days"])
         if self.kind == "reports_missing":
             return _("%(n)s monthly revenue report(s) missing.", n=f["n"])
         if self.kind == "feeds_down":
@@ -393,7 +393,8 @@ def _money_text(amount: Decimal) -> str:
     return money(amount)
 
 
-def partner_risks(*, session: Session, scope: Scope, quarters: list[Published]) -> dict[int, PartnerRisk]:
+def partner_risks(*, session: Session, scope: Scope, quarters: list[Published],
+                  standings: dict[int, standing_service.Standing] | None = None) -> dict[int, PartnerRisk]:
     """Every partner in scope with its reasons to worry (an empty list: nothing to worry about).
 
     Seven grouped statements whatever the size of the network: the partners, their
@@ -409,8 +410,9 @@ def partner_risks(*, session: Session, scope: Scope, quarters: list[Published]) 
             .outerjoin(site_counts, site_counts.c.franchisee_id == Franchisee.id)
             .where(scope.partners(Franchisee.id))):
         risks[fid] = PartnerRisk(fid, code, name, sites=int(n or 0))
-    standings = standing_service.standings(session=session, franchisee_ids=list(scope.franchisee_ids)
-                                           if scope.franchisee_ids is not None else None)
+    if standings is None:  # ``standings``: the caller's, when it has read them already (the same two statements)
+        standings = standing_service.standings(session=session, franchisee_ids=list(scope.franchisee_ids)
+                                               if scope.franchisee_ids is not None else None)
     site_codes = dict(session.execute(select(Site.id, Site.code).where(
         Site.id.in_([f.site_id for s in standings.values() for f in s.flags if f.site_id]))).all()) \
         if any(s.flags for s in standings.values()) else {}
@@ -506,8 +508,7 @@ def partner_risks(*, session: Session, scope: Scope, quarters: list[Published]) 
         if risk.overdue > 0:
             risk.overdue_days = _days_between(scope.today, oldest)
             risk.reasons.append(Reason("overdue", 10 + risk.overdue_days / 3,
-                                       {"amount": risk.overdue, "amount_text": _money_text(risk.overdue),
-                                        "days": risk.overdue_days}))
+                                       {"amount": risk.overdue, "days": risk.overdue_days}))
 
     # standards acknowledgements past their due date
     for fid, count in session.execute(
@@ -651,6 +652,7 @@ class BrandHealth:
     falls: list[Mover]
     comparisons: dict[str, list[Comparison]]
     money: list[MonthMoney]
+    as_of: datetime | None = None   # when read from the precomputed snapshot (``dashboard.snapshot``): its time
 
     @property
     def latest(self) -> Published | None:
@@ -661,8 +663,18 @@ class BrandHealth:
         return self.cards[-1][1] if self.cards else {}
 
 
-def brand_health(*, session: Session, scope: Scope, indicators) -> BrandHealth:
-    """Everything the HQ landing page shows, for ``scope``."""
+def brand_health(*, session: Session, scope: Scope, indicators, precomputed: bool = False) -> BrandHealth:
+    """Everything the HQ landing page shows, for ``scope``.
+
+    ``precomputed``: the network's figures from the ``refresh-dashboard`` job's snapshot when it is
+    fresh (``dashboard.snapshot.fresh``), computed here otherwise.
+    """
+    if precomputed:
+        from . import snapshot
+
+        found = snapshot.fresh(session=session, scope=scope)
+        if found is not None:
+            return found
     quarters = published_quarters(session=session)
     latest = quarters[0] if quarters else None
     previous = quarters[1] if len(quarters) > 1 else None

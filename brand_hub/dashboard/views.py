@@ -48,7 +48,8 @@ def overview():
     session = db()
     scope = _scope()
     return render_template("dashboard/overview.html", overview=pages.census(session=session),
-                           board=pages.brand_health(session=session, scope=scope, indicators=_indicators()))
+                           board=pages.brand_health(session=session, scope=scope, indicators=_indicators(),
+                                                    precomputed=True))
 
 
 def _scope(franchisee_ids: tuple[int, ...] | None = None) -> pages.Scope:
@@ -87,14 +88,16 @@ def partner(code: str):
     users = session.exec(select(User).where(User.franchisee_id == franchisee.id).order_by(User.email)).all()
     scope = _scope((franchisee.id,))
     quarters = pages.published_quarters(session=session)
-    risk = pages.partner_risks(session=session, scope=scope, quarters=quarters)[franchisee.id]
+    found = standing.standing_of(session=session, franchisee_id=franchisee.id)
+    risk = pages.partner_risks(session=session, scope=scope, quarters=quarters,
+                               standings={franchisee.id: found})[franchisee.id]
     flags, flag_total = pages.open_flags(session=session, franchisee_id=franchisee.id)
     return render_template("dashboard/partner.html", franchisee=franchisee, agreements=agreements, sites=sites,
                            users=users, risk=risk, quarters=quarters[:2], flags=flags, flag_total=flag_total,
                            cards=pages.partner_site_cards(session=session, franchisee_id=franchisee.id,
                                                           quarters=quarters),
                            history=pages.notice_history(session=session, franchisee_id=franchisee.id),
-                           standing=standing.standing_of(session=session, franchisee_id=franchisee.id),
+                           standing=found,
                            partner_cards=_partner_cards({s.id: s.code for s in sites}))
 
 

@@ -121,11 +121,14 @@ def record(*, session: Session, agreement: Agreement, settings: Settings, rules:
 def _score_trend(session: Session, site_ids: list[int]) -> float | None:
     """Mean change of the sites' quarterly scores over the last four quarters (None without a year of scores)."""
     changes = []
+    found: dict[int, dict[str, float]] = {site_id: {} for site_id in site_ids}
+    if site_ids:   # one statement for all the sites, not one per site
+        for site_id, period, score in session.exec(select(SiteScore.site_id, SiteScore.period, SiteScore.score).where(
+                SiteScore.site_id.in_(site_ids), SiteScore.period.like("%Q%"), SiteScore.score.is_not(None))
+                .order_by(SiteScore.site_id, SiteScore.period, SiteScore.computed_at)):
+            found[site_id][period] = score   # newest computation of each quarter wins
     for site_id in site_ids:
-        scores = [(p, s) for p, s in session.exec(select(SiteScore.period, SiteScore.score).where(
-            SiteScore.site_id == site_id, SiteScore.period.like("%Q%"), SiteScore.score.is_not(None))
-            .order_by(SiteScore.period, SiteScore.computed_at)).all()]
-        by_quarter = dict(scores)   # newest computation of each quarter wins
+        by_quarter = found[site_id]
         quarters = sorted(by_quarter)
         if len(quarters) >= 2:
             first = quarters[max(0, len(quarters) - 5)]

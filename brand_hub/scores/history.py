@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 
 from scoring.strikes import CardHistory, CardRules, CriticalFlag, PublishedCard, Window, history
@@ -39,7 +40,8 @@ def histories(*, session: Session, site_ids: list[int], settings: Settings, toda
     zone = ZoneInfo(settings.timezone)
     published, dates = published_keys(session=session), publication_dates(session=session, tz=settings.timezone)
     cards: dict[int, dict[str, PublishedCard]] = defaultdict(dict)
-    for row in session.exec(select(SiteScore).where(SiteScore.site_id.in_(site_ids), SiteScore.period.like("%Q%"))
+    for row in session.exec(select(SiteScore).options(defer(SiteScore.indicators))   # cards only, not scorecards
+                            .where(SiteScore.site_id.in_(site_ids), SiteScore.period.like("%Q%"))
                             .order_by(SiteScore.computed_at, SiteScore.id)):
         card = card_in_force(row, published)
         if owns is not None and not owns(row.period):

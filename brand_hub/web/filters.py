@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from babel import Locale
+from babel.numbers import parse_pattern
 from flask import Flask, current_app
 from flask_babel import format_date, format_datetime, format_decimal, format_percent, get_locale
 
@@ -20,13 +23,21 @@ def money(value: Decimal | int | str | None, currency: str = "CNY") -> str:
     """
     if value is None:
         return "—"
-    from babel.numbers import format_decimal, get_currency_symbol
+    from babel.numbers import get_currency_symbol
 
     locale = str(get_locale() or "zh_CN")
     amount = Decimal(value)
     symbol = "¥" if currency == "CNY" else get_currency_symbol(currency, locale=locale)
-    digits = format_decimal(abs(amount), format="#,##0.00", locale=locale, decimal_quantization=True)
+    digits = _AMOUNT.apply(abs(amount), _locale(locale), decimal_quantization=True)  # the pattern parsed once
     return f"{'-' if amount < 0 else ''}{symbol}{digits}"
+
+
+_AMOUNT = parse_pattern("#,##0.00")
+
+
+@lru_cache(maxsize=8)
+def _locale(name: str) -> Locale:
+    return Locale.parse(name)
 
 
 READER_TIME = "yyyy-MM-dd HH:mm"  # 2026-12-02 09:15, the same in both languages (issue 10)

@@ -29,3 +29,6 @@ def test_each_job_runs_once_against_the_database_and_leaves_its_mark(settings, s
     session.expire_all()
     assert session.exec(select(EvaluationRun)).all(), "the flags job recorded its run"
     assert session.exec(select(SiteScore)).all(), "the scoring job stored the running month's score"
+    from brand_hub.models.dashboard import DashboardSnapshot
+
+    assert session.exec(select(DashboardSnapshot)).all(), "the dashboard job kept the network's figures"
