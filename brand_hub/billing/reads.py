@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from ..models import Agreement, Franchisee, Site
-from ..models.billing import CreditNote, Invoice, InvoiceLine, Payment, RevenueReport
+from ..models.billing import BillingRun, CreditNote, Invoice, InvoiceLine, Payment, RevenueReport
 from ..models.trust import CorrectionReview, InvoiceDispute, ReviewStatus, RevenueAssessment
 from . import corrections, invoices, plausibility
 
@@ -104,3 +104,33 @@ def partner_names(*, session: Session) -> dict[str, str]:
 
 def invoice_line(*, session: Session, line_id: int) -> InvoiceLine | None:
     return session.get(InvoiceLine, line_id)
+
+
+def invoice_filter_choices(*, session: Session) -> dict[str, list]:
+    """What the invoices page offers: the last ten billing runs, the periods billed (three years), partners."""
+    return {"runs": list(session.exec(select(BillingRun).order_by(BillingRun.id.desc()).limit(10))),
+            "periods": list(session.exec(select(Invoice.period).distinct().order_by(Invoice.period.desc()).limit(36))),
+            "partners": partner_choices(session=session)}
+
+
+def partner_choices(*, session: Session, limit: int = 500) -> list:
+    """Partners (code, name) for a filter's list; past ``limit`` the filter takes a typed code."""
+    return list(session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code).limit(limit)))
+
+
+def site_money(*, session: Session, site: Site, lines: int = 200) -> tuple[list, list]:
+    """A site's revenue reports (every version, newest first) and its latest invoice lines with their invoices."""
+    reports = list(session.exec(select(RevenueReport).where(RevenueReport.site_id == site.id)
+                                .order_by(RevenueReport.period.desc(), RevenueReport.version.desc())))
+    found = list(session.exec(select(InvoiceLine, Invoice).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+                              .where(InvoiceLine.site_id == site.id)
+                              .order_by(Invoice.period.desc(), InvoiceLine.position).limit(lines)))
+    return reports, found
+
+
+def correction_reviews(*, session: Session, report_ids: list[int]) -> dict[int, CorrectionReview]:
+    """The HQ review of each of these revenue reports that has one, by report id."""
+    if not report_ids:
+        return {}
+    return {r.report_id: r for r in session.exec(select(CorrectionReview).where(
+        CorrectionReview.report_id.in_(report_ids)))}

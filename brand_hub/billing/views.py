@@ -10,20 +10,17 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlmodel import select
 
 from standards.loader import InvalidFiles
 
 from .. import audit
-from ..models import Franchisee
-from ..models.billing import BillingRun, Invoice, InvoiceLine, InvoiceStatus, Payment, RevenueReport
+from ..models.billing import Invoice
 from ..dashboard import pages as dashboard_pages
 from ..web import converters, db, settings
 from ..web.access import HQ_ALL, HQ_FINANCE, roles_required
 from ..web.lookups import row_or_404, site_or_404
-from . import BillingError, invoices, pages, parse_period, pdf, plans, reads, runs, shift_period
+from . import BillingError, invoices, pages, parse_period, plans, reads, runs, shift_period
 from .downloads import pdf_response
-from .revenue import parse_amount
 
 bp = Blueprint("billing", __name__, url_prefix="/hq/billing", template_folder="templates")
 
@@ -80,10 +77,8 @@ def index():
             ["number", "period", "partner", "partner_name", "agreement", "status", "overdue", "total", "paid",
              "credited", "balance", "due_date"], _invoice_csv_rows(rows, today)))
     listing = pages.invoice_list(session=session, flt=flt, today=today, page=_page_arg(), per_page=PER_PAGE)
-    runs = session.exec(select(BillingRun).order_by(BillingRun.id.desc()).limit(10)).all()
-    periods = session.exec(select(Invoice.period).distinct().order_by(Invoice.period.desc()).limit(36)).all()
-    partners = session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)
-                            .limit(500)).all()
+    choices = reads.invoice_filter_choices(session=session)
+    runs, periods, partners = choices["runs"], choices["periods"], choices["partners"]
     return render_template("billing/index.html", rows=listing.items, page=listing, runs=runs, query=flt,
                            periods=periods, partners=partners, statuses=pages.invoice_statuses(), today=today,
                            money=dashboard_pages.monthly_money(session=session, today=today))
@@ -152,8 +147,7 @@ def revenue_reports():
             ["period", "partner", "partner_name", "sites_expected", "reported", "corrected", "estimated", "late",
              "missing", "gross_revenue"], rows))
     listing, totals = pages.revenue_reports(**common, page=_page_arg(), per_page=PER_PAGE)
-    partners = session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)
-                            .limit(500)).all()
+    partners = reads.partner_choices(session=session)
     return render_template("billing/revenue_reports.html", page=listing, totals=totals, query=flt,
                            partners=partners, states=pages.REPORT_STATES,
                            periods=pages.recent_months(_today(), 12)[::-1])
@@ -222,11 +216,7 @@ def payment(invoice_id: int):
 def site_billing(code: str):
     session = db()
     site = site_or_404(code)
-    reports = session.exec(select(RevenueReport).where(RevenueReport.site_id == site.id)
-                           .order_by(RevenueReport.period.desc(), RevenueReport.version.desc())).all()
-    lines = session.exec(select(InvoiceLine, Invoice).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-                         .where(InvoiceLine.site_id == site.id)
-                         .order_by(Invoice.period.desc(), InvoiceLine.position).limit(200)).all()
+    reports, lines = reads.site_money(session=session, site=site)
     return render_template("billing/site.html", site=site, reports=reports, lines=lines)
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from .. import standing
-from ..models import Agreement, Franchisee, Site, User
+from ..models import Agreement, AuditEvent, Franchisee, Site, User
 from ..paging import Page, paginate
 
 
@@ -57,3 +57,69 @@ def users(*, session: Session, page: int = 1, per_page: int | None = None) -> Pa
     stmt = (select(User, Franchisee).outerjoin(Franchisee, Franchisee.id == User.franchisee_id)
             .order_by(User.franchisee_id.is_not(None), Franchisee.code, User.email, User.id))
     return paginate(session, stmt, page=page, per_page=per_page)
+
+
+@dataclass(frozen=True)
+class PartnerRegistry:
+    """The registry part of a partner's page: its agreements, sites and people."""
+
+    agreements: list
+    sites: list
+    users: list
+
+
+def partner_registry(*, session: Session, franchisee_id: int) -> PartnerRegistry:
+    return PartnerRegistry(
+        agreements=list(session.exec(select(Agreement).where(Agreement.franchisee_id == franchisee_id)
+                                     .order_by(Agreement.start_date))),
+        sites=list(session.exec(select(Site).where(Site.franchisee_id == franchisee_id).order_by(Site.code))),
+        users=list(session.exec(select(User).where(User.franchisee_id == franchisee_id).order_by(User.email))))
+
+
+def site_history(*, session: Session, site: Site, limit: int = 10) -> list:
+    """The latest audit entries of a site (recorded by code; by id in older entries)."""
+    return list(session.exec(select(AuditEvent).where(AuditEvent.entity_type == "site",
+                                                      AuditEvent.entity_id.in_([site.code, str(site.id)]))
+                             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)))
+
+
+def site_form_choices(*, session: Session) -> tuple[list, list]:
+    """The partners (code, name) and agreements (number, partner code) a site form offers."""
+    partners = list(session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)))
+    agreements = list(session.exec(select(Agreement.number, Franchisee.code).join(
+        Franchisee, Franchisee.id == Agreement.franchisee_id).order_by(Agreement.number)))
+    return partners, agreements
+
+
+AUDIT_FILTERS = ("actor", "action", "entity_type", "entity_id")
+
+
+def audit_events(*, session: Session, filters: dict[str, str], page: int = 1) -> tuple[Page, list[str]]:
+    """One page of the audit log, newest first, filtered (actor contains, action starts with, entity exact),
+    and the kinds of record it names (for the filter)."""
+    stmt = select(AuditEvent)
+    if filters.get("actor"):
+        stmt = stmt.where(func.lower(AuditEvent.actor).like(f"%{filters['actor'].lower()}%"))
+    if filters.get("action"):
+        stmt = stmt.where(AuditEvent.action.like(f"{filters['action']}%"))
+    if filters.get("entity_type"):
+        stmt = stmt.where(AuditEvent.entity_type == filters["entity_type"])
+    if filters.get("entity_id"):
+        stmt = stmt.where(AuditEvent.entity_id == filters["entity_id"])
+    found = paginate(session, stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()), page=page)
+    kinds = list(session.exec(select(AuditEvent.entity_type).distinct().order_by(AuditEvent.entity_type)))
+    return found, kinds
+
+
+def agreement_site_counts(*, session: Session, franchisee_id: int, agreement_ids: list[int]) -> dict[int, int]:
+    """Sites per agreement of one partner, for the agreements of a page."""
+    if not agreement_ids:
+        return {}
+    return dict(session.exec(select(Site.agreement_id, func.count())
+                             .where(Site.franchisee_id == franchisee_id, Site.agreement_id.in_(agreement_ids))
+                             .group_by(Site.agreement_id)).all())
+
+
+def team_select(*, franchisee_id: int):
+    """A partner's people, admins first (the portal's team page pages it)."""
+    return select(User).where(User.franchisee_id == franchisee_id).order_by(User.role, User.email, User.id)

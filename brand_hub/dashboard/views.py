@@ -12,12 +12,9 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func
-from sqlmodel import select
 
 from .. import accounts, audit, registry, standing
-from ..models import Agreement, AgreementStatus, AuditEvent, Franchisee, FranchiseeStatus, Role, Site, SiteStatus, User
-from ..paging import paginate
+from ..models import Agreement, AgreementStatus, Franchisee, FranchiseeStatus, Role, Site, SiteStatus, User
 from ..web.lookups import or_404
 from ..web import db, settings
 from ..web.access import HQ_ADMINS, HQ_ALL, HQ_EDITORS, roles_required
@@ -82,10 +79,8 @@ def partner(code: str):
     """One partner: why it stands where it stands, its sites' cards, money owed, open flags, then the registry."""
     session = db()
     franchisee = _or_404(registry.get_franchisee, code=code)
-    agreements = session.exec(select(Agreement).where(Agreement.franchisee_id == franchisee.id)
-                              .order_by(Agreement.start_date)).all()
-    sites = session.exec(select(Site).where(Site.franchisee_id == franchisee.id).order_by(Site.code)).all()
-    users = session.exec(select(User).where(User.franchisee_id == franchisee.id).order_by(User.email)).all()
+    held = reads.partner_registry(session=session, franchisee_id=franchisee.id)
+    agreements, sites, users = held.agreements, held.sites, held.users
     scope = _scope((franchisee.id,))
     quarters = pages.published_quarters(session=session)
     found = standing.standing_of(session=session, franchisee_id=franchisee.id)
@@ -209,9 +204,7 @@ def site(code: str):
     session = db()
     franchisee = session.get(Franchisee, site.franchisee_id)
     agreement = session.get(Agreement, site.agreement_id) if site.agreement_id else None
-    history = session.exec(select(AuditEvent).where(AuditEvent.entity_type == "site",
-                                                    AuditEvent.entity_id.in_([site.code, str(site.id)]))
-                           .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(10)).all()
+    history = reads.site_history(session=session, site=site)
     return render_template("dashboard/site.html", site=site, franchisee=franchisee, agreement=agreement,
                            history=history, hours=registry.format_opening_hours(site.opening_hours))
 
@@ -236,9 +229,7 @@ def _site_form(existing: Site | None):
         values = {"status": "onboarding", "tier": "standard", "region": "east", "timezone": "Asia/Shanghai",
                   "franchisee": request.args.get("franchisee", ""),
                   "opening_hours": "mon-fri 09:00-21:00; sat-sun 10:00-18:00"}
-    partners = session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)).all()
-    agreements = session.exec(select(Agreement.number, Franchisee.code).join(
-        Franchisee, Franchisee.id == Agreement.franchisee_id).order_by(Agreement.number)).all()
+    partners, agreements = reads.site_form_choices(session=session)
     return render_template("dashboard/site_form.html", values=values, errors=errors, existing=existing,
                            partners=partners, agreements=agreements, statuses=[s.value for s in SiteStatus],
                            tiers=registry.TIERS, regions=registry.REGIONS), 422 if errors else 200
@@ -307,17 +298,6 @@ def user_active(user_id: int):
 @bp.route("/audit", endpoint="audit")
 @roles_required(HQ_EDITORS)
 def audit_log():
-    session = db()
-    filters = {k: request.args.get(k, "").strip() for k in ("actor", "action", "entity_type", "entity_id")}
-    stmt = select(AuditEvent)
-    if filters["actor"]:
-        stmt = stmt.where(func.lower(AuditEvent.actor).like(f"%{filters['actor'].lower()}%"))
-    if filters["action"]:
-        stmt = stmt.where(AuditEvent.action.like(f"{filters['action']}%"))
-    if filters["entity_type"]:
-        stmt = stmt.where(AuditEvent.entity_type == filters["entity_type"])
-    if filters["entity_id"]:
-        stmt = stmt.where(AuditEvent.entity_id == filters["entity_id"])
-    page = paginate(session, stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()), page=_page_arg())
-    entity_types = [t for t in session.exec(select(AuditEvent.entity_type).distinct().order_by(AuditEvent.entity_type))]
+    filters = {k: request.args.get(k, "").strip() for k in reads.AUDIT_FILTERS}
+    page, entity_types = reads.audit_events(session=db(), filters=filters, page=_page_arg())
     return render_template("dashboard/audit.html", page=page, filters=filters, entity_types=entity_types)

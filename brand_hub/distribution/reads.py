@@ -185,3 +185,10 @@ def _versions_held(versions: list, holding) -> list:
                for t in holding.tenures):
             kept.append(version)
     return kept
+
+
+def standards_by_id(*, session: Session, ids: list[int]) -> dict[int, Standard]:
+    """The standard versions these acknowledgements name, by id (one query for a page's rows)."""
+    if not ids:
+        return {}
+    return {s.id: s for s in session.exec(select(Standard).where(Standard.id.in_(set(ids))))}

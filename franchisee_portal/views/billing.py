@@ -12,7 +12,6 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from sqlmodel import select
 
 from brand_hub import tenure
 from brand_hub.billing import BillingError, corrections, parse_period, shift_period
@@ -21,7 +20,6 @@ from brand_hub.billing import reads
 from brand_hub.billing.downloads import pdf_response
 from brand_hub.models import Site
 from brand_hub.models.billing import Invoice, InvoiceStatus, ReportSource, ReportStatus, RevenueReport
-from brand_hub.models.trust import CorrectionReview
 from brand_hub.paging import page_number, paginate
 from brand_hub.web import converters, db
 from brand_hub.web.access import PORTAL_ADMINS, PORTAL_ALL, roles_required
@@ -86,8 +84,7 @@ def _revenue_lists(session, sites) -> dict:
                                                                   RevenueReport.version.desc()),
                     page=page_number(request.args))
     reports = page.items
-    reviews = {r.report_id: r for r in session.exec(select(CorrectionReview).where(
-        CorrectionReview.report_id.in_([r.id for r in reports]))).all()} if reports else {}
+    reviews = reads.correction_reviews(session=session, report_ids=[r.id for r in reports])
     return dict(reports=reports, page=page, reviews=reviews, site_codes={s.id: s for s in sites},
                 breakdown_keys=BREAKDOWN_KEYS)
 

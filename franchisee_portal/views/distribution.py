@@ -10,13 +10,12 @@ from datetime import datetime, timezone
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlmodel import select
 
 from brand_hub import distribution
 from brand_hub.distribution import DistributionError
 from brand_hub.distribution import reads
 from brand_hub.models import Site
-from brand_hub.models.standards import Standard, StandardAcknowledgement
+from brand_hub.models.standards import StandardAcknowledgement
 from brand_hub.paging import page_number, paginate
 from brand_hub.scope import Scope
 from brand_hub.web import db, settings
@@ -45,8 +44,7 @@ def standards():
                     .order_by(StandardAcknowledgement.acknowledged_at.desc(), StandardAcknowledgement.id.desc()),
                     page=page_number(request.args))
     done = page.items
-    standards_by_id = {s.id: s for s in session.exec(select(Standard).where(
-        Standard.id.in_([a.standard_id for a in done])))}
+    standards_by_id = reads.standards_by_id(session=session, ids=[a.standard_id for a in done])
     held = {s.id: s for s in session.exec(held_sites_select().where(  # issue 17: names of sites held before
         Site.id.in_({a.site_id for a in done})))}
     return render_template("portal/standards.html", pending=pending, done=done, page=page,

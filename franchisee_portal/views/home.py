@@ -11,11 +11,10 @@ from datetime import datetime, timezone
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func
-from sqlmodel import select
 
 from brand_hub import accounts, audit, partner_staff, registry
-from brand_hub.models import Agreement, Franchisee, Site, SiteStatus, User
+from brand_hub.dashboard import reads as dashboard_reads
+from brand_hub.models import Agreement, Franchisee, Site, SiteStatus
 from brand_hub.paging import page_number, paginate
 from brand_hub.web import db, settings
 from brand_hub.web.access import PORTAL_ADMINS, PORTAL_ALL, roles_required
@@ -108,10 +107,8 @@ def agreements():
     session = db()
     page = paginate(session, owned_select(Agreement).order_by(Agreement.start_date, Agreement.number),
                     page=page_number(request.args))
-    counts = dict(session.exec(select(Site.agreement_id, func.count())
-                               .where(Site.franchisee_id == current_franchisee_id(),
-                                      Site.agreement_id.in_([a.id for a in page.items]))
-                               .group_by(Site.agreement_id)).all()) if page.items else {}
+    counts = dashboard_reads.agreement_site_counts(session=session, franchisee_id=current_franchisee_id(),
+                                                   agreement_ids=[a.id for a in page.items])
     return render_template("portal/agreements.html", agreements=page.items, page=page, counts=counts)
 
 
@@ -156,8 +153,7 @@ def team():
             flash(_("Colleague %(email)s added.", email=user.email), "success")
             return redirect(url_for("portal.team"))
     sites = session.exec(owned_select(Site).where(Site.status != SiteStatus.terminated).order_by(Site.code)).all()
-    page = paginate(session, select(User).where(User.franchisee_id == franchisee.id)
-                    .order_by(User.role, User.email, User.id), page=page_number(request.args))
+    page = paginate(session, dashboard_reads.team_select(franchisee_id=franchisee.id), page=page_number(request.args))
     return render_template("portal/team.html", franchisee=franchisee, sites=sites, values=values, error=error,
                            users=page.items, page=page,
                            assigned=partner_staff.assignments(session=session, franchisee_id=franchisee.id),
