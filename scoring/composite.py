@@ -12,6 +12,8 @@ below that the site is "insufficient data".
 """
 from __future__ import annotations
 
+import bisect
+
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
@@ -162,6 +164,14 @@ def percentile(value: float, population: list[float]) -> float:
     below = sum(1 for v in population if v < value)
     equal = sum(1 for v in population if v == value)
     return 100.0 * (below + 0.5 * equal) / len(population)
+
+
+def percentile_in_sorted(value: float, ordered: list[float]) -> float:
+    """``percentile`` over a population already sorted ascending, by bisection (same result, log n)."""
+    if not ordered:
+        return 0.0
+    below, up_to = bisect.bisect_left(ordered, value), bisect.bisect_right(ordered, value)
+    return 100.0 * (below + 0.5 * (up_to - below)) / len(ordered)
 
 
 def two_reds_in_a_row(cards: list[str | None]) -> bool:

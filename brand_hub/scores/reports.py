@@ -119,14 +119,21 @@ def trend(history: list[SiteScore], indicator_ids: list[str]) -> dict:
                            for i in indicator_ids}}
 
 
-def network_percentiles(*, session: Session, row: SiteScore) -> dict[str, float]:
-    """Where the site stands per indicator: its percentile among every site's normalised value (anonymous)."""
+def network_populations(*, session: Session, period: str, model_id: str, model_version: int) -> dict[str, list[float]]:
+    """Every site's normalised value per indicator in ``period``, scored by that model (anonymous)."""
     population: dict[str, list[float]] = {}
-    for other in period_scores(session=session, period=row.period).values():
-        if (other.model_id, other.model_version) != (row.model_id, row.model_version):
+    for other in period_scores(session=session, period=period).values():
+        if (other.model_id, other.model_version) != (model_id, model_version):
             continue
         for ind_id, ind in other.indicators.items():
             if ind.get("normalised") is not None:
                 population.setdefault(ind_id, []).append(ind["normalised"])
+    return population
+
+
+def network_percentiles(*, session: Session, row: SiteScore) -> dict[str, float]:
+    """Where the site stands per indicator: its percentile among every site's normalised value (anonymous)."""
+    population = network_populations(session=session, period=row.period, model_id=row.model_id,
+                                     model_version=row.model_version)
     return {ind_id: composite.percentile(ind["normalised"], population.get(ind_id, []))
             for ind_id, ind in row.indicators.items() if ind.get("normalised") is not None}
