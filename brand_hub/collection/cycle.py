@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,13 +23,13 @@ from sqlmodel import Session, select
 
 from .. import distribution
 from ..db import session_scope
-from ..models import Site
+from ..models import Site, SiteStatus
 from ..models.collection import CollectionTarget
 from ..settings import Settings
 from . import AgentError, CollectionError, site_token, target_site_ids
 from .client import AgentClient
 from .pages import STREAMS, check_page
-from .store import LeaseLost, advance, claim, ensure_targets, insert_rows, quarantine, release
+from .store import LeaseLost, advance, claim_next, ensure_targets, insert_rows, quarantine, release, undone
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +37,11 @@ log = logging.getLogger(__name__)
 @dataclass
 class SiteOutcome:
     site_code: str
-    status: str              # ok | failed | busy (another collector holds it)
+    status: str              # ok | failed | busy (another collector pulled it in this cycle)
     records: int = 0
     quarantined: int = 0
     error: str = ""
+    site_id: int | None = None
 
 
 @dataclass
@@ -58,7 +60,7 @@ class CycleReport:
     def summary(self) -> str:
         ok = sum(o.status == "ok" for o in self.outcomes)
         busy = sum(o.status == "busy" for o in self.outcomes)
-        return (f"{len(self.outcomes)} site(s): {ok} pulled, {len(self.failed)} failed, {busy} held by another "
+        return (f"{len(self.outcomes)} site(s): {ok} pulled, {len(self.failed)} failed, {busy} pulled by another "
                 f"collector; {self.records} record(s), {sum(o.quarantined for o in self.outcomes)} quarantined "
                 f"in {self.seconds:.1f} s")
 
@@ -69,29 +71,103 @@ def collector_id() -> str:
 
 
 def run_cycle(*, engine: Engine, settings: Settings, site_codes: list[str] | None = None,
-              clock: Callable[[], datetime] | None = None) -> CycleReport:
-    """Pull every target (or the named sites) with a pool of ``collect_workers`` threads."""
+              clock: Callable[[], datetime] | None = None, cycle_start: datetime | None = None) -> CycleReport:
+    """Pull every target (or the named sites) once, with ``collect_workers`` threads, beside any other collectors.
+
+    A site is due in this cycle until it was pulled (or failed) at or after ``cycle_start``
+    (default: now, so the cycle pulls everything once). Each thread claims the next due site
+    with one statement, pulls it and releases it, until no site is left; collectors on other
+    processes or hosts given the same ``cycle_start`` (``collect run`` aligns it to the interval)
+    take different sites, so each site is pulled once by one of them. When the only sites left are
+    leased by another collector, the threads wait for them: pulled, or taken over once the lease
+    runs out (a collector that died). ``busy`` outcomes are the sites another collector pulled.
+    """
     clock = clock or (lambda: datetime.now(timezone.utc))
     started = datetime.now(timezone.utc)
+    cycle_start = cycle_start or clock()
     with session_scope(engine) as session:
         site_ids = target_site_ids(session=session, site_codes=site_codes)
         ensure_targets(session=session, site_ids=site_ids)
         session.commit()
+    sites = _scope(site_codes)
     owner = collector_id()
     workers = max(1, min(settings.collect_workers, len(site_ids) or 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
-        outcomes = list(pool.map(lambda site_id: _pull_safely(engine=engine, settings=settings, site_id=site_id,
-                                                               owner=owner, clock=clock), site_ids))
+    outcomes: list[SiteOutcome] = []
+    if site_ids:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
+            for pulled in pool.map(lambda _: _work(engine=engine, settings=settings, sites=sites, owner=owner,
+                                                   clock=clock, cycle_start=cycle_start), range(workers)):
+                outcomes.extend(pulled)
+    outcomes.extend(_pulled_by_others(engine, site_ids, {o.site_id for o in outcomes}))
     report = CycleReport(outcomes=outcomes, seconds=(datetime.now(timezone.utc) - started).total_seconds())
     log.info("collection cycle: %s", report.summary())
     return report
 
 
-def _pull_safely(*, engine: Engine, settings: Settings, site_id: int, owner: str,
+def _scope(site_codes: list[str] | None):
+    """The sites a cycle pulls, as a subquery the claim runs against (the same rule as ``target_site_ids``)."""
+    stmt = select(Site.id).where(Site.status == SiteStatus.active, Site.agent_url != "")
+    return stmt.where(Site.code.in_(site_codes)) if site_codes else stmt
+
+
+def _work(*, engine: Engine, settings: Settings, sites, owner: str, clock: Callable[[], datetime],
+          cycle_start: datetime) -> list[SiteOutcome]:
+    """One thread of a cycle: claim a due site, pull it, again, until every site of the cycle is done.
+
+    With nothing to claim but sites still pending (pulled right now by another collector), it waits
+    and looks again, so a dead collector's sites are taken over when their lease runs out. It gives
+    up waiting when nothing got done for longer than a lease (a collector stuck, not dead).
+    """
+    lease = timedelta(seconds=settings.collect_lease_seconds)
+    outcomes: list[SiteOutcome] = []
+    pause, progress_at = _POLL_FIRST, clock()
+    while True:
+        try:
+            with session_scope(engine) as session:
+                target = claim_next(session=session, sites=sites, owner=owner, now=clock(), lease=lease,
+                                    cycle_start=cycle_start)
+                site_id = target.site_id if target else None
+                cursors = {s: getattr(target, f"cursor_{s}") for s in STREAMS} if target else {}
+                session.commit()
+                if site_id is None:
+                    pending, first_expiry = undone(session=session, sites=sites, owner=owner,
+                                                   cycle_start=cycle_start)
+        except Exception:  # the database is gone: this thread stops, the others find the same
+            log.exception("collection: could not claim a site")
+            return outcomes
+        if site_id is not None:
+            outcomes.append(_pull_safely(engine=engine, settings=settings, site_id=site_id, cursors=cursors,
+                                         owner=owner, clock=clock))
+            pause, progress_at = _POLL_FIRST, clock()
+            continue
+        now = clock()
+        if not pending or now - progress_at > lease + timedelta(seconds=_POLL_LAST):
+            return outcomes
+        wait = pause
+        if first_expiry is not None:   # wake up when the first lease runs out, if that is sooner
+            wait = min(wait, max((first_expiry - now).total_seconds(), 0) + 0.01)
+        time.sleep(wait)
+        pause = min(pause * 2, _POLL_LAST)
+
+
+_POLL_FIRST, _POLL_LAST = 0.05, 0.25   # seconds between looks while other collectors finish
+
+
+def _pulled_by_others(engine: Engine, site_ids: list[int], ours: set[int]) -> list[SiteOutcome]:
+    others = [i for i in site_ids if i not in ours]
+    if not others:
+        return []
+    with session_scope(engine) as session:
+        codes = dict(session.exec(select(Site.id, Site.code).where(Site.id.in_(others))).all())
+    return [SiteOutcome(codes[i], "busy", site_id=i) for i in others if i in codes]
+
+
+def _pull_safely(*, engine: Engine, settings: Settings, site_id: int, cursors: dict[str, str], owner: str,
                  clock: Callable[[], datetime]) -> SiteOutcome:
     """``pull_site``, but an unexpected error (a database hiccup, a bug) fails only this site."""
     try:
-        return pull_site(engine=engine, settings=settings, site_id=site_id, owner=owner, clock=clock)
+        return pull_site(engine=engine, settings=settings, site_id=site_id, cursors=cursors, owner=owner,
+                         clock=clock)
     except Exception as exc:  # one site must never stop the cycle for the others
         log.exception("site id %s: unexpected error while collecting", site_id)
         error = f"unexpected error: {type(exc).__name__}: {str(exc)[:300]}"
@@ -99,21 +175,15 @@ def _pull_safely(*, engine: Engine, settings: Settings, site_id: int, owner: str
             return _fail(engine, site_id, owner, str(site_id), error, clock())
         except Exception:
             log.exception("site id %s: could not record the failure", site_id)
-            return SiteOutcome(str(site_id), "failed", error=error)
+            return SiteOutcome(str(site_id), "failed", error=error, site_id=site_id)
 
 
-def pull_site(*, engine: Engine, settings: Settings, site_id: int, owner: str,
+def pull_site(*, engine: Engine, settings: Settings, site_id: int, cursors: dict[str, str], owner: str,
               clock: Callable[[], datetime]) -> SiteOutcome:
-    """Everything one site needs in one cycle; a failure is recorded on its target, not raised."""
-    lease = timedelta(seconds=settings.collect_lease_seconds)
+    """Everything one claimed site needs in one cycle; a failure is recorded on its target, not raised."""
     with session_scope(engine) as session:
         site = session.get(Site, site_id)
         code, url = site.code, site.agent_url
-        target = claim(session=session, site_id=site_id, owner=owner, now=clock(), lease=lease)
-        session.commit()
-        if target is None:
-            return SiteOutcome(code, "busy")
-        cursors = {s: getattr(target, f"cursor_{s}") for s in STREAMS}
         try:
             token = site_token(site, settings.secret_key)
         except CollectionError as exc:
@@ -122,7 +192,7 @@ def pull_site(*, engine: Engine, settings: Settings, site_id: int, owner: str,
         return _fail(engine, site_id, owner, code, token_error, clock())
     client = AgentClient(url, token, timeout=settings.collect_timeout_seconds, retries=settings.collect_retries,
                          backoff=settings.collect_backoff_seconds, verify=settings.agent_tls_verify)
-    outcome = SiteOutcome(code, "ok")
+    outcome = SiteOutcome(code, "ok", site_id=site_id)
     newest: datetime | None = None
     try:
         health = client.health()
@@ -198,7 +268,7 @@ def _fail(engine: Engine, site_id: int, owner: str, code: str, error: str, now: 
         release(session=session, site_id=site_id, owner=owner, last_error=error[:500], last_error_at=now,
                 consecutive_failures=failures + 1, records_last_pull=0)
         session.commit()
-    return SiteOutcome(code, "failed", error=error)
+    return SiteOutcome(code, "failed", error=error, site_id=site_id)
 
 
 def _record_health(engine: Engine, site_id: int, owner: str, health: dict, now: datetime) -> bool:

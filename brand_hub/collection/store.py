@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, or_, text, update
+from sqlalchemy import Integer, and_, bindparam, func, or_, select as sa_select, text, update
+from sqlalchemy.sql import Select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -139,6 +140,44 @@ def claim(*, session: Session, site_id: int, owner: str, now: datetime, lease: t
         return None
     session.refresh(target)
     return target
+
+
+def done_since(cycle_start: datetime):
+    """The target was pulled (or its pull failed) at or after ``cycle_start``: done for this cycle."""
+    return or_(CollectionTarget.last_success_at >= cycle_start, CollectionTarget.last_error_at >= cycle_start)
+
+
+def claim_next(*, session: Session, sites: Select, owner: str, now: datetime, lease: timedelta,
+               cycle_start: datetime) -> CollectionTarget | None:
+    """Take the lease of one site of ``sites`` that is due in this cycle, in one statement; None when none is free.
+
+    Due: not pulled (nor failed) since ``cycle_start``, and no live lease on it (a dead collector's
+    lease that ran out is taken over). The least recently attempted goes first. On PostgreSQL the
+    candidate row is locked with SKIP LOCKED, so collectors claiming at the same moment each get a
+    different site and none waits; on SQLite the statement holds the database's one write lock.
+    """
+    free = or_(CollectionTarget.lease_until.is_(None), CollectionTarget.lease_until < now)
+    due = and_(free, ~func.coalesce(done_since(cycle_start), False), CollectionTarget.site_id.in_(sites))
+    candidate = (sa_select(CollectionTarget.id).where(due)
+                 .order_by(CollectionTarget.last_attempt_at.is_not(None), CollectionTarget.last_attempt_at,
+                           CollectionTarget.id)
+                 .limit(1).with_for_update(skip_locked=True).scalar_subquery())
+    claimed = session.execute(update(CollectionTarget).where(CollectionTarget.id == candidate, free)
+                              .values(lease_owner=owner, lease_until=now + lease, last_attempt_at=now)
+                              .returning(CollectionTarget.id)).scalar()
+    if claimed is None:
+        return None
+    return session.get(CollectionTarget, claimed, populate_existing=True)
+
+
+def undone(*, session: Session, sites: Select, owner: str, cycle_start: datetime) -> tuple[int, datetime | None]:
+    """How many of ``sites`` are not done in this cycle, leaving out those ``owner`` pulls right now; and when the
+    first lease on one of them runs out."""
+    pending = and_(CollectionTarget.site_id.in_(sites), ~func.coalesce(done_since(cycle_start), False),
+                   or_(CollectionTarget.lease_owner.is_(None), CollectionTarget.lease_owner != owner))
+    count, first_expiry = session.execute(
+        sa_select(func.count(), func.min(CollectionTarget.lease_until)).where(pending)).one()
+    return count, first_expiry
 
 
 def advance(*, session: Session, site_id: int, owner: str, stream: str, cursor: str, now: datetime,
