@@ -27,7 +27,8 @@ class Job:
 
 JOBS: tuple[Job, ...] = (
     Job("collect-agents", "brand_hub.collection.jobs:collect_all",
-        lambda s: {"trigger": "interval", "seconds": s.collect_interval_seconds, "jitter": s.collect_jitter_seconds},
+        lambda s: {"trigger": "interval", "seconds": s.collect_interval_seconds, "jitter": s.collect_jitter_seconds,
+                   "start_date": "1970-01-01T00:00:00+00:00"},   # the same moments on every collector
         "pull every site agent"),
     Job("score-running-month", "brand_hub.scores.jobs:score_running_month",
         lambda s: {"trigger": "cron", "minute": 20},

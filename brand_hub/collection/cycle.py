@@ -19,17 +19,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from .. import distribution
 from ..db import session_scope
 from ..models import Site, SiteStatus
-from ..models.collection import CollectionTarget
 from ..settings import Settings
 from . import AgentError, CollectionError, site_token, target_site_ids
 from .client import AgentClient
 from .pages import STREAMS, check_page
-from .store import LeaseLost, advance, claim_next, ensure_targets, insert_rows, quarantine, release, undone
+from .store import (Claimed, LeaseLost, advance, claim_next, ensure_targets, insert_rows, keep_health, quarantine,
+                    release, undone)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,13 @@ class CycleReport:
 def collector_id() -> str:
     """Who holds a lease: host, process and a random part (unique per cycle)."""
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def cycle_window(now: datetime, interval_seconds: int) -> datetime:
+    """The start of the interval ``now`` falls in, counted from the Unix epoch: the same on every collector."""
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    elapsed = int((now - epoch).total_seconds())
+    return epoch + timedelta(seconds=elapsed - elapsed % interval_seconds)
 
 
 def run_cycle(*, engine: Engine, settings: Settings, site_codes: list[str] | None = None,
@@ -124,20 +131,18 @@ def _work(*, engine: Engine, settings: Settings, sites, owner: str, clock: Calla
     while True:
         try:
             with session_scope(engine) as session:
-                target = claim_next(session=session, sites=sites, owner=owner, now=clock(), lease=lease,
-                                    cycle_start=cycle_start)
-                site_id = target.site_id if target else None
-                cursors = {s: getattr(target, f"cursor_{s}") for s in STREAMS} if target else {}
+                claimed = claim_next(session=session, sites=sites, owner=owner, now=clock(), lease=lease,
+                                     cycle_start=cycle_start)
                 session.commit()
-                if site_id is None:
+                if claimed is None:
                     pending, first_expiry = undone(session=session, sites=sites, owner=owner,
                                                    cycle_start=cycle_start)
         except Exception:  # the database is gone: this thread stops, the others find the same
             log.exception("collection: could not claim a site")
             return outcomes
-        if site_id is not None:
-            outcomes.append(_pull_safely(engine=engine, settings=settings, site_id=site_id, cursors=cursors,
-                                         owner=owner, clock=clock))
+        if claimed is not None:
+            outcomes.append(_pull_safely(engine=engine, settings=settings, claimed=claimed, owner=owner,
+                                         clock=clock))
             pause, progress_at = _POLL_FIRST, clock()
             continue
         now = clock()
@@ -162,25 +167,25 @@ def _pulled_by_others(engine: Engine, site_ids: list[int], ours: set[int]) -> li
     return [SiteOutcome(codes[i], "busy", site_id=i) for i in others if i in codes]
 
 
-def _pull_safely(*, engine: Engine, settings: Settings, site_id: int, cursors: dict[str, str], owner: str,
+def _pull_safely(*, engine: Engine, settings: Settings, claimed: Claimed, owner: str,
                  clock: Callable[[], datetime]) -> SiteOutcome:
     """``pull_site``, but an unexpected error (a database hiccup, a bug) fails only this site."""
     try:
-        return pull_site(engine=engine, settings=settings, site_id=site_id, cursors=cursors, owner=owner,
-                         clock=clock)
+        return pull_site(engine=engine, settings=settings, claimed=claimed, owner=owner, clock=clock)
     except Exception as exc:  # one site must never stop the cycle for the others
-        log.exception("site id %s: unexpected error while collecting", site_id)
+        log.exception("site id %s: unexpected error while collecting", claimed.site_id)
         error = f"unexpected error: {type(exc).__name__}: {str(exc)[:300]}"
         try:
-            return _fail(engine, site_id, owner, str(site_id), error, clock())
+            return _fail(engine, claimed, owner, str(claimed.site_id), error, clock())
         except Exception:
-            log.exception("site id %s: could not record the failure", site_id)
-            return SiteOutcome(str(site_id), "failed", error=error, site_id=site_id)
+            log.exception("site id %s: could not record the failure", claimed.site_id)
+            return SiteOutcome(str(claimed.site_id), "failed", error=error, site_id=claimed.site_id)
 
 
-def pull_site(*, engine: Engine, settings: Settings, site_id: int, cursors: dict[str, str], owner: str,
+def pull_site(*, engine: Engine, settings: Settings, claimed: Claimed, owner: str,
               clock: Callable[[], datetime]) -> SiteOutcome:
     """Everything one claimed site needs in one cycle; a failure is recorded on its target, not raised."""
+    site_id = claimed.site_id
     with session_scope(engine) as session:
         site = session.get(Site, site_id)
         code, url = site.code, site.agent_url
@@ -189,16 +194,16 @@ def pull_site(*, engine: Engine, settings: Settings, site_id: int, cursors: dict
         except CollectionError as exc:
             token, token_error = None, str(exc)
     if token is None:
-        return _fail(engine, site_id, owner, code, token_error, clock())
+        return _fail(engine, claimed, owner, code, token_error, clock())
     client = AgentClient(url, token, timeout=settings.collect_timeout_seconds, retries=settings.collect_retries,
                          backoff=settings.collect_backoff_seconds, verify=settings.agent_tls_verify)
     outcome = SiteOutcome(code, "ok", site_id=site_id)
+    cursors = dict(claimed.cursors)
     newest: datetime | None = None
     try:
         health = client.health()
-        if _record_health(engine, site_id, owner, health, clock()):
+        if _record_health(engine, client, claimed, owner, health, clock()):
             cursors = {s: "0" for s in STREAMS}
-        _deliver_config(engine, client, site_id, health, clock())
         for stream in STREAMS:
             stream_newest = _pull_stream(engine=engine, client=client, settings=settings, site_id=site_id,
                                          owner=owner, stream=stream, after=cursors[stream], outcome=outcome,
@@ -206,12 +211,12 @@ def pull_site(*, engine: Engine, settings: Settings, site_id: int, cursors: dict
             if stream == "readings":
                 newest = stream_newest
     except (AgentError, LeaseLost) as exc:
-        failed = _fail(engine, site_id, owner, code, str(exc), clock())
+        failed = _fail(engine, claimed, owner, code, str(exc), clock())
         failed.records, failed.quarantined = outcome.records, outcome.quarantined
         return failed
     finally:
         client.close()
-    _succeed(engine, site_id, owner, outcome, newest, clock())
+    _succeed(engine, claimed, owner, outcome, newest, clock())
     return outcome
 
 
@@ -219,19 +224,22 @@ def _pull_stream(*, engine: Engine, client: AgentClient, settings: Settings, sit
                  after: str, outcome: SiteOutcome, clock: Callable[[], datetime]) -> datetime | None:
     """Page through one stream from ``after``; each page, its quarantine and its cursor in one commit.
 
-    Returns the newest record time seen (the feed's lag is measured from it).
+    Returns the newest record time seen (the feed's lag is measured from it). An empty last page
+    that leaves the cursor where it was writes nothing.
     """
     lease = timedelta(seconds=settings.collect_lease_seconds)
     newest: datetime | None = None
     while True:
         page = check_page(stream, client.page(stream, after, settings.collect_page_limit), site_id, after)
-        now = clock()
-        with session_scope(engine) as session:
-            insert_rows(session=session, stream=stream, rows=page.rows)
-            quarantine(session=session, site_id=site_id, stream=stream, cursor=page.cursor, bad=page.bad, at=now)
-            advance(session=session, site_id=site_id, owner=owner, stream=stream, cursor=page.cursor, now=now,
-                    lease=lease)
-            session.commit()
+        if page.rows or page.bad or page.cursor != after:
+            now = clock()
+            with session_scope(engine) as session:
+                insert_rows(session=session, stream=stream, rows=page.rows)
+                quarantine(session=session, site_id=site_id, stream=stream, cursor=page.cursor, bad=page.bad,
+                           at=now)
+                advance(session=session, site_id=site_id, owner=owner, stream=stream, cursor=page.cursor, now=now,
+                        lease=lease)
+                session.commit()
         outcome.records += len(page.rows)
         outcome.quarantined += len(page.bad)
         if page.bad:
@@ -244,59 +252,61 @@ def _pull_stream(*, engine: Engine, client: AgentClient, settings: Settings, sit
             return newest
 
 
-def _succeed(engine: Engine, site_id: int, owner: str, outcome: SiteOutcome, newest: datetime | None,
+def _succeed(engine: Engine, claimed: Claimed, owner: str, outcome: SiteOutcome, newest: datetime | None,
              now: datetime) -> None:
     with session_scope(engine) as session:
-        target = session.get(CollectionTarget, _target_id(session, site_id))
-        health = dict(last_success_at=now, consecutive_failures=0, records_last_pull=outcome.records,
-                      quarantined_last_pull=outcome.quarantined)
-        if newest and (target.newest_record_at is None or newest > target.newest_record_at):
-            health["newest_record_at"] = newest
-        release(session=session, site_id=site_id, owner=owner, **health)
+        release(session=session, site_id=claimed.site_id, owner=owner, newest=newest, last_success_at=now,
+                consecutive_failures=0, records_last_pull=outcome.records,
+                quarantined_last_pull=outcome.quarantined)
         session.commit()
 
 
-def _target_id(session: Session, site_id: int) -> int:
-    return session.exec(select(CollectionTarget.id).where(CollectionTarget.site_id == site_id)).one()
-
-
-def _fail(engine: Engine, site_id: int, owner: str, code: str, error: str, now: datetime) -> SiteOutcome:
+def _fail(engine: Engine, claimed: Claimed, owner: str, code: str, error: str, now: datetime) -> SiteOutcome:
     log.warning("site %s: collection failed: %s", code, error)
     with session_scope(engine) as session:
-        target_id = _target_id(session, site_id)
-        failures = session.get(CollectionTarget, target_id).consecutive_failures
-        release(session=session, site_id=site_id, owner=owner, last_error=error[:500], last_error_at=now,
-                consecutive_failures=failures + 1, records_last_pull=0)
+        release(session=session, site_id=claimed.site_id, owner=owner, failed=True, last_error=error[:500],
+                last_error_at=now, records_last_pull=0)
         session.commit()
-    return SiteOutcome(code, "failed", error=error, site_id=site_id)
+    return SiteOutcome(code, "failed", error=error, site_id=claimed.site_id)
 
 
-def _record_health(engine: Engine, site_id: int, owner: str, health: dict, now: datetime) -> bool:
-    """Keep what ``/v1/health`` says; True when the agent has a new buffer, so the cursors start over.
+def _record_health(engine: Engine, client: AgentClient, claimed: Claimed, owner: str, health: dict,
+                   now: datetime) -> bool:
+    """Keep what ``/v1/health`` says and deliver the desired config when the agent's differs; True when
+    the agent has a new buffer, so the cursors start over.
 
     Starting over re-reads what the new buffer holds; the natural keys make that harmless.
     """
     depth = health.get("buffer_depth")
     buffer_id = str(health.get("buffer_id") or "")[:64]
-    oldest = health.get("oldest_unpulled")
+    applied = health.get("config_hash") or None
+    restart = bool(buffer_id and claimed.agent_buffer_id and buffer_id != claimed.agent_buffer_id)
+    values = dict(health_at=now, agent_version=str(health.get("agent_version") or "")[:40],
+                  buffer_depth=min(depth, 2**31 - 1) if isinstance(depth, int) and not isinstance(depth, bool) else 0,
+                  oldest_unpulled_at=_parse_time(health.get("oldest_unpulled")), rejects=_losses(health),
+                  applied_config_hash=str(applied or "")[:80])
+    if restart:
+        log.warning("site %s: the agent has a new buffer; reading it from the start", claimed.site_id)
+        values.update(cursor_readings="0", cursor_nps="0", cursor_events="0")
+    if buffer_id:
+        values["agent_buffer_id"] = buffer_id
     with session_scope(engine) as session:
-        target = session.get(CollectionTarget, _target_id(session, site_id))
-        if target.lease_owner != owner:
-            raise LeaseLost(f"site {site_id}: lease taken over by another collector")
-        target.health_at = now
-        target.agent_version = str(health.get("agent_version") or "")[:40]
-        target.buffer_depth = min(depth, 2**31 - 1) if isinstance(depth, int) and not isinstance(depth, bool) else 0
-        target.oldest_unpulled_at = _parse_time(oldest)
-        target.rejects = _losses(health)
-        target.applied_config_hash = str(health.get("config_hash") or "")[:80]
-        restart = bool(buffer_id and target.agent_buffer_id and buffer_id != target.agent_buffer_id)
-        if restart:
-            log.warning("site %s: the agent has a new buffer; reading it from the start", site_id)
-            target.cursor_readings = target.cursor_nps = target.cursor_events = "0"
-        if buffer_id:
-            target.agent_buffer_id = buffer_id
-        session.add(target)
+        if not keep_health(session=session, site_id=claimed.site_id, owner=owner, **values):
+            raise LeaseLost(f"site {claimed.site_id}: lease taken over by another collector")
+        desired = distribution.desired_config(session=session, site_id=claimed.site_id)
         session.commit()
+        if desired is not None:   # PUT the desired config when the agent's differs; record what it holds
+            error = None
+            if desired.hash != applied:
+                try:
+                    applied = client.put_config(desired.version, desired.hash, desired.content)
+                except AgentError as exc:
+                    error = f"config delivery: {exc}"
+            distribution.record_delivery(session=session, site_id=claimed.site_id, applied_hash=applied, at=now,
+                                         error=error)
+            if applied:
+                keep_health(session=session, site_id=claimed.site_id, owner=None, applied_config_hash=applied[:80])
+            session.commit()
     return restart
 
 
@@ -315,27 +325,6 @@ def _losses(health: dict) -> dict[str, int]:
     if isinstance(broker_dropped, int) and not isinstance(broker_dropped, bool) and broker_dropped > 0:
         losses["broker_dropped"] = broker_dropped
     return losses
-
-
-def _deliver_config(engine: Engine, client: AgentClient, site_id: int, health: dict, now: datetime) -> None:
-    """PUT the desired config when the agent's applied hash differs; record what the agent holds."""
-    applied = health.get("config_hash") or None
-    with session_scope(engine) as session:
-        desired = distribution.desired_config(session=session, site_id=site_id)
-        if desired is None:
-            return
-        error = None
-        if desired.hash != applied:
-            try:
-                applied = client.put_config(desired.version, desired.hash, desired.content)
-            except AgentError as exc:
-                error = f"config delivery: {exc}"
-        distribution.record_delivery(session=session, site_id=site_id, applied_hash=applied, at=now, error=error)
-        if applied:
-            target = session.get(CollectionTarget, _target_id(session, site_id))
-            target.applied_config_hash = applied[:80]
-            session.add(target)
-        session.commit()
 
 
 def _parse_time(raw) -> datetime | None:

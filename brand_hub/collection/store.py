@@ -5,10 +5,11 @@ rows, its quarantined records and its cursor together, so a crash re-reads, neve
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, func, or_, select as sa_select, text, update
+from sqlalchemy import Integer, and_, bindparam, case, func, or_, select as sa_select, text, update
 from sqlalchemy.sql import Select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -147,8 +148,17 @@ def done_since(cycle_start: datetime):
     return or_(CollectionTarget.last_success_at >= cycle_start, CollectionTarget.last_error_at >= cycle_start)
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A site whose lease a collector just took: what its pull starts from."""
+
+    site_id: int
+    cursors: dict[str, str]
+    agent_buffer_id: str
+
+
 def claim_next(*, session: Session, sites: Select, owner: str, now: datetime, lease: timedelta,
-               cycle_start: datetime) -> CollectionTarget | None:
+               cycle_start: datetime) -> Claimed | None:
     """Take the lease of one site of ``sites`` that is due in this cycle, in one statement; None when none is free.
 
     Due: not pulled (nor failed) since ``cycle_start``, and no live lease on it (a dead collector's
@@ -162,12 +172,15 @@ def claim_next(*, session: Session, sites: Select, owner: str, now: datetime, le
                  .order_by(CollectionTarget.last_attempt_at.is_not(None), CollectionTarget.last_attempt_at,
                            CollectionTarget.id)
                  .limit(1).with_for_update(skip_locked=True).scalar_subquery())
-    claimed = session.execute(update(CollectionTarget).where(CollectionTarget.id == candidate, free)
-                              .values(lease_owner=owner, lease_until=now + lease, last_attempt_at=now)
-                              .returning(CollectionTarget.id)).scalar()
-    if claimed is None:
+    row = session.execute(update(CollectionTarget).where(CollectionTarget.id == candidate, free)
+                          .values(lease_owner=owner, lease_until=now + lease, last_attempt_at=now)
+                          .returning(CollectionTarget.site_id, CollectionTarget.cursor_readings,
+                                     CollectionTarget.cursor_nps, CollectionTarget.cursor_events,
+                                     CollectionTarget.agent_buffer_id)).first()
+    if row is None:
         return None
-    return session.get(CollectionTarget, claimed, populate_existing=True)
+    return Claimed(site_id=row.site_id, agent_buffer_id=row.agent_buffer_id,
+                   cursors={"readings": row.cursor_readings, "nps": row.cursor_nps, "events": row.cursor_events})
 
 
 def undone(*, session: Session, sites: Select, owner: str, cycle_start: datetime) -> tuple[int, datetime | None]:
@@ -191,8 +204,27 @@ def advance(*, session: Session, site_id: int, owner: str, stream: str, cursor: 
         raise LeaseLost(f"site {site_id}: lease taken over by another collector")
 
 
-def release(*, session: Session, site_id: int, owner: str, **health: Any) -> None:
-    """Give the lease back and record the outcome of the pull (only if we still hold it)."""
+def keep_health(*, session: Session, site_id: int, owner: str | None, **health: Any) -> bool:
+    """Record what the agent says of itself; only while ``owner`` holds the lease (None: whoever does)."""
+    stmt = update(CollectionTarget).where(CollectionTarget.site_id == site_id)
+    if owner is not None:
+        stmt = stmt.where(CollectionTarget.lease_owner == owner)
+    return session.execute(stmt.values(**health)).rowcount == 1
+
+
+def release(*, session: Session, site_id: int, owner: str, newest: datetime | None = None, failed: bool = False,
+            **health: Any) -> None:
+    """Give the lease back and record the outcome of the pull (only if we still hold it), in one statement.
+
+    ``newest``: the newest record pulled, kept if newer than the one known; ``failed``: one more
+    consecutive failure.
+    """
+    if newest is not None:
+        later = or_(CollectionTarget.newest_record_at.is_(None), CollectionTarget.newest_record_at < newest)
+        health["newest_record_at"] = case((later, bindparam("newest", newest, type_=UTCDateTime)),
+                                          else_=CollectionTarget.newest_record_at)
+    if failed:
+        health["consecutive_failures"] = CollectionTarget.consecutive_failures + 1
     session.execute(update(CollectionTarget)
                     .where(CollectionTarget.site_id == site_id, CollectionTarget.lease_owner == owner)
                     .values(lease_owner=None, lease_until=None, **health))
