@@ -9,6 +9,10 @@ lease of the bench's; the lease runs out at the same moment for all of them, so 
 from that moment to the last site done (from the database), start-up left out. Between runs the
 hub's data, cursors and pull times are emptied, so every run pulls the same records.
 
+An untimed warm-up run comes first; by default the simulators then answer each request as they
+did in it (``--live-agents`` to have the agents compute every answer again), since at a real
+network the agents' work is done at the sites, not on the hub's machine.
+
 The simulators count the pulls of every site (its ``/v1/health`` requests): each site must be
 pulled exactly once per cycle, whatever the number of collectors. CPU seconds are read for the
 collectors, the simulators and PostgreSQL (its processes on this machine), and the run's limit
@@ -55,23 +59,44 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class Counting:
-    """WSGI middleware: waits a round trip, then serves; counts every site's pulls (``/v1/health``)."""
+    """WSGI middleware: waits a round trip, then serves; counts every site's pulls (``/v1/health``).
 
-    def __init__(self, app, seconds: float):
-        self.app, self.seconds = app, seconds
+    With ``replay``, a GET answered once is answered again from memory (the agents' data does not
+    change between runs): the agents' own work stays out of the timed runs, as it is done at the
+    sites, not on the hub's machine.
+    """
+
+    def __init__(self, app, seconds: float, replay: bool):
+        self.app, self.seconds, self.replay = app, seconds, replay
         self.lock = threading.Lock()
         self.pulls: Counter = Counter()
         self.requests = 0
+        self.answers: dict[str, tuple[str, list, bytes]] = {}
 
     def __call__(self, environ, start_response):
-        parts = environ.get("PATH_INFO", "").split("/")
+        path = environ.get("PATH_INFO", "")
+        parts = path.split("/")
         with self.lock:
             self.requests += 1
             if len(parts) > 4 and parts[1] == "sites" and parts[3:5] == ["v1", "health"]:
                 self.pulls[parts[2]] += 1
         if self.seconds:
             time.sleep(self.seconds)
-        return self.app(environ, start_response)
+        if not self.replay or environ.get("REQUEST_METHOD") != "GET":
+            return self.app(environ, start_response)
+        key = f"{path}?{environ.get('QUERY_STRING', '')}"
+        if key not in self.answers:
+            answered = {}
+
+            def keep(status, headers, exc_info=None):
+                answered.update(status=status, headers=headers)
+                return lambda data: None
+
+            body = b"".join(self.app(environ, keep))
+            self.answers[key] = (answered["status"], answered["headers"], body)
+        status, headers, body = self.answers[key]
+        start_response(status, headers)
+        return [body]
 
     def report(self) -> dict:
         with self.lock:
@@ -81,7 +106,7 @@ class Counting:
         return answer
 
 
-def serve(directory: str, codes_file: str, latency_ms: str) -> None:
+def serve(directory: str, codes_file: str, latency_ms: str, replay: str) -> None:
     """A simulator process: real agents behind one threaded HTTP server; prints its URL.
 
     Then, for every line read on stdin, prints its counts as JSON and starts counting again;
@@ -107,7 +132,7 @@ def serve(directory: str, codes_file: str, latency_ms: str) -> None:
         agent.ingest_events([{"id": f"{code}-t{i}", "kind": "ticket_opened", "at": start.isoformat()}
                              for i in range(3)])
         agents[code] = agent
-    counting = Counting(MultiSite(create_app(), agents), float(latency_ms) / 1000)
+    counting = Counting(MultiSite(create_app(), agents), float(latency_ms) / 1000, replay == "replay")
     server = Server(counting, port=0).start()
     print(server.url, flush=True)
     for _ in sys.stdin:
@@ -216,7 +241,10 @@ def main() -> None:
     parser.add_argument("--runs", default="1x16,3x16",
                         help="collector processes × workers per process, comma-separated; the first is the baseline")
     parser.add_argument("--simulators", type=int, default=2, help="simulator processes sharing the sites")
-    parser.add_argument("--serve", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--live-agents", action="store_true",
+                        help="the agents compute every answer in every run (default: answers of the untimed "
+                             "warm-up run replayed, the agents' work being done at the sites)")
+    parser.add_argument("--serve", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(*args.serve)
@@ -252,7 +280,8 @@ def main() -> None:
             for n in range(args.simulators):
                 Path(tmp, f"codes-{n}").write_text("\n".join(tokens[n::args.simulators]))
                 simulators.append(subprocess.Popen(
-                    [sys.executable, __file__, "--serve", tmp, str(Path(tmp, f"codes-{n}")), str(args.latency_ms)],
+                    [sys.executable, __file__, "--serve", tmp, str(Path(tmp, f"codes-{n}")), str(args.latency_ms),
+                     "live" if args.live_agents else "replay"],
                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT))
             with engine.begin() as conn:
                 for n, sim in enumerate(simulators):
@@ -261,6 +290,8 @@ def main() -> None:
                     conn.execute(text("UPDATE site SET agent_url = :base || '/sites/' || code WHERE code = ANY(:codes)"),
                                  {"base": base, "codes": codes})
             print(f"{args.simulators} simulator(s) ready in {time.perf_counter() - started:.1f} s")
+            warm = run(engine, url, simulators, *runs[-1], args.sites, hold_seconds=3)
+            print(f"  warm-up ({runs[-1][0]} × {runs[-1][1]}, untimed): {warm['seconds']:.1f} s", flush=True)
             for processes, workers in runs:
                 results.append(run(engine, url, simulators, processes, workers, args.sites, hold_seconds=3))
                 r = results[-1]
@@ -279,8 +310,10 @@ def main() -> None:
     cores = os.cpu_count()
     print(f"\nscenario: {args.sites} sites served by {args.simulators} simulator process(es), an hour each "
           f"({per_site} buckets + 3 NPS + 3 events per site), {args.latency_ms:g} ms added to every request, "
-          f"hub on PostgreSQL (same machine), {cores} cores; each run = `brandhub collect run --cycles 1` "
-          f"processes started together, timed from the common start to the last site done")
+          f"hub on PostgreSQL (same machine), {cores} cores; "
+          f"{'agents computing every answer' if args.live_agents else 'agents answering from an untimed warm-up run'}"
+          f"; each run = `brandhub collect run --cycles 1` processes started together, timed from the common "
+          f"start to the last site done; collector CPU includes their start-up")
     print(f"{'run':<14}{'cycle':>8}{'records':>10}{'failed':>7}  {'pulls per site':<18}{'cpu: collectors':>16}"
           f"{'simulators':>12}{'postgres':>10}{'machine':>9}")
     base = results[0]

@@ -8,10 +8,9 @@ from datetime import datetime, timedelta, timezone
 import click
 
 from brand_hub.collection import CollectionError, issue_token
-from brand_hub.collection.cycle import cycle_window, run_cycle
-from brand_hub.db import make_engine
+from brand_hub.collection.cycle import collector_engine, cycle_window, run_cycle
 
-from .context import cli_actor, get_engine, get_settings, unit_of_work
+from .context import cli_actor, get_settings, unit_of_work
 
 
 @click.group()
@@ -28,7 +27,11 @@ def collect_once(site_codes: tuple[str, ...], workers: int | None) -> None:
     settings = get_settings()
     if workers is not None:
         settings = settings.replace(collect_workers=workers)
-    report = run_cycle(engine=get_engine(), settings=settings, site_codes=list(site_codes) or None)
+    engine = collector_engine(settings)
+    try:
+        report = run_cycle(engine=engine, settings=settings, site_codes=list(site_codes) or None)
+    finally:
+        engine.dispose()
     for outcome in report.outcomes:
         line = f"{outcome.site_code}: {outcome.status}, {outcome.records} record(s)"
         if outcome.quarantined:
@@ -59,7 +62,7 @@ def collect_run(workers: int | None, cycles: int | None) -> None:
     if workers is not None:
         settings = settings.replace(collect_workers=workers)
     interval = settings.collect_interval_seconds
-    engine = make_engine(settings.database_url, pool_size=settings.collect_workers, max_overflow=4)
+    engine = collector_engine(settings)
     click.echo(f"collecting every {interval} s with {settings.collect_workers} worker(s) (Ctrl-C to stop)")
     done = 0
     try:
