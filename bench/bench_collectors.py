@@ -15,7 +15,7 @@ network the agents' work is done at the sites, not on the hub's machine.
 
 The simulators count the pulls of every site (its ``/v1/health`` requests): each site must be
 pulled exactly once per cycle, whatever the number of collectors. CPU seconds are read for the
-collectors, the simulators and PostgreSQL (its processes on this machine), and the run's limit
+collectors, the simulators and the PostgreSQL backends serving the collectors, and the run's limit
 is named: the machine's cores when they are nearly all busy, else a simulator process at one
 full core, else the round trips (threads × per-site requests × latency).
 
@@ -140,32 +140,41 @@ def serve(directory: str, codes_file: str, latency_ms: str, replay: str) -> None
     server.stop()
 
 
-def postgres_cpu() -> float:
-    """CPU seconds of PostgreSQL on this machine: its live processes plus the backends already gone."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        if name not in ("postgres", "postmaster"):
-            continue
-        fields = stat[stat.rindex(")") + 2:].split()
-        total += (int(fields[11]) + int(fields[12])) / TICKS          # utime, stime
-        if fields[1] == "1" or not _is_postgres(fields[1]):           # the postmaster: its reaped backends
-            total += (int(fields[13]) + int(fields[14])) / TICKS
-    return total
+class BackendCpu:
+    """CPU seconds of the PostgreSQL backends serving the collectors (by their application name), sampled
+    from /proc while they live (the server is on this machine)."""
 
+    def __init__(self, engine, name: str):
+        self.engine, self.name = engine, name
+        self.seen: dict[int, float] = {}
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
 
-def _is_postgres(pid: str) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat[stat.index("(") + 1:stat.rindex(")")] in ("postgres", "postmaster")
+    def _sample(self) -> None:
+        with self.engine.connect() as conn:
+            while not self.stop.is_set():
+                pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+                                    {"name": self.name}).scalars().all()
+                conn.rollback()
+                for pid in pids:
+                    try:
+                        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    except OSError:
+                        continue
+                    self.seen[pid] = (int(fields[11]) + int(fields[12])) / TICKS
+                self.stop.wait(0.1)
+
+    def __enter__(self) -> "BackendCpu":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    @property
+    def seconds(self) -> float:
+        return sum(self.seen.values())
 
 
 def machine_busy() -> tuple[float, float]:
@@ -194,7 +203,8 @@ def run(engine, url: str, simulators, processes: int, workers: int, sites: int, 
         sim.stdin.write("report\n")
         sim.stdin.flush()
         sim_cpu_before.append(json.loads(sim.stdout.readline())["cpu"])
-    env = dict(os.environ, BRANDHUB_DATABASE_URL=url, BRANDHUB_SECRET_KEY=SECRET, BRANDHUB_ENV="testing",
+    name = f"bench-collector-{uuid.uuid4().hex[:6]}"
+    env = dict(os.environ, BRANDHUB_DATABASE_URL=f"{url}&application_name={name}", BRANDHUB_SECRET_KEY=SECRET, BRANDHUB_ENV="testing",
                BRANDHUB_AGENT_TLS_VERIFY="false", BRANDHUB_COLLECT_TIMEOUT_SECONDS="30",
                BRANDHUB_COLLECT_INTERVAL_SECONDS="86400", BRANDHUB_COLLECT_LEASE_SECONDS="120")
     collectors = [subprocess.Popen([str(ROOT / ".venv/bin/brandhub"), "collect", "run", "--cycles", "1",
@@ -204,16 +214,17 @@ def run(engine, url: str, simulators, processes: int, workers: int, sites: int, 
     # measure CPU from the moment the hold ends (start-up of the processes left out)
     while datetime.now(timezone.utc) < hold_until:
         time.sleep(0.01)
-    pg_before, (busy_before, total_before) = postgres_cpu(), machine_busy()
+    busy_before, total_before = machine_busy()
     collector_cpu = 0.0
     outputs = []
-    for collector in collectors:
-        _, status, usage = os.wait4(collector.pid, 0)
-        collector.returncode = os.waitstatus_to_exitcode(status)
-        collector_cpu += usage.ru_utime + usage.ru_stime
-        outputs.append(collector.stdout.read().strip().splitlines()[-1])
-        collector.stdout.close()
-    pg_after, (busy_after, total_after) = postgres_cpu(), machine_busy()
+    with BackendCpu(engine, name) as backends:
+        for collector in collectors:
+            _, status, usage = os.wait4(collector.pid, 0)
+            collector.returncode = os.waitstatus_to_exitcode(status)
+            collector_cpu += usage.ru_utime + usage.ru_stime
+            outputs.append(collector.stdout.read().strip().splitlines()[-1])
+            collector.stdout.close()
+    busy_after, total_after = machine_busy()
     pulls: Counter = Counter()
     requests, sim_cpu = 0, []
     for sim, cpu_before in zip(simulators, sim_cpu_before):
@@ -230,7 +241,7 @@ def run(engine, url: str, simulators, processes: int, workers: int, sites: int, 
     seconds = (last - hold_until).total_seconds()
     return dict(processes=processes, workers=workers, seconds=seconds, pulls=pulls, requests=requests,
                 failed=failed, records=records, sim_cpu=sim_cpu, collector_cpu=collector_cpu,
-                pg_cpu=pg_after - pg_before, busy=busy_after - busy_before, total=total_after - total_before,
+                pg_cpu=backends.seconds, busy=busy_after - busy_before, total=total_after - total_before,
                 outputs=outputs, first_claim=(first - hold_until).total_seconds())
 
 
@@ -315,7 +326,8 @@ def main() -> None:
           f"; each run = `brandhub collect run --cycles 1` processes started together, timed from the common "
           f"start to the last site done; collector CPU includes their start-up")
     print(f"{'run':<14}{'cycle':>8}{'records':>10}{'failed':>7}  {'pulls per site':<18}{'cpu: collectors':>16}"
-          f"{'simulators':>12}{'postgres':>10}{'machine':>9}")
+          f"{'simulators':>12}{'postgres':>10}{'machine':>9}   (cpu: seconds in the run; machine: busy share of "
+          f"all cores, other users' processes included)")
     base = results[0]
     for r in results:
         spread = Counter(r["pulls"].get(f"B{i:05d}", 0) for i in range(args.sites))
@@ -341,12 +353,16 @@ def limit(r: dict, args, cores: int) -> str:
     hottest = max(r["sim_cpu"]) / wall if r["sim_cpu"] else 0
     per_site = r["requests"] / max(args.sites, 1)
     latency_floor = args.sites * per_site * args.latency_ms / 1000 / (r["processes"] * r["workers"])
+    ours = r["collector_cpu"] + sum(r["sim_cpu"]) + r["pg_cpu"]
+    others = max(0.0, r["busy"] - ours)
     shares = (f"collectors {r['collector_cpu'] / wall:.2f}, simulators {sum(r['sim_cpu']) / wall:.2f}, "
-              f"PostgreSQL {r['pg_cpu'] / wall:.2f} cores")
+              f"PostgreSQL {r['pg_cpu'] / wall:.2f}, other processes on the machine {others / wall:.2f} cores")
     if machine > 0.85:
         return f"the machine's {cores} cores ({machine:.0%} busy: {shares})"
     if hottest > 0.85:
         return f"a simulator process at {hottest:.0%} of a core ({shares})"
+    if (r["collector_cpu"] / r["processes"]) / wall > 0.85:
+        return f"the collector processes, each near its one core (Python's lock) ({shares})"
     return (f"the round trips ({per_site:.1f} requests a site × {args.latency_ms:g} ms over "
             f"{r['processes'] * r['workers']} threads ≥ {latency_floor:.1f} s; {shares}; machine {machine:.0%} busy)")
 
