@@ -249,7 +249,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sites", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=50)
-    parser.add_argument("--runs", default="1x16,3x16",
+    parser.add_argument("--runs", default="1x4,3x4,1x16,3x16",
                         help="collector processes × workers per process, comma-separated; the first is the baseline")
     parser.add_argument("--simulators", type=int, default=2, help="simulator processes sharing the sites")
     parser.add_argument("--live-agents", action="store_true",
@@ -338,8 +338,11 @@ def main() -> None:
               f"{machine:>8.0%}")
     print()
     for r in results[1:]:
-        print(f"ratio {base['processes']}×{base['workers']} / {r['processes']}×{r['workers']}: "
-              f"{base['seconds'] / r['seconds']:.2f}× faster")
+        same = next((b for b in results if b["processes"] == 1 and b["workers"] == r["workers"]), base)
+        for b in {id(base): base, id(same): same}.values():
+            if b is not r:
+                print(f"ratio {b['processes']}×{b['workers']} / {r['processes']}×{r['workers']}: "
+                      f"{b['seconds'] / r['seconds']:.2f}× faster")
     for r in results:
         print(f"{r['processes']} × {r['workers']}: limit — {limit(r, args, cores)}")
     once = all(set(Counter(r["pulls"].get(f"B{i:05d}", 0) for i in range(args.sites))) == {1} for r in results)

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class SiteOutcome:
     site_code: str
-    status: str              # ok | failed | busy (another collector pulled it in this cycle)
+    status: str              # ok | failed | busy (left to another collector: it pulled the site in this cycle)
     records: int = 0
     quarantined: int = 0
     error: str = ""
@@ -61,7 +61,7 @@ class CycleReport:
     def summary(self) -> str:
         ok = sum(o.status == "ok" for o in self.outcomes)
         busy = sum(o.status == "busy" for o in self.outcomes)
-        return (f"{len(self.outcomes)} site(s): {ok} pulled, {len(self.failed)} failed, {busy} pulled by another "
+        return (f"{len(self.outcomes)} site(s): {ok} pulled, {len(self.failed)} failed, {busy} left to another "
                 f"collector; {self.records} record(s), {sum(o.quarantined for o in self.outcomes)} quarantined "
                 f"in {self.seconds:.1f} s")
 
@@ -107,7 +107,7 @@ def run_cycle(*, engine: Engine, settings: Settings, site_codes: list[str] | Non
     processes or hosts given the same ``cycle_start`` (``collect run`` aligns it to the interval)
     take different sites, so each site is pulled once by one of them. When the only sites left are
     leased by another collector, the threads wait for them: pulled, or taken over once the lease
-    runs out (a collector that died). ``busy`` outcomes are the sites another collector pulled.
+    runs out (a collector that died). ``busy`` outcomes are the sites left to another collector.
     """
     clock = clock or (lambda: datetime.now(timezone.utc))
     started = datetime.now(timezone.utc)

@@ -172,7 +172,8 @@ def claim_next(*, session: Session, sites: Select, owner: str, now: datetime, le
                  .order_by(CollectionTarget.last_attempt_at.is_not(None), CollectionTarget.last_attempt_at,
                            CollectionTarget.id)
                  .limit(1).with_for_update(skip_locked=True).scalar_subquery())
-    row = session.execute(update(CollectionTarget).where(CollectionTarget.id == candidate, free)
+    # on the session's connection, as Core: the ORM's bulk UPDATE would look for loaded targets to synchronise
+    row = session.connection().execute(update(CollectionTarget).where(CollectionTarget.id == candidate, free)
                           .values(lease_owner=owner, lease_until=now + lease, last_attempt_at=now)
                           .returning(CollectionTarget.site_id, CollectionTarget.cursor_readings,
                                      CollectionTarget.cursor_nps, CollectionTarget.cursor_events,
@@ -197,9 +198,10 @@ def advance(*, session: Session, site_id: int, owner: str, stream: str, cursor: 
             lease: timedelta) -> None:
     """Save the stream's cursor and renew the lease, only if we still hold it (else ``LeaseLost``)."""
     column = {"readings": "cursor_readings", "nps": "cursor_nps", "events": "cursor_events"}[stream]
-    result = session.execute(update(CollectionTarget)
-                             .where(CollectionTarget.site_id == site_id, CollectionTarget.lease_owner == owner)
-                             .values({column: cursor, "lease_until": now + lease}))
+    result = session.connection().execute(update(CollectionTarget)
+                                          .where(CollectionTarget.site_id == site_id,
+                                                 CollectionTarget.lease_owner == owner)
+                                          .values({column: cursor, "lease_until": now + lease}))
     if result.rowcount != 1:
         raise LeaseLost(f"site {site_id}: lease taken over by another collector")
 
@@ -209,7 +211,7 @@ def keep_health(*, session: Session, site_id: int, owner: str | None, **health: 
     stmt = update(CollectionTarget).where(CollectionTarget.site_id == site_id)
     if owner is not None:
         stmt = stmt.where(CollectionTarget.lease_owner == owner)
-    return session.execute(stmt.values(**health)).rowcount == 1
+    return session.connection().execute(stmt.values(**health)).rowcount == 1
 
 
 def release(*, session: Session, site_id: int, owner: str, newest: datetime | None = None, failed: bool = False,
@@ -225,6 +227,6 @@ def release(*, session: Session, site_id: int, owner: str, newest: datetime | No
                                           else_=CollectionTarget.newest_record_at)
     if failed:
         health["consecutive_failures"] = CollectionTarget.consecutive_failures + 1
-    session.execute(update(CollectionTarget)
-                    .where(CollectionTarget.site_id == site_id, CollectionTarget.lease_owner == owner)
-                    .values(lease_owner=None, lease_until=None, **health))
+    session.connection().execute(update(CollectionTarget)
+                                 .where(CollectionTarget.site_id == site_id, CollectionTarget.lease_owner == owner)
+                                 .values(lease_owner=None, lease_until=None, **health))

@@ -13,12 +13,13 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import text, update
 from sqlmodel import Session, func, select
 
+from brand_hub.collection.cycle import run_cycle
+from brand_hub.collection.store import ensure_targets
 from brand_hub.db import make_engine
 from brand_hub.models.collection import CollectionTarget, ReadingBucket
-from brand_hub.collection.store import ensure_targets
 from site_agent.agent import Agent
 from site_agent.config import AgentConfig
 from site_agent.server import MultiSite, Server, create_app
@@ -62,7 +63,10 @@ def network(private_pg_url, tmp_path, request):
     require_postgres()
     engine = make_engine(private_pg_url)
     request.addfinalizer(engine.dispose)
+    return engine, agents_for(engine, tmp_path, request)
 
+
+def agents_for(engine, tmp_path, request):
     def build(sites: int, buckets: int, delay: float) -> tuple[Counting, dict[str, int]]:
         agents: dict[str, Agent] = {}
         ids: dict[str, int] = {}
@@ -86,12 +90,23 @@ def network(private_pg_url, tmp_path, request):
                 session.execute(text("UPDATE site SET agent_url = :url WHERE code = :code"),
                                 {"url": f"{server.url}/sites/{code}", "code": code})
             ensure_targets(session=session, site_ids=list(ids.values()))
-            session.execute(text("UPDATE collection_target SET lease_owner = :hold, lease_until = :until"),
-                            {"hold": HOLD, "until": NOW + timedelta(hours=1)})
+            session.execute(update(CollectionTarget).where(CollectionTarget.site_id.in_(ids.values()))
+                            .values(lease_owner=HOLD, lease_until=NOW + timedelta(hours=1)))
             session.commit()
         return counting, ids
 
-    return engine, build
+    return build
+
+
+def lift_hold(engine, until: datetime | None = None) -> None:
+    """End the test's lease on every site (now, or let it run out at ``until``)."""
+    with engine.begin() as conn:
+        if until is None:
+            conn.execute(text("UPDATE collection_target SET lease_owner = NULL, lease_until = NULL "
+                              "WHERE lease_owner = :hold"), {"hold": HOLD})
+        else:
+            conn.execute(update(CollectionTarget).where(CollectionTarget.lease_owner == HOLD)
+                         .values(lease_until=until))
 
 
 def collector(url: str, *options: str, **env: str) -> subprocess.Popen:
@@ -108,9 +123,7 @@ def start_together(engine, processes: list[subprocess.Popen]) -> None:
     """Wait for every collector to be up, then lift the test's lease: they all find the sites at once."""
     for process in processes:
         assert process.stdout.readline().startswith("collecting every")
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE collection_target SET lease_owner = NULL, lease_until = NULL "
-                          "WHERE lease_owner = :hold"), {"hold": HOLD})
+    lift_hold(engine)
 
 
 def finish(process: subprocess.Popen) -> str:
@@ -177,3 +190,33 @@ def test_the_sites_of_a_collector_killed_mid_cycle_are_taken_over_when_its_lease
     with Session(engine) as session:
         targets = session.exec(select(CollectionTarget).where(CollectionTarget.site_id.in_(ids.values()))).all()
     assert all(t.last_success_at and t.lease_owner is None for t in targets), "the survivor finished every site"
+
+
+def test_two_collectors_on_the_same_cycle_pull_each_site_once_however_late_the_second_starts(engine, settings,
+                                                                                             tmp_path, request):
+    counting, ids = agents_for(engine, tmp_path, request)(sites=4, buckets=30, delay=0)
+    lift_hold(engine)
+    cycle = datetime.now(timezone.utc)
+
+    first = run_cycle(engine=engine, settings=settings, cycle_start=cycle)
+    second = run_cycle(engine=engine, settings=settings, cycle_start=cycle)
+    next_cycle = run_cycle(engine=engine, settings=settings)
+
+    assert [o.status for o in first.outcomes] == ["ok"] * 4 and first.records == 4 * 30
+    assert [o.status for o in second.outcomes] == ["busy"] * 4, "the second found every site pulled"
+    assert [o.status for o in next_cycle.outcomes] == ["ok"] * 4 and next_cycle.records == 0
+    assert counting.pulls == Counter({code: 2 for code in ids}), "once in each of the two cycles"
+
+
+def test_a_cycle_waits_for_a_site_held_by_a_dead_collector_and_takes_it_over_when_the_lease_runs_out(
+        engine, settings, tmp_path, request):
+    counting, ids = agents_for(engine, tmp_path, request)(sites=2, buckets=30, delay=0)
+    lift_hold(engine, until=datetime.now(timezone.utc) + timedelta(seconds=0.5))
+
+    started = time.monotonic()
+    report = run_cycle(engine=engine, settings=settings)
+
+    assert time.monotonic() - started >= 0.4, "it waited for the lease to run out"
+    assert [o.status for o in report.outcomes] == ["ok", "ok"] and report.records == 2 * 30
+    assert counting.pulls == Counter({code: 1 for code in ids})
+    assert buckets_of(engine, ids.values()) == Counter({i: 30 for i in ids.values()})
