@@ -143,11 +143,12 @@ def _work(*, engine: Engine, settings: Settings, sites, owner: str, clock: Calla
 
     With nothing to claim but sites still pending (pulled right now by another collector), it waits
     and looks again, so a dead collector's sites are taken over when their lease runs out. It gives
-    up waiting when nothing got done for longer than a lease (a collector stuck, not dead).
+    up waiting only when, for longer than a lease, no pending site got done and no lease on one was
+    renewed (which a live collector does with every page).
     """
     lease = timedelta(seconds=settings.collect_lease_seconds)
     outcomes: list[SiteOutcome] = []
-    pause, progress_at = _POLL_FIRST, clock()
+    pause, progress_at, seen = _POLL_FIRST, clock(), None
     while True:
         try:
             with engine.connect() as connection:   # one connection for the claim and the site's whole pull
@@ -168,6 +169,8 @@ def _work(*, engine: Engine, settings: Settings, sites, owner: str, clock: Calla
             pause, progress_at = _POLL_FIRST, clock()
             continue
         now = clock()
+        if (pending, first_expiry) != seen:   # another collector got on
+            seen, progress_at = (pending, first_expiry), now
         if not pending or now - progress_at > lease + timedelta(seconds=_POLL_LAST):
             return outcomes
         wait = pause

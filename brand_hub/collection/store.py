@@ -6,6 +6,7 @@ rows, its quarantined records and its cursor together, so a crash re-reads, neve
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -166,22 +167,30 @@ def claim_next(*, session: Session, sites: Select, owner: str, now: datetime, le
     candidate row is locked with SKIP LOCKED, so collectors claiming at the same moment each get a
     different site and none waits; on SQLite the statement holds the database's one write lock.
     """
+    # on the session's connection, as Core: the ORM's bulk UPDATE would look for loaded targets to synchronise
+    row = session.connection().execute(_claim_statement(sites), {
+        "now": now, "until": now + lease, "owner": owner, "cycle_start": cycle_start}).first()
+    if row is None:
+        return None
+    return Claimed(site_id=row.site_id, agent_buffer_id=row.agent_buffer_id,
+                   cursors={"readings": row.cursor_readings, "nps": row.cursor_nps, "events": row.cursor_events})
+
+
+@lru_cache(maxsize=16)
+def _claim_statement(sites: Select):
+    """``claim_next``'s statement for a cycle's ``sites``, built once (a cycle runs it once a site)."""
+    now, cycle_start = bindparam("now", type_=UTCDateTime), bindparam("cycle_start", type_=UTCDateTime)
     free = or_(CollectionTarget.lease_until.is_(None), CollectionTarget.lease_until < now)
     due = and_(free, ~func.coalesce(done_since(cycle_start), False), CollectionTarget.site_id.in_(sites))
     candidate = (sa_select(CollectionTarget.id).where(due)
                  .order_by(CollectionTarget.last_attempt_at.is_not(None), CollectionTarget.last_attempt_at,
                            CollectionTarget.id)
                  .limit(1).with_for_update(skip_locked=True).scalar_subquery())
-    # on the session's connection, as Core: the ORM's bulk UPDATE would look for loaded targets to synchronise
-    row = session.connection().execute(update(CollectionTarget).where(CollectionTarget.id == candidate, free)
-                          .values(lease_owner=owner, lease_until=now + lease, last_attempt_at=now)
-                          .returning(CollectionTarget.site_id, CollectionTarget.cursor_readings,
-                                     CollectionTarget.cursor_nps, CollectionTarget.cursor_events,
-                                     CollectionTarget.agent_buffer_id)).first()
-    if row is None:
-        return None
-    return Claimed(site_id=row.site_id, agent_buffer_id=row.agent_buffer_id,
-                   cursors={"readings": row.cursor_readings, "nps": row.cursor_nps, "events": row.cursor_events})
+    return (update(CollectionTarget).where(CollectionTarget.id == candidate, free)
+            .values(lease_owner=bindparam("owner"), lease_until=bindparam("until", type_=UTCDateTime),
+                    last_attempt_at=now)
+            .returning(CollectionTarget.site_id, CollectionTarget.cursor_readings, CollectionTarget.cursor_nps,
+                       CollectionTarget.cursor_events, CollectionTarget.agent_buffer_id))
 
 
 def undone(*, session: Session, sites: Select, owner: str, cycle_start: datetime) -> tuple[int, datetime | None]:
@@ -194,14 +203,17 @@ def undone(*, session: Session, sites: Select, owner: str, cycle_start: datetime
     return count, first_expiry
 
 
+_ADVANCE = {stream: update(CollectionTarget)
+            .where(CollectionTarget.site_id == bindparam("site"), CollectionTarget.lease_owner == bindparam("owner"))
+            .values({f"cursor_{stream}": bindparam("cursor"), "lease_until": bindparam("until", type_=UTCDateTime)})
+            for stream in ("readings", "nps", "events")}
+
+
 def advance(*, session: Session, site_id: int, owner: str, stream: str, cursor: str, now: datetime,
             lease: timedelta) -> None:
     """Save the stream's cursor and renew the lease, only if we still hold it (else ``LeaseLost``)."""
-    column = {"readings": "cursor_readings", "nps": "cursor_nps", "events": "cursor_events"}[stream]
-    result = session.connection().execute(update(CollectionTarget)
-                                          .where(CollectionTarget.site_id == site_id,
-                                                 CollectionTarget.lease_owner == owner)
-                                          .values({column: cursor, "lease_until": now + lease}))
+    result = session.connection().execute(_ADVANCE[stream], {"site": site_id, "owner": owner, "cursor": cursor,
+                                                            "until": now + lease})
     if result.rowcount != 1:
         raise LeaseLost(f"site {site_id}: lease taken over by another collector")
 

@@ -220,3 +220,29 @@ def test_a_cycle_waits_for_a_site_held_by_a_dead_collector_and_takes_it_over_whe
     assert [o.status for o in report.outcomes] == ["ok", "ok"] and report.records == 2 * 30
     assert counting.pulls == Counter({code: 1 for code in ids})
     assert buckets_of(engine, ids.values()) == Counter({i: 30 for i in ids.values()})
+
+
+def test_a_cycle_waits_for_a_live_collector_that_keeps_renewing_its_lease_however_long_it_takes(
+        engine, settings, tmp_path, request):
+    counting, ids = agents_for(engine, tmp_path, request)(sites=1, buckets=10, delay=0)
+    (site_id,) = ids.values()
+
+    def other_collector():   # holds the site 2 s with a 1 s lease renewed every 0.2 s, then pulls it
+        for _ in range(10):
+            with engine.begin() as conn:
+                conn.execute(update(CollectionTarget).where(CollectionTarget.site_id == site_id)
+                             .values(lease_until=datetime.now(timezone.utc) + timedelta(seconds=1)))
+            time.sleep(0.2)
+        with engine.begin() as conn:
+            conn.execute(update(CollectionTarget).where(CollectionTarget.site_id == site_id)
+                         .values(lease_owner=None, lease_until=None, last_success_at=datetime.now(timezone.utc)))
+
+    other = threading.Thread(target=other_collector)
+    started = time.monotonic()
+    other.start()
+    report = run_cycle(engine=engine, settings=settings.replace(collect_lease_seconds=1))
+    waited = time.monotonic() - started
+    other.join()
+
+    assert waited >= 1.9, "it waited for the other collector to finish"
+    assert [o.status for o in report.outcomes] == ["busy"] and counting.pulls == Counter()
