@@ -1,8 +1,9 @@
 """The scheduled jobs: one declarative table with stable ids, run in their own process.
 
 ``brandhub jobs run`` starts a blocking APScheduler with every job (or the ones
-named); ``brandhub collect run`` runs only the collection job. Each job function
-takes ``settings`` and opens its own sessions, committing its own work.
+named); ``brandhub collect run`` runs the collection cycle in its own loop, at the
+same moments. Each job function takes ``settings`` and opens its own sessions,
+committing its own work.
 """
 from __future__ import annotations
 
