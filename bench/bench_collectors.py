@@ -345,6 +345,16 @@ def main() -> None:
                       f"{b['seconds'] / r['seconds']:.2f}× faster")
     for r in results:
         print(f"{r['processes']} × {r['workers']}: limit — {limit(r, args, cores)}")
+    for r in results:   # what a machine of its own would need: the floor of each run on `cores` idle cores
+        per_site = [r["collector_cpu"] * 1000 / args.sites, r["pg_cpu"] * 1000 / args.sites,
+                    sum(r["sim_cpu"]) * 1000 / args.sites]
+        floor = max(sum(per_site) * args.sites / 1000 / cores, r["collector_cpu"] / r["processes"],
+                    args.sites * r["requests"] / max(args.sites, 1) * args.latency_ms / 1000
+                    / (r["processes"] * r["workers"]))
+        print(f"{r['processes']} × {r['workers']}: CPU a site: collectors {per_site[0]:.1f} ms, PostgreSQL "
+              f"{per_site[1]:.1f} ms, simulators {per_site[2]:.1f} ms; on {cores} idle cores the cycle could not "
+              f"be shorter than {floor:.1f} s (all CPU over the cores, one collector's CPU on its one core, "
+              f"or the round trips over its threads)")
     once = all(set(Counter(r["pulls"].get(f"B{i:05d}", 0) for i in range(args.sites))) == {1} for r in results)
     print(f"each site pulled exactly once in every run: {'yes' if once else 'NO'}")
 
