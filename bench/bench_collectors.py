@@ -345,39 +345,47 @@ def main() -> None:
                       f"{b['seconds'] / r['seconds']:.2f}× faster")
     for r in results:
         print(f"{r['processes']} × {r['workers']}: limit — {limit(r, args, cores)}")
-    for r in results:   # what a machine of its own would need: the floor of each run on `cores` idle cores
+    for r in results:
         per_site = [r["collector_cpu"] * 1000 / args.sites, r["pg_cpu"] * 1000 / args.sites,
                     sum(r["sim_cpu"]) * 1000 / args.sites]
-        floor = max(sum(per_site) * args.sites / 1000 / cores, r["collector_cpu"] / r["processes"],
-                    args.sites * r["requests"] / max(args.sites, 1) * args.latency_ms / 1000
-                    / (r["processes"] * r["workers"]))
         print(f"{r['processes']} × {r['workers']}: CPU a site: collectors {per_site[0]:.1f} ms, PostgreSQL "
               f"{per_site[1]:.1f} ms, simulators {per_site[2]:.1f} ms; on {cores} idle cores the cycle could not "
-              f"be shorter than {floor:.1f} s (all CPU over the cores, one collector's CPU on its one core, "
-              f"or the round trips over its threads)")
+              f"be shorter than {max(floors(r, args, cores).values()):.1f} s")
     once = all(set(Counter(r["pulls"].get(f"B{i:05d}", 0) for i in range(args.sites))) == {1} for r in results)
     print(f"each site pulled exactly once in every run: {'yes' if once else 'NO'}")
 
 
+def floors(r: dict, args, cores: int) -> dict[str, float]:
+    """The shortest cycle each resource allows: all the CPU over the cores, one collector's CPU on its one
+    core (Python's lock), the round trips over the threads."""
+    per_site = r["requests"] / max(args.sites, 1)
+    return {"cores": (r["collector_cpu"] + r["pg_cpu"] + sum(r["sim_cpu"])) / cores,
+            "collector": r["collector_cpu"] / r["processes"],
+            "round trips": args.sites * per_site * args.latency_ms / 1000 / (r["processes"] * r["workers"])}
+
+
 def limit(r: dict, args, cores: int) -> str:
-    """What the run waited on, from where its CPU went."""
+    """What the run waited on: the largest of its floors (or a simulator at a full core, or other users)."""
     wall = r["seconds"] or 1
     machine = r["busy"] / r["total"] if r["total"] else 0
     hottest = max(r["sim_cpu"]) / wall if r["sim_cpu"] else 0
-    per_site = r["requests"] / max(args.sites, 1)
-    latency_floor = args.sites * per_site * args.latency_ms / 1000 / (r["processes"] * r["workers"])
     ours = r["collector_cpu"] + sum(r["sim_cpu"]) + r["pg_cpu"]
     others = max(0.0, r["busy"] - ours)
     shares = (f"collectors {r['collector_cpu'] / wall:.2f}, simulators {sum(r['sim_cpu']) / wall:.2f}, "
-              f"PostgreSQL {r['pg_cpu'] / wall:.2f}, other processes on the machine {others / wall:.2f} cores")
-    if machine > 0.85:
-        return f"the machine's {cores} cores ({machine:.0%} busy: {shares})"
+              f"PostgreSQL {r['pg_cpu'] / wall:.2f}, other processes on the machine {others / wall:.2f} cores; "
+              f"machine {machine:.0%} busy")
     if hottest > 0.85:
         return f"a simulator process at {hottest:.0%} of a core ({shares})"
-    if (r["collector_cpu"] / r["processes"]) / wall > 0.85:
-        return f"the collector processes, each near its one core (Python's lock) ({shares})"
-    return (f"the round trips ({per_site:.1f} requests a site × {args.latency_ms:g} ms over "
-            f"{r['processes'] * r['workers']} threads ≥ {latency_floor:.1f} s; {shares}; machine {machine:.0%} busy)")
+    if others / wall > 0.5:
+        return f"other processes on the machine ({shares})"
+    floor = floors(r, args, cores)
+    name = max(floor, key=floor.get)
+    said = {"cores": f"the machine's {cores} cores (all the CPU over them ≥ {floor['cores']:.1f} s)",
+            "collector": f"the collector processes, each on its one core (Python's lock) ≥ {floor['collector']:.1f} s",
+            "round trips": f"the round trips ({r['requests'] / max(args.sites, 1):.1f} requests a site × "
+                           f"{args.latency_ms:g} ms over {r['processes'] * r['workers']} threads ≥ "
+                           f"{floor['round trips']:.1f} s)"}[name]
+    return f"{said} ({shares})"
 
 
 if __name__ == "__main__":
