@@ -1,8 +1,9 @@
 """The scheduled jobs: one declarative table with stable ids, run in their own process.
 
 ``brandhub jobs run`` starts a blocking APScheduler with every job (or the ones
-named); ``brandhub collect run`` runs only the collection job. Each job function
-takes ``settings`` and opens its own sessions, committing its own work.
+named); ``brandhub collect run`` runs the collection cycle in its own loop, at the
+same moments. Each job function takes ``settings`` and opens its own sessions,
+committing its own work.
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ class Job:
 
 JOBS: tuple[Job, ...] = (
     Job("collect-agents", "brand_hub.collection.jobs:collect_all",
-        lambda s: {"trigger": "interval", "seconds": s.collect_interval_seconds, "jitter": s.collect_jitter_seconds},
+        lambda s: {"trigger": "interval", "seconds": s.collect_interval_seconds, "jitter": s.collect_jitter_seconds,
+                   "start_date": "1970-01-01T00:00:00+00:00"},   # the same moments on every collector
         "pull every site agent"),
     Job("score-running-month", "brand_hub.scores.jobs:score_running_month",
         lambda s: {"trigger": "cron", "minute": 20},

@@ -1,12 +1,16 @@
 """``brandhub collect``: pull the site agents, once or on a schedule, and manage their tokens."""
 from __future__ import annotations
 
+import random
+import time
+from datetime import datetime, timedelta, timezone
+
 import click
 
 from brand_hub.collection import CollectionError, issue_token
-from brand_hub.collection.cycle import run_cycle
+from brand_hub.collection.cycle import collector_engine, cycle_window, run_cycle
 
-from .context import cli_actor, get_engine, get_settings, unit_of_work
+from .context import cli_actor, get_settings, unit_of_work
 
 
 @click.group()
@@ -16,9 +20,18 @@ def collect() -> None:
 
 @collect.command("once")
 @click.option("--site", "site_codes", multiple=True, help="site code (repeatable); default: every target")
-def collect_once(site_codes: tuple[str, ...]) -> None:
+@click.option("--workers", type=click.IntRange(1, 1024), default=None,
+              help="sites pulled at once (default: BRANDHUB_COLLECT_WORKERS)")
+def collect_once(site_codes: tuple[str, ...], workers: int | None) -> None:
     """Pull every target once (or only the named sites) and say how it went."""
-    report = run_cycle(engine=get_engine(), settings=get_settings(), site_codes=list(site_codes) or None)
+    settings = get_settings()
+    if workers is not None:
+        settings = settings.replace(collect_workers=workers)
+    engine = collector_engine(settings)
+    try:
+        report = run_cycle(engine=engine, settings=settings, site_codes=list(site_codes) or None)
+    finally:
+        engine.dispose()
     for outcome in report.outcomes:
         line = f"{outcome.site_code}: {outcome.status}, {outcome.records} record(s)"
         if outcome.quarantined:
@@ -34,17 +47,38 @@ def collect_once(site_codes: tuple[str, ...]) -> None:
 
 
 @collect.command("run")
-def collect_run() -> None:
-    """Pull every target on the schedule (BRANDHUB_COLLECT_INTERVAL_SECONDS, with jitter) until stopped."""
-    from brand_hub.jobs import build_scheduler
+@click.option("--workers", type=click.IntRange(1, 1024), default=None,
+              help="sites pulled at once by this process (default: BRANDHUB_COLLECT_WORKERS)")
+@click.option("--cycles", type=click.IntRange(1, None), default=None,
+              help="stop after this many cycles (default: run until stopped)")
+def collect_run(workers: int | None, cycles: int | None) -> None:
+    """Pull every target once per interval until stopped; several of these (on several hosts) share the sites.
 
+    Cycles start at the same moments on every collector (multiples of BRANDHUB_COLLECT_INTERVAL_SECONDS,
+    plus up to BRANDHUB_COLLECT_JITTER_SECONDS), so each site is pulled once per interval by one of them.
+    The first cycle starts at once and pulls what is still due in the current interval.
+    """
     settings = get_settings()
-    scheduler = build_scheduler(settings, only=("collect-agents",))
-    click.echo(f"collecting every {settings.collect_interval_seconds} s (Ctrl-C to stop)")
+    if workers is not None:
+        settings = settings.replace(collect_workers=workers)
+    interval = settings.collect_interval_seconds
+    engine = collector_engine(settings)
+    click.echo(f"collecting every {interval} s with {settings.collect_workers} worker(s) (Ctrl-C to stop)")
+    done = 0
     try:
-        scheduler.start()
-    except (KeyboardInterrupt, SystemExit):
-        scheduler.shutdown(wait=False)
+        while True:
+            window = cycle_window(datetime.now(timezone.utc), interval)
+            report = run_cycle(engine=engine, settings=settings, cycle_start=window)
+            click.echo(f"cycle of {window:%Y-%m-%d %H:%M:%S} UTC: {report.summary()}")
+            done += 1
+            if cycles is not None and done >= cycles:
+                break
+            wake = window + timedelta(seconds=interval + random.uniform(0, settings.collect_jitter_seconds))
+            time.sleep(max(0.0, (wake - datetime.now(timezone.utc)).total_seconds()))
+    except KeyboardInterrupt:
+        click.echo("stopped")
+    finally:
+        engine.dispose()
 
 
 @collect.command("token")

@@ -11,24 +11,26 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from .. import distribution
-from ..db import session_scope
-from ..models import Site
-from ..models.collection import CollectionTarget
+from ..db import is_postgres, make_engine, session_scope
+from ..models import Site, SiteStatus
 from ..settings import Settings
 from . import AgentError, CollectionError, site_token, target_site_ids
 from .client import AgentClient
 from .pages import STREAMS, check_page
-from .store import LeaseLost, advance, claim, ensure_targets, insert_rows, quarantine, release
+from .store import (Claimed, LeaseLost, advance, claim_next, ensure_targets, insert_rows, keep_health, quarantine,
+                    release, undone)
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +38,11 @@ log = logging.getLogger(__name__)
 @dataclass
 class SiteOutcome:
     site_code: str
-    status: str              # ok | failed | busy (another collector holds it)
+    status: str              # ok | failed | busy (left to another collector: it pulled the site in this cycle)
     records: int = 0
     quarantined: int = 0
     error: str = ""
+    site_id: int | None = None
 
 
 @dataclass
@@ -58,7 +61,7 @@ class CycleReport:
     def summary(self) -> str:
         ok = sum(o.status == "ok" for o in self.outcomes)
         busy = sum(o.status == "busy" for o in self.outcomes)
-        return (f"{len(self.outcomes)} site(s): {ok} pulled, {len(self.failed)} failed, {busy} held by another "
+        return (f"{len(self.outcomes)} site(s): {ok} pulled, {len(self.failed)} failed, {busy} left to another "
                 f"collector; {self.records} record(s), {sum(o.quarantined for o in self.outcomes)} quarantined "
                 f"in {self.seconds:.1f} s")
 
@@ -68,67 +71,164 @@ def collector_id() -> str:
     return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def cycle_window(now: datetime, interval_seconds: int) -> datetime:
+    """The start of the interval ``now`` falls in, counted from the Unix epoch: the same on every collector."""
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
+    elapsed = int((now - epoch).total_seconds())
+    return epoch + timedelta(seconds=elapsed - elapsed % interval_seconds)
+
+
+def collector_engine(settings: Settings) -> Engine:
+    """The engine of a collector process: a connection per worker; on PostgreSQL, commits not waiting for the disk.
+
+    A commit lost to a crash of PostgreSQL loses a page's rows together with its cursor, and the
+    agent still holds them (it forgets pulled records only after its retention): the next pull
+    reads them again. So the collector does not wait for each page's WAL flush.
+    """
+    engine = make_engine(settings.database_url, pool_size=settings.collect_workers, max_overflow=4)
+    if is_postgres(engine):
+        event.listen(engine, "connect", _commit_without_flush)
+    return engine
+
+
+def _commit_without_flush(dbapi_connection, _record) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO off")
+    dbapi_connection.commit()
+
+
 def run_cycle(*, engine: Engine, settings: Settings, site_codes: list[str] | None = None,
-              clock: Callable[[], datetime] | None = None) -> CycleReport:
-    """Pull every target (or the named sites) with a pool of ``collect_workers`` threads."""
+              clock: Callable[[], datetime] | None = None, cycle_start: datetime | None = None) -> CycleReport:
+    """Pull every target (or the named sites) once, with ``collect_workers`` threads, beside any other collectors.
+
+    A site is due in this cycle until it was pulled (or failed) at or after ``cycle_start``
+    (default: now, so the cycle pulls everything once). Each thread claims the next due site
+    with one statement, pulls it and releases it, until no site is left; collectors on other
+    processes or hosts given the same ``cycle_start`` (``collect run`` aligns it to the interval)
+    take different sites, so each site is pulled once by one of them. When the only sites left are
+    leased by another collector, the threads wait for them: pulled, or taken over once the lease
+    runs out (a collector that died). ``busy`` outcomes are the sites left to another collector.
+    """
     clock = clock or (lambda: datetime.now(timezone.utc))
     started = datetime.now(timezone.utc)
+    cycle_start = cycle_start or clock()
     with session_scope(engine) as session:
         site_ids = target_site_ids(session=session, site_codes=site_codes)
         ensure_targets(session=session, site_ids=site_ids)
         session.commit()
+    sites = _scope(site_codes)
     owner = collector_id()
     workers = max(1, min(settings.collect_workers, len(site_ids) or 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
-        outcomes = list(pool.map(lambda site_id: _pull_safely(engine=engine, settings=settings, site_id=site_id,
-                                                               owner=owner, clock=clock), site_ids))
+    outcomes: list[SiteOutcome] = []
+    if site_ids:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
+            for pulled in pool.map(lambda _: _work(engine=engine, settings=settings, sites=sites, owner=owner,
+                                                   clock=clock, cycle_start=cycle_start), range(workers)):
+                outcomes.extend(pulled)
+    outcomes.extend(_pulled_by_others(engine, site_ids, {o.site_id for o in outcomes}))
     report = CycleReport(outcomes=outcomes, seconds=(datetime.now(timezone.utc) - started).total_seconds())
     log.info("collection cycle: %s", report.summary())
     return report
 
 
-def _pull_safely(*, engine: Engine, settings: Settings, site_id: int, owner: str,
+def _scope(site_codes: list[str] | None):
+    """The sites a cycle pulls, as a subquery the claim runs against (the same rule as ``target_site_ids``)."""
+    stmt = select(Site.id).where(Site.status == SiteStatus.active, Site.agent_url != "")
+    return stmt.where(Site.code.in_(site_codes)) if site_codes else stmt
+
+
+def _work(*, engine: Engine, settings: Settings, sites, owner: str, clock: Callable[[], datetime],
+          cycle_start: datetime) -> list[SiteOutcome]:
+    """One thread of a cycle: claim a due site, pull it, again, until every site of the cycle is done.
+
+    With nothing to claim but sites still pending (pulled right now by another collector), it waits
+    and looks again, so a dead collector's sites are taken over when their lease runs out. It gives
+    up waiting only when, for longer than a lease, no pending site got done and no lease on one was
+    renewed (which a live collector does with every page).
+    """
+    lease = timedelta(seconds=settings.collect_lease_seconds)
+    outcomes: list[SiteOutcome] = []
+    pause, progress_at, seen = _POLL_FIRST, clock(), None
+    while True:
+        try:
+            with engine.connect() as connection:   # one connection for the claim and the site's whole pull
+                with session_scope(connection) as session:
+                    claimed = claim_next(session=session, sites=sites, owner=owner, now=clock(), lease=lease,
+                                         cycle_start=cycle_start)
+                    session.commit()
+                    if claimed is None:
+                        pending, first_expiry = undone(session=session, sites=sites, owner=owner,
+                                                       cycle_start=cycle_start)
+                if claimed is not None:
+                    outcomes.append(_pull_safely(engine=connection, settings=settings, claimed=claimed,
+                                                 owner=owner, clock=clock))
+        except Exception:  # the database is gone: this thread stops, the others find the same
+            log.exception("collection: could not claim a site")
+            return outcomes
+        if claimed is not None:
+            pause, progress_at = _POLL_FIRST, clock()
+            continue
+        now = clock()
+        if (pending, first_expiry) != seen:   # another collector got on
+            seen, progress_at = (pending, first_expiry), now
+        if not pending or now - progress_at > lease + timedelta(seconds=_POLL_LAST):
+            return outcomes
+        wait = pause
+        if first_expiry is not None:   # wake up when the first lease runs out, if that is sooner
+            wait = min(wait, max((first_expiry - now).total_seconds(), 0) + 0.01)
+        time.sleep(wait)
+        pause = min(pause * 2, _POLL_LAST)
+
+
+_POLL_FIRST, _POLL_LAST = 0.05, 0.25   # seconds between looks while other collectors finish
+
+
+def _pulled_by_others(engine: Engine, site_ids: list[int], ours: set[int]) -> list[SiteOutcome]:
+    others = [i for i in site_ids if i not in ours]
+    if not others:
+        return []
+    with session_scope(engine) as session:
+        codes = dict(session.exec(select(Site.id, Site.code).where(Site.id.in_(others))).all())
+    return [SiteOutcome(codes[i], "busy", site_id=i) for i in others if i in codes]
+
+
+def _pull_safely(*, engine: Engine, settings: Settings, claimed: Claimed, owner: str,
                  clock: Callable[[], datetime]) -> SiteOutcome:
     """``pull_site``, but an unexpected error (a database hiccup, a bug) fails only this site."""
     try:
-        return pull_site(engine=engine, settings=settings, site_id=site_id, owner=owner, clock=clock)
+        return pull_site(engine=engine, settings=settings, claimed=claimed, owner=owner, clock=clock)
     except Exception as exc:  # one site must never stop the cycle for the others
-        log.exception("site id %s: unexpected error while collecting", site_id)
+        log.exception("site id %s: unexpected error while collecting", claimed.site_id)
         error = f"unexpected error: {type(exc).__name__}: {str(exc)[:300]}"
         try:
-            return _fail(engine, site_id, owner, str(site_id), error, clock())
+            return _fail(engine, claimed, owner, str(claimed.site_id), error, clock())
         except Exception:
-            log.exception("site id %s: could not record the failure", site_id)
-            return SiteOutcome(str(site_id), "failed", error=error)
+            log.exception("site id %s: could not record the failure", claimed.site_id)
+            return SiteOutcome(str(claimed.site_id), "failed", error=error, site_id=claimed.site_id)
 
 
-def pull_site(*, engine: Engine, settings: Settings, site_id: int, owner: str,
+def pull_site(*, engine: Engine, settings: Settings, claimed: Claimed, owner: str,
               clock: Callable[[], datetime]) -> SiteOutcome:
-    """Everything one site needs in one cycle; a failure is recorded on its target, not raised."""
-    lease = timedelta(seconds=settings.collect_lease_seconds)
+    """Everything one claimed site needs in one cycle; a failure is recorded on its target, not raised."""
+    site_id = claimed.site_id
     with session_scope(engine) as session:
         site = session.get(Site, site_id)
         code, url = site.code, site.agent_url
-        target = claim(session=session, site_id=site_id, owner=owner, now=clock(), lease=lease)
-        session.commit()
-        if target is None:
-            return SiteOutcome(code, "busy")
-        cursors = {s: getattr(target, f"cursor_{s}") for s in STREAMS}
         try:
             token = site_token(site, settings.secret_key)
         except CollectionError as exc:
             token, token_error = None, str(exc)
     if token is None:
-        return _fail(engine, site_id, owner, code, token_error, clock())
+        return _fail(engine, claimed, owner, code, token_error, clock())
     client = AgentClient(url, token, timeout=settings.collect_timeout_seconds, retries=settings.collect_retries,
                          backoff=settings.collect_backoff_seconds, verify=settings.agent_tls_verify)
-    outcome = SiteOutcome(code, "ok")
+    outcome = SiteOutcome(code, "ok", site_id=site_id)
+    cursors = dict(claimed.cursors)
     newest: datetime | None = None
     try:
         health = client.health()
-        if _record_health(engine, site_id, owner, health, clock()):
+        if _record_health(engine, client, claimed, owner, health, clock()):
             cursors = {s: "0" for s in STREAMS}
-        _deliver_config(engine, client, site_id, health, clock())
         for stream in STREAMS:
             stream_newest = _pull_stream(engine=engine, client=client, settings=settings, site_id=site_id,
                                          owner=owner, stream=stream, after=cursors[stream], outcome=outcome,
@@ -136,12 +236,12 @@ def pull_site(*, engine: Engine, settings: Settings, site_id: int, owner: str,
             if stream == "readings":
                 newest = stream_newest
     except (AgentError, LeaseLost) as exc:
-        failed = _fail(engine, site_id, owner, code, str(exc), clock())
+        failed = _fail(engine, claimed, owner, code, str(exc), clock())
         failed.records, failed.quarantined = outcome.records, outcome.quarantined
         return failed
     finally:
         client.close()
-    _succeed(engine, site_id, owner, outcome, newest, clock())
+    _succeed(engine, claimed, owner, outcome, newest, clock())
     return outcome
 
 
@@ -149,19 +249,22 @@ def _pull_stream(*, engine: Engine, client: AgentClient, settings: Settings, sit
                  after: str, outcome: SiteOutcome, clock: Callable[[], datetime]) -> datetime | None:
     """Page through one stream from ``after``; each page, its quarantine and its cursor in one commit.
 
-    Returns the newest record time seen (the feed's lag is measured from it).
+    Returns the newest record time seen (the feed's lag is measured from it). An empty last page
+    that leaves the cursor where it was writes nothing.
     """
     lease = timedelta(seconds=settings.collect_lease_seconds)
     newest: datetime | None = None
     while True:
         page = check_page(stream, client.page(stream, after, settings.collect_page_limit), site_id, after)
-        now = clock()
-        with session_scope(engine) as session:
-            insert_rows(session=session, stream=stream, rows=page.rows)
-            quarantine(session=session, site_id=site_id, stream=stream, cursor=page.cursor, bad=page.bad, at=now)
-            advance(session=session, site_id=site_id, owner=owner, stream=stream, cursor=page.cursor, now=now,
-                    lease=lease)
-            session.commit()
+        if page.rows or page.bad or page.cursor != after:
+            now = clock()
+            with session_scope(engine) as session:
+                insert_rows(session=session, stream=stream, rows=page.rows)
+                quarantine(session=session, site_id=site_id, stream=stream, cursor=page.cursor, bad=page.bad,
+                           at=now)
+                advance(session=session, site_id=site_id, owner=owner, stream=stream, cursor=page.cursor, now=now,
+                        lease=lease)
+                session.commit()
         outcome.records += len(page.rows)
         outcome.quarantined += len(page.bad)
         if page.bad:
@@ -174,59 +277,61 @@ def _pull_stream(*, engine: Engine, client: AgentClient, settings: Settings, sit
             return newest
 
 
-def _succeed(engine: Engine, site_id: int, owner: str, outcome: SiteOutcome, newest: datetime | None,
+def _succeed(engine: Engine, claimed: Claimed, owner: str, outcome: SiteOutcome, newest: datetime | None,
              now: datetime) -> None:
     with session_scope(engine) as session:
-        target = session.get(CollectionTarget, _target_id(session, site_id))
-        health = dict(last_success_at=now, consecutive_failures=0, records_last_pull=outcome.records,
-                      quarantined_last_pull=outcome.quarantined)
-        if newest and (target.newest_record_at is None or newest > target.newest_record_at):
-            health["newest_record_at"] = newest
-        release(session=session, site_id=site_id, owner=owner, **health)
+        release(session=session, site_id=claimed.site_id, owner=owner, newest=newest, last_success_at=now,
+                consecutive_failures=0, records_last_pull=outcome.records,
+                quarantined_last_pull=outcome.quarantined)
         session.commit()
 
 
-def _target_id(session: Session, site_id: int) -> int:
-    return session.exec(select(CollectionTarget.id).where(CollectionTarget.site_id == site_id)).one()
-
-
-def _fail(engine: Engine, site_id: int, owner: str, code: str, error: str, now: datetime) -> SiteOutcome:
+def _fail(engine: Engine, claimed: Claimed, owner: str, code: str, error: str, now: datetime) -> SiteOutcome:
     log.warning("site %s: collection failed: %s", code, error)
     with session_scope(engine) as session:
-        target_id = _target_id(session, site_id)
-        failures = session.get(CollectionTarget, target_id).consecutive_failures
-        release(session=session, site_id=site_id, owner=owner, last_error=error[:500], last_error_at=now,
-                consecutive_failures=failures + 1, records_last_pull=0)
+        release(session=session, site_id=claimed.site_id, owner=owner, failed=True, last_error=error[:500],
+                last_error_at=now, records_last_pull=0)
         session.commit()
-    return SiteOutcome(code, "failed", error=error)
+    return SiteOutcome(code, "failed", error=error, site_id=claimed.site_id)
 
 
-def _record_health(engine: Engine, site_id: int, owner: str, health: dict, now: datetime) -> bool:
-    """Keep what ``/v1/health`` says; True when the agent has a new buffer, so the cursors start over.
+def _record_health(engine: Engine, client: AgentClient, claimed: Claimed, owner: str, health: dict,
+                   now: datetime) -> bool:
+    """Keep what ``/v1/health`` says and deliver the desired config when the agent's differs; True when
+    the agent has a new buffer, so the cursors start over.
 
     Starting over re-reads what the new buffer holds; the natural keys make that harmless.
     """
     depth = health.get("buffer_depth")
     buffer_id = str(health.get("buffer_id") or "")[:64]
-    oldest = health.get("oldest_unpulled")
+    applied = health.get("config_hash") or None
+    restart = bool(buffer_id and claimed.agent_buffer_id and buffer_id != claimed.agent_buffer_id)
+    values = dict(health_at=now, agent_version=str(health.get("agent_version") or "")[:40],
+                  buffer_depth=min(depth, 2**31 - 1) if isinstance(depth, int) and not isinstance(depth, bool) else 0,
+                  oldest_unpulled_at=_parse_time(health.get("oldest_unpulled")), rejects=_losses(health),
+                  applied_config_hash=str(applied or "")[:80])
+    if restart:
+        log.warning("site %s: the agent has a new buffer; reading it from the start", claimed.site_id)
+        values.update(cursor_readings="0", cursor_nps="0", cursor_events="0")
+    if buffer_id:
+        values["agent_buffer_id"] = buffer_id
     with session_scope(engine) as session:
-        target = session.get(CollectionTarget, _target_id(session, site_id))
-        if target.lease_owner != owner:
-            raise LeaseLost(f"site {site_id}: lease taken over by another collector")
-        target.health_at = now
-        target.agent_version = str(health.get("agent_version") or "")[:40]
-        target.buffer_depth = min(depth, 2**31 - 1) if isinstance(depth, int) and not isinstance(depth, bool) else 0
-        target.oldest_unpulled_at = _parse_time(oldest)
-        target.rejects = _losses(health)
-        target.applied_config_hash = str(health.get("config_hash") or "")[:80]
-        restart = bool(buffer_id and target.agent_buffer_id and buffer_id != target.agent_buffer_id)
-        if restart:
-            log.warning("site %s: the agent has a new buffer; reading it from the start", site_id)
-            target.cursor_readings = target.cursor_nps = target.cursor_events = "0"
-        if buffer_id:
-            target.agent_buffer_id = buffer_id
-        session.add(target)
+        if not keep_health(session=session, site_id=claimed.site_id, owner=owner, **values):
+            raise LeaseLost(f"site {claimed.site_id}: lease taken over by another collector")
+        desired = distribution.desired_config(session=session, site_id=claimed.site_id)
         session.commit()
+        if desired is not None:   # PUT the desired config when the agent's differs; record what it holds
+            error = None
+            if desired.hash != applied:
+                try:
+                    applied = client.put_config(desired.version, desired.hash, desired.content)
+                except AgentError as exc:
+                    error = f"config delivery: {exc}"
+            distribution.record_delivery(session=session, site_id=claimed.site_id, applied_hash=applied, at=now,
+                                         error=error)
+            if applied:
+                keep_health(session=session, site_id=claimed.site_id, owner=None, applied_config_hash=applied[:80])
+            session.commit()
     return restart
 
 
@@ -245,27 +350,6 @@ def _losses(health: dict) -> dict[str, int]:
     if isinstance(broker_dropped, int) and not isinstance(broker_dropped, bool) and broker_dropped > 0:
         losses["broker_dropped"] = broker_dropped
     return losses
-
-
-def _deliver_config(engine: Engine, client: AgentClient, site_id: int, health: dict, now: datetime) -> None:
-    """PUT the desired config when the agent's applied hash differs; record what the agent holds."""
-    applied = health.get("config_hash") or None
-    with session_scope(engine) as session:
-        desired = distribution.desired_config(session=session, site_id=site_id)
-        if desired is None:
-            return
-        error = None
-        if desired.hash != applied:
-            try:
-                applied = client.put_config(desired.version, desired.hash, desired.content)
-            except AgentError as exc:
-                error = f"config delivery: {exc}"
-        distribution.record_delivery(session=session, site_id=site_id, applied_hash=applied, at=now, error=error)
-        if applied:
-            target = session.get(CollectionTarget, _target_id(session, site_id))
-            target.applied_config_hash = applied[:80]
-            session.add(target)
-        session.commit()
 
 
 def _parse_time(raw) -> datetime | None:

@@ -1,16 +1,17 @@
 """The scheduled collection job (``collect-agents`` in ``brand_hub.jobs``)."""
 from __future__ import annotations
 
-from ..db import make_engine
+from datetime import datetime, timezone
+
 from ..settings import Settings
-from .cycle import CycleReport, run_cycle
+from .cycle import CycleReport, collector_engine, cycle_window, run_cycle
 
 
 def collect_all(*, settings: Settings) -> CycleReport:
-    """Pull every site agent once; the cycle commits page by page."""
-    # one connection per worker, so no worker waits for the pool
-    engine = make_engine(settings.database_url, pool_size=settings.collect_workers, max_overflow=4)
+    """Pull every site agent due in this interval (the others' share too, if other collectors run), once."""
+    engine = collector_engine(settings)
     try:
-        return run_cycle(engine=engine, settings=settings)
+        return run_cycle(engine=engine, settings=settings,
+                         cycle_start=cycle_window(datetime.now(timezone.utc), settings.collect_interval_seconds))
     finally:
         engine.dispose()

@@ -6,10 +6,12 @@ rows, its quarantined records and its cursor together, so a crash re-reads, neve
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, bindparam, or_, text, update
+from sqlalchemy import Integer, and_, bindparam, case, func, or_, select as sa_select, text, update
+from sqlalchemy.sql import Select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, select
@@ -251,19 +253,101 @@ def claim(*, session: Session, site_id: int, owner: str, now: datetime, lease: t
     return target
 
 
+def done_since(cycle_start: datetime):
+    """The target was pulled (or its pull failed) at or after ``cycle_start``: done for this cycle."""
+    return or_(CollectionTarget.last_success_at >= cycle_start, CollectionTarget.last_error_at >= cycle_start)
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A site whose lease a collector just took: what its pull starts from."""
+
+    site_id: int
+    cursors: dict[str, str]
+    agent_buffer_id: str
+
+
+def claim_next(*, session: Session, sites: Select, owner: str, now: datetime, lease: timedelta,
+               cycle_start: datetime) -> Claimed | None:
+    """Take the lease of one site of ``sites`` that is due in this cycle, in one statement; None when none is free.
+
+    Due: not pulled (nor failed) since ``cycle_start``, and no live lease on it (a dead collector's
+    lease that ran out is taken over). The least recently attempted goes first. On PostgreSQL the
+    candidate row is locked with SKIP LOCKED, so collectors claiming at the same moment each get a
+    different site and none waits; on SQLite the statement holds the database's one write lock.
+    """
+    # on the session's connection, as Core: the ORM's bulk UPDATE would look for loaded targets to synchronise
+    row = session.connection().execute(_claim_statement(sites), {
+        "now": now, "until": now + lease, "owner": owner, "cycle_start": cycle_start}).first()
+    if row is None:
+        return None
+    return Claimed(site_id=row.site_id, agent_buffer_id=row.agent_buffer_id,
+                   cursors={"readings": row.cursor_readings, "nps": row.cursor_nps, "events": row.cursor_events})
+
+
+@lru_cache(maxsize=16)
+def _claim_statement(sites: Select):
+    """``claim_next``'s statement for a cycle's ``sites``, built once (a cycle runs it once a site)."""
+    now, cycle_start = bindparam("now", type_=UTCDateTime), bindparam("cycle_start", type_=UTCDateTime)
+    free = or_(CollectionTarget.lease_until.is_(None), CollectionTarget.lease_until < now)
+    due = and_(free, ~func.coalesce(done_since(cycle_start), False), CollectionTarget.site_id.in_(sites))
+    candidate = (sa_select(CollectionTarget.id).where(due)
+                 .order_by(CollectionTarget.last_attempt_at.is_not(None), CollectionTarget.last_attempt_at,
+                           CollectionTarget.id)
+                 .limit(1).with_for_update(skip_locked=True).scalar_subquery())
+    return (update(CollectionTarget).where(CollectionTarget.id == candidate, free)
+            .values(lease_owner=bindparam("owner"), lease_until=bindparam("until", type_=UTCDateTime),
+                    last_attempt_at=now)
+            .returning(CollectionTarget.site_id, CollectionTarget.cursor_readings, CollectionTarget.cursor_nps,
+                       CollectionTarget.cursor_events, CollectionTarget.agent_buffer_id))
+
+
+def undone(*, session: Session, sites: Select, owner: str, cycle_start: datetime) -> tuple[int, datetime | None]:
+    """How many of ``sites`` are not done in this cycle, leaving out those ``owner`` pulls right now; and when the
+    first lease on one of them runs out."""
+    pending = and_(CollectionTarget.site_id.in_(sites), ~func.coalesce(done_since(cycle_start), False),
+                   or_(CollectionTarget.lease_owner.is_(None), CollectionTarget.lease_owner != owner))
+    count, first_expiry = session.execute(
+        sa_select(func.count(), func.min(CollectionTarget.lease_until)).where(pending)).one()
+    return count, first_expiry
+
+
+_ADVANCE = {stream: update(CollectionTarget)
+            .where(CollectionTarget.site_id == bindparam("site"), CollectionTarget.lease_owner == bindparam("owner"))
+            .values({f"cursor_{stream}": bindparam("cursor"), "lease_until": bindparam("until", type_=UTCDateTime)})
+            for stream in ("readings", "nps", "events")}
+
+
 def advance(*, session: Session, site_id: int, owner: str, stream: str, cursor: str, now: datetime,
             lease: timedelta) -> None:
     """Save the stream's cursor and renew the lease, only if we still hold it (else ``LeaseLost``)."""
-    column = _CURSOR_COLUMN[stream]
-    result = session.execute(update(CollectionTarget)
-                             .where(CollectionTarget.site_id == site_id, CollectionTarget.lease_owner == owner)
-                             .values({column: cursor, "lease_until": now + lease}))
+    result = session.connection().execute(_ADVANCE[stream], {"site": site_id, "owner": owner, "cursor": cursor,
+                                                            "until": now + lease})
     if result.rowcount != 1:
         raise LeaseLost(f"site {site_id}: lease taken over by another collector")
 
 
-def release(*, session: Session, site_id: int, owner: str, **health: Any) -> None:
-    """Give the lease back and record the outcome of the pull (only if we still hold it)."""
-    session.execute(update(CollectionTarget)
-                    .where(CollectionTarget.site_id == site_id, CollectionTarget.lease_owner == owner)
-                    .values(lease_owner=None, lease_until=None, **health))
+def keep_health(*, session: Session, site_id: int, owner: str | None, **health: Any) -> bool:
+    """Record what the agent says of itself; only while ``owner`` holds the lease (None: whoever does)."""
+    stmt = update(CollectionTarget).where(CollectionTarget.site_id == site_id)
+    if owner is not None:
+        stmt = stmt.where(CollectionTarget.lease_owner == owner)
+    return session.connection().execute(stmt.values(**health)).rowcount == 1
+
+
+def release(*, session: Session, site_id: int, owner: str, newest: datetime | None = None, failed: bool = False,
+            **health: Any) -> None:
+    """Give the lease back and record the outcome of the pull (only if we still hold it), in one statement.
+
+    ``newest``: the newest record pulled, kept if newer than the one known; ``failed``: one more
+    consecutive failure.
+    """
+    if newest is not None:
+        later = or_(CollectionTarget.newest_record_at.is_(None), CollectionTarget.newest_record_at < newest)
+        health["newest_record_at"] = case((later, bindparam("newest", newest, type_=UTCDateTime)),
+                                          else_=CollectionTarget.newest_record_at)
+    if failed:
+        health["consecutive_failures"] = CollectionTarget.consecutive_failures + 1
+    session.connection().execute(update(CollectionTarget)
+                                 .where(CollectionTarget.site_id == site_id, CollectionTarget.lease_owner == owner)
+                                 .values(lease_owner=None, lease_until=None, **health))
