@@ -44,14 +44,14 @@ def demo_like_network(session) -> list:
              make_site(session, partner, code="BE-B-01", timezone="Europe/Brussels", opening_hours=OFFICE_HOURS),
              make_site(session, partner, code="SH-EMPTY")]
     start, _ = Q3.bounds("Asia/Shanghai")
-    for site, quality in zip(sites[:4], (0.9, 0.3, 0.7, 0.6)):   # July and most of August: the test stays fast
-        write_history(session=session, site=site, quarter=Q3, quality=quality, until=start + timedelta(days=50))
+    for site, quality in zip(sites[:4], (0.9, 0.3, 0.7, 0.6)):   # three weeks of July: the test stays fast
+        write_history(session=session, site=site, quarter=Q3, quality=quality, until=start + timedelta(days=21))
     rng = random.Random(15)
-    rows = quarter_hours(sites[0], start + timedelta(days=40, hours=5, minutes=15), 3, "meeting-room", rng)
+    rows = quarter_hours(sites[0], start + timedelta(days=10, hours=5, minutes=15), 2, "meeting-room", rng)
     rows += quarter_hours(sites[1], start - timedelta(days=2), 1, "phone-booth", rng)      # reported before
-    rows += quarter_hours(sites[1], start + timedelta(days=50), 2, "phone-booth", rng)
+    rows += quarter_hours(sites[1], start + timedelta(days=12), 2, "phone-booth", rng)
     kolkata, _ = Q3.bounds("Asia/Kolkata")
-    rows += quarter_hours(sites[2], kolkata + timedelta(days=60, minutes=30), 2, "meeting-room", rng)
+    rows += quarter_hours(sites[2], kolkata + timedelta(days=11, minutes=30), 2, "meeting-room", rng)
     add_buckets(session, rows)
     session.add(NpsResponse(site_id=sites[4].id, record_id="x", answered_at=start + timedelta(days=3), score=10))
     session.add(OpsEvent(site_id=sites[4].id, record_id="t", kind="ticket_opened", occurred_at=start, ref="T1"))
@@ -78,9 +78,9 @@ def same_inputs(a, b) -> None:
 def test_a_batch_reads_exactly_what_each_site_read_on_its_own(session):
     sites = demo_like_network(session)
     model = current_model()
-    as_of = datetime(2026, 8, 14, 7, 40, tzinfo=timezone.utc)       # the running month "so far", mid-hour
+    as_of = datetime(2026, 7, 13, 7, 40, tzinfo=timezone.utc)       # the running month "so far", mid-hour
     checked = 0
-    for period, cut in ((Q3, None), (parse_period("2026-08"), None), (parse_period("2026-08"), as_of)):
+    for period, cut in ((Q3, None), (parse_period("2026-07"), None), (parse_period("2026-07"), as_of)):
         by_zone: dict[str, list] = {}
         for site in sites:
             by_zone.setdefault(site.timezone, []).append(site)
@@ -98,7 +98,8 @@ def test_a_batch_reads_exactly_what_each_site_read_on_its_own(session):
 def test_set_based_scores_equal_the_per_site_scores_to_the_last_decimal(session):
     sites = demo_like_network(session)
     model = current_model()
-    for period, as_of in ((Q3, None), (parse_period("2026-08"), datetime(2026, 8, 14, 7, 40, tzinfo=timezone.utc))):
+    for period, as_of in ((Q3, None), (parse_period("2026-07"), None),
+                          (parse_period("2026-07"), datetime(2026, 7, 13, 7, 40, tzinfo=timezone.utc))):
         report = scores.score_period(session=session, period=period, model=model, actor=audit.SYSTEM, as_of=as_of)
         network = scores.network_nps(session=session, period=period, tz="Asia/Shanghai")
         assert [row.site_id for row in report.scores] == [s.id for s in sorted(sites, key=lambda s: s.code)]
@@ -111,7 +112,8 @@ def test_set_based_scores_equal_the_per_site_scores_to_the_last_decimal(session)
                 expected.status, expected.score, round(expected.coverage, 6), expected.card if period.is_quarter
                 else None)
             assert row.indicators == {i.id: i.as_json() for i in expected.indicators}
-    assert {r.card for r in session.exec(select(SiteScore).where(SiteScore.period == "2026-Q3"))} >= {"green", "red"}
+    july = session.exec(select(SiteScore).where(SiteScore.period == "2026-07")).all()
+    assert sum(r.status == "scored" and r.score is not None for r in july) >= 3     # real scores, not only gaps
 
 
 def test_the_uci_office_scores_the_same_from_the_rollup_as_from_its_buckets(session):
