@@ -95,7 +95,7 @@ def readings(*, session: Session, site_id: int, start: datetime, end: datetime, 
     slots: dict[datetime, dict[str, MetricSlot]] = {}
     firsts: dict[tuple[str, str], datetime] = {}
     for kind, metric, number, zone, total, n, high, low, buckets, zones, minutes in sorted(session.execute(
-            union_all(by_slot, by_stream)), key=_in_time_order):
+            union_all(by_slot, by_stream)).all(), key=_in_time_order):
         begins = datetime.fromtimestamp(int(number) * seconds, tz=timezone.utc)
         if kind == "slot":
             slots.setdefault(begins, {})[metric] = MetricSlot(float(total), int(n), float(high), float(low),
@@ -266,7 +266,7 @@ def batch_readings(*, session: Session, site_ids: list[int], start: datetime, en
                        ).group_by(z.site_id, z.metric, z.zone)
     firsts: dict[int, dict[tuple[str, str], datetime]] = {site_id: {} for site_id in site_ids}
     for kind, site_id, metric, number, zone, total, n, high, low, buckets, zones, minutes in sorted(
-            session.execute(union_all(by_slot, by_stream)), key=_site_in_time_order):
+            session.execute(union_all(by_slot, by_stream)).all(), key=_site_in_time_order):
         begins = datetime.fromtimestamp(int(number) * seconds, tz=timezone.utc)
         if kind == "slot":
             found[site_id].slots.setdefault(begins, {})[metric] = MetricSlot(
