@@ -50,23 +50,35 @@ def context_of(settings: Settings, now: datetime, min_coverage: float = 0.7, car
                    card_rules=card_rules)
 
 
-def _card_rules(settings: Settings):
+def _current_model(settings: Settings):
+    """The current scoring model, read once per run (None when it cannot be read)."""
+    try:
+        from standards.scoring_model import current_model
+
+        return current_model(settings.scoring_dir or None)
+    except Exception:  # no readable model: the callers fall back to their defaults
+        return None
+
+
+_UNREAD = object()
+
+
+def _card_rules(settings: Settings, model=_UNREAD):
     """The current model's card rules (None when the model has none: two reds in a row)."""
     try:
         from scoring.strikes import CardRules
-        from standards.scoring_model import current_model
 
-        section = current_model(settings.scoring_dir or None).source.get("card_rules")
+        model = _current_model(settings) if model is _UNREAD else model
+        section = model.source.get("card_rules")
     except Exception:  # no readable model: the plain rule
         return None
     return CardRules.from_model(section) if section else None
 
 
-def _min_coverage(settings: Settings) -> float:
+def _min_coverage(settings: Settings, model=_UNREAD) -> float:
     try:
-        from standards.scoring_model import current_model
-
-        return float(current_model(settings.scoring_dir or None).min_coverage)
+        model = _current_model(settings) if model is _UNREAD else model
+        return float(model.min_coverage)
     except Exception:  # no readable model: the model's shipped default
         return 0.7
 
@@ -208,7 +220,8 @@ def evaluate(*, session: Session, settings: Settings, now: datetime, site_codes:
     summary = RunSummary()
     run = EvaluationRun(started_at=now)
     session.add(run)
-    ctx = context_of(settings, now, _min_coverage(settings), _card_rules(settings))
+    model = _current_model(settings)
+    ctx = context_of(settings, now, _min_coverage(settings, model), _card_rules(settings, model))
     standards: list[dict] = []
     try:
         with session.begin_nested():
