@@ -106,6 +106,8 @@ class Evaluator:
     def __init__(self, *, session: Session, settings: Settings, now: datetime, summary: RunSummary):
         self.session, self.settings, self.now, self.summary = session, settings, now, summary
         self._current: dict[tuple[int | None, int | None], dict[tuple[str, str], Flag]] | None = None
+        self._known: set[tuple] = set()
+        self._preloaded: tuple[set[int], set[int]] = (set(), set())
 
     def preload(self, site_ids: list[int], franchisee_ids: list[int]) -> None:
         """Read the current flags of a batch of sites and partners in two statements (instead of one per
@@ -123,6 +125,15 @@ class Evaluator:
                                                              Flag.franchisee_id.in_(franchisee_ids))):
                 current[(None, flag.franchisee_id)][(flag.rule, flag.subject)] = flag
         self._current = current
+        # the identities that ever had a flag: a recurrence links to the last one, a first occurrence needs no look-up
+        known = select(Flag.site_id, Flag.franchisee_id, Flag.rule, Flag.subject).distinct()
+        self._known = set()
+        if site_ids:
+            self._known |= {tuple(r) for r in self.session.exec(known.where(Flag.site_id.in_(site_ids)))}
+        if franchisee_ids:
+            self._known |= {tuple(r) for r in self.session.exec(known.where(Flag.site_id.is_(None),
+                                                                         Flag.franchisee_id.in_(franchisee_ids)))}
+        self._preloaded = (set(site_ids), set(franchisee_ids))
 
     def current_flags(self, site_id: int | None, franchisee_id: int) -> dict[tuple[str, str], Flag]:
         key = (site_id, None) if site_id is not None else (None, franchisee_id)
@@ -176,6 +187,9 @@ class Evaluator:
             self.record(flag, event.kind, event.from_state, event.to_state, event.reason, event.data)
 
     def _previous(self, site_id, franchisee_id, rule_id, subject) -> Flag | None:
+        preloaded = site_id in self._preloaded[0] if site_id is not None else franchisee_id in self._preloaded[1]
+        if preloaded and (site_id, franchisee_id, rule_id, subject) not in self._known:
+            return None  # never flagged before (flags opened since the batch began are current, not previous)
         stmt = select(Flag).where(Flag.rule == rule_id, Flag.subject == subject, Flag.franchisee_id == franchisee_id)
         stmt = stmt.where(Flag.site_id == site_id) if site_id is not None else stmt.where(Flag.site_id.is_(None))
         return self.session.exec(stmt.order_by(Flag.id.desc()).limit(1)).first()
