@@ -1,18 +1,21 @@
-"""Benchmark: score a network for one quarter of 15-minute buckets on PostgreSQL.
+"""Benchmark: score a network for one quarter on PostgreSQL, reading the hourly rollup set-based.
 
-Scenario (defaults): 200 sites, 2026-Q3 (92 days), 5 zones, 8 metrics, 15-minute
-buckets = 200 × 8,832 × 5 × 8 ≈ 70.7 million ``reading_bucket`` rows, loaded with
-COPY into a private schema (dropped at the end unless --keep). Then:
+Scenario (defaults): 1,000 sites in Asia/Shanghai, 2026-Q3 (92 days), 2 zones, 8 metrics. The
+readings are seeded straight into the rollup the scoring reads (``reading_hourly``: one row per
+site, hour, zone and metric, each the aggregate of four full 15-minute buckets) by one set-based
+``INSERT … SELECT`` over ``generate_series`` in a private schema (dropped at the end unless
+--keep), key built after the load. Then:
 
-1. one bare SQL ``GROUP BY`` (site, metric, hour) over the same rows, every
-   aggregate fetched to the client, and
-2. ``score_period`` for all sites with the brand's model (SQL aggregation per site
-   to hourly rows, open-hours logic in Python), committed once: first with one reading
-   thread, then with ``--workers`` threads reading ahead on their own connections,
+1. one bare SQL ``GROUP BY`` (site, metric, hour) over the rollup, every aggregate fetched to
+   the client — the least any scoring must do, and
+2. ``score_period`` for all sites with the brand's model (one statement per kind of input for
+   each batch of sites, open-hours logic and measures in Python), committed once: first with
+   one reading thread, then with ``--workers`` threads reading the next batches ahead,
 
-and prints wall times, the ratio between them and the peak memory of scoring.
+and prints wall times, ms per site, the ratio to the bare GROUP BY and the peak memory. With
+``--sites 100,1000`` each size gets its own schema and the time per site is compared.
 
-    .venv/bin/python bench/bench_score.py [--sites 200] [--days 92] [--zones 5] [--workers 2] [--url URL] [--keep]
+    .venv/bin/python bench/bench_score.py [--sites 1000] [--days 92] [--zones 2] [--workers 2] [--url URL] [--keep]
 """
 from __future__ import annotations
 
@@ -22,7 +25,7 @@ import resource
 import sys
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -43,55 +46,57 @@ HOURS = {d: [["09:00", "21:00"]] for d in ("mon", "tue", "wed", "thu", "fri")} |
 START = datetime(2026, 6, 30, 16, tzinfo=timezone.utc)      # 2026-07-01 00:00 in Shanghai
 
 
-def _values(step: int, zone: int, site: int) -> tuple[float, ...]:
-    """Cheap, believable readings: busy in the local daytime, quieter at night."""
-    local_hour = (step // 4 + 8) % 24
-    busy = 9 <= local_hour < 21 and (step // 96 + 3) % 7 < 5
-    people = (3 + (site + zone + step) % 5) if busy else 0
-    co2 = 520 + people * 90 + (step * 7 + zone * 13) % 160
-    return (co2, 22.0 + (step % 9) * 0.3, 40 + (step + zone) % 15, 380.0 if busy else 12.0,
-            46 + (step + site) % 9, people, 1 if people else 0, 2.5 if busy else 0.6)
+# One hour of a zone: busy 09–21 local (Shanghai, UTC+8) on weekdays; each metric's value as the
+# old 15-minute bench drew it, per hour. Every hour holds four full buckets: 60 readings, 60 minutes.
+SEED = """
+INSERT INTO reading_hourly (site_id, hour_start, zone, metric, total, n, high, low, buckets, minutes)
+SELECT s, CAST(:start AS timestamptz) + h * interval '1 hour', 'z' || z, m.metric, v.value * 60, 60, v.value,
+       v.value, 4, 60
+FROM generate_series(CAST(:first AS int), CAST(:last AS int)) AS s, generate_series(0, CAST(:hours AS int) - 1) AS h,
+     generate_series(0, CAST(:zones AS int) - 1) AS z,
+     (VALUES ('co2_ppm'), ('temperature_c'), ('humidity_pct'), ('illuminance_lux'), ('noise_dba'),
+             ('people_count'), ('zone_occupied'), ('energy_kwh')) AS m(metric),
+     LATERAL (SELECT ((h + 8) % 24 BETWEEN 9 AND 20) AND ((h / 24 + 3) % 7 < 5) AS busy) AS b,
+     LATERAL (SELECT CASE WHEN b.busy THEN 3 + (s + z + h) % 5 ELSE 0 END AS people) AS p,
+     LATERAL (SELECT CAST(CASE m.metric
+         WHEN 'co2_ppm' THEN 520 + p.people * 90 + (h * 7 + z * 13) % 160
+         WHEN 'temperature_c' THEN 22.0 + (h % 9) * 0.3
+         WHEN 'humidity_pct' THEN 40 + (h + z) % 15
+         WHEN 'illuminance_lux' THEN CASE WHEN b.busy THEN 380.0 ELSE 12.0 END
+         WHEN 'noise_dba' THEN 46 + (h + s) % 9
+         WHEN 'people_count' THEN p.people
+         WHEN 'zone_occupied' THEN CASE WHEN p.people > 0 THEN 1 ELSE 0 END
+         ELSE CASE WHEN b.busy THEN 2.5 ELSE 0.6 END END AS double precision) AS value) AS v
+"""
 
 
 def load(url: str, sites: int, days: int, zones: int) -> int:
-    """Create the sites and COPY the buckets in (indexes built after the load)."""
+    """Create the sites and fill the hourly rollup set-based (key built after the load)."""
+    import json
+
     engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO franchisee (code, legal_name, name_en, unified_credit_code, contact_name, "
                           "contact_email, contact_phone, address, status, created_at) VALUES ('BENCH', '基准伙伴', "
                           "'', '', '', '', '', '', 'active', now())"))
-        for n in range(sites):
-            conn.execute(text(
-                "INSERT INTO site (code, name_zh, name_en, franchisee_id, city, region, tier, address, timezone, "
-                "opening_hours, area_m2, desks, status, agent_url, agent_token_hash, created_at, updated_at) "
-                "VALUES (:code, :name, '', 1, '上海', 'east', 'standard', '', 'Asia/Shanghai', CAST(:hours AS JSON), "
-                "900, 120, 'active', '', '', now(), now())"),
-                {"code": f"B{n:04d}", "name": f"基准门店{n}", "hours": __import__("json").dumps(HOURS)})
-        conn.execute(text("ALTER TABLE reading_bucket DROP CONSTRAINT pk_reading_bucket"))
-    steps = days * 96
-    stamps = [(START + timedelta(minutes=15 * s)).strftime("%Y-%m-%d %H:%M:%S+00") for s in range(steps)]
-    raw = engine.raw_connection()
-    total = 0
-    try:
-        cur = raw.cursor()
-        with cur.copy("COPY reading_bucket (site_id, zone, metric, bucket_start, bucket_minutes, count, mean, min, "
-                      "max) FROM STDIN") as copy:
-            for site in range(1, sites + 1):
-                lines = []
-                for step, stamp in enumerate(stamps):
-                    for zone in range(zones):
-                        for metric, value in zip(METRICS, _values(step, zone, site)):
-                            lines.append(f"{site}\tz{zone}\t{metric}\t{stamp}\t15\t15\t{value}\t{value}\t{value}\n")
-                copy.write("".join(lines).encode())
-                total += len(lines)
-        raw.commit()
-    finally:
-        raw.close()
+        conn.execute(text(
+            "INSERT INTO site (code, name_zh, name_en, franchisee_id, city, region, tier, address, timezone, "
+            "opening_hours, area_m2, desks, status, agent_url, agent_token_hash, created_at, updated_at) "
+            "SELECT 'B' || lpad(n::text, 5, '0'), '基准门店' || n, '', 1, '上海', 'east', 'standard', '', "
+            "'Asia/Shanghai', CAST(:hours AS JSON), 900, 120, 'active', '', '', now(), now() "
+            "FROM generate_series(0, CAST(:sites AS int) - 1) AS n"), {"hours": json.dumps(HOURS), "sites": sites})
+        conn.execute(text("ALTER TABLE reading_hourly DROP CONSTRAINT pk_reading_hourly"))
+        first, last = conn.execute(text("SELECT min(id), max(id) FROM site")).one()
+    step = 50
+    for low in range(first, last + 1, step):   # slices: one statement each, committed as it goes
+        with engine.begin() as conn:
+            conn.execute(text(SEED), {"start": START, "first": low, "last": min(low + step - 1, last),
+                                      "hours": days * 24, "zones": zones})
     with engine.begin() as conn:
-        # the key exactly as the migration makes it (it is also the index the scoring reads by)
-        conn.execute(text("ALTER TABLE reading_bucket ADD CONSTRAINT pk_reading_bucket "
-                          "PRIMARY KEY (site_id, bucket_start, zone, metric)"))
-        conn.execute(text("ANALYZE reading_bucket"))
+        conn.execute(text("ALTER TABLE reading_hourly ADD CONSTRAINT pk_reading_hourly "
+                          "PRIMARY KEY (site_id, hour_start, zone, metric)"))
+        conn.execute(text("ANALYZE reading_hourly, site"))   # this schema only: not every table of the database
+        total = conn.execute(text("SELECT count(*) FROM reading_hourly")).scalar_one()
     engine.dispose()
     return total
 
@@ -101,17 +106,16 @@ def _load_in_child(url, sites, days, zones, out):
 
 
 def _bare_in_child(url, out) -> None:
-    """The baseline: one GROUP BY with every aggregate the scoring needs, all fetched to the client
-    (wrapped in SELECT count(*), PostgreSQL would drop the unused aggregates)."""
+    """The baseline: one GROUP BY over the rollup with every aggregate the scoring needs, all fetched to
+    the client (wrapped in SELECT count(*), PostgreSQL would drop the unused aggregates)."""
     engine = make_engine(url)
     start, end = parse_period("2026-Q3").bounds("Asia/Shanghai")
     started = time.perf_counter()
     groups = 0
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=50_000).execute(text(
-            "SELECT site_id, metric, date_trunc('hour', bucket_start) AS h, sum(mean * count), sum(count), "
-            "max(max), min(min), count(*), sum(bucket_minutes) "
-            "FROM reading_bucket WHERE bucket_start >= :a AND bucket_start < :b GROUP BY 1, 2, 3"),
+            "SELECT site_id, metric, hour_start, sum(total), sum(n), max(high), min(low), sum(buckets), count(*), "
+            "sum(minutes) FROM reading_hourly WHERE hour_start >= :a AND hour_start < :b GROUP BY 1, 2, 3"),
             {"a": start, "b": end})
         for part in result.partitions():
             groups += len(part)
@@ -122,12 +126,21 @@ def _bare_in_child(url, out) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default=PG_URL)
-    parser.add_argument("--sites", type=int, default=200)
+    parser.add_argument("--sites", default="1000", help="one size or several, e.g. 100,1000")
     parser.add_argument("--days", type=int, default=92)
-    parser.add_argument("--zones", type=int, default=5)
+    parser.add_argument("--zones", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")
     parser.add_argument("--workers", type=int, default=2, help="reading threads for the second scoring run")
     args = parser.parse_args()
+    sizes = [int(n) for n in str(args.sites).split(",")]
+    per_site = {sites: run_size(args, sites) for sites in sizes}
+    for sites in sizes[1:]:
+        print(f"time per site, {sites} vs {sizes[0]} sites: {per_site[sites] / per_site[sizes[0]]:.2f}× "
+              f"(target: flat within 1.5×)")
+
+
+def run_size(args, sites: int) -> float:
+    """Seed one network of ``sites`` in its own schema, take the baseline, score; the best ms per site."""
     schema = f"bench_score_{uuid.uuid4().hex[:8]}"
     admin = make_engine(args.url)
     with admin.begin() as conn:
@@ -138,7 +151,7 @@ def main() -> None:
         started = time.perf_counter()
         queue = multiprocessing.get_context("spawn").Queue()   # load in a child: its memory is not ours
         child = multiprocessing.get_context("spawn").Process(target=_load_in_child,
-                                                             args=(url, args.sites, args.days, args.zones, queue))
+                                                             args=(url, sites, args.days, args.zones, queue))
         child.start()
         while True:  # a child that dies must not leave us waiting for ever
             try:
@@ -149,9 +162,11 @@ def main() -> None:
                     raise SystemExit(f"the loading process failed (exit code {child.exitcode}); see above")
         child.join()
         load_s = time.perf_counter() - started
-        print(f"scenario: {args.sites} sites × {args.days} days × {args.zones} zones × {len(METRICS)} metrics, "
-              f"15-minute buckets, PostgreSQL schema {schema}")
-        print(f"loaded {rows:,} rows with COPY in {load_s:.1f} s ({rows / load_s:,.0f} rows/s, indexes after)")
+        print(f"scenario: {sites} sites × {args.days} days × {args.zones} zones × {len(METRICS)} metrics, "
+              f"hourly rollup (each hour four 15-minute buckets: {rows * 4:,} buckets' worth), "
+              f"PostgreSQL schema {schema}")
+        print(f"seeded {rows:,} reading_hourly rows set-based in {load_s:.1f} s ({rows / load_s:,.0f} rows/s, "
+              f"key after)")
 
         engine = make_engine(url)
         # the baseline runs in a child too, so the memory figure below is the scoring's own
@@ -160,7 +175,7 @@ def main() -> None:
         child.start()
         bare_s, groups = queue.get()
         child.join()
-        print(f"bare GROUP BY (site, metric, hour) over the same rows, all aggregates fetched: {bare_s:.1f} s, "
+        print(f"bare GROUP BY (site, metric, hour) over the rollup, all aggregates fetched: {bare_s:.1f} s, "
               f"{groups:,} groups")
 
         settings = Settings(env="testing", database_url=url, instance_path=Path("/tmp/bench-score"))
@@ -181,14 +196,16 @@ def main() -> None:
                 statuses[row.card] = statuses.get(row.card, 0) + 1
             print(f"score_period, {workers} reading thread(s): {len(report.scores)} sites in {timings[workers]:.1f} s "
                   f"({timings[workers] / max(len(report.scores), 1) * 1000:.0f} ms/site), "
-                  f"{len(report.failures)} failed, cards {statuses}")
+                  f"{len(report.failures)} failed, cards {statuses}", flush=True)
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         for workers, seconds in timings.items():
-            print(f"ratio scoring ({workers} thread(s)) / bare GROUP BY: {seconds / bare_s:.2f}")
+            print(f"ratio scoring ({workers} thread(s)) / bare GROUP BY over the rollup: {seconds / bare_s:.2f} "
+                  f"(target ≤ 2)")
         print(f"peak memory (max RSS of this process; the load and the baseline ran in children): "
               f"{rss_before / 1024:.0f} MB before scoring, {rss_after / 1024:.0f} MB after "
-              f"(+{(rss_after - rss_before) / 1024:.0f} MB)")
+              f"(+{(rss_after - rss_before) / 1024:.0f} MB)", flush=True)
         engine.dispose()
+        return min(timings.values()) / sites
     finally:
         if not args.keep:
             with admin.begin() as conn:

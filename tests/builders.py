@@ -136,3 +136,22 @@ def make_disputed_line(session: Session, invoice, site: Site, franchisee: Franch
     session.add(attachment)
     session.flush()
     return dispute, attachment
+
+
+def rebuild_rollups(session: Session, site_ids: list[int] | None = None) -> None:
+    """Bring the hourly and daily rollups up to date with buckets a test wrote around the ingest path."""
+    from brand_hub.collection import rollups
+
+    session.flush()
+    rollups.rebuild(session=session, site_ids=site_ids)
+
+
+def add_buckets(session: Session, rows: list[dict]) -> None:
+    """Insert ``reading_bucket`` rows (dicts of its columns) in one statement and rebuild their sites' rollups,
+    as the ingest path would have."""
+    from brand_hub.models.collection import ReadingBucket
+
+    if not rows:
+        return
+    session.execute(ReadingBucket.__table__.insert(), rows)
+    rebuild_rollups(session, sorted({row["site_id"] for row in rows}))

@@ -20,6 +20,7 @@ from .. import registry
 from ..audit import Actor, record
 from ..models import Franchisee, Site, SiteStatus
 from ..models.collection import CollectionTarget, ReadingAmendment, ReadingBucket
+from ..models.rollups import ReadingDaily, ReadingHourly
 
 TOKEN_SCHEME = "hmac-sha256"
 
@@ -136,12 +137,89 @@ class FeedRow:
 SORTS = ("state", "site", "partner", "last_success", "failures", "lag", "records", "buffer")
 
 
+HOURLY_CHARTS_OVER = timedelta(days=2)    # a chart spanning longer reads the hourly rollup (a point an hour)
+DAILY_CHARTS_OVER = timedelta(days=60)    # and longer still, the daily rollup (a point a day)
+
+
+def chart_resolution(span: timedelta) -> str:
+    """The coarsest readings that answer a chart spanning ``span``: "bucket" (15 minutes), "hour" or "day"."""
+    return "day" if span > DAILY_CHARTS_OVER else "hour" if span > HOURLY_CHARTS_OVER else "bucket"
+
+
 def site_series(*, session: Session, site_id: int, days: int = 7, held_from: datetime | None = None,
                 held_until: datetime | None = None) -> dict[str, Any]:
     """The collected readings of a site's last ``days`` days with data, as chart series per metric and zone.
 
-    ``held_from`` / ``held_until`` (issue 17): only readings of that span (a partner's tenure of the site).
+    Read at the coarsest resolution that answers the span the chart draws (``chart_resolution``: from
+    the oldest reading of the window to the newest): the buckets, or the hourly or daily rollup, whose
+    mean is the readings' mean over the hour or day (Σ mean × count / Σ count). ``held_from`` /
+    ``held_until`` (issue 17): only readings of that span (a partner's tenure of the site); a span that
+    does not start and end on whole hours (days) reads the buckets.
     """
+    span = _charted_span(session=session, site_id=site_id, days=days, held_from=held_from, held_until=held_until)
+    resolution = chart_resolution(span) if span is not None else "bucket"
+    if resolution != "bucket" and not _whole(held_from, held_until, resolution):
+        resolution = "hour" if resolution == "day" and _whole(held_from, held_until, "hour") else "bucket"
+    if resolution == "bucket":
+        return {**_bucket_series(session=session, site_id=site_id, days=days, held_from=held_from,
+                                 held_until=held_until), "resolution": "bucket"}
+    table = ReadingHourly if resolution == "hour" else ReadingDaily
+    column = table.hour_start if resolution == "hour" else table.day_start
+    held = _held(table, column, site_id, held_from, held_until)
+    newest = _aware(session.exec(select(func.max(column)).where(*held)).one())
+    since = newest - timedelta(days=days)
+    rows = session.exec(select(table.metric, table.zone, column, table.total, table.n, table.low, table.high,
+                               table.buckets).where(*held, column > since)
+                        .order_by(table.metric, table.zone, column)).all()
+    metrics: dict[str, dict[str, list]] = {}
+    buckets = 0
+    for metric, zone, start, total, n, low, high, count in rows:
+        metrics.setdefault(metric, {}).setdefault(zone, []).append(
+            {"x": _aware(start).isoformat(), "y": round(total / n, 3), "min": low, "max": high, "n": n})
+        buckets += count
+    return {"metrics": metrics, "since": since, "until": newest, "buckets": buckets, "resolution": resolution}
+
+
+def _held(table, column, site_id: int, held_from: datetime | None, held_until: datetime | None) -> list:
+    held = [table.site_id == site_id]
+    if held_from is not None:
+        held.append(column >= held_from)
+    if held_until is not None:
+        held.append(column < held_until)
+    return held
+
+
+def _charted_span(*, session: Session, site_id: int, days: int, held_from: datetime | None,
+                  held_until: datetime | None) -> timedelta | None:
+    """From the oldest hour with readings in the chart's window to the end of the newest (None: no readings),
+    read from the hourly rollup (two index look-ups)."""
+    held = _held(ReadingHourly, ReadingHourly.hour_start, site_id, held_from, held_until)
+    newest = session.exec(select(func.max(ReadingHourly.hour_start)).where(*held)).one()
+    if newest is None:
+        return None
+    newest = _aware(newest)
+    oldest = _aware(session.exec(select(func.min(ReadingHourly.hour_start)).where(
+        *held, ReadingHourly.hour_start > newest - timedelta(days=days))).one())
+    return newest + timedelta(hours=1) - oldest
+
+
+def _whole(held_from: datetime | None, held_until: datetime | None, resolution: str) -> bool:
+    """Whether a tenure's span starts and ends on whole hours (days): then the rollup answers it exactly."""
+    step = timedelta(hours=1) if resolution == "hour" else timedelta(days=1)
+    return not any(at is not None and (at - _EPOCH) % step for at in (held_from, held_until))
+
+
+def _aware(value) -> datetime:
+    value = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _bucket_series(*, session: Session, site_id: int, days: int, held_from: datetime | None,
+                   held_until: datetime | None) -> dict[str, Any]:
+    """``site_series`` from the 15-minute buckets."""
     held = [ReadingBucket.site_id == site_id]
     if held_from is not None:
         held.append(ReadingBucket.bucket_start >= held_from)

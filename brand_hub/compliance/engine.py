@@ -24,7 +24,7 @@ from brand_hub.settings import Settings
 from . import facts as facts_module
 from . import notify
 from .lifecycle import CURRENT, FlagView, Observation, Outcome, Timing, observe
-from .rules import (WINDOW_DAYS, Context, PartnerFacts, Rule, SiteFacts, agent_is_down, standard_rules,
+from .rules import (SUMMARISED, WINDOW_DAYS, Context, PartnerFacts, Rule, SiteFacts, agent_is_down, standard_rules,
                     system_rules)
 
 VIEW_FIELDS = [f.name for f in dataclasses.fields(FlagView)]
@@ -50,23 +50,35 @@ def context_of(settings: Settings, now: datetime, min_coverage: float = 0.7, car
                    card_rules=card_rules)
 
 
-def _card_rules(settings: Settings):
+def _current_model(settings: Settings):
+    """The current scoring model, read once per run (None when it cannot be read)."""
+    try:
+        from standards.scoring_model import current_model
+
+        return current_model(settings.scoring_dir or None)
+    except Exception:  # no readable model: the callers fall back to their defaults
+        return None
+
+
+_UNREAD = object()
+
+
+def _card_rules(settings: Settings, model=_UNREAD):
     """The current model's card rules (None when the model has none: two reds in a row)."""
     try:
         from scoring.strikes import CardRules
-        from standards.scoring_model import current_model
 
-        section = current_model(settings.scoring_dir or None).source.get("card_rules")
+        model = _current_model(settings) if model is _UNREAD else model
+        section = model.source.get("card_rules")
     except Exception:  # no readable model: the plain rule
         return None
     return CardRules.from_model(section) if section else None
 
 
-def _min_coverage(settings: Settings) -> float:
+def _min_coverage(settings: Settings, model=_UNREAD) -> float:
     try:
-        from standards.scoring_model import current_model
-
-        return float(current_model(settings.scoring_dir or None).min_coverage)
+        model = _current_model(settings) if model is _UNREAD else model
+        return float(model.min_coverage)
     except Exception:  # no readable model: the model's shipped default
         return 0.7
 
@@ -93,8 +105,40 @@ class Evaluator:
 
     def __init__(self, *, session: Session, settings: Settings, now: datetime, summary: RunSummary):
         self.session, self.settings, self.now, self.summary = session, settings, now, summary
+        self._current: dict[tuple[int | None, int | None], dict[tuple[str, str], Flag]] | None = None
+        self._known: set[tuple] = set()
+        self._preloaded: tuple[set[int], set[int]] = (set(), set())
+
+    def preload(self, site_ids: list[int], franchisee_ids: list[int]) -> None:
+        """Read the current flags of a batch of sites and partners in two statements (instead of one per
+        site); ``current_flags`` answers from them until the next batch."""
+        current: dict[tuple[int | None, int | None], dict[tuple[str, str], Flag]] = {}
+        for site_id in site_ids:
+            current[(site_id, None)] = {}
+        for franchisee_id in franchisee_ids:
+            current[(None, franchisee_id)] = {}
+        if site_ids:
+            for flag in self.session.exec(select(Flag).where(Flag.open_key.is_not(None), Flag.site_id.in_(site_ids))):
+                current[(flag.site_id, None)][(flag.rule, flag.subject)] = flag
+        if franchisee_ids:
+            for flag in self.session.exec(select(Flag).where(Flag.open_key.is_not(None), Flag.site_id.is_(None),
+                                                             Flag.franchisee_id.in_(franchisee_ids))):
+                current[(None, flag.franchisee_id)][(flag.rule, flag.subject)] = flag
+        self._current = current
+        # the identities that ever had a flag: a recurrence links to the last one, a first occurrence needs no look-up
+        known = select(Flag.site_id, Flag.franchisee_id, Flag.rule, Flag.subject).distinct()
+        self._known = set()
+        if site_ids:
+            self._known |= {tuple(r) for r in self.session.exec(known.where(Flag.site_id.in_(site_ids)))}
+        if franchisee_ids:
+            self._known |= {tuple(r) for r in self.session.exec(known.where(Flag.site_id.is_(None),
+                                                                         Flag.franchisee_id.in_(franchisee_ids)))}
+        self._preloaded = (set(site_ids), set(franchisee_ids))
 
     def current_flags(self, site_id: int | None, franchisee_id: int) -> dict[tuple[str, str], Flag]:
+        key = (site_id, None) if site_id is not None else (None, franchisee_id)
+        if self._current is not None and key in self._current:
+            return dict(self._current[key])
         stmt = select(Flag).where(Flag.open_key.is_not(None))
         stmt = stmt.where(Flag.site_id == site_id) if site_id is not None else \
             stmt.where(Flag.site_id.is_(None), Flag.franchisee_id == franchisee_id)
@@ -143,6 +187,9 @@ class Evaluator:
             self.record(flag, event.kind, event.from_state, event.to_state, event.reason, event.data)
 
     def _previous(self, site_id, franchisee_id, rule_id, subject) -> Flag | None:
+        preloaded = site_id in self._preloaded[0] if site_id is not None else franchisee_id in self._preloaded[1]
+        if preloaded and (site_id, franchisee_id, rule_id, subject) not in self._known:
+            return None  # never flagged before (flags opened since the batch began are current, not previous)
         stmt = select(Flag).where(Flag.rule == rule_id, Flag.subject == subject, Flag.franchisee_id == franchisee_id)
         stmt = stmt.where(Flag.site_id == site_id) if site_id is not None else stmt.where(Flag.site_id.is_(None))
         return self.session.exec(stmt.order_by(Flag.id.desc()).limit(1)).first()
@@ -187,7 +234,8 @@ def evaluate(*, session: Session, settings: Settings, now: datetime, site_codes:
     summary = RunSummary()
     run = EvaluationRun(started_at=now)
     session.add(run)
-    ctx = context_of(settings, now, _min_coverage(settings), _card_rules(settings))
+    model = _current_model(settings)
+    ctx = context_of(settings, now, _min_coverage(settings, model), _card_rules(settings, model))
     standards: list[dict] = []
     try:
         with session.begin_nested():
@@ -198,8 +246,11 @@ def evaluate(*, session: Session, settings: Settings, now: datetime, site_codes:
     site_rules = [r for r in rules if r.scope == "site"]
     partner_rules = [r for r in rules if r.scope == "partner"]
     metrics: dict[str, int] = {}
+    metric_rules: list[dict] = []
     for rule in site_rules:
-        if rule.source and "metric" in rule.source["rule"]:
+        if rule.source and "metric" in rule.source["rule"] and rule.source["rule"]["measure"] in SUMMARISED:
+            metric_rules.append(rule.source["rule"])  # aggregated in the database, for every site at once
+        elif rule.source and "metric" in rule.source["rule"]:
             days = WINDOW_DAYS.get(rule.source["rule"].get("window", "month"), 30)
             metrics[rule.source["rule"]["metric"]] = max(days, metrics.get(rule.source["rule"]["metric"], 0))
             if rule.source["rule"].get("hours") == "occupied":  # judged only where someone was in
@@ -208,7 +259,8 @@ def evaluate(*, session: Session, settings: Settings, now: datetime, site_codes:
     for chunk in _chunks(session=session, site_codes=site_codes):
         # the facts of one batch of partners at a time: memory stays flat however large the network
         sites, partners = facts_module.gather(session=session, ctx=ctx, site_codes=chunk, metrics=metrics,
-                                              errors=summary.errors)
+                                              metric_rules=metric_rules, errors=summary.errors)
+        evaluator.preload([s.site_id for s in sites], [p.franchisee_id for p in partners])
         for site in sites:
             _guard(summary, site.code, lambda s=site: evaluator.run_rules(
                 site_rules, s, site_id=s.site_id, franchisee_id=s.franchisee_id, ctx=ctx,

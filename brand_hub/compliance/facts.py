@@ -6,13 +6,17 @@ that source empty, so the rules reading the other sources still run.
 """
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func
+from sqlalchemy import and_, case, false, func, or_, true
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
+
+from scoring.hours import is_open
 
 from brand_hub import tenure
 from brand_hub.models import Franchisee, Site, SiteStatus
@@ -24,8 +28,8 @@ from brand_hub.models.compliance import Flag, Severity
 from scoring.strikes import CriticalFlag
 from brand_hub.models.standards import SiteConfigState, Standard, StandardAcknowledgement
 
-from .rules import (AckFacts, Context, DriftFacts, InvoiceFacts, PartnerFacts, ScoreFacts, SiteFacts, TargetFacts,
-                    WINDOW_DAYS)
+from .rules import (AckFacts, Context, DriftFacts, InvoiceFacts, MetricSummary, PartnerFacts, ScoreFacts, SiteFacts,
+                    TargetFacts, WINDOW_DAYS, summary_key)
 
 EVALUATED_STATUSES = (SiteStatus.active, SiteStatus.suspended)
 
@@ -49,10 +53,14 @@ def latest_standards(*, session: Session) -> list[dict]:
 
 
 def gather(*, session: Session, ctx: Context, site_codes: list[str] | None = None,
-           metrics: dict[str, int] | None = None, errors: list[dict]) -> tuple[list[SiteFacts], list[PartnerFacts]]:
+           metrics: dict[str, int] | None = None, metric_rules: list[dict] | None = None,
+           errors: list[dict]) -> tuple[list[SiteFacts], list[PartnerFacts]]:
     """The facts of every evaluated site (or those named) and of their partners.
 
-    ``metrics``: the sensor metrics the standards' rules read, each with the longest window (days) it needs.
+    ``metrics``: the sensor metrics whose readings the probes read one by one, each with the longest
+    window (days) it needs. ``metric_rules``: the standards' metric rules whose measure an aggregate
+    answers (``rules.SUMMARISED``): the database aggregates their readings for all the sites at once
+    (``summarise``) and no reading reaches Python.
     """
     metrics = metrics or {}
     stmt = select(Site).where(Site.status.in_(EVALUATED_STATUSES)).order_by(Site.code)
@@ -152,7 +160,12 @@ def gather(*, session: Session, ctx: Context, site_codes: list[str] | None = Non
             if verdict == "implausible":
                 facts[site_id].revenue_doubts[period] = why
 
-    for name, load in (("collection_target", targets), ("reading_bucket", readings), ("nps_response", nps),
+    def summaries() -> None:
+        if metric_rules:
+            summarise(session=session, ctx=ctx, sites=sites, facts=facts, rules=metric_rules)
+
+    for name, load in (("collection_target", targets), ("reading_bucket", readings),
+                       ("reading_bucket_summary", summaries), ("nps_response", nps),
                        ("ops_event", events), ("standard_ack", acks), ("site_config_state", drift),
                        ("revenue_report", revenue), ("site_score", scores),
                        ("revenue_assessment", plausibility), ("flag", critical_flags)):
@@ -160,6 +173,106 @@ def gather(*, session: Session, ctx: Context, site_codes: list[str] | None = Non
 
     partners = _partners(session=session, ctx=ctx, sites=list(facts.values()), errors=errors)
     return list(facts.values()), partners
+
+
+def _open_spans(times: list[datetime], tz: str, opening_hours: dict) -> list[tuple[datetime, datetime]]:
+    """The open runs among ``times`` (sorted, distinct): [first, last] of each run of consecutive times the
+    site is open at (``scoring.hours.is_open`` of the 15-minute bucket, as ``SiteFacts.is_open`` asks), so
+    "bucket_start within a run" is "open" for exactly the buckets that start at one of ``times``."""
+    spans: list[tuple[datetime, datetime]] = []
+    first = last = None
+    for at in times:
+        if is_open(at, 15, tz, opening_hours):
+            first = at if first is None else first
+            last = at
+        elif first is not None:
+            spans.append((first, last))
+            first = None
+    if first is not None:
+        spans.append((first, last))
+    return spans
+
+
+def summarise(*, session: Session, ctx: Context, sites: list[Site], facts: dict[int, SiteFacts],
+              rules: list[dict]) -> None:
+    """Each metric rule's ``MetricSummary`` for every site, aggregated in the database.
+
+    Per kind of readings (metric, hours, window) one GROUP BY over all the sites (count, extremes,
+    one within-band count per rule) and, when a rule reads the median or the 95th percentile, one
+    ranked pass that returns only the values at those ranks. "Open hours" is decided in Python by
+    ``scoring.hours.is_open`` for each distinct bucket start of the window (once per zone and opening
+    hours, not per site), and handed to the database as the runs of open starts; "occupied" is a
+    join with the same zone's ``zone_occupied`` bucket.
+    """
+    rb, occ = ReadingBucket, aliased(ReadingBucket)
+    kinds: dict[tuple[str, str, int], list[dict]] = defaultdict(list)
+    for rule in rules:
+        metric, hours, days = summary_key(rule)[:3]
+        kinds[(metric, hours, days)].append(rule)
+    by_hours: dict[tuple[str, str], list[Site]] = defaultdict(list)
+    for site in sites:
+        by_hours[(site.timezone, json.dumps(site.opening_hours or {}, sort_keys=True))].append(site)
+    timed = sorted({metric for metric, hours, _ in kinds if hours != "all"})
+    spans: dict[tuple[str, str], list[tuple[datetime, datetime]]] = {}
+    if timed:
+        oldest = ctx.now - timedelta(days=max(days for _, hours, days in kinds if hours != "all"))
+        for key, members in by_hours.items():
+            times = sorted(_aware(at) for at in session.exec(
+                select(rb.bucket_start).distinct().where(rb.site_id.in_([m.id for m in members]),
+                                                         rb.metric.in_(timed), rb.bucket_start >= oldest,
+                                                         rb.bucket_start <= ctx.now)))
+            spans[key] = _open_spans(times, members[0].timezone, members[0].opening_hours or {})
+    for (metric, hours, days), kind_rules in sorted(kinds.items()):
+        groups = [(key, members) for key, members in by_hours.items()] if hours != "all" else \
+            [(None, list(sites))]
+        for key, members in groups:
+            ids = [m.id for m in members]
+            where = [rb.site_id.in_(ids), rb.metric == metric, rb.bucket_start >= ctx.now - timedelta(days=days),
+                     rb.bucket_start <= ctx.now]
+            if key is not None:
+                where.append(or_(false(), *[and_(rb.bucket_start >= a, rb.bucket_start <= b) for a, b in spans[key]]))
+            if hours == "occupied":
+                where += [occ.site_id == rb.site_id, occ.zone == rb.zone, occ.bucket_start == rb.bucket_start,
+                          occ.metric == "zone_occupied", occ.mean > 0]
+            bands = [_band(rb.mean, rule) for rule in kind_rules]
+            found = {site_id: MetricSummary(0) for site_id in ids}
+            stmt = select(rb.site_id, func.count(), func.min(rb.mean), func.max(rb.mean),
+                          *[func.sum(case((band, 1), else_=0)) for band in bands]).where(*where).group_by(rb.site_id)
+            withins: dict[int, list[int]] = {}
+            for site_id, n, low, high, *within in session.exec(stmt):
+                found[site_id] = MetricSummary(int(n), 0, float(low), float(high))
+                withins[site_id] = [int(w or 0) for w in within]
+            ranked: dict[int, dict[int, float]] = defaultdict(dict)
+            if any(rule["measure"] in ("median", "p95") for rule in kind_rules):
+                rank = func.row_number().over(partition_by=rb.site_id, order_by=rb.mean).label("rank")
+                count = func.count().over(partition_by=rb.site_id).label("n")
+                inner = select(rb.site_id.label("site_id"), rb.mean.label("mean"), rank, count).where(*where).subquery()
+                n = inner.c.n
+                wanted = or_(inner.c.rank == (n + 1) // 2, inner.c.rank == n // 2 + 1,
+                             inner.c.rank == (n * 95 + 99) // 100)   # = max(1, ceil(0.95 n)) in integers
+                for site_id, position, mean in session.exec(select(inner.c.site_id, inner.c.rank, inner.c.mean)
+                                                            .where(wanted)):
+                    ranked[site_id][int(position)] = float(mean)
+            for site_id, summary in found.items():
+                for rule, within in zip(kind_rules, withins.get(site_id, [0] * len(kind_rules))):
+                    facts[site_id].metric_summaries[summary_key(rule)] = MetricSummary(
+                        summary.n, within, summary.low, summary.high, ranked.get(site_id, {}))
+
+
+def _band(value, rule: dict):
+    """``low <= value <= high`` of a share_within rule in SQL (a bound the rule leaves out is no bound)."""
+    terms = []
+    if rule.get("min") is not None:
+        terms.append(value >= rule["min"])
+    if rule.get("max") is not None:
+        terms.append(value <= rule["max"])
+    return and_(true(), *terms)
+
+
+def _aware(value) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 def _partners(*, session: Session, ctx: Context, sites: list[SiteFacts], errors: list[dict]) -> list[PartnerFacts]:

@@ -69,6 +69,34 @@ class ScoreFacts:
 
 
 @dataclass(frozen=True)
+class MetricSummary:
+    """What a metric rule measures, aggregated in the database over the readings the rule judges
+    (the 15-minute means in its window, its hours): how many, how many within the rule's band, the
+    extremes and the values at the ranks the median and the 95th percentile read (1-based, ascending)."""
+
+    n: int
+    within: int = 0
+    low: float | None = None
+    high: float | None = None
+    ranked: dict[int, float] = field(default_factory=dict)
+
+
+SUMMARISED = ("share_within", "median", "p95", "max", "min")   # measures an aggregate answers exactly
+
+
+def summary_key(rule: dict[str, Any]) -> tuple:
+    """Rules judging the same readings against the same band share one summary."""
+    return (rule["metric"], rule.get("hours", "all"), WINDOW_DAYS.get(rule.get("window", "month"), 30),
+            rule.get("min"), rule.get("max"))
+
+
+def summary_ranks(n: int) -> set[int]:
+    """The ranks (1-based, ascending) a summary of ``n`` values keeps: the median's middle one or two
+    and the 95th percentile's nearest rank."""
+    return {(n + 1) // 2, n // 2 + 1, max(1, math.ceil(0.95 * n))} if n else set()
+
+
+@dataclass(frozen=True)
 class InvoiceFacts:
     number: str
     period: str
@@ -92,6 +120,7 @@ class SiteFacts:
     has_agent: bool = True
     target: TargetFacts | None = None
     readings: dict[str, list[tuple[datetime, float, str]]] = field(default_factory=dict)  # metric → (start, mean, zone)
+    metric_summaries: dict[tuple, MetricSummary] = field(default_factory=dict)  # summary_key(rule) → aggregates
     nps: list[tuple[datetime, int]] = field(default_factory=list)
     events: list[tuple[str, datetime, str, int | None]] = field(default_factory=list)  # kind, at, ref, quantity
     acks: list[AckFacts] = field(default_factory=list)
@@ -399,6 +428,20 @@ def _measure(values: list[float], measure: str, rule: dict[str, Any]) -> float |
     return float(values[-1])  # value: the single current figure
 
 
+def _measure_summary(summary: MetricSummary, measure: str) -> float:
+    """``_measure`` of the values a summary aggregates (``SUMMARISED`` measures only), to the bit."""
+    n = summary.n
+    if measure == "share_within":
+        return summary.within / n
+    if measure == "median":
+        if n % 2:
+            return float(summary.ranked[(n + 1) // 2])
+        return float((summary.ranked[n // 2] + summary.ranked[n // 2 + 1]) / 2)
+    if measure == "p95":
+        return float(summary.ranked[max(1, math.ceil(0.95 * n))])
+    return float(summary.high if measure == "max" else summary.low)
+
+
 def meets(value: float, rule: dict[str, Any]) -> bool:
     """Whether a measured value satisfies the rule's threshold (share for share_within)."""
     if rule["measure"] == "share_within":
@@ -475,8 +518,11 @@ def standard_probe(standard: dict[str, Any], rule: dict[str, Any]) -> SiteProbe:
         if not _applies(standard.get("content", {}), site):
             return {}
         start, days = _window(rule, ctx)
-        if "metric" in rule:
-            values: list[float] | None = _metric_values(site, rule, start)
+        summary = site.metric_summaries.get(summary_key(rule)) if "metric" in rule else None
+        if summary is not None:  # aggregated in the database (facts.py): the same figures as the values give
+            values: list[float] | None = None
+        elif "metric" in rule:
+            values = _metric_values(site, rule, start)
             if values is not None and len(values) < MIN_OPEN_BUCKETS:
                 values = None
         else:
@@ -486,11 +532,14 @@ def standard_probe(standard: dict[str, Any], rule: dict[str, Any]) -> SiteProbe:
                     "min": rule.get("min"), "max": rule.get("max"), "share": rule.get("share"),
                     "hours": rule.get("hours", "all"), "window_days": days, "window_start": _iso(start),
                     "window_end": _iso(ctx.now)}
-        if not values:
+        if summary is not None and summary.n >= MIN_OPEN_BUCKETS:
+            value, samples = _measure_summary(summary, rule["measure"]), summary.n
+        elif not values:
             return {"": Observation("no_data", evidence={**evidence, "samples": 0})}
-        value = _measure(values, rule["measure"], rule)
+        else:
+            value, samples = _measure(values, rule["measure"], rule), len(values)
         assert value is not None
-        evidence.update(value=round(value, 4), samples=len(values))
+        evidence.update(value=round(value, 4), samples=samples)
         if rule.get("indicator") == "implausible_revenue_reports":  # issue 11: which months, and why
             evidence["reports"] = {p: why for p, why in sorted(site.revenue_doubts.items())
                                    if p >= str(period_of(start.astimezone(ZoneInfo(ctx.timezone)).date()))}

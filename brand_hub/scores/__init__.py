@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from zoneinfo import ZoneInfo
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from scoring import composite, measures, nps
+from scoring import composite, hours, measures, nps
 from scoring.measures import SiteInputs
 from scoring.periods import Period, PeriodError, parse_period
 from standards.loader import InvalidFiles
@@ -29,7 +29,7 @@ from .. import audit
 from ..models import Site, SiteStatus
 from ..models.scoring import CardPublication, SiteScore
 from ..settings import Settings
-from .inputs import nps_counts, site_inputs
+from .inputs import batch_inputs, nps_counts, site_inputs
 
 log = logging.getLogger(__name__)
 SCORED_STATUSES = (SiteStatus.active, SiteStatus.suspended)
@@ -130,10 +130,12 @@ def score_period(*, session: Session, period: Period, model: ScoringModel, actor
                  network_tz: str = "Asia/Shanghai", workers: int = 1) -> RunReport:
     """Score every active site (or the named ones) for ``period``; one bad site never stops the run.
 
-    With ``workers`` > 1 the sites' buckets are read by that many threads, each on its own
-    connection, while this one scores and stores: the database's aggregation is most of the
-    time and runs on every core. Those connections see only committed data, so callers that
-    score what they have just written in the same transaction keep one worker.
+    The sites are read in batches of ``BATCH_SITES`` sharing one window (the sites of one
+    time zone): one statement per kind of input for the whole batch, over the hourly rollup
+    where the slots are hours (``inputs.batch_inputs``). With ``workers`` > 1 that many
+    threads read the next batches, each on its own connection, while this one scores and
+    stores. Those connections see only committed data, so callers that score what they
+    have just written in the same transaction keep one worker.
     """
     stmt = select(Site).order_by(Site.code)
     if site_codes:
@@ -146,57 +148,116 @@ def score_period(*, session: Session, period: Period, model: ScoringModel, actor
         raise ScoringError(f"unknown site code(s): {', '.join(missing)}")
     network = network_nps(session=session, period=period, tz=network_tz)
     report = RunReport(str(period), model.id, model.version)
-    prefetched = _prefetch(session=session, sites=sites, period=period, model=model, network=network, as_of=as_of,
-                           workers=workers)
-    for site in sites:
-        try:
-            data = next(prefetched)[1].result() if workers > 1 else None
-            with session.begin_nested():
-                row, changed = score_site(session=session, site=site, period=period, model=model,
-                                          network=network, as_of=as_of, data=data)
-                session.flush()
-        except Exception as exc:  # one site's bad data (zone, hours) must not stop the others
-            log.warning("scoring %s for %s failed: %s", site.code, period, exc)
-            report.failures[site.code] = f"{type(exc).__name__}: {exc}"
-            continue
-        report.scores.append(row)
-        report.changed += int(changed)
+    batches, refused = _batches(sites=sites, period=period, as_of=as_of)
+    for site, exc in refused:
+        _failed(report, site, period, exc)
+    for batch, read in _read_batches(session=session, batches=batches, model=model, network=network,
+                                     workers=workers):
+        for site in batch.sites:
+            try:
+                data = read(site)
+                with session.begin_nested():
+                    row, changed = score_site(session=session, site=site, period=period, model=model,
+                                              network=network, as_of=as_of, data=data)
+                    session.flush()
+            except Exception as exc:  # one site's bad data (zone, hours) must not stop the others
+                _failed(report, site, period, exc)
+                continue
+            report.scores.append(row)
+            report.changed += int(changed)
+    order = {site.id: n for n, site in enumerate(sites)}
+    report.scores.sort(key=lambda row: order[row.site_id])
+    report.failures = {code: report.failures[code] for code in sorted(report.failures)}
     audit.record(session=session, actor=actor, action="scores.compute", entity_type="score_period",
                  entity_id=str(period), after={"model": f"{model.id}@{model.version}", "sites": len(report.scores),
                                                "changed": report.changed, "failed": sorted(report.failures)})
     return report
 
 
-def _prefetch(*, session: Session, sites: list[Site], period: Period, model: ScoringModel, network: float | None,
-              as_of: datetime | None, workers: int) -> Iterator[tuple[str, Future]]:
-    """Yield (site code, future of its inputs) in the order of ``sites``, read ahead by ``workers`` threads.
+BATCH_SITES = 25   # sites read by one statement per input: memory stays flat (a quarter of hourly slots of
+                  # 25 sites is about 450,000 aggregates), statements stay few (four per batch)
 
-    At most twice as many sites as workers are read ahead, so memory stays flat. A site
-    whose reading failed raises when its result is asked for (and only that site fails).
-    """
+
+@dataclass
+class _Batch:
+    start: datetime
+    end: datetime
+    sites: list[Site]
+
+
+def _failed(report: RunReport, site: Site, period: Period, exc: Exception) -> None:
+    log.warning("scoring %s for %s failed: %s", site.code, period, exc)
+    report.failures[site.code] = f"{type(exc).__name__}: {exc}"
+
+
+def _batches(*, sites: list[Site], period: Period, as_of: datetime | None
+             ) -> tuple[list[_Batch], list[tuple[Site, Exception]]]:
+    """The sites grouped by window and slot length (by zone, in practice), in batches of ``BATCH_SITES``;
+    and the sites whose window cannot be had (a zone unknown, a period not started), with why."""
+    groups: dict[tuple[datetime, datetime, int], list[Site]] = {}
+    refused: list[tuple[Site, Exception]] = []
+    for site in sites:
+        try:
+            start, end = _window(site, period, as_of)
+            minutes = hours.slot_minutes_for(site.timezone, start, end)
+        except Exception as exc:  # the same refusal the site's own scoring would give
+            refused.append((site, exc))
+            continue
+        groups.setdefault((start, end, minutes), []).append(site)
+    batches = [_Batch(start, end, members[n:n + BATCH_SITES])
+               for (start, end, _minutes), members in groups.items()
+               for n in range(0, len(members), BATCH_SITES)]
+    return batches, refused
+
+
+def _read_batch(*, session: Session, batch: _Batch, model: ScoringModel, network: float | None):
+    """A function giving each site's inputs: read for the whole batch at once; if that fails, the
+    batch's sites are read one by one so only the site at fault fails."""
+    try:
+        with session.begin_nested():
+            found = batch_inputs(session=session, sites=batch.sites, start=batch.start, end=batch.end, model=model,
+                                 network_nps=network)
+        return lambda site: found[site.id]
+    except Exception as exc:  # noqa: BLE001 - read again site by site: the error belongs to one of them
+        log.warning("reading a batch of %d sites failed (%s); reading them one by one", len(batch.sites), exc)
+        return None
+
+
+def _read_batches(*, session: Session, batches: list[_Batch], model: ScoringModel, network: float | None,
+                  workers: int) -> Iterator[tuple[_Batch, Callable[[Site], SiteInputs]]]:
+    """Yield each batch with the reader of its sites' inputs; with ``workers`` > 1 the next batches are
+    read ahead by that many threads on their own connections (at most ``workers`` batches ahead)."""
+
+    def one_by_one(batch: _Batch) -> Callable[[Site], SiteInputs]:
+        return lambda site: site_inputs(session=session, site=site, start=batch.start, end=batch.end, model=model,
+                                        network_nps=network)
+
     if workers <= 1:
-        return iter(())
+        for batch in batches:
+            yield batch, _read_batch(session=session, batch=batch, model=model, network=network) or one_by_one(batch)
+        return
     engine = session.get_bind()
-    detached = [Site(**site.model_dump()) for site in sites]  # plain copies: no session shared between threads
 
-    def read(site: Site) -> SiteInputs:
-        with Session(engine) as own:
-            return read_inputs(session=own, site=site, period=period, model=model, network=network, as_of=as_of)
+    def read(batch: _Batch):
+        copy = _Batch(batch.start, batch.end, [Site(**site.model_dump()) for site in batch.sites])
+        with Session(engine) as own:  # plain copies of the sites: no session shared between threads
+            return _read_batch(session=own, batch=copy, model=model, network=network)
 
-    def run() -> Iterator[tuple[str, Future]]:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score-read") as pool:
-            pending: deque = deque()
-            queue = iter(detached)
-            for site in islice(queue, workers * 2):
-                pending.append((site.code, pool.submit(read, site)))
-            while pending:
-                code, future = pending.popleft()
-                following = next(queue, None)
-                if following is not None:
-                    pending.append((following.code, pool.submit(read, following)))
-                yield code, future
-
-    return run()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score-read") as pool:
+        pending: deque = deque()
+        queue = iter(batches)
+        for batch in islice(queue, workers):
+            pending.append((batch, pool.submit(read, batch)))
+        while pending:
+            batch, future = pending.popleft()
+            following = next(queue, None)
+            if following is not None:
+                pending.append((following, pool.submit(read, following)))
+            try:
+                reader = future.result()
+            except Exception:  # noqa: BLE001 - the thread could not even connect: read here
+                reader = None
+            yield batch, reader or one_by_one(batch)
 
 
 def stored_normalised(*, session: Session, period: str, model: ScoringModel) -> dict[str, dict[str, float | None]]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from sqlalchemy import BigInteger, Integer, and_, case, cast, distinct, func, literal, select, union_all
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
@@ -23,6 +24,7 @@ from standards.scoring_model import ScoringModel
 from ..db import is_postgres
 from ..models import Site
 from ..models.collection import NpsResponse, OpsEvent, ReadingBucket
+from ..models.rollups import ReadingHourly
 
 MEMBERSHIP_OPEN = ("membership_started", "membership_renewed")
 
@@ -36,6 +38,15 @@ def _slot_number(session: Session, seconds: int):
     if is_postgres(session):
         return cast(func.extract("epoch", ReadingBucket.bucket_start), BigInteger) // seconds
     return cast(func.strftime("%s", ReadingBucket.bucket_start), Integer) // seconds
+
+
+def _sum(session: Session, value, order):
+    """SUM(value) adding in ``order`` on PostgreSQL: a floating-point sum depends on the order it adds in,
+    and PostgreSQL adds in whatever order its plan reads (the rollups add the same way, so a sum read from
+    ``reading_hourly`` equals the one from the buckets to the bit). SQLite adds in the order of its index."""
+    if is_postgres(session):
+        return func.sum(aggregate_order_by(value, order))
+    return func.sum(value)
 
 
 def _reading_minutes(rb):
@@ -69,7 +80,7 @@ def readings(*, session: Session, site_id: int, start: datetime, end: datetime, 
     rb = ReadingBucket
     slot = _slot_number(session, seconds).label("slot")
     per_zone = (select(rb.metric.label("metric"), slot, rb.zone.label("zone"),
-                       func.sum(rb.mean * rb.count).label("total"), func.sum(rb.count).label("n"),
+                       _sum(session, rb.mean * rb.count, rb.bucket_start).label("total"), func.sum(rb.count).label("n"),
                        func.max(rb.max).label("high"), func.min(rb.min).label("low"),
                        func.count().label("buckets"), func.sum(_reading_minutes(rb)).label("minutes"))
                 .where(rb.site_id == site_id, rb.bucket_start >= start, rb.bucket_start < end,
@@ -77,14 +88,14 @@ def readings(*, session: Session, site_id: int, start: datetime, end: datetime, 
                 .group_by(rb.metric, slot, rb.zone)).cte("per_zone")
     z = per_zone.c
     by_slot = select(literal("slot").label("kind"), z.metric, z.slot, literal("").label("zone"),
-                     func.sum(z.total), func.sum(z.n), func.max(z.high), func.min(z.low), func.sum(z.buckets),
+                     _sum(session, z.total, z.zone), func.sum(z.n), func.max(z.high), func.min(z.low), func.sum(z.buckets),
                      func.count(), func.sum(z.minutes)).group_by(z.metric, z.slot)
     by_stream = select(literal("stream"), z.metric, func.min(z.slot), z.zone, literal(0.0), literal(0),
                        literal(0.0), literal(0.0), literal(0), literal(0), literal(0.0)).group_by(z.metric, z.zone)
     slots: dict[datetime, dict[str, MetricSlot]] = {}
     firsts: dict[tuple[str, str], datetime] = {}
-    for kind, metric, number, zone, total, n, high, low, buckets, zones, minutes in session.execute(
-            union_all(by_slot, by_stream)):
+    for kind, metric, number, zone, total, n, high, low, buckets, zones, minutes in sorted(session.execute(
+            union_all(by_slot, by_stream)).all(), key=_in_time_order):
         begins = datetime.fromtimestamp(int(number) * seconds, tz=timezone.utc)
         if kind == "slot":
             slots.setdefault(begins, {})[metric] = MetricSlot(float(total), int(n), float(high), float(low),
@@ -99,10 +110,21 @@ def readings(*, session: Session, site_id: int, start: datetime, end: datetime, 
     return Readings(slots=slots, streams=streams, zones=len({zone for _, zone in firsts}))
 
 
+def _in_time_order(row) -> tuple:
+    """Rows (kind, metric, slot, zone, …) by kind, slot, metric, zone: the slots are added in time order, so
+    sums over them in Python add in one order whatever order the database answered in."""
+    return row[0], row[2], row[1], row[3]
+
+
+def _site_in_time_order(row) -> tuple:
+    """The same order for the rows of a batch (kind, site, metric, slot, zone, …)."""
+    return row[0], row[1], row[3], row[2], row[4]
+
+
 def _reported_before(*, session: Session, site_id: int, zone: str, metric: str, at: datetime) -> bool:
     rb = ReadingBucket
-    return session.execute(select(rb.site_id).where(rb.site_id == site_id, rb.zone == zone, rb.metric == metric,
-                                               rb.bucket_start < at, rb.count > 0).limit(1)).first() is not None
+    return session.execute(select(literal(1)).where(rb.site_id == site_id, rb.zone == zone, rb.metric == metric,
+                                                    rb.bucket_start < at, rb.count > 0).limit(1)).first() is not None
 
 
 def nps_counts(*, session: Session, start: datetime, end: datetime, site_id: int | None = None) -> NpsCounts:
@@ -171,3 +193,180 @@ def site_inputs(*, session: Session, site: Site, start: datetime, end: datetime,
         nps=nps_counts(session=session, site_id=site.id, start=start, end=end), network_nps=network_nps,
         tickets=tickets(session=session, site_id=site.id, start=start, end=end),
         **ops_counts(session=session, site_id=site.id, start=start, end=end))
+
+
+# ------------------------------------------------------------------ set-based: every site of a batch at once
+#
+# ``site_inputs`` above reads one site (it stays as the reference the tests compare with). The
+# functions below read a whole batch of sites that share one window (the sites of one time zone)
+# in one statement per kind of input, and read the coarsest rows that answer exactly: a site
+# scored on hourly slots reads the hourly rollup (``reading_hourly`` holds, per site, hour, zone
+# and metric, what the per-zone grouping of ``readings`` computes from the buckets), a site on
+# 15-minute slots (a zone that is not a whole-hour offset) reads the buckets.
+
+def _epoch_slot(session: Session, column, seconds: int):
+    """``column``'s slot index (UTC epoch seconds // ``seconds``), in the database's own dialect."""
+    if is_postgres(session):
+        return cast(func.extract("epoch", column), BigInteger) // seconds
+    return cast(func.strftime("%s", column), Integer) // seconds
+
+
+def _hour_floor(at: datetime) -> datetime:
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def _reads_hours(start: datetime, end: datetime, slot_minutes: int) -> datetime | None:
+    """Where the hourly rollup stops answering for a window: the last whole hour before ``end``
+    (None: the window is read from the buckets)."""
+    if slot_minutes != 60 or start != _hour_floor(start):
+        return None
+    return max(start, _hour_floor(end))
+
+
+def batch_readings(*, session: Session, site_ids: list[int], start: datetime, end: datetime, slot_minutes: int,
+                   metrics: set[str]) -> dict[int, Readings]:
+    """``readings`` for every site of ``site_ids`` over the same window, in one SQL pass.
+
+    Hourly slots read ``reading_hourly`` up to the last whole hour of the window and the
+    buckets of the hour ``end`` cuts (the running month scored "up to now"); 15-minute
+    slots read the buckets, grouped as ``readings`` groups them.
+    """
+    seconds = slot_minutes * 60
+    rb, rh = ReadingBucket, ReadingHourly
+    hours_until = _reads_hours(start, end, slot_minutes)
+    parts = []
+    bucket_from = start if hours_until is None else hours_until
+    if hours_until is not None and hours_until > start:
+        parts.append(select(rh.site_id.label("site_id"), rh.metric.label("metric"),
+                            _epoch_slot(session, rh.hour_start, seconds).label("slot"), rh.zone.label("zone"),
+                            rh.total.label("total"), rh.n.label("n"), rh.high.label("high"), rh.low.label("low"),
+                            rh.buckets.label("buckets"), rh.minutes.label("minutes"))
+                     .where(rh.site_id.in_(site_ids), rh.hour_start >= start, rh.hour_start < hours_until,
+                            rh.metric.in_(metrics)))
+    if bucket_from < end:
+        slot = _epoch_slot(session, rb.bucket_start, seconds)
+        parts.append(select(rb.site_id.label("site_id"), rb.metric.label("metric"), slot.label("slot"),
+                            rb.zone.label("zone"), _sum(session, rb.mean * rb.count, rb.bucket_start).label("total"),
+                            func.sum(rb.count).label("n"), func.max(rb.max).label("high"),
+                            func.min(rb.min).label("low"), func.count().label("buckets"),
+                            func.sum(_reading_minutes(rb)).label("minutes"))
+                     .where(rb.site_id.in_(site_ids), rb.bucket_start >= bucket_from, rb.bucket_start < end,
+                            rb.metric.in_(metrics), rb.count > 0)
+                     .group_by(rb.site_id, rb.metric, slot, rb.zone))
+    found = {site_id: Readings(slots={}, streams={}, zones=0) for site_id in site_ids}
+    if not parts or not site_ids:
+        return found
+    per_zone = (parts[0] if len(parts) == 1 else union_all(*parts)).cte("per_zone")
+    z = per_zone.c
+    by_slot = select(literal("slot").label("kind"), z.site_id, z.metric, z.slot, literal("").label("zone"),
+                     _sum(session, z.total, z.zone), func.sum(z.n), func.max(z.high), func.min(z.low), func.sum(z.buckets),
+                     func.count(), func.sum(z.minutes)).group_by(z.site_id, z.metric, z.slot)
+    by_stream = select(literal("stream"), z.site_id, z.metric, func.min(z.slot), z.zone, literal(0.0), literal(0),
+                       literal(0.0), literal(0.0), literal(0), literal(0), literal(0.0)
+                       ).group_by(z.site_id, z.metric, z.zone)
+    firsts: dict[int, dict[tuple[str, str], datetime]] = {site_id: {} for site_id in site_ids}
+    for kind, site_id, metric, number, zone, total, n, high, low, buckets, zones, minutes in sorted(
+            session.execute(union_all(by_slot, by_stream)).all(), key=_site_in_time_order):
+        begins = datetime.fromtimestamp(int(number) * seconds, tz=timezone.utc)
+        if kind == "slot":
+            found[site_id].slots.setdefault(begins, {})[metric] = MetricSlot(
+                float(total), int(n), float(high), float(low), int(buckets), int(zones), float(minutes))
+        else:
+            firsts[site_id][(metric, zone)] = max(begins, start)
+    for site_id, site_firsts in firsts.items():
+        streams: dict[str, list[datetime]] = {}
+        for (metric, zone), first in sorted(site_firsts.items()):
+            if first > start and _reported_before_batch(session=session, site_id=site_id, zone=zone, metric=metric,
+                                                        at=start, hourly=hours_until is not None):
+                first = start  # it reported before the period: expected from the period's start
+            streams.setdefault(metric, []).append(first)
+        found[site_id].streams = streams
+        found[site_id].zones = len({zone for _, zone in site_firsts})
+    return found
+
+
+def _reported_before_batch(*, session: Session, site_id: int, zone: str, metric: str, at: datetime,
+                           hourly: bool) -> bool:
+    """Whether a stream reported before ``at`` (a whole hour when ``hourly``: an hour of the rollup
+    before it exists exactly when a bucket before it held readings)."""
+    if not hourly:
+        return _reported_before(session=session, site_id=site_id, zone=zone, metric=metric, at=at)
+    rh = ReadingHourly
+    return session.execute(select(literal(1)).where(rh.site_id == site_id, rh.zone == zone, rh.metric == metric,
+                                                    rh.hour_start < at).limit(1)).first() is not None
+
+
+def batch_nps(*, session: Session, site_ids: list[int], start: datetime, end: datetime) -> dict[int, NpsCounts]:
+    """``nps_counts`` of every site of ``site_ids`` in [start, end), one GROUP BY."""
+    r = NpsResponse
+    out = {site_id: NpsCounts(0, 0, 0) for site_id in site_ids}
+    for site_id, n, promoters, detractors in session.execute(
+            select(r.site_id, func.count(), func.sum(case((r.score >= 9, 1), else_=0)),
+                   func.sum(case((r.score <= 6, 1), else_=0)))
+            .where(r.site_id.in_(site_ids), r.answered_at >= start, r.answered_at < end).group_by(r.site_id)):
+        out[site_id] = NpsCounts(int(n or 0), int(promoters or 0), int(detractors or 0))
+    return out
+
+
+def batch_tickets(*, session: Session, site_ids: list[int], start: datetime, end: datetime) -> dict[int, list[Ticket]]:
+    """``tickets`` of every site of ``site_ids``, one statement."""
+    opened, reply = aliased(OpsEvent), aliased(OpsEvent)
+    stmt = (select(opened.site_id, opened.ref, opened.occurred_at, func.min(reply.occurred_at))
+            .outerjoin(reply, and_(reply.site_id == opened.site_id, reply.ref == opened.ref,
+                                   reply.kind == "ticket_first_response", reply.occurred_at < end))
+            .where(opened.site_id.in_(site_ids), opened.kind == "ticket_opened",
+                   opened.occurred_at >= start, opened.occurred_at < end)
+            .group_by(opened.site_id, opened.ref, opened.occurred_at))
+    out: dict[int, list[Ticket]] = {site_id: [] for site_id in site_ids}
+    for site_id, _ref, at, first in session.execute(stmt):
+        out[site_id].append(Ticket(_aware(at), _aware(first) if first is not None else None))
+    return out
+
+
+def batch_ops_counts(*, session: Session, site_ids: list[int], start: datetime,
+                     end: datetime) -> dict[int, dict[str, int]]:
+    """``ops_counts`` of every site of ``site_ids``, three GROUP BYs."""
+    e = OpsEvent
+    out = {site_id: {"events": 0, "attendance": 0, "members": 0, "renewals": 0, "endings": 0} for site_id in site_ids}
+    in_period = and_(e.site_id.in_(site_ids), e.occurred_at >= start, e.occurred_at < end)
+    for site_id, events, attendance in session.execute(
+            select(e.site_id, func.count(distinct(e.ref)), func.coalesce(func.sum(e.quantity), 0))
+            .where(in_period, e.kind == "community_event").group_by(e.site_id)):
+        out[site_id].update(events=int(events or 0), attendance=int(attendance or 0))
+    for site_id, renewals, endings in session.execute(
+            select(e.site_id, func.sum(case((e.kind == "membership_renewed", 1), else_=0)),
+                   func.sum(case((e.kind == "membership_ended", 1), else_=0)))
+            .where(in_period, e.kind.in_(("membership_renewed", "membership_ended"))).group_by(e.site_id)):
+        out[site_id].update(renewals=int(renewals or 0), endings=int(endings or 0))
+    ended = aliased(OpsEvent)
+    ended_before = select(literal(1)).where(ended.site_id == e.site_id, ended.ref == e.ref,
+                                            ended.kind == "membership_ended", ended.occurred_at < start)
+    for site_id, members in session.execute(
+            select(e.site_id, func.count(distinct(e.ref)))
+            .where(e.site_id.in_(site_ids), e.kind.in_(MEMBERSHIP_OPEN), e.occurred_at < end,
+                   ~ended_before.exists()).group_by(e.site_id)):
+        out[site_id]["members"] = int(members or 0)
+    return out
+
+
+def batch_inputs(*, session: Session, sites: list[Site], start: datetime, end: datetime, model: ScoringModel,
+                 network_nps: float | None) -> dict[int, SiteInputs]:
+    """``site_inputs`` of every site of ``sites`` (all in one window: their zone's period bounds), set-based.
+
+    The sites must share their slot length too (``hours.slot_minutes_for`` of their zone):
+    the caller groups them by zone.
+    """
+    if not sites:
+        return {}
+    minutes = hours.slot_minutes_for(sites[0].timezone, start, end)
+    ids = [site.id for site in sites]
+    found = batch_readings(session=session, site_ids=ids, start=start, end=end, slot_minutes=minutes,
+                           metrics=model_metrics(model))
+    answers = batch_nps(session=session, site_ids=ids, start=start, end=end)
+    opened = batch_tickets(session=session, site_ids=ids, start=start, end=end)
+    counts = batch_ops_counts(session=session, site_ids=ids, start=start, end=end)
+    return {site.id: SiteInputs(
+        timezone=site.timezone, opening_hours=site.opening_hours or {}, start=start, end=end, slot_minutes=minutes,
+        slots=found[site.id].slots, zones=found[site.id].zones, streams=found[site.id].streams,
+        desks=site.desks or 0, area_m2=float(site.area_m2 or 0), nps=answers[site.id], network_nps=network_nps,
+        tickets=opened[site.id], **counts[site.id]) for site in sites}

@@ -15,6 +15,7 @@ from brand_hub.db import make_engine
 from brand_hub.models import Site
 from brand_hub.models.collection import ReadingBucket
 from tests.browser.test_walkthrough import SHOTS, _sign_in, browser  # noqa: F401 (fixture)
+from tests.builders import rebuild_rollups
 
 pytestmark = pytest.mark.browser
 
@@ -81,6 +82,7 @@ def _readings(session, code: str) -> None:
         for metric, value in (("co2_ppm", 600 + 300 * math.sin(n / 10)), ("temperature_c", 23 + math.cos(n / 12))):
             session.add(ReadingBucket(site_id=site.id, zone="open-desk", metric=metric, bucket_start=at,
                                       count=15, mean=value, min=value - 5, max=value + 5))
+    rebuild_rollups(session, [site.id])
 
 
 @pytest.mark.parametrize("width,height", [(1440, 900), (390, 844)])

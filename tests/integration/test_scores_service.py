@@ -13,7 +13,7 @@ from brand_hub.models.scoring import CardPublication, SiteScore
 from brand_hub.scores import ScoringError, publish_cards, published_keys, red_twice, score_period
 from scoring.periods import parse_period
 from standards.scoring_model import current_model, load_model_text
-from tests.builders import make_franchisee, make_site
+from tests.builders import make_franchisee, make_site, rebuild_rollups
 from tests.unit.test_scoring_composite import SMALL_MODEL
 
 OCTOBER = parse_period("2026-10")
@@ -70,7 +70,7 @@ def known_monday(session, **site_fields):
         add_event(session, site, "membership_renewed", MONDAY + timedelta(days=2), f"M{n}")
     for n in range(2):
         add_event(session, site, "membership_ended", MONDAY + timedelta(days=3), f"X{n}")
-    session.flush()
+    rebuild_rollups(session, [site.id])
     return site
 
 
@@ -298,6 +298,7 @@ def test_a_month_a_late_reading_amended_is_scored_again_on_the_jobs_next_run_and
     late = session.exec(select(ReadingBucket).where(ReadingBucket.site_id == site.id)).first()
     late.count, late.revision = late.count + 1, 1          # what the store does with an amended bucket
     session.add(late)
+    rebuild_rollups(session, [site.id])                     # and what the store does to the rollups
     session.add(ReadingAmendment(site_id=site.id, first_bucket=late.bucket_start, last_bucket=late.bucket_start,
                                  buckets=1))
     session.flush()

@@ -16,11 +16,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from brand_hub import audit
-from brand_hub.models.collection import ReadingBucket
 from brand_hub.scores import score_period
 from scoring.periods import parse_period
 from standards.scoring_model import LIBRARY, current_model, load_model_text
-from tests.builders import make_franchisee, make_site
+from tests.builders import add_buckets, make_franchisee, make_site
 
 DATA = Path(__file__).resolve().parents[2] / "site_agent" / "data" / "uci-occupancy"
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -87,7 +86,7 @@ def test_uci_office_replayed_gives_the_indicators_computed_from_the_csv(session)
     rows = uci_rows()
     site = make_site(session, make_franchisee(session), code="BE-UCI-01", timezone="Europe/Brussels",
                      opening_hours=OFFICE_HOURS)
-    session.execute(ReadingBucket.__table__.insert(), agent_buckets(rows, site.id))
+    add_buckets(session, agent_buckets(rows, site.id))
     row = score_period(session=session, period=parse_period("2015-02"), model=model, actor=audit.SYSTEM,
                        site_codes=[site.code]).scores[0]
     expected = expected_from_csv(rows, model)
@@ -102,7 +101,7 @@ def test_uci_office_replayed_gives_the_indicators_computed_from_the_csv(session)
 def test_half_a_month_of_data_is_not_enough_for_the_brand_model(session):
     rows = uci_rows()
     site = make_site(session, make_franchisee(session), timezone="Europe/Brussels", opening_hours=OFFICE_HOURS)
-    session.execute(ReadingBucket.__table__.insert(), agent_buckets(rows, site.id))
+    add_buckets(session, agent_buckets(rows, site.id))
     row = score_period(session=session, period=parse_period("2015-02"), model=current_model(), actor=audit.SYSTEM,
                        site_codes=[site.code]).scores[0]
     co2 = row.indicators["co2_compliance"]

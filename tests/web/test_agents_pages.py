@@ -8,7 +8,7 @@ from sqlmodel import select
 
 from brand_hub.models import AuditEvent, Role, Site
 from brand_hub.models.collection import CollectionTarget, ReadingBucket
-from tests.builders import issue_site_token, make_franchisee, make_site, make_user
+from tests.builders import issue_site_token, make_franchisee, make_site, make_user, rebuild_rollups
 from tests.conftest import login, post_form
 
 NOW = datetime.now(timezone.utc)
@@ -41,6 +41,7 @@ def network(session):
         session.add(ReadingBucket(site_id=healthy.id, zone="open-desk", metric="co2_ppm",
                                   bucket_start=NOW - timedelta(minutes=15 * (i + 2)), count=15, mean=650.0 + i,
                                   min=600, max=700))
+    rebuild_rollups(session, [healthy.id])
     session.commit()
     return mine, healthy, failing, other
 

@@ -28,6 +28,7 @@ from tests.builders import (
     make_site,
     make_user,
     move_site_by_import,
+    rebuild_rollups,
 )
 from tests.conftest import login, post_form
 
@@ -81,6 +82,7 @@ def moved(session):
     session.add(SiteConfigVersion(site_id=site.id, version=1, content={"wifi": {"ssid": "alpha-one"}},
                                   content_hash="sha256:c1", created_at=_utc(2026, 10, 1)))
     session.add(CardPublication(period="2026-Q3", model_id="brand-health", model_version=1, published_by="hq"))
+    rebuild_rollups(session, [site.id])
     session.commit()
 
     move_site_by_import(session, site, b, fc_b, MOVED_ON)
@@ -108,6 +110,7 @@ def moved(session):
                                   content_hash="sha256:c2", created_at=AFTER))
     session.add(SiteConfigState(site_id=site.id, desired_version=2, desired_hash="sha256:c2"))
     session.add(CollectionTarget(site_id=site.id, last_success_at=AFTER, agent_version="feed-of-b"))
+    rebuild_rollups(session, [site.id])
     session.commit()
     return dict(a_invoice=a_invoice.id, a_number=a_invoice.number, b_invoice=b_invoice.id,
                 b_number=b_invoice.number, a_flag=a_flag.id, b_flag=b_flag.id, a_ack=a_ack.id, site_id=site.id)

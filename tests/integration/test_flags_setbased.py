@@ -1,0 +1,87 @@
+"""The standards' metric rules judge aggregates the database computed for every site at once, and see
+exactly what they saw judging each site's 15-minute readings one by one in Python."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import insert
+
+from brand_hub.compliance import engine, facts
+from brand_hub.compliance.rules import standard_rules
+from brand_hub.models.collection import ReadingBucket
+from brand_hub.models.standards import Standard
+from tests.builders import make_franchisee, make_site
+
+NOW = datetime(2026, 11, 20, 4, 0, tzinfo=timezone.utc)
+RULES = [
+    {"id": "co2", "metric": "co2_ppm", "measure": "share_within", "max": 1000, "share": 0.95, "hours": "occupied"},
+    {"id": "co2-max", "metric": "co2_ppm", "measure": "max", "max": 1500, "hours": "open"},
+    {"id": "noise", "metric": "noise_dba", "measure": "median", "max": 50, "hours": "open"},
+    {"id": "noise-all", "metric": "noise_dba", "measure": "p95", "max": 60, "hours": "all", "window": "quarter"},
+    {"id": "warm", "metric": "temperature_c", "measure": "share_within", "min": 20, "share": 0.9, "hours": "open"},
+    {"id": "cold", "metric": "temperature_c", "measure": "min", "min": 18, "hours": "all"},
+    {"id": "lux", "metric": "illuminance_lux", "measure": "median", "min": 500, "hours": "occupied"},
+]
+
+
+def readings(site, rng: random.Random, days: int = 32) -> list[dict]:
+    """Readings on the 15-minute grid (every other bucket: the test stays fast) and a few off it, ties and
+    values right at the rules' limits."""
+    rows = []
+    for n in range(days * 48):
+        at = NOW - timedelta(minutes=30 * n)
+        if rng.random() < 0.02:
+            at += timedelta(minutes=7, seconds=30)            # a bucket off the grid
+        for zone in ("desk", "meeting"):
+            occupied = float(rng.random() < 0.5)
+            for metric, value in (("zone_occupied", occupied), ("co2_ppm", rng.choice((1000.0, 999.5, 1200.25))
+                                                                 if rng.random() < 0.1 else rng.uniform(450, 1100)),
+                                  ("noise_dba", rng.choice((50.0, 44.5, 61.0, 50.0))),
+                                  ("temperature_c", round(rng.uniform(17.5, 27), 1)),
+                                  ("illuminance_lux", rng.choice((500.0, 480.0, 650.5)))):
+                if zone == "meeting" and metric in ("noise_dba", "temperature_c"):
+                    continue
+                rows.append(dict(site_id=site.id, zone=zone, metric=metric, bucket_start=at, bucket_minutes=15,
+                                 count=15, mean=value, min=value, max=value))
+    return rows
+
+
+def observations(session, settings, *, in_the_database: bool) -> dict:
+    ctx = engine.context_of(settings, NOW)
+    standards = facts.latest_standards(session=session)
+    rules = standard_rules(standards)
+    if in_the_database:
+        found, _ = facts.gather(session=session, ctx=ctx, metric_rules=[r.source["rule"] for r in rules], errors=[])
+        assert all(site.readings == {} for site in found)                    # no reading reached Python
+    else:
+        metrics = {m: 91 for m in ("co2_ppm", "noise_dba", "temperature_c", "illuminance_lux", "zone_occupied")}
+        found, _ = facts.gather(session=session, ctx=ctx, metrics=metrics, errors=[])
+        assert all(site.metric_summaries == {} for site in found)
+    return {(site.code, rule.id): rule.probe(site, ctx) for site in found for rule in rules}
+
+
+def test_metric_rules_judge_the_same_figures_from_the_database_as_from_the_readings(session, settings):
+    partner = make_franchisee(session)
+    rng = random.Random(15)
+    sites = [make_site(session, partner, code="SH-01"),
+             make_site(session, partner, code="BE-01", timezone="Europe/Brussels"),    # summer time ends in the window
+             make_site(session, partner, code="IN-01", timezone="Asia/Kolkata"),
+             make_site(session, partner, code="SH-02", opening_hours={"sat": [["00:00", "24:00"]]}),
+             make_site(session, partner, code="SH-FEW")]
+    for site in sites[:4]:
+        session.execute(insert(ReadingBucket), readings(site, rng))
+    session.execute(insert(ReadingBucket), [
+        dict(site_id=sites[4].id, zone="desk", metric="noise_dba", bucket_start=NOW - timedelta(hours=n),
+             bucket_minutes=15, count=15, mean=40.0, min=40.0, max=40.0) for n in range(1, 8)])
+    session.add(Standard(key="space", version=1, category="space", title_zh="空间", title_en="Space",
+                         content={"id": "space", "rules": RULES}, content_hash="sha256:x",
+                         published_at=NOW - timedelta(days=40)))
+    session.flush()
+    summarised = observations(session, settings, in_the_database=True)
+    one_by_one = observations(session, settings, in_the_database=False)
+    assert summarised == one_by_one
+    statuses = {obs.status for seen in summarised.values() for obs in seen.values()}
+    assert statuses == {"firing", "clear", "no_data"}
+    assert summarised[("SH-FEW", "std:space/noise")][""].evidence["samples"] == 0      # 7 readings: no verdict
+    assert summarised[("SH-01", "std:space/co2")][""].evidence["samples"] > 250

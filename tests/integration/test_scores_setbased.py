@@ -1,0 +1,132 @@
+"""Set-based scoring reads every site of a batch at once (the hourly rollup where slots are hours) and
+gives exactly what the per-site reading of the 15-minute buckets gives: inputs, scores and cards."""
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta, timezone
+
+from sqlmodel import select
+
+from brand_hub import audit, scores
+from brand_hub.demo.scores import write_history
+from brand_hub.models.collection import NpsResponse, OpsEvent
+from brand_hub.models.scoring import SiteScore
+from brand_hub.scores.inputs import batch_inputs, site_inputs
+from scoring import composite, hours, measures
+from scoring.periods import parse_period
+from standards.scoring_model import current_model
+from tests.builders import add_buckets, make_franchisee, make_site
+from tests.integration.test_scores_uci import OFFICE_HOURS, agent_buckets, half_month_model, uci_rows
+
+Q3 = parse_period("2026-Q3")
+
+
+def quarter_hours(site, start: datetime, days: int, zone: str, rng: random.Random) -> list[dict]:
+    """15-minute buckets as agents send them (uneven counts, a gap now and then) for ``days`` from ``start``."""
+    rows = []
+    for n in range(days * 96):
+        if rng.random() < 0.05:
+            continue
+        at = start + timedelta(minutes=15 * n)
+        for metric, low, high in (("co2_ppm", 420, 1400), ("temperature_c", 18, 28), ("zone_occupied", 0, 1)):
+            value = round(rng.uniform(low, high), 3) if metric != "zone_occupied" else float(rng.random() < 0.6)
+            rows.append(dict(site_id=site.id, zone=zone, metric=metric, bucket_start=at, bucket_minutes=15,
+                             count=rng.choice((15, 15, 14, 7, 30)), mean=value, min=value - 0.5, max=value + 0.5))
+    return rows
+
+
+def demo_like_network(session) -> list:
+    """Sites as the demo makes them, in three zones (Kolkata's half-hour offset scores on 15-minute slots),
+    plus live 15-minute buckets, a zone fitted mid-quarter and one that reported before the quarter."""
+    partner = make_franchisee(session)
+    sites = [make_site(session, partner, code="SH-A-01"), make_site(session, partner, code="SH-A-02", desks=40),
+             make_site(session, partner, code="IN-K-01", timezone="Asia/Kolkata"),
+             make_site(session, partner, code="BE-B-01", timezone="Europe/Brussels", opening_hours=OFFICE_HOURS),
+             make_site(session, partner, code="SH-EMPTY")]
+    start, _ = Q3.bounds("Asia/Shanghai")
+    for site, quality in zip(sites[:4], (0.9, 0.3, 0.7, 0.6)):   # three weeks of July: the test stays fast
+        write_history(session=session, site=site, quarter=Q3, quality=quality, until=start + timedelta(days=21))
+    rng = random.Random(15)
+    rows = quarter_hours(sites[0], start + timedelta(days=10, hours=5, minutes=15), 2, "meeting-room", rng)
+    rows += quarter_hours(sites[1], start - timedelta(days=2), 1, "phone-booth", rng)      # reported before
+    rows += quarter_hours(sites[1], start + timedelta(days=12), 2, "phone-booth", rng)
+    kolkata, _ = Q3.bounds("Asia/Kolkata")
+    rows += quarter_hours(sites[2], kolkata + timedelta(days=11, minutes=30), 2, "meeting-room", rng)
+    add_buckets(session, rows)
+    session.add(NpsResponse(site_id=sites[4].id, record_id="x", answered_at=start + timedelta(days=3), score=10))
+    session.add(OpsEvent(site_id=sites[4].id, record_id="t", kind="ticket_opened", occurred_at=start, ref="T1"))
+    session.flush()
+    return sites
+
+
+def reference(session, site, period, model, as_of=None, network=None):
+    """The per-site path as it was: one site's 15-minute buckets and events, read on their own."""
+    start, end = period.bounds(site.timezone)
+    end = min(end, as_of) if as_of else end
+    return site_inputs(session=session, site=site, start=start, end=end, model=model, network_nps=network)
+
+
+def same_inputs(a, b) -> None:
+    assert a.slot_minutes == b.slot_minutes and (a.start, a.end) == (b.start, b.end)
+    assert a.slots == b.slots                         # every slot's sums, counts, extremes, minutes, to the bit
+    assert a.streams == b.streams and a.zones == b.zones
+    assert (a.nps, a.members, a.events, a.attendance, a.renewals, a.endings) == \
+        (b.nps, b.members, b.events, b.attendance, b.renewals, b.endings)
+    assert sorted(a.tickets, key=repr) == sorted(b.tickets, key=repr)
+
+
+def test_a_batch_reads_exactly_what_each_site_read_on_its_own(session):
+    sites = demo_like_network(session)
+    model = current_model()
+    as_of = datetime(2026, 7, 13, 7, 40, tzinfo=timezone.utc)       # the running month "so far", mid-hour
+    checked = 0
+    for period, cut in ((Q3, None), (parse_period("2026-07"), None), (parse_period("2026-07"), as_of)):
+        by_zone: dict[str, list] = {}
+        for site in sites:
+            by_zone.setdefault(site.timezone, []).append(site)
+        for zone, members in by_zone.items():
+            start, end = period.bounds(zone)
+            end = min(end, cut) if cut else end
+            found = batch_inputs(session=session, sites=members, start=start, end=end, model=model, network_nps=12.5)
+            for site in members:
+                same_inputs(found[site.id], reference(session, site, period, model, cut, 12.5))
+                checked += 1
+    assert checked == 15
+    assert hours.slot_minutes_for("Asia/Kolkata", *Q3.bounds("Asia/Kolkata")) == 15   # the buckets path is covered
+
+
+def test_set_based_scores_equal_the_per_site_scores_to_the_last_decimal(session):
+    sites = demo_like_network(session)
+    model = current_model()
+    for period, as_of in ((Q3, None), (parse_period("2026-07"), None),
+                          (parse_period("2026-07"), datetime(2026, 7, 13, 7, 40, tzinfo=timezone.utc))):
+        report = scores.score_period(session=session, period=period, model=model, actor=audit.SYSTEM, as_of=as_of)
+        network = scores.network_nps(session=session, period=period, tz="Asia/Shanghai")
+        assert [row.site_id for row in report.scores] == [s.id for s in sorted(sites, key=lambda s: s.code)]
+        for site in sites:
+            expected = composite.score(model, measures.measure_all(model, reference(session, site, period, model,
+                                                                                    as_of, network)))
+            row = session.exec(select(SiteScore).where(SiteScore.site_id == site.id,
+                                                       SiteScore.period == str(period))).one()
+            assert (row.status, row.score, row.coverage, row.card) == (
+                expected.status, expected.score, round(expected.coverage, 6), expected.card if period.is_quarter
+                else None)
+            assert row.indicators == {i.id: i.as_json() for i in expected.indicators}
+    july = session.exec(select(SiteScore).where(SiteScore.period == "2026-07")).all()
+    assert sum(r.status == "scored" and r.score is not None for r in july) >= 3     # real scores, not only gaps
+
+
+def test_the_uci_office_scores_the_same_from_the_rollup_as_from_its_buckets(session):
+    model = half_month_model()
+    site = make_site(session, make_franchisee(session), code="BE-UCI-01", timezone="Europe/Brussels",
+                     opening_hours=OFFICE_HOURS)
+    add_buckets(session, agent_buckets(uci_rows(), site.id))
+    period = parse_period("2015-02")
+    start, end = period.bounds(site.timezone)
+    found = batch_inputs(session=session, sites=[site], start=start, end=end, model=model, network_nps=None)
+    old = reference(session, site, period, model)
+    same_inputs(found[site.id], old)
+    row = scores.score_period(session=session, period=period, model=model, actor=audit.SYSTEM,
+                              site_codes=[site.code]).scores[0]
+    expected = composite.score(model, measures.measure_all(model, old))
+    assert (row.score, row.indicators) == (expected.score, {i.id: i.as_json() for i in expected.indicators})
