@@ -133,7 +133,7 @@ def test_the_pages_speak_chinese_by_default_with_the_site_tabs(client, world):
     client.get("/logout")
     login(client, "hq@brand.cn")
     queue = client.get("/hq/compliance/").get_data(as_text=True)
-    assert "处于警告期的伙伴" in queue and "确认所选" in queue
+    assert "处于警示期的伙伴" in queue and "确认所选" in queue
 
 
 def test_the_queue_counts_unresolved_flags_by_rule_and_each_count_filters_the_list(client, session):

@@ -91,3 +91,20 @@ def test_the_reasons_the_system_writes_read_in_chinese_and_a_persons_words_pass_
         assert event_reason("空调已维修") == "空调已维修"
     with app.test_request_context(), force_locale("en"):
         assert event_reason("condition held for 2.5 h (rule needs 2 h)") == "condition held for 2.5 h (rule needs 2 h)"
+
+
+def test_on_notice_reads_the_same_in_chinese_in_every_catalog(app):
+    """The overview, the flag queue and the partner's home name one standing: 警示期, never a synonym."""
+    from babel.messages.pofile import read_po
+
+    from brand_hub.web.i18n import translation_dirs
+
+    wording = {}
+    for directory in translation_dirs():
+        with (directory / "zh_CN/LC_MESSAGES/messages.po").open("rb") as fh:
+            for message in read_po(fh):
+                english = message.id if isinstance(message.id, str) else message.id[0]
+                if message.string and "on notice" in english.lower():
+                    wording[f"{directory.parent.name}: {english}"] = message.string
+    assert len(wording) >= 5
+    assert {k: v for k, v in wording.items() if "警示期" not in v} == {}
