@@ -83,12 +83,20 @@ def site_history(*, session: Session, site: Site, limit: int = 10) -> list:
                              .order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)))
 
 
-def site_form_choices(*, session: Session) -> tuple[list, list]:
-    """The partners (code, name) and agreements (number, partner code) a site form offers."""
-    partners = list(session.exec(select(Franchisee.code, Franchisee.legal_name).order_by(Franchisee.code)))
-    agreements = list(session.exec(select(Agreement.number, Franchisee.code).join(
-        Franchisee, Franchisee.id == Agreement.franchisee_id).order_by(Agreement.number)))
-    return partners, agreements
+def site_form_choices(*, session: Session, partner_code: str) -> tuple[tuple[str, str] | None, list[str]]:
+    """The partner a site form names (code, legal name) and that partner's agreement numbers.
+
+    The form asks for the partner's code rather than offering every partner: a brand of
+    thousands of partners cannot pick from a list, and the page would carry all of them."""
+    if not partner_code:
+        return None, []
+    partner = session.exec(select(Franchisee.id, Franchisee.code, Franchisee.legal_name)
+                           .where(Franchisee.code == partner_code)).first()
+    if partner is None:
+        return None, []
+    numbers = list(session.exec(select(Agreement.number).where(Agreement.franchisee_id == partner.id)
+                                .order_by(Agreement.number)))
+    return (partner.code, partner.legal_name), numbers
 
 
 AUDIT_FILTERS = ("actor", "action", "entity_type", "entity_id")

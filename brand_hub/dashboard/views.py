@@ -229,9 +229,10 @@ def _site_form(existing: Site | None):
         values = {"status": "onboarding", "tier": "standard", "region": "east", "timezone": "Asia/Shanghai",
                   "franchisee": request.args.get("franchisee", ""),
                   "opening_hours": "mon-fri 09:00-21:00; sat-sun 10:00-18:00"}
-    partners, agreements = reads.site_form_choices(session=session)
+    partner, agreements = reads.site_form_choices(session=session,
+                                                  partner_code=str(values.get("franchisee") or "").strip())
     return render_template("dashboard/site_form.html", values=values, errors=errors, existing=existing,
-                           partners=partners, agreements=agreements, statuses=[s.value for s in SiteStatus],
+                           partner=partner, agreements=agreements, statuses=[s.value for s in SiteStatus],
                            tiers=registry.TIERS, regions=registry.REGIONS), 422 if errors else 200
 
 

@@ -250,3 +250,23 @@ def test_what_was_typed_is_escaped_when_a_form_shows_it_back(client, session):
     assert response.status_code == 422
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_the_site_form_asks_for_a_partner_code_and_offers_only_that_partners_agreements(client, session):
+    """At thousands of partners a drop-down of all of them (and of all agreements) is unusable and heavy."""
+    partners = [make_franchisee(session, code=f"P{i:02d}") for i in range(12)]
+    for partner in partners:
+        make_agreement(session, partner, number=f"AG-{partner.code}")
+    _hq(session, client, Role.hq_manager)
+    blank = client.get("/hq/sites/new").get_data(as_text=True)
+    assert 'name="franchisee"' in blank and "<option" not in blank.split('name="franchisee"')[1].split("</label>")[0]
+    assert "AG-P00" not in blank and "AG-P11" not in blank
+    chosen = client.get("/hq/sites/new?franchisee=P03").get_data(as_text=True)
+    assert 'value="P03"' in chosen and partners[3].legal_name in chosen
+    assert "AG-P03" in chosen and "AG-P04" not in chosen and "AG-P00" not in chosen
+    response = post_form(client, "/hq/sites/new", _site_form("NOPE"), token_from="/hq/sites/new")
+    assert response.status_code == 422 and "NOPE" in response.get_data(as_text=True)
+    assert session.exec(select(Site)).all() == []
+    saved = post_form(client, "/hq/sites/new", _site_form(" P03 ", agreement="AG-P03"), token_from="/hq/sites/new")
+    assert saved.status_code == 302
+    assert session.exec(select(Site)).one().franchisee_id == partners[3].id
