@@ -120,7 +120,7 @@ def test_collect_run_keeps_pulling_on_its_schedule(sqlite_url, tmp_path):
             requests.post(agent.url + "/v1/ingest", json={"readings": [{"zone": "a", "metric": "co2_ppm",
                                                                          "value": 700, "ts": at}]},
                           headers={"Authorization": f"Bearer {token}"}, timeout=5).raise_for_status()
-            deadline = time.monotonic() + 15
+            deadline = time.monotonic() + 60  # a loaded 2-core CI machine starts Python slowly; done is done sooner
             expected = 1 if hours == 5 else 2
             while time.monotonic() < deadline:
                 with Session(engine) as session:
