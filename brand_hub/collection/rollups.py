@@ -227,6 +227,11 @@ def _trunc(session: Session, unit: str, column: str) -> str:
     return _SQLITE_TRUNC[unit].format(column=column)
 
 
+def as_utc(at: datetime) -> datetime:
+    """``at`` in UTC; a naive time is taken as UTC already (as ``UTCDateTime`` stores it)."""
+    return _aware(at).astimezone(timezone.utc)
+
+
 def _aware(value) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -266,15 +271,17 @@ def differences(*, session: Session, site_ids: list[int] | None = None) -> int:
 Aggregates = tuple[float, int, float, float, int, int]   # total, n, high, low, buckets, minutes
 
 
-def hour_from_buckets(buckets: list[tuple[datetime, float, int, float, float, int]]) -> Aggregates | None:
-    """One series' hour from its buckets (start, mean, count, max, min, bucket minutes); None when none
-    held readings (count > 0), as the GROUP BY would have no row."""
+def hour_from_rows(by_start: dict[datetime, dict]) -> Aggregates | None:
+    """One series' hour from its buckets (rows by their start, each with ``mean``, ``count``, ``max``, ``min``,
+    ``bucket_minutes``); None when none held readings (count > 0), as the GROUP BY would have no row."""
     total = high = low = None
     n = held = minutes = 0
-    for _start, mean, count, top, bottom, length in sorted(buckets, key=_first):
+    for start in sorted(by_start):
+        row = by_start[start]
+        count = row["count"]
         if count <= 0:
             continue
-        value = mean * count
+        value, top, bottom, length = row["mean"] * count, row["max"], row["min"], row["bucket_minutes"]
         if total is None:
             total, high, low = value, top, bottom
         else:

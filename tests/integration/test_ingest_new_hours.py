@@ -91,3 +91,22 @@ def test_a_site_with_readings_cannot_be_deleted_and_one_without_can(session):
     session.execute(text("DELETE FROM site WHERE id = :id"), {"id": bare.id})
     session.commit()
     assert session.execute(text("SELECT COUNT(*) FROM site")).scalar_one() == 1
+
+
+def test_records_quarantined_in_a_batch_are_stored_as_one_by_one(session):
+    from brand_hub.collection.store import quarantine
+    from brand_hub.models.collection import QuarantinedRecord
+    from tests.integration.test_collection_ingest import NOW
+
+    a, b = leased_sites(session, 2)
+    bad = [None, "不是记录", 7, [1, "二"], dict(record(1, 0), metric="radon", note="温度 \"引号\" \\ 反斜杠")]
+    page = checked(a, bad)
+    keep(session, "me", (a, page))
+    quarantine(session=session, site_id=b, stream="readings", cursor=page.cursor, bad=page.bad, at=NOW)
+    session.commit()
+    session.expire_all()
+    stored = {site: [(q.stream, q.cursor, q.record, q.reason, q.received_at)
+                     for q in session.exec(select(QuarantinedRecord).where(QuarantinedRecord.site_id == site)
+                                           .order_by(QuarantinedRecord.id))] for site in (a, b)}
+    assert len(stored[a]) == len(bad) and stored[a] == stored[b]
+    assert [r for _s, _c, r, _why, _at in stored[a]] == bad
