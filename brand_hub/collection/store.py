@@ -204,9 +204,10 @@ def _ingest_pg(session: Session, rows: list[dict[str, Any]]) -> dict[int, Span]:
     # (the first of them on a tie, as the upsert keeps the first written)
     times: dict[datetime, tuple[datetime, datetime]] = {}     # a bucket start as given: in UTC, and its hour
     by_hour: dict[tuple[int, datetime], dict[tuple[str, str], dict[datetime, dict[str, Any]]]] = {}
+    known_time = times.get
     for row in rows:
         given = row["bucket_start"]
-        known = times.get(given)
+        known = known_time(given)
         if known is None:
             start = given if given.tzinfo is timezone.utc else rollups.as_utc(given)
             known = times[given] = (start, start.replace(minute=0, second=0, microsecond=0))
@@ -298,9 +299,13 @@ def _note_amendments(session: Session, amended: dict[int, Span]) -> None:
 
 def quarantine(*, session: Session, site_id: int, stream: str, cursor: str, bad: list[tuple[Any, str]],
                at: datetime) -> None:
-    if bad:
-        session.execute(QuarantinedRecord.__table__.insert(),
-                        [_quarantined(site_id, stream, cursor, record, reason, at) for record, reason in bad])
+    if not bad:
+        return
+    rows = [_quarantined(site_id, stream, cursor, record, reason, at) for record, reason in bad]
+    if is_postgres(session):
+        _copy_quarantined(session, rows)
+    else:
+        session.execute(QuarantinedRecord.__table__.insert(), rows)
 
 
 def _quarantined(site_id: int, stream: str, cursor: str, record_as_sent: Any, reason: str, at: datetime) -> dict:
