@@ -58,20 +58,19 @@ def cursor_of(session: Session, site_id: int) -> str:
 
 def test_a_cycle_groups_its_pages_and_a_refused_page_fails_only_its_site_mid_batch(engine, session, settings,
                                                                                    network, monkeypatch):
-    doomed = network[1]
     batches: list[list[tuple[int, str]]] = []
-    refused: list[str] = []     # the cursor of the doomed site's page the database refuses
+    refused: list[tuple[int, str]] = []     # the page the database refuses: its site, its cursor
     writer_commits = 0
     real_store_pages = writer_module.store_pages
 
     def store_pages(*, session, owner, pulled, now, lease):
-        batches.append([(p.site_id, p.page.cursor) for p in pulled])
-        mine = [p.page.cursor for p in pulled if p.site_id == doomed.id and p.stream == "readings"]
-        # the database refuses the doomed site's first page that comes with other sites' pages (after its
-        # first page, kept), in that batch and then alone
-        if mine and not refused and len(pulled) > 1 and mine[0] != str(PAGE):
-            refused.append(mine[0])
-        if refused and refused[0] in mine:
+        pages = [(p.site_id, p.page.cursor) for p in pulled if p.stream == "readings"]
+        batches.append(pages)
+        # the database refuses the first page that comes with other sites' pages (a site's first page is
+        # kept, so that its site has something before it), in that batch and then alone
+        if not refused and len(pulled) > 1:
+            refused.extend([page for page in pages if page[1] != str(PAGE)][:1])
+        if refused and refused[0] in pages:
             raise RuntimeError("disk full")
         return real_store_pages(session=session, owner=owner, pulled=pulled, now=now, lease=lease)
 
@@ -88,16 +87,17 @@ def test_a_cycle_groups_its_pages_and_a_refused_page_fails_only_its_site_mid_bat
     finally:
         event.remove(engine, "commit", on_commit)
 
-    assert refused, "a page of the doomed site came in a batch with other sites' pages"
-    kept_before = int(refused[0]) - PAGE        # the doomed site's pages before the refused one
+    assert refused, "a page came in a batch with other sites' pages"
+    doomed = next(site for site in network if site.id == refused[0][0])
+    kept_before = int(refused[0][1]) - PAGE     # the doomed site's pages before the refused one
     statuses = {o.site_id: o.status for o in report.outcomes}
     assert statuses == {s.id: ("failed" if s is doomed else "ok") for s in network}
     assert "disk full" in next(o.error for o in report.outcomes if o.site_id == doomed.id)
     kept_pages = READINGS // PAGE * 3 + kept_before // PAGE
     assert writer_commits < kept_pages, "pages of several sites share a commit"
-    batch = next(b for b in batches if (doomed.id, refused[0]) in b)
+    batch = next(b for b in batches if refused[0] in b)
     assert len(batch) > 1
-    assert [(doomed.id, refused[0])] in batches, "then alone, so the others of its batch were kept without it"
+    assert [refused[0]] in batches, "then alone, so the others of its batch were kept without it"
     for site in network:        # the batch's other pages kept; the doomed site up to its last committed page
         expected = kept_before if site is doomed else READINGS
         assert buckets_of(session, site.id) == expected
