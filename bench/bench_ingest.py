@@ -5,21 +5,23 @@ records as an agent sends them. Ingest is what the hub does with a page the clie
 validate it (``check_page``), write its buckets (COPY into a staging table, one upsert, the rollups of
 the hours it touched), its quarantined records and its cursor, and commit. Measured two ways:
 
-- per page: one transaction per page, as the cycle does today (``insert_rows``, ``quarantine``, ``advance``);
+- per page: one transaction per page (``insert_rows``, ``quarantine``, ``advance``), as the cycle did before it
+  handed its pages to a group-commit writer;
 - batched: BATCH sites' pages per transaction (``store_pages``), as a cycle that groups pages can;
 - batched, overlapped: the same, with the next batch checked (a thread) while one is written;
 - threads + one writer: THREADS pulling threads check their sites' pages and hand them to one
-  ``PageWriter`` (group commit), the shape of a cycle that uses it.
+  ``PageWriter`` (group commit), the shape of the cycle (``brand_hub.collection.cycle``).
 
 The same rows then go into an empty copy of ``reading_bucket`` with a bare ``COPY`` in one transaction
-(no validation, no keys checked against existing rows, no rollups, no foreign key), for the ratio.
+(no validation, no keys checked against existing rows, no rollups), for the ratio. The readings have no
+foreign key to site since migration 0021 (the ingest checks the batch's sites once), so neither has one.
 Decoding the JSON is the client's part of pulling; its throughput is printed apart.
 
 Each round starts from empty tables and measures every figure, the bare COPY last; the load of the
 machine moves between rounds, so the ratios are taken within a round and their median printed.
 
     .venv/bin/python bench/bench_ingest.py [--sites 100] [--buckets 16] [--batch 25] [--page 1000] [--rounds 3]
-                                           [--threads 16] [--no-sqlite] [--without-site-fk]
+                                           [--threads 16] [--no-sqlite]
 """
 from __future__ import annotations
 
@@ -220,14 +222,6 @@ def start_over(engine) -> None:
         conn.execute(text("UPDATE collection_target SET cursor_readings = '0'"))
 
 
-def drop_site_keys(engine) -> None:
-    with engine.begin() as conn:
-        for table in ("reading_bucket", "reading_hourly", "reading_daily"):
-            for name in conn.execute(text("SELECT conname FROM pg_constraint WHERE contype = 'f' "
-                                          "AND conrelid = CAST(:t AS regclass)"), {"t": table}).scalars().all():
-                conn.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
-
-
 def check(engine, rows: int) -> str:
     with Session(engine) as session:
         stored = session.execute(text("SELECT COUNT(*) FROM reading_bucket")).scalar_one()
@@ -244,8 +238,6 @@ def main() -> None:
     parser.add_argument("--page", type=int, default=1000, help="records per page")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=16, help="pulling threads handing pages to one writer")
-    parser.add_argument("--without-site-fk", action="store_true",
-                        help="drop the readings' and rollups' foreign keys to site first (what they cost)")
     parser.add_argument("--no-sqlite", action="store_true")
     args = parser.parse_args()
     per_site = args.buckets * ZONES * len(METRICS)
@@ -255,8 +247,7 @@ def main() -> None:
     decode_seconds = time.perf_counter() - started
     print(f"scenario: {args.sites} sites × {ZONES} zones × {len(METRICS)} metrics × {args.buckets} buckets "
           f"= {args.sites * per_site:,} records in pages of {args.page} ({sum(map(len, texts))} pages), "
-          f"~1.7% of them invalid (quarantined); batched = {args.batch} sites' pages per transaction"
-          + ("; WITHOUT the foreign keys to site" if args.without_site_fk else ""))
+          f"~1.7% of them invalid (quarantined); batched = {args.batch} sites' pages per transaction")
 
     schema = f"bench_{uuid.uuid4().hex[:10]}"
     admin = make_engine(PG_URL)
@@ -273,8 +264,6 @@ def main() -> None:
         migrate.upgrade(pg_url)
         ids = seed_sites(pg_url, args.sites)
         engine = make_engine(pg_url)
-        if args.without_site_fk:
-            drop_site_keys(engine)
         for _ in range(args.rounds):
             start_over(engine)
             seconds, rows = per_page(engine, ids, site_bodies)

@@ -1,10 +1,14 @@
-"""One collection cycle: pull every target concurrently, one transaction per page.
+"""One collection cycle: pull every target concurrently, the pages kept by one group-commit writer.
 
 This is an entry point's unit of work, not a service: it owns its sessions. Per
 site it takes the lease, reads ``/v1/health``, delivers the desired config when the
-agent's differs, then pulls readings, NPS and events page by page. Each page's
-rows, its quarantined records and its cursor are committed together; a crash at
-any point re-reads at most one page, which the natural keys make harmless.
+agent's differs, then pulls readings, NPS and events page by page. The pulling
+threads hand each checked page to the cycle's ``PageWriter``, which keeps the pages
+waiting from many sites in one transaction (one COPY, one upsert, one commit) and
+answers each thread once its page is committed. Each page's rows, its quarantined
+records and its cursor are still committed together, and a site's next page is
+read only once its last one is committed; a crash at any point re-reads at most one
+page per site, which the natural keys make harmless.
 """
 from __future__ import annotations
 
@@ -29,8 +33,8 @@ from ..settings import Settings
 from . import AgentError, CollectionError, site_token, target_site_ids
 from .client import AgentClient
 from .pages import STREAMS, check_page
-from .store import (Claimed, LeaseLost, advance, claim_next, ensure_targets, insert_rows, keep_health, quarantine,
-                    release, undone)
+from .store import Claimed, LeaseLost, claim_next, ensure_targets, keep_health, release, undone
+from .writer import PageWriter
 
 log = logging.getLogger(__name__)
 
@@ -121,9 +125,12 @@ def run_cycle(*, engine: Engine, settings: Settings, site_codes: list[str] | Non
     workers = max(1, min(settings.collect_workers, len(site_ids) or 1))
     outcomes: list[SiteOutcome] = []
     if site_ids:
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
+        lease = timedelta(seconds=settings.collect_lease_seconds)
+        with PageWriter(engine=engine, owner=owner, lease=lease, clock=clock) as writer, \
+                ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
             for pulled in pool.map(lambda _: _work(engine=engine, settings=settings, sites=sites, owner=owner,
-                                                   clock=clock, cycle_start=cycle_start), range(workers)):
+                                                   clock=clock, cycle_start=cycle_start, writer=writer),
+                                   range(workers)):
                 outcomes.extend(pulled)
     outcomes.extend(_pulled_by_others(engine, site_ids, {o.site_id for o in outcomes}))
     report = CycleReport(outcomes=outcomes, seconds=(datetime.now(timezone.utc) - started).total_seconds())
@@ -138,7 +145,7 @@ def _scope(site_codes: list[str] | None):
 
 
 def _work(*, engine: Engine, settings: Settings, sites, owner: str, clock: Callable[[], datetime],
-          cycle_start: datetime) -> list[SiteOutcome]:
+          cycle_start: datetime, writer: PageWriter) -> list[SiteOutcome]:
     """One thread of a cycle: claim a due site, pull it, again, until every site of the cycle is done.
 
     With nothing to claim but sites still pending (pulled right now by another collector), it waits
@@ -161,7 +168,7 @@ def _work(*, engine: Engine, settings: Settings, sites, owner: str, clock: Calla
                                                        cycle_start=cycle_start)
                 if claimed is not None:
                     outcomes.append(_pull_safely(engine=connection, settings=settings, claimed=claimed,
-                                                 owner=owner, clock=clock))
+                                                 owner=owner, clock=clock, writer=writer))
         except Exception:  # the database is gone: this thread stops, the others find the same
             log.exception("collection: could not claim a site")
             return outcomes
@@ -193,10 +200,11 @@ def _pulled_by_others(engine: Engine, site_ids: list[int], ours: set[int]) -> li
 
 
 def _pull_safely(*, engine: Engine, settings: Settings, claimed: Claimed, owner: str,
-                 clock: Callable[[], datetime]) -> SiteOutcome:
-    """``pull_site``, but an unexpected error (a database hiccup, a bug) fails only this site."""
+                 clock: Callable[[], datetime], writer: PageWriter) -> SiteOutcome:
+    """``pull_site``, but an unexpected error (a database hiccup, a bug, a page the writer could not keep)
+    fails only this site."""
     try:
-        return pull_site(engine=engine, settings=settings, claimed=claimed, owner=owner, clock=clock)
+        return pull_site(engine=engine, settings=settings, claimed=claimed, owner=owner, clock=clock, writer=writer)
     except Exception as exc:  # one site must never stop the cycle for the others
         log.exception("site id %s: unexpected error while collecting", claimed.site_id)
         error = f"unexpected error: {type(exc).__name__}: {str(exc)[:300]}"
@@ -208,8 +216,9 @@ def _pull_safely(*, engine: Engine, settings: Settings, claimed: Claimed, owner:
 
 
 def pull_site(*, engine: Engine, settings: Settings, claimed: Claimed, owner: str,
-              clock: Callable[[], datetime]) -> SiteOutcome:
-    """Everything one claimed site needs in one cycle; a failure is recorded on its target, not raised."""
+              clock: Callable[[], datetime], writer: PageWriter) -> SiteOutcome:
+    """Everything one claimed site needs in one cycle; a failure is recorded on its target, not raised.
+    Its pages are kept by ``writer`` (the cycle's), each committed before the next is read."""
     site_id = claimed.site_id
     with session_scope(engine) as session:
         site = session.get(Site, site_id)
@@ -230,9 +239,8 @@ def pull_site(*, engine: Engine, settings: Settings, claimed: Claimed, owner: st
         if _record_health(engine, client, claimed, owner, health, clock()):
             cursors = {s: "0" for s in STREAMS}
         for stream in STREAMS:
-            stream_newest = _pull_stream(engine=engine, client=client, settings=settings, site_id=site_id,
-                                         owner=owner, stream=stream, after=cursors[stream], outcome=outcome,
-                                         clock=clock)
+            stream_newest = _pull_stream(writer=writer, client=client, settings=settings, site_id=site_id,
+                                         stream=stream, after=cursors[stream], outcome=outcome)
             if stream == "readings":
                 newest = stream_newest
     except (AgentError, LeaseLost) as exc:
@@ -245,26 +253,20 @@ def pull_site(*, engine: Engine, settings: Settings, claimed: Claimed, owner: st
     return outcome
 
 
-def _pull_stream(*, engine: Engine, client: AgentClient, settings: Settings, site_id: int, owner: str, stream: str,
-                 after: str, outcome: SiteOutcome, clock: Callable[[], datetime]) -> datetime | None:
-    """Page through one stream from ``after``; each page, its quarantine and its cursor in one commit.
+def _pull_stream(*, writer: PageWriter, client: AgentClient, settings: Settings, site_id: int, stream: str,
+                 after: str, outcome: SiteOutcome) -> datetime | None:
+    """Page through one stream from ``after``; each page, its quarantine and its cursor committed together
+    by ``writer`` (with other sites' pages) before the next page is read.
 
     Returns the newest record time seen (the feed's lag is measured from it). An empty last page
-    that leaves the cursor where it was writes nothing.
+    that leaves the cursor where it was writes nothing. ``LeaseLost`` when another collector holds
+    the site now; any error the writer met keeping the page is raised here, for this site alone.
     """
-    lease = timedelta(seconds=settings.collect_lease_seconds)
     newest: datetime | None = None
     while True:
         page = check_page(stream, client.page(stream, after, settings.collect_page_limit), site_id, after)
         if page.rows or page.bad or page.cursor != after:
-            now = clock()
-            with session_scope(engine) as session:
-                insert_rows(session=session, stream=stream, rows=page.rows)
-                quarantine(session=session, site_id=site_id, stream=stream, cursor=page.cursor, bad=page.bad,
-                           at=now)
-                advance(session=session, site_id=site_id, owner=owner, stream=stream, cursor=page.cursor, now=now,
-                        lease=lease)
-                session.commit()
+            writer.keep(site_id=site_id, stream=stream, page=page)
         outcome.records += len(page.rows)
         outcome.quarantined += len(page.bad)
         if page.bad:

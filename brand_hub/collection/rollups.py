@@ -227,6 +227,11 @@ def _trunc(session: Session, unit: str, column: str) -> str:
     return _SQLITE_TRUNC[unit].format(column=column)
 
 
+def as_utc(at: datetime) -> datetime:
+    """``at`` in UTC; a naive time is taken as UTC already (as ``UTCDateTime`` stores it)."""
+    return _aware(at).astimezone(timezone.utc)
+
+
 def _aware(value) -> datetime:
     if isinstance(value, str):
         value = datetime.fromisoformat(value)
@@ -254,3 +259,76 @@ def differences(*, session: Session, site_ids: list[int] | None = None) -> int:
                  (kept_days, fresh_days)):
         found += session.execute(_bound(text(f"SELECT COUNT(*) FROM ({a} EXCEPT {b}) x"), args)).scalar_one()
     return int(found)
+
+
+# New hours and days (PostgreSQL ingest): when a batch holds every bucket an hour has (the hour had none
+# before, the common case), the hour's rollup is computed here from the batch's rows and COPYed, instead
+# of re-reading ``reading_bucket``; a day none of whose hours existed before, likewise from those hours.
+# The arithmetic is PostgreSQL's, step by step, so the rows equal what ``from_buckets`` and ``from_hours``
+# compute (``differences`` finds none): float8 products and sums in IEEE double, the sum taken in time
+# order from its first term (a strict aggregate starts from its first input, not from 0), max and min as
+# float8larger / float8smaller keep a value (the later one on a tie), the counts exact integers.
+Aggregates = tuple[float, int, float, float, int, int]   # total, n, high, low, buckets, minutes
+
+
+def hour_from_rows(by_start: dict[datetime, dict]) -> Aggregates | None:
+    """One series' hour from its buckets (rows by their start, each with ``mean``, ``count``, ``max``, ``min``,
+    ``bucket_minutes``); None when none held readings (count > 0), as the GROUP BY would have no row."""
+    total = high = low = None
+    n = held = minutes = 0
+    for start in sorted(by_start):
+        row = by_start[start]
+        count = row["count"]
+        if count <= 0:
+            continue
+        value, top, bottom, length = row["mean"] * count, row["max"], row["min"], row["bucket_minutes"]
+        if total is None:
+            total, high, low = value, top, bottom
+        else:
+            total += value
+            high = high if high > top else top
+            low = low if low < bottom else bottom
+        n += count
+        held += 1
+        minutes += count if count < length else length
+    return None if total is None else (total, n, high, low, held, minutes)
+
+
+def day_from_hours(hours: list[tuple[datetime, Aggregates]]) -> Aggregates:
+    """One series' day from its hours (start, aggregates), as ``from_hours`` sums them in hour order."""
+    hours = sorted(hours, key=_first)
+    total, n, high, low, held, minutes = hours[0][1]
+    for _start, (h_total, h_n, h_high, h_low, h_held, h_minutes) in hours[1:]:
+        total += h_total
+        n += h_n
+        high = high if high > h_high else h_high
+        low = low if low < h_low else h_low
+        held += h_held
+        minutes += h_minutes
+    return total, n, high, low, held, minutes
+
+
+def _first(item):
+    return item[0]
+
+
+# The days of (site, day) pairs recomputed from their hours as they stand (PostgreSQL), when a new hour
+# lands in a day that already had hours.
+_REFRESH_DAYS_PG = (
+    "WITH d AS MATERIALIZED (SELECT * FROM unnest(%(sites)s::int[], %(days)s::timestamptz[]) AS d(site_id, start)), "
+    f"fresh_days (site_id, day_start, zone, metric, {_COLUMNS}) AS MATERIALIZED ("
+    f"SELECT h.site_id, d.start, h.zone, h.metric, {from_hours(True)} FROM d JOIN reading_hourly h "
+    "ON h.site_id = d.site_id AND h.hour_start >= d.start AND h.hour_start < d.start + interval '24 hours' "
+    "GROUP BY h.site_id, d.start, h.zone, h.metric), "
+    "gone_days AS (DELETE FROM reading_daily x USING d WHERE x.site_id = d.site_id AND x.day_start = d.start "
+    "AND NOT EXISTS (SELECT 1 FROM fresh_days f WHERE f.site_id = x.site_id AND f.day_start = x.day_start "
+    "AND f.zone = x.zone AND f.metric = x.metric)) "
+    f"INSERT INTO reading_daily (site_id, day_start, zone, metric, {_COLUMNS}) "
+    f"SELECT * FROM fresh_days ON CONFLICT (site_id, day_start, zone, metric) DO UPDATE SET {_SET} "
+    f"WHERE {_CHANGED.format(table='reading_daily')}")
+
+
+def refresh_days_pg(cursor, days: list[tuple[int, datetime]]) -> None:
+    """Recompute the daily rollups of ``days`` (site id, day start) from their hours, on a psycopg cursor."""
+    if days:
+        cursor.execute(_REFRESH_DAYS_PG, {"sites": [s for s, _ in days], "days": [d for _, d in days]})

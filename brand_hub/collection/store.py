@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, case, func, or_, select as sa_select, text, update
@@ -45,6 +45,11 @@ class LeaseLost(Exception):
     """Another collector holds the site now (our lease ran out): this page must not be kept."""
 
 
+class UnknownSite(ValueError):
+    """Readings for a site the hub does not have: refused before anything is written (the readings
+    tables have no foreign key to ``site`` since migration 0021; this is its check, once per site)."""
+
+
 def insert_rows(*, session: Session, stream: str, rows: list[dict[str, Any]]) -> None:
     """Insert rows; a natural key already there is skipped (a re-read changes nothing), except that a
     bucket of a higher revision replaces the hub's copy (``BUCKET_UPSERT``)."""
@@ -77,12 +82,29 @@ def _upsert_buckets(session: Session, rows: list[dict[str, Any]]) -> None:
     a VALUES row at a time. Both with ``BUCKET_UPSERT``, both hand back the rows written, of
     which those with a revision above 0 are amendments.
     """
+    _lock_sites(session, {row["site_id"] for row in rows})
     if is_postgres(session):
-        _note_amendments(session, _copy_upsert_pg(session, rows))     # rollups refreshed by the same statement
+        _note_amendments(session, _ingest_pg(session, rows))
         return
     written = _upsert_sqlite(session, _latest_revisions(rows))
     _note_amendments(session, _spans([(site_id, start) for site_id, start, revision in written if revision > 0]))
     rollups.refresh(session=session, touched=[(site_id, start) for site_id, start, _revision in written])
+
+
+def _lock_sites(session: Session, site_ids: set[int]) -> None:
+    """The readings' sites must exist (``UnknownSite`` otherwise), and stay until the commit: on PostgreSQL
+    their rows are locked FOR KEY SHARE, as the foreign key's trigger did once per row, so a concurrent
+    delete of one waits and then meets the trigger that refuses to delete a site with readings."""
+    ids = sorted(site_ids)
+    if is_postgres(session):
+        found = session.connection().exec_driver_sql(
+            "SELECT id FROM site WHERE id = ANY(%(ids)s) ORDER BY id FOR KEY SHARE", {"ids": ids}).scalars().all()
+    else:
+        found = session.execute(text("SELECT id FROM site WHERE id IN :ids")
+                                .bindparams(bindparam("ids", expanding=True)), {"ids": ids}).scalars().all()
+    missing = set(ids) - set(found)
+    if missing:
+        raise UnknownSite(f"readings for unknown site id(s) {sorted(missing)[:10]}: nothing kept")
 
 
 def _upsert_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, datetime, int]]:
@@ -149,6 +171,118 @@ def _copy_upsert_pg(session: Session, rows: list[dict[str, Any]]) -> dict[int, S
         return {site_id: (first, last, buckets) for site_id, first, last, buckets in cursor.fetchall()}
 
 
+# Of the (site, hour) pairs a batch touches, those that already hold readings (a bucket, or an hourly
+# rollup whose buckets retention dropped), and of their days, those that already hold hours: one round trip.
+_ALREADY_THERE = (
+    "SELECT site_id, start, old_hour, old_day FROM (SELECT a.site_id, a.start, "
+    "EXISTS (SELECT 1 FROM reading_bucket rb WHERE rb.site_id = a.site_id AND rb.bucket_start >= a.start "
+    "AND rb.bucket_start < a.start + interval '1 hour') "
+    "OR EXISTS (SELECT 1 FROM reading_hourly h WHERE h.site_id = a.site_id AND h.hour_start = a.start) AS old_hour, "
+    "EXISTS (SELECT 1 FROM reading_hourly h WHERE h.site_id = a.site_id AND h.hour_start >= a.day "
+    "AND h.hour_start < a.day + interval '24 hours') "
+    "OR EXISTS (SELECT 1 FROM reading_daily x WHERE x.site_id = a.site_id AND x.day_start = a.day) AS old_day "
+    "FROM (SELECT site_id, start, date_trunc('day', start, 'UTC') AS day "
+    "FROM unnest(%(sites)s::int[], %(hours)s::timestamptz[]) AS u(site_id, start)) a) t WHERE old_hour OR old_day")
+_HOURLY_COLUMNS = "site_id, hour_start, zone, metric, total, n, high, low, buckets, minutes"
+_HOURLY_TYPES = ("int4", "timestamptz", "text", "text", "float8", "int8", "float8", "float8", "int4", "int4")
+
+
+def _ingest_pg(session: Session, rows: list[dict[str, Any]]) -> dict[int, Span]:
+    """Write a batch's buckets and their rollups on PostgreSQL; per site, the span of the buckets amended.
+
+    The hours the batch touches are sorted in two, with one query. A new hour (no bucket nor rollup
+    there yet: pages of readings the hub has not seen, the common case) has all its buckets in the
+    batch: they are COPYed straight into ``reading_bucket``, and the hour's rollup, computed from them
+    here (``rollups.hour_from_rows``), straight into ``reading_hourly``; its day too when the day had
+    no hours (``rollups.day_from_hours``), else the day is recomputed from its hours. An hour that
+    already holds readings (a re-read, a late or amended bucket) goes through the staging table and the
+    one upsert with ``BUCKET_UPSERT``, re-reading its buckets for the rollup (``_copy_upsert_pg``).
+    A concurrent writer of the same new hour (none while the site's lease is held) makes the COPY fail
+    on the key, and the batch is kept again from the start.
+    """
+    # one pass: each hour's rows by series, then by bucket start; of a key repeated, its highest revision
+    # (the first of them on a tie, as the upsert keeps the first written)
+    times: dict[datetime, tuple[datetime, datetime]] = {}     # a bucket start as given: in UTC, and its hour
+    by_hour: dict[tuple[int, datetime], dict[tuple[str, str], dict[datetime, dict[str, Any]]]] = {}
+    known_time = times.get
+    for row in rows:
+        given = row["bucket_start"]
+        known = known_time(given)
+        if known is None:
+            start = given if given.tzinfo is timezone.utc else rollups.as_utc(given)
+            known = times[given] = (start, start.replace(minute=0, second=0, microsecond=0))
+        start, hour = known
+        by_start = by_hour.setdefault((row["site_id"], hour), {}).setdefault((row["zone"], row["metric"]), {})
+        there = by_start.get(start)
+        if there is None or row.get("revision", 0) > there.get("revision", 0):
+            by_start[start] = row
+    connection = session.connection().connection.driver_connection
+    with connection.cursor() as cursor:
+        cursor.execute(_ALREADY_THERE, {"sites": [s for s, _ in by_hour], "hours": [h for _, h in by_hour]})
+        old_hours, old_days = set(), set()
+        for site_id, start, old_hour, old_day in cursor.fetchall():
+            if old_hour:
+                old_hours.add((site_id, start))
+            if old_day:
+                old_days.add((site_id, rollups.day_of(start)))
+        amended: list[tuple[int, datetime]] = []
+        hourly: list[tuple] = []
+        new_hours = [(key, series) for key, series in by_hour.items() if key not in old_hours]
+        if new_hours:
+            with cursor.copy(f"COPY reading_bucket ({', '.join(_BUCKET_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(_STAGE_TYPES)
+                write = copy.write_row
+                for (site_id, hour), series in new_hours:
+                    for (zone, metric), by_start in series.items():
+                        for start, row in by_start.items():
+                            revision = row.get("revision", 0)
+                            write((site_id, zone, metric, start, row["bucket_minutes"], row["count"], row["mean"],
+                                   row["min"], row["max"], revision))
+                            if revision > 0:
+                                amended.append((site_id, start))
+                        aggregates = rollups.hour_from_rows(by_start)
+                        if aggregates is not None:
+                            hourly.append((site_id, hour, zone, metric, *aggregates))
+            _copy(cursor, "reading_hourly", hourly)
+        spans = _spans(amended)
+        old_rows = [row for key in old_hours if key in by_hour
+                    for by_start in by_hour[key].values() for row in by_start.values()]
+        if old_rows:     # their hours' days are recomputed by the same statement
+            for site_id, (first, last, buckets) in _copy_upsert_pg(session, old_rows).items():
+                if site_id in spans:
+                    first, last, buckets = (min(first, spans[site_id][0]), max(last, spans[site_id][1]),
+                                            buckets + spans[site_id][2])
+                spans[site_id] = (first, last, buckets)
+        # a new hour's day: from the batch's hours when it had none, else recomputed from its hours as they
+        # now stand (also when an hour of it already held readings: the upsert may have written none of it)
+        old_days |= {(site_id, rollups.day_of(hour)) for site_id, hour in old_hours}
+        days: dict[tuple[int, datetime, str, str], list] = {}
+        recompute = set()
+        day_of: dict[datetime, datetime] = {}
+        for site_id, hour, zone, metric, *aggregates in hourly:
+            day = day_of.get(hour)
+            if day is None:
+                day = day_of[hour] = hour.replace(hour=0)
+            if (site_id, day) in old_days:
+                recompute.add((site_id, day))
+            else:
+                days.setdefault((site_id, day, zone, metric), []).append((hour, aggregates))
+        _copy(cursor, "reading_daily", [(*key, *rollups.day_from_hours(hours)) for key, hours in days.items()])
+        rollups.refresh_days_pg(cursor, sorted(recompute))
+    return spans
+
+
+def _copy(cursor, table: str, rows: list[tuple]) -> None:
+    """COPY rollup rows (``_HOURLY_COLUMNS``, the time column being the table's) into ``table``."""
+    if not rows:
+        return
+    columns = _HOURLY_COLUMNS if table == "reading_hourly" else _HOURLY_COLUMNS.replace("hour_start", "day_start")
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(_HOURLY_TYPES)
+        for row in rows:
+            copy.write_row(row)
+
+
 def _spans(amended: list[tuple[int, datetime]]) -> dict[int, Span]:
     """Per site, the first and last of the amended buckets and how many they are."""
     starts: dict[int, list[datetime]] = {}
@@ -165,14 +299,35 @@ def _note_amendments(session: Session, amended: dict[int, Span]) -> None:
 
 def quarantine(*, session: Session, site_id: int, stream: str, cursor: str, bad: list[tuple[Any, str]],
                at: datetime) -> None:
-    if bad:
-        session.execute(QuarantinedRecord.__table__.insert(),
-                        [_quarantined(site_id, stream, cursor, record, reason, at) for record, reason in bad])
+    if not bad:
+        return
+    rows = [_quarantined(site_id, stream, cursor, record, reason, at) for record, reason in bad]
+    if is_postgres(session):
+        _copy_quarantined(session, rows)
+    else:
+        session.execute(QuarantinedRecord.__table__.insert(), rows)
 
 
 def _quarantined(site_id: int, stream: str, cursor: str, record_as_sent: Any, reason: str, at: datetime) -> dict:
     return {"site_id": site_id, "stream": stream, "cursor": cursor, "record": record_as_sent, "reason": reason[:300],
             "received_at": at}
+
+
+_QUARANTINE_COLUMNS = ("site_id", "stream", "cursor", "record", "reason", "received_at")
+
+
+def _copy_quarantined(session: Session, bad: list[dict]) -> None:
+    """The quarantined records with one COPY (PostgreSQL): a batch's few hundred rows cost a tenth of their
+    INSERTs. The record as sent is dumped with ``json.dumps``, as the column's type would."""
+    from psycopg.types.json import Json
+
+    connection = session.connection().connection.driver_connection
+    with connection.cursor() as cursor:
+        with cursor.copy(f"COPY collection_quarantine ({', '.join(_QUARANTINE_COLUMNS)}) FROM STDIN") as copy:
+            copy.set_types(["int4", "text", "text", "json", "text", "timestamptz"])
+            for row in bad:
+                copy.write_row((row["site_id"], row["stream"], row["cursor"], Json(row["record"]), row["reason"],
+                                row["received_at"]))
 
 
 @dataclass
@@ -205,7 +360,9 @@ def store_pages(*, session: Session, owner: str, pulled: list[Pulled], now: date
             insert_rows(session=session, stream=stream, rows=rows)
     bad = [_quarantined(p.site_id, p.stream, p.page.cursor, record, reason, now)
            for p in kept for record, reason in p.page.bad]
-    if bad:
+    if bad and is_postgres(session):
+        _copy_quarantined(session, bad)
+    elif bad:
         session.execute(QuarantinedRecord.__table__.insert(), bad)
     cursors: dict[str, dict[int, str]] = {}
     for p in kept:                      # the last page of a site's stream has its cursor

@@ -29,7 +29,9 @@ class ReadingBucket(SQLModel, table=True):
     # The natural key, ordered (site, time, …) so the one index also serves "a site over a period".
     __table_args__ = (PrimaryKeyConstraint("site_id", "bucket_start", "zone", "metric", name="pk_reading_bucket"),)
 
-    site_id: int = Field(foreign_key="site.id")
+    # No foreign key to site (migration 0021): it cost a look-up per row ingested. The ingest path
+    # refuses rows of an unknown site before writing; a trigger refuses to delete a site with readings.
+    site_id: int
     zone: str = Field(max_length=64)
     metric: str = Field(max_length=32)
     bucket_start: datetime = Field(sa_type=UTCDateTime, nullable=False)

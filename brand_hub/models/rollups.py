@@ -27,7 +27,7 @@ class ReadingHourly(SQLModel, table=True):
     __tablename__ = "reading_hourly"
     __table_args__ = (PrimaryKeyConstraint("site_id", "hour_start", "zone", "metric", name="pk_reading_hourly"),)
 
-    site_id: int = Field(foreign_key="site.id")
+    site_id: int          # no foreign key to site, as ``ReadingBucket`` (migration 0021)
     hour_start: datetime = Field(sa_type=UTCDateTime, nullable=False)
     zone: str = Field(max_length=64)
     metric: str = Field(max_length=32)
@@ -45,7 +45,7 @@ class ReadingDaily(SQLModel, table=True):
     __tablename__ = "reading_daily"
     __table_args__ = (PrimaryKeyConstraint("site_id", "day_start", "zone", "metric", name="pk_reading_daily"),)
 
-    site_id: int = Field(foreign_key="site.id")
+    site_id: int          # no foreign key to site, as ``ReadingBucket`` (migration 0021)
     day_start: datetime = Field(sa_type=UTCDateTime, nullable=False)
     zone: str = Field(max_length=64)
     metric: str = Field(max_length=32)

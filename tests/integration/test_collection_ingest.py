@@ -179,14 +179,20 @@ def test_many_random_batches_leave_rollups_equal_to_a_fresh_group_by(session):
     assert rollups.differences(session=session) == 0
 
 
-def test_on_postgresql_the_buckets_go_through_the_staging_table(session):
+def test_on_postgresql_new_hours_are_copied_straight_in_and_hours_with_readings_go_through_the_staging_table(
+        session):
     [site] = leased_sites(session, 1)
     insert_rows(session=session, stream="readings", rows=checked(site, [record(1, 0), record(2, 15)]).rows)
+    if is_postgres(session):     # a new hour: every bucket it has is in the page, COPYed into reading_bucket
+        assert not session.execute(text("SELECT to_regclass('pg_temp.reading_bucket_stage') IS NOT NULL")).scalar_one()
+    session.commit()
+    # the same hour again (a later bucket, an amended one) and a new hour: only the first go through the stage
+    insert_rows(session=session, stream="readings",
+                rows=checked(site, [record(3, 30), record(1, 0, mean=610.0, revision=1), record(4, 60)], "2").rows)
     if is_postgres(session):
-        assert session.execute(text("SELECT to_regclass('pg_temp.reading_bucket_stage') IS NOT NULL")).scalar_one()
         assert session.execute(text("SELECT COUNT(*) FROM pg_temp.reading_bucket_stage")).scalar_one() == 2
     session.commit()
-    assert len(everything(session)["buckets"]) == 2
+    assert len(everything(session)["buckets"]) == 4
     assert rollups.differences(session=session) == 0
 
 
