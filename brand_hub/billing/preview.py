@@ -1,0 +1,348 @@
+"""Stored billing previews (issue 10: speed at 10,000 sites): the review of a period and the billing-run diff.
+
+The review page shows what a billing run of a period would write: every active
+agreement's invoice, computed from its sites' revenue, plans, tenures, corrections,
+overdue invoices, payments and disputes. At 2,000 agreements that is seconds of exact
+Decimal arithmetic, far more than a page may take; the diff of two months compares
+every invoice line of both. Both are pure functions of the billing tables, the plans,
+today's date and the rules' code, so they are computed once per state of those inputs
+and kept in ``billing_preview``:
+
+* the **fingerprint** of the inputs is read in one statement on every request: per input
+  table, the count of its rows and the sum of a 64-bit hash of each row's id and row
+  version (PostgreSQL's ``xmin``, which every INSERT and UPDATE sets anew), so any row
+  added, changed or deleted, by any code path or by hand, changes it; plus today's date,
+  the plans' contents and the source of the modules that compute;
+* a stored preview is used only when its fingerprint is the one just read, so a changed
+  input (a report corrected, a payment booked, a plan edited, a site moved) shows on the
+  very next request: never stale, at worst computed once more;
+* otherwise the page computes, as before, and keeps what it computed for the next reader;
+  the ``refresh-billing-previews`` job (``brand_hub.jobs``) does the same for the pages'
+  default arguments, so the first reader after a change rarely waits.
+
+The figures are kept as JSON (amounts as Decimal strings, so exact to the fen) and a page
+is always rendered from that JSON, computed or stored alike. SQLite (development and
+tests of a few sites) has no row versions: there every request computes, as before.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from standards.royalty_plan import RoyaltyPlan
+
+from ..db import is_postgres
+from ..models import Agreement, Franchisee, Site
+from ..models.billing import BillingRun, CreditNote, Invoice, InvoiceLine, Payment, RevenueReport
+from ..models.previews import BillingPreview
+from ..models.tenure import SiteTenure
+from ..models.trust import CorrectionReview, InvoiceDispute, RunLine
+from ..paging import Page
+from . import diff, runs
+
+PER_PAGE = 50
+
+# Every table a review or a diff reads (``runs.compute``, ``runs.review``, ``diff``, ``tenure``, corrections in
+# force, open disputes): a row added, changed or deleted in any of them changes the fingerprint.
+INPUTS = (Agreement, Franchisee, Site, SiteTenure, RevenueReport, CorrectionReview, Invoice, InvoiceLine, Payment,
+          CreditNote, InvoiceDispute, BillingRun, RunLine)
+# The code that computes: a deployment that changes a rule changes the fingerprint too.
+RULE_MODULES = ("calc.py", "runs.py", "diff.py", "revenue.py", "corrections.py", "disputes.py", "preview.py",
+                "__init__.py")
+_rules: list[str] = []
+
+
+def _rules_hash() -> str:
+    if not _rules:
+        from .. import tenure
+        from standards import royalty_plan
+
+        digest = hashlib.sha256()
+        here = Path(__file__).resolve().parent
+        for path in [here / name for name in RULE_MODULES] + [Path(tenure.__file__), Path(royalty_plan.__file__)]:
+            digest.update(path.read_bytes())
+        _rules.append(digest.hexdigest())
+    return _rules[0]
+
+
+def _state_sql() -> str:
+    parts = []
+    for model in INPUTS:
+        table = model.__tablename__
+        parts.append(f"SELECT '{table}', count(*), coalesce(sum(hashint8extended((id::bigint << 32) "
+                     f"+ xmin::text::bigint, 0)::numeric), 0) FROM \"{table}\"")
+    return " UNION ALL ".join(parts)
+
+
+def fingerprint(*, session: Session, plans: dict[str, RoyaltyPlan], today: date) -> str | None:
+    """The state of every input of the billing previews, in one statement; None where rows have no version
+    (SQLite: the pages then compute on every request)."""
+    if not is_postgres(session):
+        return None
+    digest = hashlib.sha256()
+    digest.update(f"{today.isoformat()}|{_rules_hash()}|".encode())
+    digest.update(repr(sorted(plans.items())).encode())
+    for table, count, hashed in session.execute(text(_state_sql())).all():
+        digest.update(f"|{table}:{count}:{hashed}".encode())
+    return digest.hexdigest()
+
+
+def _stored(session: Session, key: str, stamp: str | None) -> BillingPreview | None:
+    if stamp is None:
+        return None
+    return session.exec(select(BillingPreview).where(BillingPreview.key == key,
+                                                     BillingPreview.fingerprint == stamp)).first()
+
+
+def _keep(session: Session, key: str, stamp: str | None, data: dict[str, Any], seconds: float,
+          now: datetime) -> None:
+    """Keep what was computed (never commits). Nothing is kept when the session holds other changes (a
+    preview is written alone) or when a concurrent request kept the same key first."""
+    if stamp is None or session.new or session.dirty or session.deleted:
+        return
+    try:
+        with session.begin_nested():
+            row = session.exec(select(BillingPreview).where(BillingPreview.key == key)).first() \
+                or BillingPreview(key=key)
+            row.fingerprint, row.data, row.computed_at, row.seconds = stamp, data, now, round(seconds, 3)
+            session.add(row)
+    except IntegrityError:
+        pass
+
+
+def _page(items: list, page: int, per_page: int) -> Page:
+    page = max(1, page)
+    return Page(items=items[(page - 1) * per_page:page * per_page], total=len(items), page=page, per_page=per_page)
+
+
+# ---------------------------------------------------------------- the review of a period
+
+def _d(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _s(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def _plain(inputs: dict[str, Any]) -> dict[str, Any]:
+    """A line's inputs as JSON keeps them (they are written for a JSON column: any Decimal as its string)."""
+    return json.loads(json.dumps(inputs, default=str))
+
+
+def review_json(review: runs.Review) -> dict[str, Any]:
+    """What the review page shows, as JSON (amounts as exact Decimal strings). The per-site rows, which only
+    the command line prints, are left out."""
+    return {
+        "period": review.period, "previous_period": review.previous_period, "invoices": review.invoices,
+        "skipped_issued": review.skipped_issued, "estimated_sites": review.estimated_sites,
+        "subtotal": str(review.subtotal), "vat": str(review.vat), "total": str(review.total),
+        "detail": [[i.franchisee, i.franchisee_name, i.agreement, i.issued, i.number,
+                    {k: str(v) for k, v in i.revenue.items()}, {k: str(v) for k, v in i.by_kind.items()},
+                    str(i.subtotal), str(i.vat), str(i.total), i.estimated_sites] for i in review.detail],
+        "labelled": [[x.agreement, x.kind, str(x.amount), x.computed_on, str(x.base), str(x.rate), x.site_code,
+                      x.service_period, x.report_version, _plain(x.inputs)] for x in review.labelled],
+        "partners": [[p.franchisee, p.franchisee_name, str(p.current), _s(p.previous)] for p in review.partners],
+        "left_out": [[o.agreement, o.franchisee, o.reason, o.code, o.detail] for o in review.left_out],
+        "controls": [[c.label, str(c.left), str(c.right)] for c in review.controls],
+    }
+
+
+@dataclass
+class ReviewPage:
+    """The review page's figures: the whole period's totals and controls, one page of each list."""
+
+    period: str
+    previous_period: str
+    invoices: int
+    skipped_issued: int
+    estimated_sites: int
+    subtotal: Decimal
+    vat: Decimal
+    total: Decimal
+    period_total: Decimal
+    previous_total: Decimal | None
+    controls: list[runs.Control]
+    detail_page: Page
+    partners_page: Page
+    labelled_page: Page
+    left_out_page: Page
+    computed_at: datetime | None   # when the figures were computed (None: on this request)
+
+    @property
+    def detail(self) -> list[runs.ReviewInvoice]:
+        return self.detail_page.items
+
+    @property
+    def partners(self) -> list[runs.PartnerChange]:
+        return self.partners_page.items
+
+    @property
+    def labelled(self) -> list[runs.LabelledLine]:
+        return self.labelled_page.items
+
+    @property
+    def left_out(self) -> list[runs.LeftOut]:
+        return self.left_out_page.items
+
+    @property
+    def balanced(self) -> bool:
+        return all(c.ok for c in self.controls)
+
+
+def review_from_json(data: dict[str, Any], *, computed_at: datetime | None = None, page: int = 1,
+                     partners_page: int = 1, items_page: int = 1, left_page: int = 1,
+                     per_page: int = PER_PAGE) -> ReviewPage:
+    """The page's figures from ``review_json``: totals over the whole period, objects for the asked pages only."""
+    zero = Decimal("0")
+    detail = _page(data["detail"], page, per_page)
+    detail.items = [runs.ReviewInvoice(f, name, agreement, issued, number, {k: Decimal(v) for k, v in revenue.items()},
+                                       {k: Decimal(v) for k, v in by_kind.items()}, Decimal(subtotal), Decimal(vat),
+                                       Decimal(total), estimated)
+                    for f, name, agreement, issued, number, revenue, by_kind, subtotal, vat, total, estimated
+                    in detail.items]
+    partners = _page(data["partners"], partners_page, per_page)
+    partners.items = [runs.PartnerChange(code, name, Decimal(current), _d(previous))
+                      for code, name, current, previous in partners.items]
+    labelled = _page(data["labelled"], items_page, per_page)
+    labelled.items = [runs.LabelledLine(agreement, kind, Decimal(amount), computed_on, Decimal(base), Decimal(rate),
+                                        site, service_period, version, inputs)
+                      for agreement, kind, amount, computed_on, base, rate, site, service_period, version, inputs
+                      in labelled.items]
+    left_out = _page(data["left_out"], left_page, per_page)
+    left_out.items = [runs.LeftOut(*item) for item in left_out.items]
+    known = [Decimal(p[3]) for p in data["partners"] if p[3] is not None]
+    return ReviewPage(
+        period=data["period"], previous_period=data["previous_period"], invoices=data["invoices"],
+        skipped_issued=data["skipped_issued"], estimated_sites=data["estimated_sites"],
+        subtotal=Decimal(data["subtotal"]), vat=Decimal(data["vat"]), total=Decimal(data["total"]),
+        period_total=sum((Decimal(i[9]) for i in data["detail"]), zero),
+        previous_total=sum(known, zero) if known else None,
+        controls=[runs.Control(label, Decimal(left), Decimal(right)) for label, left, right in data["controls"]],
+        detail_page=detail, partners_page=partners, labelled_page=labelled, left_out_page=left_out,
+        computed_at=computed_at)
+
+
+def _review_data(session: Session, period: str, plans: dict[str, RoyaltyPlan], today: date,
+                 now: datetime) -> tuple[dict[str, Any], datetime | None]:
+    stamp = fingerprint(session=session, plans=plans, today=today)
+    key = f"review:{period}"
+    found = _stored(session, key, stamp)
+    if found is not None:
+        return found.data, found.computed_at
+    started = time.perf_counter()
+    data = review_json(runs.review_table(session=session, period=period, plans=plans, today=today))
+    _keep(session, key, stamp, data, time.perf_counter() - started, now)
+    return data, (now if stamp is not None else None)
+
+
+def review_page(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], today: date, now: datetime,
+                page: int = 1, partners_page: int = 1, items_page: int = 1, left_page: int = 1,
+                per_page: int = PER_PAGE) -> ReviewPage:
+    """The review of ``period`` as the page shows it: stored when its inputs are unchanged, computed (and
+    kept, never committed) otherwise. Raises what ``runs.review_table`` raises."""
+    data, computed_at = _review_data(session, period, plans, today, now)
+    return review_from_json(data, computed_at=computed_at, page=page, partners_page=partners_page,
+                            items_page=items_page, left_page=left_page, per_page=per_page)
+
+
+# ---------------------------------------------------------------- the billing-run diff
+
+def diff_json(result: diff.Diff) -> dict[str, Any]:
+    return {"title_before": result.title_before, "title_after": result.title_after,
+            "total_before": str(result.total_before), "total_after": str(result.total_after),
+            "rows": [[r.partner, r.agreement, r.site, r.kind, _s(r.before), _s(r.after), list(r.causes), r.detail]
+                     for r in result.rows]}
+
+
+@dataclass
+class DiffPage:
+    """The diff page's figures: both totals, one page of the changed rows."""
+
+    result: diff.Diff           # its ``rows`` are the asked page's
+    rows_page: Page
+    computed_at: datetime | None
+
+
+def diff_from_json(data: dict[str, Any], *, computed_at: datetime | None = None, page: int = 1,
+                   per_page: int = PER_PAGE) -> DiffPage:
+    rows = _page(data["rows"], page, per_page)
+    rows.items = [diff.DiffRow(partner, agreement, site, kind, _d(before), _d(after), tuple(causes), detail)
+                  for partner, agreement, site, kind, before, after, causes, detail in rows.items]
+    return DiffPage(diff.Diff(data["title_before"], data["title_after"], rows.items, Decimal(data["total_before"]),
+                              Decimal(data["total_after"])), rows, computed_at)
+
+
+def diff_page(*, session: Session, period: str, against: str, plans: dict[str, RoyaltyPlan], today: date,
+              now: datetime, page: int = 1, per_page: int = PER_PAGE) -> DiffPage:
+    """``period`` against the month ``against``, or against its last run's drafts (``against="last-run"``: what
+    a run would write now), as the page shows it: stored when the inputs are unchanged, computed (and kept,
+    never committed) otherwise. Raises what ``diff`` raises (``BillingError``)."""
+    stamp = fingerprint(session=session, plans=plans, today=today)
+    key = f"diff:{period}:{against}"
+    found = _stored(session, key, stamp)
+    if found is not None:
+        return diff_from_json(found.data, computed_at=found.computed_at, page=page, per_page=per_page)
+    started = time.perf_counter()
+    if against == "last-run":
+        drafts = runs.compute(session=session, period=period, plans=plans, today=today, problems=[])
+        result = diff.rerun(session=session, period=period, drafts=drafts)
+    else:
+        result = diff.months(session=session, period=period, against=against)
+    data = diff_json(result)
+    _keep(session, key, stamp, data, time.perf_counter() - started, now)
+    return diff_from_json(data, computed_at=now if stamp is not None else None, page=page, per_page=per_page)
+
+
+# ---------------------------------------------------------------- the job
+
+def refresh(*, session: Session, plans: dict[str, RoyaltyPlan], today: date, local_today: date,
+            now: datetime) -> list[str]:
+    """Compute the pages' default previews whose inputs changed (never commits): the review of last month
+    (the review page's default) and the newest invoiced month against the month before (the diff's)."""
+    from . import shift_period
+    from .reads import invoice_periods
+
+    done = []
+    period = shift_period(f"{local_today.year:04d}-{local_today.month:02d}", -1)
+    review_page(session=session, period=period, plans=plans, today=today, now=now)
+    done.append(f"review:{period}")
+    periods = invoice_periods(session=session)
+    if periods:
+        diff_page(session=session, period=periods[0], against=shift_period(periods[0], -1), plans=plans,
+                  today=today, now=now)
+        done.append(f"diff:{periods[0]}")
+    return done
+
+
+def refresh_job(*, settings, now: datetime | None = None) -> None:
+    """The ``refresh-billing-previews`` job: keep the billing pages' default previews current, and commit."""
+    import logging
+    from datetime import timezone
+    from zoneinfo import ZoneInfo
+
+    from ..db import make_engine, session_scope
+    from . import plans as load_plans
+
+    now = now or datetime.now(timezone.utc)
+    engine = make_engine(settings.database_url)
+    try:
+        with session_scope(engine) as session:
+            if not is_postgres(session):
+                return
+            done = refresh(session=session, plans=load_plans(settings.royalty_dir), today=now.date(),
+                           local_today=now.astimezone(ZoneInfo(settings.timezone)).date(), now=now)
+            session.commit()
+            logging.getLogger(__name__).info("billing previews current: %s", ", ".join(done))
+    finally:
+        engine.dispose()
