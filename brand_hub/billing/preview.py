@@ -4,25 +4,27 @@ The review page shows what a billing run of a period would write: every active
 agreement's invoice, computed from its sites' revenue, plans, tenures, corrections,
 overdue invoices, payments and disputes. At 2,000 agreements that is seconds of exact
 Decimal arithmetic, far more than a page may take; the diff of two months compares
-every invoice line of both. Both are pure functions of the billing tables, the plans,
-today's date and the rules' code, so they are computed once per state of those inputs
-and kept in ``billing_preview``:
+every invoice line of both. Both are functions of the billing tables, the plans, today's
+date and the rules' code only, so they are computed once per state of those inputs and
+kept in ``billing_preview``:
 
-* the **fingerprint** of the inputs is read in one statement on every request: per input
-  table, the count of its rows and the sum of a 64-bit hash of each row's id and row
-  version (PostgreSQL's ``xmin``, which every INSERT and UPDATE sets anew), so any row
-  added, changed or deleted, by any code path or by hand, changes it; plus today's date,
-  the plans' contents and the source of the modules that compute;
+* every statement (PostgreSQL) or row (SQLite) that inserts, updates or deletes in one of
+  the tables they read (``INPUTS``) adds a row to ``billing_change``, by a database trigger
+  (migration 0020), in the writing transaction: whatever code, command or hand-written SQL
+  made the change, and only once it is committed;
+* the **fingerprint** is the set of those rows (count, newest id, sum of ids: read in one
+  statement, a few rows), today's date, the plans' contents and the source of the
+  modules that compute;
 * a stored preview is used only when its fingerprint is the one just read, so a changed
   input (a report corrected, a payment booked, a plan edited, a site moved) shows on the
   very next request: never stale, at worst computed once more;
 * otherwise the page computes, as before, and keeps what it computed for the next reader;
   the ``refresh-billing-previews`` job (``brand_hub.jobs``) does the same for the pages'
-  default arguments, so the first reader after a change rarely waits.
+  default arguments every few minutes, so the first reader after a change rarely waits, and
+  folds the old change rows into one.
 
-The figures are kept as JSON (amounts as Decimal strings, so exact to the fen) and a page
-is always rendered from that JSON, computed or stored alike. SQLite (development and
-tests of a few sites) has no row versions: there every request computes, as before.
+The figures are kept as JSON (amounts as Decimal strings, exact to the fen) and a page is
+always rendered from that JSON, computed or stored alike, so both show the same.
 """
 from __future__ import annotations
 
@@ -35,25 +37,25 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from standards.royalty_plan import RoyaltyPlan
 
-from ..db import is_postgres
 from ..models import Agreement, Franchisee, Site
 from ..models.billing import BillingRun, CreditNote, Invoice, InvoiceLine, Payment, RevenueReport
-from ..models.previews import BillingPreview
+from ..models.previews import BillingChange, BillingPreview
 from ..models.tenure import SiteTenure
 from ..models.trust import CorrectionReview, InvoiceDispute, RunLine
 from ..paging import Page
 from . import diff, runs
 
 PER_PAGE = 50
+FOLD_ABOVE = 1000  # the job folds the change rows into one past this many
 
 # Every table a review or a diff reads (``runs.compute``, ``runs.review``, ``diff``, ``tenure``, corrections in
-# force, open disputes): a row added, changed or deleted in any of them changes the fingerprint.
+# force, open disputes): each has the ``billing_change`` trigger (migration 0020; a test checks both agree).
 INPUTS = (Agreement, Franchisee, Site, SiteTenure, RevenueReport, CorrectionReview, Invoice, InvoiceLine, Payment,
           CreditNote, InvoiceDispute, BillingRun, RunLine)
 # The code that computes: a deployment that changes a rule changes the fingerprint too.
@@ -75,40 +77,41 @@ def _rules_hash() -> str:
     return _rules[0]
 
 
-def _state_sql() -> str:
-    parts = []
-    for model in INPUTS:
-        table = model.__tablename__
-        parts.append(f"SELECT '{table}', count(*), coalesce(sum(hashint8extended((id::bigint << 32) "
-                     f"+ xmin::text::bigint, 0)::numeric), 0) FROM \"{table}\"")
-    return " UNION ALL ".join(parts)
+def fingerprint(*, session: Session, plans: dict[str, RoyaltyPlan], today: date) -> str:
+    """The state of every input of the billing previews, in one statement on a few rows.
 
-
-def fingerprint(*, session: Session, plans: dict[str, RoyaltyPlan], today: date) -> str | None:
-    """The state of every input of the billing previews, in one statement; None where rows have no version
-    (SQLite: the pages then compute on every request)."""
-    if not is_postgres(session):
-        return None
+    Rows of ``billing_change`` are only ever added (each with a new id) until the job folds
+    them, so the visible set changes with every committed write, including one committed late
+    with an id below the newest: the count then changes.
+    """
+    count, newest, total = session.execute(select(func.count(), func.max(BillingChange.id),
+                                                  func.sum(BillingChange.id))).one()
     digest = hashlib.sha256()
-    digest.update(f"{today.isoformat()}|{_rules_hash()}|".encode())
+    digest.update(f"{today.isoformat()}|{_rules_hash()}|{count}:{newest}:{total}|".encode())
     digest.update(repr(sorted(plans.items())).encode())
-    for table, count, hashed in session.execute(text(_state_sql())).all():
-        digest.update(f"|{table}:{count}:{hashed}".encode())
     return digest.hexdigest()
 
 
-def _stored(session: Session, key: str, stamp: str | None) -> BillingPreview | None:
-    if stamp is None:
-        return None
+def fold_changes(*, session: Session, above: int = FOLD_ABOVE) -> bool:
+    """Delete every change row but the newest once there are more than ``above`` (never commits). The state
+    then differs from every earlier one (fewer rows, the newest kept), so previews are computed once more."""
+    count, newest = session.execute(select(func.count(), func.max(BillingChange.id))).one()
+    if count <= above:
+        return False
+    session.execute(delete(BillingChange).where(BillingChange.id < newest))
+    return True
+
+
+def _stored(session: Session, key: str, stamp: str) -> BillingPreview | None:
     return session.exec(select(BillingPreview).where(BillingPreview.key == key,
                                                      BillingPreview.fingerprint == stamp)).first()
 
 
-def _keep(session: Session, key: str, stamp: str | None, data: dict[str, Any], seconds: float,
+def _keep(session: Session, key: str, stamp: str, data: dict[str, Any], seconds: float,
           now: datetime) -> None:
     """Keep what was computed (never commits). Nothing is kept when the session holds other changes (a
     preview is written alone) or when a concurrent request kept the same key first."""
-    if stamp is None or session.new or session.dirty or session.deleted:
+    if session.new or session.dirty or session.deleted:
         return
     try:
         with session.begin_nested():
@@ -177,7 +180,7 @@ class ReviewPage:
     partners_page: Page
     labelled_page: Page
     left_out_page: Page
-    computed_at: datetime | None   # when the figures were computed (None: on this request)
+    computed_at: datetime | None   # when the figures were computed
 
     @property
     def detail(self) -> list[runs.ReviewInvoice]:
@@ -243,7 +246,7 @@ def _review_data(session: Session, period: str, plans: dict[str, RoyaltyPlan], t
     started = time.perf_counter()
     data = review_json(runs.review_table(session=session, period=period, plans=plans, today=today))
     _keep(session, key, stamp, data, time.perf_counter() - started, now)
-    return data, (now if stamp is not None else None)
+    return data, now
 
 
 def review_page(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], today: date, now: datetime,
@@ -301,15 +304,16 @@ def diff_page(*, session: Session, period: str, against: str, plans: dict[str, R
         result = diff.months(session=session, period=period, against=against)
     data = diff_json(result)
     _keep(session, key, stamp, data, time.perf_counter() - started, now)
-    return diff_from_json(data, computed_at=now if stamp is not None else None, page=page, per_page=per_page)
+    return diff_from_json(data, computed_at=now, page=page, per_page=per_page)
 
 
 # ---------------------------------------------------------------- the job
 
-def refresh(*, session: Session, plans: dict[str, RoyaltyPlan], today: date, local_today: date,
-            now: datetime) -> list[str]:
+def refresh(*, session: Session, plans: dict[str, RoyaltyPlan], diff_plans: dict[str, RoyaltyPlan], today: date,
+            local_today: date, now: datetime) -> list[str]:
     """Compute the pages' default previews whose inputs changed (never commits): the review of last month
-    (the review page's default) and the newest invoiced month against the month before (the diff's)."""
+    (the review page's default, with ``plans``) and the newest invoiced month against the month before (the
+    diff's, with ``diff_plans``: the plans the diff page passes)."""
     from . import shift_period
     from .reads import invoice_periods
 
@@ -319,14 +323,15 @@ def refresh(*, session: Session, plans: dict[str, RoyaltyPlan], today: date, loc
     done.append(f"review:{period}")
     periods = invoice_periods(session=session)
     if periods:
-        diff_page(session=session, period=periods[0], against=shift_period(periods[0], -1), plans=plans,
+        diff_page(session=session, period=periods[0], against=shift_period(periods[0], -1), plans=diff_plans,
                   today=today, now=now)
         done.append(f"diff:{periods[0]}")
     return done
 
 
 def refresh_job(*, settings, now: datetime | None = None) -> None:
-    """The ``refresh-billing-previews`` job: keep the billing pages' default previews current, and commit."""
+    """The ``refresh-billing-previews`` job: fold old change rows, keep the billing pages' default previews
+    current, and commit each."""
     import logging
     from datetime import timezone
     from zoneinfo import ZoneInfo
@@ -338,10 +343,11 @@ def refresh_job(*, settings, now: datetime | None = None) -> None:
     engine = make_engine(settings.database_url)
     try:
         with session_scope(engine) as session:
-            if not is_postgres(session):
-                return
-            done = refresh(session=session, plans=load_plans(settings.royalty_dir), today=now.date(),
-                           local_today=now.astimezone(ZoneInfo(settings.timezone)).date(), now=now)
+            fold_changes(session=session)
+            session.commit()
+            done = refresh(session=session, plans=load_plans(settings.royalty_dir), diff_plans=load_plans(),
+                           today=now.date(), local_today=now.astimezone(ZoneInfo(settings.timezone)).date(),
+                           now=now)
             session.commit()
             logging.getLogger(__name__).info("billing previews current: %s", ", ".join(done))
     finally:

@@ -28,3 +28,16 @@ class BillingPreview(SQLModel, table=True):
     computed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     seconds: float = 0.0                                   # how long the computation took
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class BillingChange(SQLModel, table=True):
+    """One write to a table the billing previews read, added by a database trigger in the writing transaction.
+
+    The set of rows (their count, newest id and sum of ids) is the state of the previews' inputs;
+    the ``refresh-billing-previews`` job folds old rows away (which changes the state once, so the
+    next page computes once more). Never written by the application itself.
+    """
+
+    __tablename__ = "billing_change"
+
+    id: Optional[int] = Field(default=None, primary_key=True)

@@ -1,6 +1,6 @@
 """Stored billing previews (issue 10: speed): the review and the diff pages show exactly what a direct
 computation gives, to the fen, whether computed or stored, and a changed input shows on the next request
-(SQLite and PostgreSQL; on PostgreSQL the second request is served from the stored preview).
+(SQLite and PostgreSQL: the database's triggers mark every change to an input table).
 
 The network is the review's (``test_billing_review``): partner A with September issued and unpaid and two
 corrected reports, partner B reporting October, partner C with an onboarding site only.
@@ -11,13 +11,14 @@ from dataclasses import astuple
 from datetime import date, datetime, timezone
 from decimal import Decimal as D
 
+from sqlalchemy import text
 from sqlmodel import select
 
 from brand_hub.audit import SYSTEM
 from brand_hub.billing import diff, invoices, preview, runs
 from brand_hub.db import is_postgres
 from brand_hub.models import Site
-from brand_hub.models.billing import Invoice, ReportStatus
+from brand_hub.models.billing import Invoice, Payment, ReportStatus
 from brand_hub.models.previews import BillingPreview
 from tests.builders import make_revenue_report
 from tests.integration.test_billing_review import PLANS, TODAY, network  # noqa: F401  (the fixture)
@@ -44,8 +45,8 @@ def _same_review(page: preview.ReviewPage, direct: runs.Review) -> None:
 
 
 def _page(session, **pages) -> preview.ReviewPage:
-    found = preview.review_page(session=session, period="2026-10", plans=PLANS, today=TODAY, now=NOW,
-                                per_page=pages.pop("per_page", EVERYTHING), **pages)
+    found = preview.review_page(session=session, period="2026-10", plans=PLANS, today=TODAY,
+                                now=pages.pop("now", NOW), per_page=pages.pop("per_page", EVERYTHING), **pages)
     session.commit()  # what the view does: keeps the preview just computed
     return found
 
@@ -58,11 +59,10 @@ def test_the_review_page_shows_the_direct_computation_to_the_fen_computed_and_st
     second = _page(session)
     _same_review(second, direct)
     stored = session.exec(select(BillingPreview)).all()
-    if is_postgres(session):
-        assert [row.key for row in stored] == ["review:2026-10"]
-        assert first.computed_at == second.computed_at == NOW  # the second request read what the first kept
-    else:
-        assert stored == [] and second.computed_at is None  # SQLite: no row versions, computed every time
+    assert [row.key for row in stored] == ["review:2026-10"]
+    later = _page(session, now=datetime(2026, 11, 5, 4, tzinfo=timezone.utc))
+    assert later.computed_at == NOW  # the later request read what the first kept
+    _same_review(later, direct)
     assert session.exec(select(Invoice).where(Invoice.period == "2026-10")).all() == []  # a review writes nothing
 
 
@@ -81,9 +81,6 @@ def test_a_corrected_report_shows_on_the_next_request(session, network):
 
 def test_an_updated_row_a_deleted_row_and_another_day_each_change_the_fingerprint(session, network):
     stamp = preview.fingerprint(session=session, plans=PLANS, today=TODAY)
-    if not is_postgres(session):
-        assert stamp is None
-        return
     assert preview.fingerprint(session=session, plans=PLANS, today=TODAY) == stamp  # nothing changed
     site = session.exec(select(Site).order_by(Site.id)).first()
     site.desks += 1                                  # an UPDATE in place (the tech fee's base)
@@ -97,6 +94,24 @@ def test_an_updated_row_a_deleted_row_and_another_day_each_change_the_fingerprin
     assert paid != updated
     assert preview.fingerprint(session=session, plans=PLANS, today=date(2026, 11, 6)) != paid  # late days
     assert preview.fingerprint(session=session, plans={}, today=TODAY) != paid  # the plans are inputs too
+    session.delete(session.exec(select(Payment)).one())  # a DELETE (by hand, say)
+    session.commit()
+    deleted = preview.fingerprint(session=session, plans=PLANS, today=TODAY)
+    assert deleted not in (paid, updated, stamp)
+    assert preview.fold_changes(session=session, above=0)
+    session.commit()
+    assert preview.fingerprint(session=session, plans=PLANS, today=TODAY) not in (deleted, paid, updated, stamp)
+
+
+def test_every_input_table_marks_its_changes(session, network):
+    if is_postgres(session):
+        found = session.execute(text("SELECT tgrelid::regclass::text FROM pg_trigger "
+                                     "WHERE tgname LIKE '%billing_change'")).scalars().all()
+    else:
+        found = session.execute(text("SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' "
+                                     "AND name LIKE '%billing_change_%'")).scalars().all()
+    assert set(found) == {model.__tablename__ for model in preview.INPUTS}
+    assert len(found) == len(preview.INPUTS) * (1 if is_postgres(session) else 3)  # insert, update, delete
 
 
 def test_a_review_page_pages_its_lists_and_keeps_the_whole_period_s_totals(session, network):
@@ -142,12 +157,8 @@ def test_the_diff_page_shows_the_direct_diff_and_follows_a_new_run(session, netw
     same(page("last-run"), rerun)  # the correction shows on the next request
 
 
-def test_the_job_keeps_the_default_previews_the_pages_then_read(session, network, settings):
-    if not is_postgres(session):
-        preview.refresh_job(settings=settings, now=NOW)  # nothing to keep where rows have no version
-        assert session.exec(select(BillingPreview)).all() == []
-        return
-    done = preview.refresh(session=session, plans=PLANS, today=TODAY, local_today=TODAY, now=NOW)
+def test_the_job_keeps_the_default_previews_the_pages_then_read(session, network):
+    done = preview.refresh(session=session, plans=PLANS, diff_plans=PLANS, today=TODAY, local_today=TODAY, now=NOW)
     session.commit()
     assert done == ["review:2026-10", "diff:2026-09"]
     assert sorted(row.key for row in session.exec(select(BillingPreview))) == ["diff:2026-09:2026-08",
