@@ -121,3 +121,25 @@ def test_revenue_reports_count_reported_late_estimated_corrected_and_missing_per
     assert pages.revenue_reports(flt=pages.ReportFilter(period="2026-11", state="late"), **common)[0].total == 1
     assert pages.revenue_reports(flt=pages.ReportFilter(period="2026-10", state="missing"), **common)[0].items[0].missing == 5
     assert pages.revenue_reports(flt=pages.ReportFilter(period="2026-11", franchisee="NOPE"), **common)[0].total == 0
+
+
+def test_revenue_reports_over_twelve_months_expect_each_site_from_the_month_it_opened(session):
+    """Issue 10 (speed): the expected sites are counted per partner, less those opened after each month; the
+    months of a site opened within the twelve shown, one without an opening date, a site onboarding and one
+    under no agreement each count as before."""
+    partner = make_franchisee(session, code="P1")
+    agreement = make_agreement(session, partner)
+    make_site(session, partner, agreement, opened_on=date(2025, 6, 1))
+    make_site(session, partner, agreement, opened_on=None)
+    make_site(session, partner, agreement, opened_on=date(2026, 9, 30))   # expected from September
+    make_site(session, partner, agreement, opened_on=date(2026, 10, 1))   # from October
+    make_site(session, partner, agreement, opened_on=date(2026, 1, 1), status="onboarding")   # never
+    other = make_franchisee(session, code="P2")
+    make_site(session, other, make_agreement(session, other), opened_on=date(2026, 11, 30))   # November only
+    session.commit()
+    listing, totals = pages.revenue_reports(flt=pages.ReportFilter(), session=session, today=date(2026, 12, 20),
+                                            due_day=10, tz="Asia/Shanghai", per_page=100)
+    expected = {(row.code, row.period): row.expected for row in listing.items}
+    assert [expected.get(("P1", p)) for p in ("2026-08", "2026-09", "2026-10", "2026-11")] == [2, 3, 4, 4]
+    assert expected[("P1", "2025-12")] == 2 and ("P2", "2026-10") not in expected and expected[("P2", "2026-11")] == 1
+    assert listing.total == 13 and totals["expected"] == 2 * 9 + 3 + 4 * 2 + 1 and totals["missing"] == totals["expected"]
