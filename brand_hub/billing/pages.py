@@ -20,6 +20,7 @@ from sqlalchemy import Integer, and_, case, cast, func, literal, or_, union_all
 from sqlmodel import Session, select
 
 from brand_hub.db import is_postgres
+from brand_hub.paging import Page, paginate
 from brand_hub.models import Agreement, AgreementStatus, Franchisee, Site, SiteStatus
 from brand_hub.models.billing import (BillingRun, CreditNote, Invoice, InvoiceLine, InvoiceStatus, Payment,
                                       ReportSource, ReportStatus, RevenueReport)
@@ -206,10 +207,26 @@ class RunPage:
     previous: PeriodTotals
     invoices: Listing
     runs: list[BillingRun]
-    estimated: list[tuple[InvoiceLine, Invoice]]
-    left_out: list[tuple[Agreement, Franchisee]]
-    credit_notes: list[tuple[CreditNote, Invoice]]
-    payments: list[tuple[Payment, Invoice]]
+    estimated_page: Page          # each side list paged (50 a page), its size counted in SQL: never cut silently
+    left_out_page: Page
+    credit_notes_page: Page
+    payments_page: Page
+
+    @property
+    def estimated(self) -> list[tuple[InvoiceLine, Invoice]]:
+        return self.estimated_page.items
+
+    @property
+    def left_out(self) -> list[tuple[Agreement, Franchisee]]:
+        return self.left_out_page.items
+
+    @property
+    def credit_notes(self) -> list[tuple[CreditNote, Invoice]]:
+        return self.credit_notes_page.items
+
+    @property
+    def payments(self) -> list[tuple[Payment, Invoice]]:
+        return self.payments_page.items
 
     @property
     def change(self) -> Decimal | None:
@@ -227,9 +244,12 @@ def _period_totals(session: Session, period: str, pg: bool) -> PeriodTotals:
                         int(drafts or 0))
 
 
-def run_page(*, session: Session, period: str, today: date, page: int = 1, per_page: int = 50) -> RunPage:
+def run_page(*, session: Session, period: str, today: date, page: int = 1, per_page: int = 50,
+             estimated_page: int = 1, left_page: int = 1, credits_page: int = 1, payments_page: int = 1,
+             side_per_page: int = 50) -> RunPage:
     """A period's billing: its invoices and totals against the month before, the runs, the estimated lines,
-    the active agreements it left out, and the credit notes and payments booked on its invoices."""
+    the active agreements it left out, and the credit notes and payments booked on its invoices (each list
+    paged with its own page argument)."""
     parse_period(period)
     pg = is_postgres(session)
     previous = shift_period(period, -1)
@@ -238,21 +258,20 @@ def run_page(*, session: Session, period: str, today: date, page: int = 1, per_p
                             per_page=per_page)
     runs = list(session.exec(select(BillingRun).where(BillingRun.period == period).order_by(BillingRun.id.desc())
                              .limit(20)).all())
-    estimated = [tuple(r) for r in session.execute(
-        select(InvoiceLine, Invoice).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .where(Invoice.period == period, InvoiceLine.estimated.is_(True))
-        .order_by(InvoiceLine.site_code, InvoiceLine.position).limit(200))]
+    side = dict(per_page=side_per_page)
+    estimated = paginate(session, select(InvoiceLine, Invoice).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+                         .where(Invoice.period == period, InvoiceLine.estimated.is_(True))
+                         .order_by(InvoiceLine.site_code, InvoiceLine.position), page=estimated_page, **side)
     invoiced = select(Invoice.agreement_id).where(Invoice.period == period)
-    left_out = [tuple(r) for r in session.execute(
-        select(Agreement, Franchisee).join(Franchisee, Franchisee.id == Agreement.franchisee_id)
-        .where(Agreement.status == AgreementStatus.active, Agreement.id.not_in(invoiced))
-        .order_by(Agreement.number).limit(200))]
-    credit_notes = [tuple(r) for r in session.execute(
-        select(CreditNote, Invoice).join(Invoice, Invoice.id == CreditNote.invoice_id)
-        .where(CreditNote.invoice_id.in_(of_period)).order_by(CreditNote.id).limit(200))]
-    payments = [tuple(r) for r in session.execute(
-        select(Payment, Invoice).join(Invoice, Invoice.id == Payment.invoice_id)
-        .where(Payment.invoice_id.in_(of_period)).order_by(Payment.paid_on, Payment.id).limit(200))]
+    left_out = paginate(session, select(Agreement, Franchisee).join(Franchisee, Franchisee.id == Agreement.franchisee_id)
+                        .where(Agreement.status == AgreementStatus.active, Agreement.id.not_in(invoiced))
+                        .order_by(Agreement.number), page=left_page, **side)
+    credit_notes = paginate(session, select(CreditNote, Invoice).join(Invoice, Invoice.id == CreditNote.invoice_id)
+                            .where(CreditNote.invoice_id.in_(of_period)).order_by(CreditNote.id),
+                            page=credits_page, **side)
+    payments = paginate(session, select(Payment, Invoice).join(Invoice, Invoice.id == Payment.invoice_id)
+                        .where(Payment.invoice_id.in_(of_period)).order_by(Payment.paid_on, Payment.id),
+                        page=payments_page, **side)
     return RunPage(period, previous, _period_totals(session, period, pg), _period_totals(session, previous, pg),
                    invoices, runs, estimated, left_out, credit_notes, payments)
 

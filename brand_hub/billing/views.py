@@ -111,7 +111,12 @@ def run_period(period: str):
     credit notes and payments."""
     session = db()
     try:
-        found = pages.run_page(session=session, period=period, today=_today(), page=_page_arg(), per_page=PER_PAGE)
+        args = request.args
+        found = pages.run_page(session=session, period=period, today=_today(), page=_page_arg(), per_page=PER_PAGE,
+                               estimated_page=page_number(args, "estimated_page"),
+                               left_page=page_number(args, "left_page"),
+                               credits_page=page_number(args, "credits_page"),
+                               payments_page=page_number(args, "payments_page"))
     except BillingError:
         abort(404)
     if request.args.get("format") == "csv":
