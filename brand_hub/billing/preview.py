@@ -102,29 +102,79 @@ def fold_changes(*, session: Session, above: int = FOLD_ABOVE) -> bool:
     return True
 
 
-def _stored(session: Session, key: str, stamp: str) -> BillingPreview | None:
-    return session.exec(select(BillingPreview).where(BillingPreview.key == key,
-                                                     BillingPreview.fingerprint == stamp)).first()
+CHUNK = 50  # a stored list is kept in rows of this many items, so a page reads only the few it shows
 
 
-def _keep(session: Session, key: str, stamp: str, data: dict[str, Any], seconds: float,
+@dataclass(frozen=True)
+class _Slice:
+    """The asked page's items of a stored list (read from its chunks) and the list's length."""
+
+    items: list
+    total: int
+
+
+def _load(session: Session, key: str, stamp: str,
+          want: dict[str, tuple[int, int]]) -> tuple[dict[str, Any], datetime] | None:
+    """The stored preview of ``key`` when its fingerprint is ``stamp``: the summary, and of each list in ``want``
+    (name → (page, per page)) only that page's items, read from their chunks (two statements). None when
+    there is none for this state of the inputs."""
+    summary = session.exec(select(BillingPreview).where(BillingPreview.key == key,
+                                                        BillingPreview.fingerprint == stamp)).first()
+    if summary is None:
+        return None
+    counts = summary.data["@counts"]
+    spans = {}
+    wanted: dict[str, tuple[str, int]] = {}
+    for name, (page, per_page) in want.items():
+        first = (max(1, page) - 1) * per_page
+        last = min(first + per_page, counts[name])
+        spans[name] = (first, last)
+        for chunk in range(first // CHUNK, (last - 1) // CHUNK + 1) if first < last else ():
+            wanted[f"{key}#{name}:{chunk}"] = (name, chunk)
+    found = {wanted[k]: data["items"] for k, data in session.exec(
+        select(BillingPreview.key, BillingPreview.data).where(BillingPreview.key.in_(list(wanted)),
+                                                              BillingPreview.fingerprint == stamp)).all()} \
+        if wanted else {}
+    if len(found) != len(wanted):
+        return None  # being written again by another request: compute
+    data = dict(summary.data)
+    for name, (first, last) in spans.items():
+        items: list = []
+        for chunk in range(first // CHUNK, (last - 1) // CHUNK + 1) if first < last else ():
+            items += found[(name, chunk)]
+        skip = first - (first // CHUNK) * CHUNK
+        data[name] = _Slice(items[skip:skip + max(0, last - first)], counts[name])
+    return data, summary.computed_at
+
+
+def _keep(session: Session, key: str, stamp: str, data: dict[str, Any], lists: tuple[str, ...], seconds: float,
           now: datetime) -> None:
-    """Keep what was computed (never commits). Nothing is kept when the session holds other changes (a
-    preview is written alone) or when a concurrent request kept the same key first."""
+    """Keep what was computed (never commits): a summary row with the lengths of ``lists``, and each of those
+    lists in rows of ``CHUNK`` items. Nothing is kept when the session holds other changes (a preview is
+    written alone) or when a concurrent request kept the same key first."""
     if session.new or session.dirty or session.deleted:
         return
+    summary = {k: v for k, v in data.items() if k not in lists} | {"@counts": {name: len(data[name])
+                                                                             for name in lists}}
     try:
         with session.begin_nested():
+            session.execute(delete(BillingPreview).where(BillingPreview.key.like(f"{key}#%")))
             row = session.exec(select(BillingPreview).where(BillingPreview.key == key)).first() \
                 or BillingPreview(key=key)
-            row.fingerprint, row.data, row.computed_at, row.seconds = stamp, data, now, round(seconds, 3)
+            row.fingerprint, row.data, row.computed_at, row.seconds = stamp, summary, now, round(seconds, 3)
             session.add(row)
+            session.add_all(BillingPreview(key=f"{key}#{name}:{start // CHUNK}", fingerprint=stamp, computed_at=now,
+                                           data={"items": data[name][start:start + CHUNK]})
+                            for name in lists for start in range(0, len(data[name]), CHUNK))
+            session.flush()
     except IntegrityError:
         pass
 
 
-def _page(items: list, page: int, per_page: int) -> Page:
+def _page(items: list | _Slice, page: int, per_page: int) -> Page:
     page = max(1, page)
+    if isinstance(items, _Slice):
+        return Page(items=list(items.items), total=items.total, page=page, per_page=per_page)
     return Page(items=items[(page - 1) * per_page:page * per_page], total=len(items), page=page, per_page=per_page)
 
 
@@ -158,7 +208,11 @@ def review_json(review: runs.Review) -> dict[str, Any]:
         "partners": [[p.franchisee, p.franchisee_name, str(p.current), _s(p.previous)] for p in review.partners],
         "left_out": [[o.agreement, o.franchisee, o.reason, o.code, o.detail] for o in review.left_out],
         "controls": [[c.label, str(c.left), str(c.right)] for c in review.controls],
+        "period_total": str(review.period_total), "previous_total": _s(review.previous_total),
     }
+
+
+REVIEW_LISTS = ("detail", "labelled", "partners", "left_out")
 
 
 @dataclass
@@ -206,8 +260,8 @@ class ReviewPage:
 def review_from_json(data: dict[str, Any], *, computed_at: datetime | None = None, page: int = 1,
                      partners_page: int = 1, items_page: int = 1, left_page: int = 1,
                      per_page: int = PER_PAGE) -> ReviewPage:
-    """The page's figures from ``review_json``: totals over the whole period, objects for the asked pages only."""
-    zero = Decimal("0")
+    """The page's figures from ``review_json`` (lists whole, or the asked pages' slices when read from the
+    stored chunks): totals over the whole period, objects for the asked pages only."""
     detail = _page(data["detail"], page, per_page)
     detail.items = [runs.ReviewInvoice(f, name, agreement, issued, number, {k: Decimal(v) for k, v in revenue.items()},
                                        {k: Decimal(v) for k, v in by_kind.items()}, Decimal(subtotal), Decimal(vat),
@@ -224,29 +278,14 @@ def review_from_json(data: dict[str, Any], *, computed_at: datetime | None = Non
                       in labelled.items]
     left_out = _page(data["left_out"], left_page, per_page)
     left_out.items = [runs.LeftOut(*item) for item in left_out.items]
-    known = [Decimal(p[3]) for p in data["partners"] if p[3] is not None]
     return ReviewPage(
         period=data["period"], previous_period=data["previous_period"], invoices=data["invoices"],
         skipped_issued=data["skipped_issued"], estimated_sites=data["estimated_sites"],
         subtotal=Decimal(data["subtotal"]), vat=Decimal(data["vat"]), total=Decimal(data["total"]),
-        period_total=sum((Decimal(i[9]) for i in data["detail"]), zero),
-        previous_total=sum(known, zero) if known else None,
+        period_total=Decimal(data["period_total"]), previous_total=_d(data["previous_total"]),
         controls=[runs.Control(label, Decimal(left), Decimal(right)) for label, left, right in data["controls"]],
         detail_page=detail, partners_page=partners, labelled_page=labelled, left_out_page=left_out,
         computed_at=computed_at)
-
-
-def _review_data(session: Session, period: str, plans: dict[str, RoyaltyPlan], today: date,
-                 now: datetime) -> tuple[dict[str, Any], datetime | None]:
-    stamp = fingerprint(session=session, plans=plans, today=today)
-    key = f"review:{period}"
-    found = _stored(session, key, stamp)
-    if found is not None:
-        return found.data, found.computed_at
-    started = time.perf_counter()
-    data = review_json(runs.review_table(session=session, period=period, plans=plans, today=today))
-    _keep(session, key, stamp, data, time.perf_counter() - started, now)
-    return data, now
 
 
 def review_page(*, session: Session, period: str, plans: dict[str, RoyaltyPlan], today: date, now: datetime,
@@ -254,9 +293,17 @@ def review_page(*, session: Session, period: str, plans: dict[str, RoyaltyPlan],
                 per_page: int = PER_PAGE) -> ReviewPage:
     """The review of ``period`` as the page shows it: stored when its inputs are unchanged, computed (and
     kept, never committed) otherwise. Raises what ``runs.review_table`` raises."""
-    data, computed_at = _review_data(session, period, plans, today, now)
-    return review_from_json(data, computed_at=computed_at, page=page, partners_page=partners_page,
-                            items_page=items_page, left_page=left_page, per_page=per_page)
+    stamp = fingerprint(session=session, plans=plans, today=today)
+    key = f"review:{period}"
+    pages = dict(page=page, partners_page=partners_page, items_page=items_page, left_page=left_page)
+    found = _load(session, key, stamp, {"detail": (page, per_page), "partners": (partners_page, per_page),
+                                        "labelled": (items_page, per_page), "left_out": (left_page, per_page)})
+    if found is not None:
+        return review_from_json(found[0], computed_at=found[1], per_page=per_page, **pages)
+    started = time.perf_counter()
+    data = review_json(runs.review_table(session=session, period=period, plans=plans, today=today))
+    _keep(session, key, stamp, data, REVIEW_LISTS, time.perf_counter() - started, now)
+    return review_from_json(data, computed_at=now, per_page=per_page, **pages)
 
 
 # ---------------------------------------------------------------- the billing-run diff
@@ -293,9 +340,9 @@ def diff_page(*, session: Session, period: str, against: str, plans: dict[str, R
     never committed) otherwise. Raises what ``diff`` raises (``BillingError``)."""
     stamp = fingerprint(session=session, plans=plans, today=today)
     key = f"diff:{period}:{against}"
-    found = _stored(session, key, stamp)
+    found = _load(session, key, stamp, {"rows": (page, per_page)})
     if found is not None:
-        return diff_from_json(found.data, computed_at=found.computed_at, page=page, per_page=per_page)
+        return diff_from_json(found[0], computed_at=found[1], page=page, per_page=per_page)
     started = time.perf_counter()
     if against == "last-run":
         drafts = runs.compute(session=session, period=period, plans=plans, today=today, problems=[])
@@ -303,7 +350,7 @@ def diff_page(*, session: Session, period: str, against: str, plans: dict[str, R
     else:
         result = diff.months(session=session, period=period, against=against)
     data = diff_json(result)
-    _keep(session, key, stamp, data, time.perf_counter() - started, now)
+    _keep(session, key, stamp, data, ("rows",), time.perf_counter() - started, now)
     return diff_from_json(data, computed_at=now, page=page, per_page=per_page)
 
 

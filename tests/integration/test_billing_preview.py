@@ -59,7 +59,9 @@ def test_the_review_page_shows_the_direct_computation_to_the_fen_computed_and_st
     second = _page(session)
     _same_review(second, direct)
     stored = session.exec(select(BillingPreview)).all()
-    assert [row.key for row in stored] == ["review:2026-10"]
+    assert sorted(row.key for row in stored) == ["review:2026-10", "review:2026-10#detail:0",
+                                                 "review:2026-10#labelled:0", "review:2026-10#left_out:0",
+                                                 "review:2026-10#partners:0"]  # the summary, each list's chunks
     later = _page(session, now=datetime(2026, 11, 5, 4, tzinfo=timezone.utc))
     assert later.computed_at == NOW  # the later request read what the first kept
     _same_review(later, direct)
@@ -105,8 +107,9 @@ def test_an_updated_row_a_deleted_row_and_another_day_each_change_the_fingerprin
 
 def test_every_input_table_marks_its_changes(session, network):
     if is_postgres(session):
-        found = session.execute(text("SELECT tgrelid::regclass::text FROM pg_trigger "
-                                     "WHERE tgname LIKE '%billing_change'")).scalars().all()
+        found = session.execute(text("SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                                     "WHERE t.tgname LIKE '%billing_change' "
+                                     "AND c.relnamespace = current_schema()::regnamespace")).scalars().all()
     else:
         found = session.execute(text("SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' "
                                      "AND name LIKE '%billing_change_%'")).scalars().all()
@@ -161,8 +164,26 @@ def test_the_job_keeps_the_default_previews_the_pages_then_read(session, network
     done = preview.refresh(session=session, plans=PLANS, diff_plans=PLANS, today=TODAY, local_today=TODAY, now=NOW)
     session.commit()
     assert done == ["review:2026-10", "diff:2026-09"]
-    assert sorted(row.key for row in session.exec(select(BillingPreview))) == ["diff:2026-09:2026-08",
-                                                                              "review:2026-10"]
+    assert sorted(row.key for row in session.exec(select(BillingPreview)) if "#" not in row.key) == [
+        "diff:2026-09:2026-08", "review:2026-10"]
     later = datetime(2026, 11, 5, 4, tzinfo=timezone.utc)
     found = preview.review_page(session=session, period="2026-10", plans=PLANS, today=TODAY, now=later)
     assert found.computed_at == NOW  # read, not computed again
+
+
+def test_a_stored_page_is_read_from_the_chunks_it_spans(session, network, monkeypatch):
+    monkeypatch.setattr(preview, "CHUNK", 2)
+    direct = runs.review_table(session=session, period="2026-10", plans=PLANS, today=TODAY)
+    _page(session)  # computed and kept in chunks of two
+    session.commit()
+    for per_page, page in ((1, 1), (1, 2), (3, 1), (2, 2), (5, 1), (1, 9)):
+        stored = _page(session, per_page=per_page, page=page, partners_page=page, now=datetime(2026, 11, 6))
+        assert stored.computed_at == NOW  # read, not computed
+        start = (page - 1) * per_page
+        assert [_exact(astuple(i)) for i in stored.detail] == [
+            _exact(astuple(i)) for i in direct.detail[start:start + per_page]]
+        assert [_exact(astuple(p)) for p in stored.partners] == [
+            _exact(astuple(p)) for p in direct.partners[start:start + per_page]]
+        assert (stored.detail_page.total, stored.partners_page.total) == (len(direct.detail), len(direct.partners))
+        assert _exact((stored.period_total, stored.previous_total)) == _exact((direct.period_total,
+                                                                               direct.previous_total))
