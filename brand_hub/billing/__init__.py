@@ -57,6 +57,22 @@ def shift_period(period: str, months: int) -> str:
     return str(billing_month(period).shifted(months))
 
 
+_PARSED: dict[tuple, dict[str, RoyaltyPlan]] = {}
+
+
 def plans(directory: str = "") -> dict[str, RoyaltyPlan]:
-    """The royalty plans by id, from ``directory`` or the brand's library."""
-    return load_library(Path(directory) if directory else LIBRARY)
+    """The royalty plans by id, from ``directory`` or the brand's library.
+
+    The files are read on every call and parsed once per content (issue 10: parsing the YAML
+    cost every billing page tens of milliseconds): a plan edited, added or removed is read anew
+    on the next call, and a refused file is refused every time.
+    """
+    root = Path(directory) if directory else LIBRARY
+    key = (str(root), tuple((path.name, path.read_bytes()) for path in sorted(root.glob("*.yaml"))))
+    found = _PARSED.get(key)
+    if found is None:
+        found = load_library(root)
+        if len(_PARSED) >= 8:
+            _PARSED.clear()
+        _PARSED[key] = found
+    return dict(found)

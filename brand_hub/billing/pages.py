@@ -20,6 +20,7 @@ from sqlalchemy import Integer, and_, case, cast, func, literal, or_, union_all
 from sqlmodel import Session, select
 
 from brand_hub.db import is_postgres
+from brand_hub.paging import Page, paginate
 from brand_hub.models import Agreement, AgreementStatus, Franchisee, Site, SiteStatus
 from brand_hub.models.billing import (BillingRun, CreditNote, Invoice, InvoiceLine, InvoiceStatus, Payment,
                                       ReportSource, ReportStatus, RevenueReport)
@@ -206,10 +207,26 @@ class RunPage:
     previous: PeriodTotals
     invoices: Listing
     runs: list[BillingRun]
-    estimated: list[tuple[InvoiceLine, Invoice]]
-    left_out: list[tuple[Agreement, Franchisee]]
-    credit_notes: list[tuple[CreditNote, Invoice]]
-    payments: list[tuple[Payment, Invoice]]
+    estimated_page: Page          # each side list paged (50 a page), its size counted in SQL: never cut silently
+    left_out_page: Page
+    credit_notes_page: Page
+    payments_page: Page
+
+    @property
+    def estimated(self) -> list[tuple[InvoiceLine, Invoice]]:
+        return self.estimated_page.items
+
+    @property
+    def left_out(self) -> list[tuple[Agreement, Franchisee]]:
+        return self.left_out_page.items
+
+    @property
+    def credit_notes(self) -> list[tuple[CreditNote, Invoice]]:
+        return self.credit_notes_page.items
+
+    @property
+    def payments(self) -> list[tuple[Payment, Invoice]]:
+        return self.payments_page.items
 
     @property
     def change(self) -> Decimal | None:
@@ -227,9 +244,12 @@ def _period_totals(session: Session, period: str, pg: bool) -> PeriodTotals:
                         int(drafts or 0))
 
 
-def run_page(*, session: Session, period: str, today: date, page: int = 1, per_page: int = 50) -> RunPage:
+def run_page(*, session: Session, period: str, today: date, page: int = 1, per_page: int = 50,
+             estimated_page: int = 1, left_page: int = 1, credits_page: int = 1, payments_page: int = 1,
+             side_per_page: int = 50) -> RunPage:
     """A period's billing: its invoices and totals against the month before, the runs, the estimated lines,
-    the active agreements it left out, and the credit notes and payments booked on its invoices."""
+    the active agreements it left out, and the credit notes and payments booked on its invoices (each list
+    paged with its own page argument)."""
     parse_period(period)
     pg = is_postgres(session)
     previous = shift_period(period, -1)
@@ -238,21 +258,20 @@ def run_page(*, session: Session, period: str, today: date, page: int = 1, per_p
                             per_page=per_page)
     runs = list(session.exec(select(BillingRun).where(BillingRun.period == period).order_by(BillingRun.id.desc())
                              .limit(20)).all())
-    estimated = [tuple(r) for r in session.execute(
-        select(InvoiceLine, Invoice).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .where(Invoice.period == period, InvoiceLine.estimated.is_(True))
-        .order_by(InvoiceLine.site_code, InvoiceLine.position).limit(200))]
+    side = dict(per_page=side_per_page)
+    estimated = paginate(session, select(InvoiceLine, Invoice).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+                         .where(Invoice.period == period, InvoiceLine.estimated.is_(True))
+                         .order_by(InvoiceLine.site_code, InvoiceLine.position), page=estimated_page, **side)
     invoiced = select(Invoice.agreement_id).where(Invoice.period == period)
-    left_out = [tuple(r) for r in session.execute(
-        select(Agreement, Franchisee).join(Franchisee, Franchisee.id == Agreement.franchisee_id)
-        .where(Agreement.status == AgreementStatus.active, Agreement.id.not_in(invoiced))
-        .order_by(Agreement.number).limit(200))]
-    credit_notes = [tuple(r) for r in session.execute(
-        select(CreditNote, Invoice).join(Invoice, Invoice.id == CreditNote.invoice_id)
-        .where(CreditNote.invoice_id.in_(of_period)).order_by(CreditNote.id).limit(200))]
-    payments = [tuple(r) for r in session.execute(
-        select(Payment, Invoice).join(Invoice, Invoice.id == Payment.invoice_id)
-        .where(Payment.invoice_id.in_(of_period)).order_by(Payment.paid_on, Payment.id).limit(200))]
+    left_out = paginate(session, select(Agreement, Franchisee).join(Franchisee, Franchisee.id == Agreement.franchisee_id)
+                        .where(Agreement.status == AgreementStatus.active, Agreement.id.not_in(invoiced))
+                        .order_by(Agreement.number), page=left_page, **side)
+    credit_notes = paginate(session, select(CreditNote, Invoice).join(Invoice, Invoice.id == CreditNote.invoice_id)
+                            .where(CreditNote.invoice_id.in_(of_period)).order_by(CreditNote.id),
+                            page=credits_page, **side)
+    payments = paginate(session, select(Payment, Invoice).join(Invoice, Invoice.id == Payment.invoice_id)
+                        .where(Payment.invoice_id.in_(of_period)).order_by(Payment.paid_on, Payment.id),
+                        page=payments_page, **side)
     return RunPage(period, previous, _period_totals(session, period, pg), _period_totals(session, previous, pg),
                    invoices, runs, estimated, left_out, credit_notes, payments)
 
@@ -309,34 +328,45 @@ def revenue_reports(*, session: Session, flt: ReportFilter, today: date, due_day
     """
     pg = is_postgres(session)
     periods = [flt.period] if flt.period else recent_months(today, months)
-    per_site = (select(RevenueReport.site_id, RevenueReport.period, func.max(RevenueReport.version).label("version"),
-                       func.min(case((RevenueReport.source != ReportSource.estimate, RevenueReport.submitted_at),
-                                     else_=None)).label("first_at"))
-                .where(RevenueReport.period.in_(periods)).group_by(RevenueReport.site_id, RevenueReport.period)
-                .subquery())
-    due = case(*[(per_site.c.period == p, literal(report_due(p, due_day, tz), UTCDateTime())) for p in periods],
+    # each (site, month)'s newest version (versions are unique per site and month) with when the site first
+    # reported that month, in one pass over the months' reports (window functions, no self-join)
+    key = (RevenueReport.site_id, RevenueReport.period)
+    newest = (select(RevenueReport.site_id, RevenueReport.period, RevenueReport.status, RevenueReport.gross_revenue,
+                     func.row_number().over(partition_by=key, order_by=RevenueReport.version.desc()).label("rn"),
+                     func.min(case((RevenueReport.source != ReportSource.estimate, RevenueReport.submitted_at),
+                                   else_=None)).over(partition_by=key).label("first_at"))
+              .where(RevenueReport.period.in_(periods)).subquery())
+    due = case(*[(newest.c.period == p, literal(report_due(p, due_day, tz), UTCDateTime())) for p in periods],
                else_=None)
-    late = per_site.c.first_at > due
-    counts = (select(Site.franchisee_id.label("fid"), RevenueReport.period.label("period"),
-                     func.sum(case((RevenueReport.status == ReportStatus.reported, 1), else_=0)).label("reported"),
-                     func.sum(case((RevenueReport.status == ReportStatus.corrected, 1), else_=0)).label("corrected"),
-                     func.sum(case((RevenueReport.status == ReportStatus.estimated, 1), else_=0)).label("estimated"),
+    late = newest.c.first_at > due
+    counts = (select(Site.franchisee_id.label("fid"), newest.c.period.label("period"),
+                     func.sum(case((newest.c.status == ReportStatus.reported, 1), else_=0)).label("reported"),
+                     func.sum(case((newest.c.status == ReportStatus.corrected, 1), else_=0)).label("corrected"),
+                     func.sum(case((newest.c.status == ReportStatus.estimated, 1), else_=0)).label("estimated"),
                      func.sum(case((late, 1), else_=0)).label("late"),
-                     func.sum(case((RevenueReport.status != ReportStatus.estimated,
-                                    _fen(RevenueReport.gross_revenue, pg)), else_=0)).label("revenue"))
-              .select_from(RevenueReport)
-              .join(per_site, and_(per_site.c.site_id == RevenueReport.site_id,
-                                   per_site.c.period == RevenueReport.period,
-                                   per_site.c.version == RevenueReport.version))
-              .join(Site, Site.id == RevenueReport.site_id)
-              .group_by(Site.franchisee_id, RevenueReport.period).subquery())
+                     func.sum(case((newest.c.status != ReportStatus.estimated,
+                                    _fen(newest.c.gross_revenue, pg)), else_=0)).label("revenue"))
+              .select_from(newest).join(Site, Site.id == newest.c.site_id).where(newest.c.rn == 1)
+              .group_by(Site.franchisee_id, newest.c.period).subquery())
     months_sq = union_all(*[select(literal(p).label("period"), literal(period_end(p)).label("ends"))
                             for p in periods]).subquery() if len(periods) > 1 \
         else select(literal(periods[0]).label("period"), literal(period_end(periods[0])).label("ends")).subquery()
-    expected = (select(Site.franchisee_id.label("fid"), months_sq.c.period.label("period"), func.count().label("n"))
-                .join(months_sq, or_(Site.opened_on.is_(None), Site.opened_on <= months_sq.c.ends))
-                .where(Site.status == SiteStatus.active, Site.agreement_id.is_not(None))
-                .group_by(Site.franchisee_id, months_sq.c.period).subquery())
+    # expected in a month: the partner's sites (active, under an agreement) less those opened after the month
+    # ends; counted so (sites per partner, then the few opened within the months shown, per month) rather than
+    # by pairing every site with every month (120,000 pairs at 10,000 sites)
+    billed = (Site.status == SiteStatus.active, Site.agreement_id.is_not(None))
+    sites_now = (select(Site.franchisee_id.label("fid"), func.count().label("n")).where(*billed)
+                 .group_by(Site.franchisee_id).subquery())
+    opened_later = (select(Site.franchisee_id.label("fid"), months_sq.c.period.label("period"),
+                           func.count().label("n"))
+                    .join(months_sq, Site.opened_on > months_sq.c.ends)
+                    .where(*billed, Site.opened_on.is_not(None), Site.opened_on > min(period_end(p) for p in periods))
+                    .group_by(Site.franchisee_id, months_sq.c.period).subquery())
+    expected = (select(sites_now.c.fid, months_sq.c.period,
+                       (sites_now.c.n - func.coalesce(opened_later.c.n, 0)).label("n"))
+                .select_from(sites_now).join(months_sq, literal(True))
+                .outerjoin(opened_later, and_(opened_later.c.fid == sites_now.c.fid,
+                                              opened_later.c.period == months_sq.c.period)).subquery())
     n_expected = func.coalesce(expected.c.n, 0)
     reported, corrected = func.coalesce(counts.c.reported, 0), func.coalesce(counts.c.corrected, 0)
     estimated, late_n = func.coalesce(counts.c.estimated, 0), func.coalesce(counts.c.late, 0)

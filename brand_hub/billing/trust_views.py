@@ -14,10 +14,11 @@ from flask_login import current_user
 from .. import audit
 from ..models.trust import DisputeAttachment, InvoiceDispute
 from ..web.lookups import row_or_404, site_or_404
+from ..paging import page_number
 from ..web import db
 from ..web.access import HQ_ALL, HQ_FINANCE, roles_required
 from ..web.refusals import refused
-from . import BillingError, corrections, diff, disputes, parse_period, plans, runs, shift_period
+from . import BillingError, corrections, disputes, parse_period, plans, preview, shift_period
 from . import reads
 from .downloads import attachment_response
 from .revenue import parse_amount
@@ -119,20 +120,20 @@ def run_diff():
     periods = reads.invoice_periods(session=session)
     period = request.args.get("period", "").strip() or (periods[0] if periods else "")
     against = request.args.get("against", "").strip()
-    result, error = None, ""
+    found, error = None, ""
     if period:
         try:
             parse_period(period)
-            if against == "last-run":
-                drafts = runs.compute(session=session, period=period, plans=plans(),
-                                      today=datetime.now(timezone.utc).date(), problems=[])
-                result = diff.rerun(session=session, period=period, drafts=drafts)
-            else:
+            if against != "last-run":
                 against = against or shift_period(period, -1)
-                result = diff.months(session=session, period=period, against=against)
+            found = preview.diff_page(session=session, period=period, against=against, plans=plans(),
+                                      today=datetime.now(timezone.utc).date(), now=datetime.now(timezone.utc),
+                                      page=page_number(request.args))
         except BillingError as exc:
             error = str(exc)
-        session.rollback()
-    partners = reads.partner_names(session=session)
-    return render_template("billing/run_diff.html", period=period, against=against, result=result, error=error,
-                           periods=periods, partners=partners)
+            session.rollback()
+        else:
+            session.commit()  # only the preview just computed, if any (a diff writes nothing else)
+    return render_template("billing/run_diff.html", period=period, against=against,
+                           result=found.result if found else None, rows_page=found.rows_page if found else None,
+                           computed_at=found.computed_at if found else None, error=error, periods=periods)

@@ -16,10 +16,11 @@ from standards.loader import InvalidFiles
 from .. import audit
 from ..models.billing import Invoice
 from ..dashboard import pages as dashboard_pages
+from ..paging import page_number
 from ..web import converters, db, settings
 from ..web.access import HQ_ALL, HQ_FINANCE, roles_required
 from ..web.lookups import row_or_404, site_or_404
-from . import BillingError, invoices, pages, parse_period, plans, reads, runs, shift_period
+from . import BillingError, invoices, pages, parse_period, plans, preview, reads, shift_period
 from .downloads import pdf_response
 
 bp = Blueprint("billing", __name__, url_prefix="/hq/billing", template_folder="templates")
@@ -110,7 +111,12 @@ def run_period(period: str):
     credit notes and payments."""
     session = db()
     try:
-        found = pages.run_page(session=session, period=period, today=_today(), page=_page_arg(), per_page=PER_PAGE)
+        args = request.args
+        found = pages.run_page(session=session, period=period, today=_today(), page=_page_arg(), per_page=PER_PAGE,
+                               estimated_page=page_number(args, "estimated_page"),
+                               left_page=page_number(args, "left_page"),
+                               credits_page=page_number(args, "credits_page"),
+                               payments_page=page_number(args, "payments_page"))
     except BillingError:
         abort(404)
     if request.args.get("format") == "csv":
@@ -227,14 +233,18 @@ def review():
     local_today = datetime.now(ZoneInfo(settings().timezone)).date()
     period = request.args.get("period", "").strip() or shift_period(
         f"{local_today.year:04d}-{local_today.month:02d}", -1)
+    args = request.args
     try:
         parse_period(period)
-        table = runs.review_table(session=db(), period=period, plans=plans(settings().royalty_dir),
-                                  today=datetime.now(timezone.utc).date())
+        table = preview.review_page(session=db(), period=period, plans=plans(settings().royalty_dir),
+                                    today=datetime.now(timezone.utc).date(), now=datetime.now(timezone.utc),
+                                    page=page_number(args), partners_page=page_number(args, "partners_page"),
+                                    items_page=page_number(args, "items_page"),
+                                    left_page=page_number(args, "left_page"))
     except (BillingError, InvalidFiles) as exc:
         db().rollback()
         return render_template("billing/review.html", period=period, review=None, error=str(exc)), 400
-    db().rollback()  # the estimates a run would store are never written by a review
+    db().commit()  # only the preview just computed, if any (a review writes no estimate: preview keeps it alone)
     return render_template("billing/review.html", period=period, review=table, error=None)
 
 

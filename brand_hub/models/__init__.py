@@ -19,6 +19,7 @@ from . import foresight  # noqa: F401,E402
 from . import partner_staff  # noqa: F401,E402
 from . import rollups  # noqa: F401,E402  (issue 15: hourly and daily aggregates of the readings)
 from . import dashboard  # noqa: F401,E402  (issue 10: precomputed dashboard figures)
+from . import previews  # noqa: F401,E402  (issue 10: stored billing previews)
 
 metadata = SQLModel.metadata
 from . import tenure  # noqa: F401,E402  (issue 17: who held a site when)

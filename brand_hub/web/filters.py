@@ -28,11 +28,29 @@ def money(value: Decimal | int | str | None, currency: str = "CNY") -> str:
     locale = str(get_locale() or "zh_CN")
     amount = Decimal(value)
     symbol = "¥" if currency == "CNY" else get_currency_symbol(currency, locale=locale)
-    digits = _AMOUNT.apply(abs(amount), _locale(locale), decimal_quantization=True)  # the pattern parsed once
-    return f"{'-' if amount < 0 else ''}{symbol}{digits}"
+    return f"{'-' if amount < 0 else ''}{symbol}{amount_digits(abs(amount), locale)}"
 
 
 _AMOUNT = parse_pattern("#,##0.00")
+
+
+@lru_cache(maxsize=8)
+def _marks(name: str) -> tuple[str, str] | None:
+    """The locale's group and decimal marks, as Babel writes 1,234.50 there (None: not in that shape)."""
+    probe = _AMOUNT.apply(Decimal("1234.5"), _locale(name), decimal_quantization=True)
+    if len(probe) != 8 or not (probe[0] + probe[2:5] + probe[6:]).isdigit():
+        return None
+    return probe[1], probe[5]
+
+
+def amount_digits(amount: Decimal, locale: str) -> str:
+    """``amount`` (not negative) as ``#,##0.00`` in ``locale``: what Babel's pattern gives, written by Python's
+    own decimal formatting (the same half-even rounding) with the locale's marks (issue 10: Babel took a
+    tenth of a millisecond per amount, and finance's tables show hundreds)."""
+    marks = _marks(locale)
+    if marks is None:
+        return _AMOUNT.apply(amount, _locale(locale), decimal_quantization=True)  # the pattern parsed once
+    return f"{amount:,.2f}".translate({ord(","): marks[0], ord("."): marks[1]})
 
 
 @lru_cache(maxsize=8)

@@ -121,3 +121,46 @@ def test_revenue_reports_count_reported_late_estimated_corrected_and_missing_per
     assert pages.revenue_reports(flt=pages.ReportFilter(period="2026-11", state="late"), **common)[0].total == 1
     assert pages.revenue_reports(flt=pages.ReportFilter(period="2026-10", state="missing"), **common)[0].items[0].missing == 5
     assert pages.revenue_reports(flt=pages.ReportFilter(period="2026-11", franchisee="NOPE"), **common)[0].total == 0
+
+
+def test_revenue_reports_over_twelve_months_expect_each_site_from_the_month_it_opened(session):
+    """Issue 10 (speed): the expected sites are counted per partner, less those opened after each month; the
+    months of a site opened within the twelve shown, one without an opening date, a site onboarding and one
+    under no agreement each count as before."""
+    partner = make_franchisee(session, code="P1")
+    agreement = make_agreement(session, partner)
+    make_site(session, partner, agreement, opened_on=date(2025, 6, 1))
+    make_site(session, partner, agreement, opened_on=None)
+    make_site(session, partner, agreement, opened_on=date(2026, 9, 30))   # expected from September
+    make_site(session, partner, agreement, opened_on=date(2026, 10, 1))   # from October
+    make_site(session, partner, agreement, opened_on=date(2026, 1, 1), status="onboarding")   # never
+    other = make_franchisee(session, code="P2")
+    make_site(session, other, make_agreement(session, other), opened_on=date(2026, 11, 30))   # November only
+    session.commit()
+    listing, totals = pages.revenue_reports(flt=pages.ReportFilter(), session=session, today=date(2026, 12, 20),
+                                            due_day=10, tz="Asia/Shanghai", per_page=100)
+    expected = {(row.code, row.period): row.expected for row in listing.items}
+    assert [expected.get(("P1", p)) for p in ("2026-08", "2026-09", "2026-10", "2026-11")] == [2, 3, 4, 4]
+    assert expected[("P1", "2025-12")] == 2 and ("P2", "2026-10") not in expected and expected[("P2", "2026-11")] == 1
+    assert listing.total == 13 and totals["expected"] == 2 * 9 + 3 + 4 * 2 + 1 and totals["missing"] == totals["expected"]
+
+
+def test_a_periods_page_pages_its_side_lists_and_counts_them_all(session):
+    """Issue 10: the estimated lines, left-out agreements, credit notes and payments are paged (they were cut
+    at 200 rows without a word)."""
+    partner = make_franchisee(session, code="P1")
+    agreements = [make_agreement(session, partner, number=f"AG-{n}") for n in range(3)]
+    nov = _invoice(session, agreements[0], "I11", "2026-11", TODAY, "300.00",
+                   lines=[("royalty", "100.00", True), ("brand_fund", "100.00", True), ("tech_fee", "100.00", True)])
+    for n in range(3):
+        session.add(CreditNote(number=f"CN-{n}", invoice_id=nov.id, amount=Decimal("1.00"), reason="goodwill"))
+        session.add(Payment(invoice_id=nov.id, amount=Decimal(f"{n + 1}.00"), paid_on=TODAY))
+    session.commit()
+    run = pages.run_page(session=session, period="2026-11", today=TODAY, side_per_page=2, estimated_page=2,
+                         left_page=1, credits_page=2, payments_page=2)
+    assert (run.estimated_page.total, run.left_out_page.total, run.credit_notes_page.total,
+            run.payments_page.total) == (3, 2, 3, 3)
+    assert [line.kind for line, _inv in run.estimated] == ["tech_fee"] and run.estimated_page.has_prev
+    assert [a.number for a, _p in run.left_out] == ["AG-1", "AG-2"] and not run.left_out_page.has_next
+    assert [c.number for c, _i in run.credit_notes] == ["CN-2"]
+    assert [p.amount for p, _i in run.payments] == [Decimal("3.00")]
