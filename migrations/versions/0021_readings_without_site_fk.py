@@ -24,7 +24,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0021'
-down_revision = '0018'
+down_revision = '0020'
 branch_labels = None
 depends_on = None
 
