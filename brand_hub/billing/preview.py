@@ -356,11 +356,11 @@ def diff_page(*, session: Session, period: str, against: str, plans: dict[str, R
 
 # ---------------------------------------------------------------- the job
 
-def refresh(*, session: Session, plans: dict[str, RoyaltyPlan], diff_plans: dict[str, RoyaltyPlan], today: date,
+def refresh(*, session: Session, plans: dict[str, RoyaltyPlan], today: date,
             local_today: date, now: datetime) -> list[str]:
     """Compute the pages' default previews whose inputs changed (never commits): the review of last month
-    (the review page's default, with ``plans``) and the newest invoiced month against the month before (the
-    diff's, with ``diff_plans``: the plans the diff page passes)."""
+    (the review page's default) and the newest invoiced month against the month before (the diff's), both
+    priced with ``plans``, the brand's plans the runs bill with."""
     from . import shift_period
     from .reads import invoice_periods
 
@@ -370,7 +370,7 @@ def refresh(*, session: Session, plans: dict[str, RoyaltyPlan], diff_plans: dict
     done.append(f"review:{period}")
     periods = invoice_periods(session=session)
     if periods:
-        diff_page(session=session, period=periods[0], against=shift_period(periods[0], -1), plans=diff_plans,
+        diff_page(session=session, period=periods[0], against=shift_period(periods[0], -1), plans=plans,
                   today=today, now=now)
         done.append(f"diff:{periods[0]}")
     return done
@@ -392,7 +392,7 @@ def refresh_job(*, settings, now: datetime | None = None) -> None:
         with session_scope(engine) as session:
             fold_changes(session=session)
             session.commit()
-            done = refresh(session=session, plans=load_plans(settings.royalty_dir), diff_plans=load_plans(),
+            done = refresh(session=session, plans=load_plans(settings.royalty_dir),
                            today=now.date(), local_today=now.astimezone(ZoneInfo(settings.timezone)).date(),
                            now=now)
             session.commit()

@@ -15,7 +15,7 @@ from .. import audit
 from ..models.trust import DisputeAttachment, InvoiceDispute
 from ..web.lookups import row_or_404, site_or_404
 from ..paging import page_number
-from ..web import db
+from ..web import db, settings
 from ..web.access import HQ_ALL, HQ_FINANCE, roles_required
 from ..web.refusals import refused
 from . import BillingError, corrections, disputes, parse_period, plans, preview, shift_period
@@ -126,7 +126,8 @@ def run_diff():
             parse_period(period)
             if against != "last-run":
                 against = against or shift_period(period, -1)
-            found = preview.diff_page(session=session, period=period, against=against, plans=plans(),
+            found = preview.diff_page(session=session, period=period, against=against,
+                                      plans=plans(settings().royalty_dir),
                                       today=datetime.now(timezone.utc).date(), now=datetime.now(timezone.utc),
                                       page=page_number(request.args))
         except BillingError as exc:

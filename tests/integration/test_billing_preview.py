@@ -161,7 +161,7 @@ def test_the_diff_page_shows_the_direct_diff_and_follows_a_new_run(session, netw
 
 
 def test_the_job_keeps_the_default_previews_the_pages_then_read(session, network):
-    done = preview.refresh(session=session, plans=PLANS, diff_plans=PLANS, today=TODAY, local_today=TODAY, now=NOW)
+    done = preview.refresh(session=session, plans=PLANS, today=TODAY, local_today=TODAY, now=NOW)
     session.commit()
     assert done == ["review:2026-10", "diff:2026-09"]
     assert sorted(row.key for row in session.exec(select(BillingPreview)) if "#" not in row.key) == [

@@ -3,6 +3,7 @@ refuses a breakdown above the gross by its field; partners dispute lines; HQ rev
 from __future__ import annotations
 
 import io
+import re
 from datetime import date, datetime, timezone
 from decimal import Decimal as D
 
@@ -127,3 +128,36 @@ def test_the_diff_page_explains_changes_in_chinese(client, session, billed):
     # re-run today: September is still unpaid, so more late days than when the drafts were written
     assert rerun.status_code == 200 and "滞纳金" in rerun.get_data(as_text=True)
     assert client.get("/hq/billing/diff?period=2026-13").status_code == 200
+
+
+def test_the_diff_against_the_last_run_reprices_with_the_brand_s_own_plans(session, database_url, tmp_path):
+    """A brand that keeps its royalty plans in its own folder (``royalty_dir``) bills with them; a re-run
+    priced with the shipped library instead would show changes no re-run would make."""
+    import shutil
+
+    from brand_hub import create_app
+    from brand_hub.settings import Settings
+    from standards.royalty_plan import LIBRARY
+
+    own = tmp_path / "plans"
+    shutil.copytree(LIBRARY, own)
+    standard = own / "standard-2026.yaml"
+    text = standard.read_text(encoding="utf-8")
+    assert 'minimum_monthly: "' in text
+    standard.write_text(re.sub(r'minimum_monthly: "\d+"', 'minimum_monthly: "900000"', text), encoding="utf-8")
+    partner = make_franchisee(session)
+    finance = make_user(session, Role.hq_finance)
+    site = make_site(session, partner, make_agreement(session, partner), desks=200)
+    make_revenue_report(session, site, "2026-10", "600000")
+    runs.write_drafts(session=session, period="2026-10", actor=SYSTEM, drafts=runs.compute(
+        session=session, period="2026-10", plans=plans(str(own)), today=date.today()))
+    session.commit()
+    app = create_app(Settings(env="testing", database_url=database_url, instance_path=tmp_path / "instance",
+                              secret_key="test-secret", royalty_dir=str(own)))
+    try:
+        client = app.test_client()
+        login(client, finance.email)
+        page = client.get("/hq/billing/diff?period=2026-10&against=last-run").get_data(as_text=True)
+        assert "没有变化。" in page, "the re-run was priced with other plans than the run"
+    finally:
+        app.extensions["brandhub.engine"].dispose()
