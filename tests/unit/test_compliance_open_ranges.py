@@ -16,6 +16,9 @@ HOURS = {
     "split": {"mon": [["08:30", "12:00"], ["13:15", "24:00"]], "tue": [["00:00", "02:45"]], "sat": [["00:00", "24:00"]],
               "sun": [["23:50", "24:00"]]},
     "closed": {},
+    # open across the hour a summer-time change turns the clock back over (Brussels, 25 October 2026):
+    # is_open changes at the change itself, which is no opening or closing time
+    "transition": {"sun": [["02:30", "03:30"]]},
 }
 ZONES = ("Asia/Shanghai", "Europe/Brussels", "Asia/Kolkata", "America/St_Johns", "Australia/Lord_Howe",
          "America/New_York")
