@@ -195,10 +195,8 @@ def _without_jit(session: Session) -> Iterator[None]:
         return
     before = session.exec(select(func.current_setting("jit"))).one()
     session.exec(select(func.set_config("jit", "off", True)))
-    try:
-        yield
-    finally:
-        session.exec(select(func.set_config("jit", before, True)))
+    yield  # on an error the caller's savepoint is rolled back, and the setting with it
+    session.exec(select(func.set_config("jit", before, True)))
 
 
 def _clock(text: str) -> int:
