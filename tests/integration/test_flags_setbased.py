@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from brand_hub.compliance import engine, facts
 from brand_hub.compliance.rules import standard_rules
@@ -55,7 +55,8 @@ def observations(session, settings, *, in_the_database: bool) -> dict:
         found, _ = facts.gather(session=session, ctx=ctx, metric_rules=[r.source["rule"] for r in rules], errors=[])
         assert all(site.readings == {} for site in found)                    # no reading reached Python
     else:
-        metrics = {m: 91 for m in ("co2_ppm", "noise_dba", "temperature_c", "illuminance_lux", "zone_occupied")}
+        metrics = {m: 91 for m in ("co2_ppm", "noise_dba", "temperature_c", "illuminance_lux", "zone_occupied",
+                                         "humidity_pct")}
         found, _ = facts.gather(session=session, ctx=ctx, metrics=metrics, errors=[])
         assert all(site.metric_summaries == {} for site in found)
     return {(site.code, rule.id): rule.probe(site, ctx) for site in found for rule in rules}
@@ -85,3 +86,69 @@ def test_metric_rules_judge_the_same_figures_from_the_database_as_from_the_readi
     assert statuses == {"firing", "clear", "no_data"}
     assert summarised[("SH-FEW", "std:space/noise")][""].evidence["samples"] == 0      # 7 readings: no verdict
     assert summarised[("SH-01", "std:space/co2")][""].evidence["samples"] > 250
+
+
+EDGE_RULES = [   # two metrics judged under the same hours in one pass, each against its own band
+    {"id": "temp", "metric": "temperature_c", "measure": "share_within", "min": 20, "max": 26, "share": 0.9,
+     "hours": "open"},
+    {"id": "humid", "metric": "humidity_pct", "measure": "share_within", "min": 30, "max": 60, "share": 0.8,
+     "hours": "open"},
+    {"id": "humid-median", "metric": "humidity_pct", "measure": "median", "max": 45, "hours": "open"},
+    {"id": "temp-p95", "metric": "temperature_c", "measure": "p95", "max": 25, "hours": "open"},
+    {"id": "lux", "metric": "illuminance_lux", "measure": "median", "min": 500, "hours": "occupied"},
+    {"id": "co2", "metric": "co2_ppm", "measure": "share_within", "max": 1000, "share": 0.95, "hours": "occupied"},
+]
+
+
+def edge_readings(site, tz: str, rng: random.Random) -> list[dict]:
+    """Buckets whose midpoint falls right on an opening or closing time, a second either side of it and
+    at odd seconds, through a summer-time change; values that pass one metric's band and fail the other's."""
+    from zoneinfo import ZoneInfo
+
+    zone, rows = ZoneInfo(tz), []
+    for local in sorted({(NOW - timedelta(days=day + 1)).astimezone(zone).date() for day in range(29)}):
+        for clock in ("09:00", "21:00", "00:00", "13:00"):
+            hours, minutes = map(int, clock.split(":"))
+            edge = datetime(local.year, local.month, local.day, hours, minutes, tzinfo=zone).astimezone(timezone.utc)
+            for shift in (-1, 0, 1, 17):           # seconds from the midpoint on the edge
+                at = edge - timedelta(minutes=7, seconds=30) + timedelta(seconds=shift)
+                if rng.random() < 0.3:
+                    at += timedelta(microseconds=rng.randrange(1, 10**6))
+                for zone_name in ("desk", "meeting"):
+                    for metric, value in (("temperature_c", rng.choice((19.5, 20.0, 26.0, 26.5, 23.0))),
+                                          ("humidity_pct", rng.choice((29.0, 30.0, 45.0, 60.0, 61.0, 20.0))),
+                                          ("illuminance_lux", rng.choice((499.0, 500.0, 700.0))),
+                                          ("co2_ppm", rng.choice((999.0, 1000.0, 1000.5))),
+                                          ("zone_occupied", float(rng.random() < 0.6))):
+                        rows.append(dict(site_id=site.id, zone=zone_name, metric=metric, bucket_start=at,
+                                         bucket_minutes=15, count=15, mean=value, min=value, max=value))
+    return rows
+
+
+def test_metric_rules_judge_buckets_on_the_edges_of_open_hours_as_the_readings_do(session, settings):
+    """Open hours go to the database as UTC ranges from the calendar, and the metrics of one kind of hours
+    share one pass: a bucket a second inside or outside the opening time, or across a summer-time change,
+    and two metrics' bands side by side give what judging each reading in Python gives."""
+    partner = make_franchisee(session)
+    rng = random.Random(19)
+    sites = [make_site(session, partner, code="BE-EDGE", timezone="Europe/Brussels"),
+             make_site(session, partner, code="NY-EDGE", timezone="America/New_York"),
+             make_site(session, partner, code="IN-EDGE", timezone="Asia/Kolkata",
+                       opening_hours={d: [["09:00", "13:00"], ["13:00", "24:00"]] for d in ("mon", "wed", "sat")}),
+             make_site(session, partner, code="SH-EDGE")]
+    for site in sites:
+        session.execute(insert(ReadingBucket), edge_readings(site, site.timezone, rng))
+    session.add(Standard(key="edges", version=1, category="space", title_zh="边界", title_en="Edges",
+                         content={"id": "edges", "rules": EDGE_RULES}, content_hash="sha256:y",
+                         published_at=NOW - timedelta(days=40)))
+    session.flush()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    jit = session.execute(text("SHOW jit")).scalar() if postgres else None
+    summarised = observations(session, settings, in_the_database=True)
+    if postgres:   # JIT is off only while the summaries run
+        assert session.execute(text("SHOW jit")).scalar() == jit
+    one_by_one = observations(session, settings, in_the_database=False)
+    assert summarised == one_by_one
+    assert {obs.status for seen in summarised.values() for obs in seen.values()} >= {"firing", "clear"}
+    assert all(seen[""].evidence["samples"] >= 8 for (code, rule), seen in summarised.items()
+               if rule in ("std:edges/temp", "std:edges/humid"))
