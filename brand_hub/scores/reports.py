@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from scoring import composite
@@ -28,11 +29,18 @@ class NetworkView:
 
 
 def periods(*, session: Session, site_ids: list[int] | None = None) -> list[str]:
-    """The periods with stored scores, newest first (quarters and months)."""
-    stmt = select(SiteScore.period).distinct()
+    """The periods with stored scores, newest first (quarters and months).
+
+    The network's periods are found by skipping along the period index, one look-up per period
+    (a "loose index scan"): ``SELECT DISTINCT`` read every stored score, 20,000 rows of kilobytes of
+    JSON at 10,000 sites, to find a handful of periods (the HQ scores page, issue 10)."""
     if site_ids is not None:
-        stmt = stmt.where(SiteScore.site_id.in_(site_ids))
-    found = [p for p in session.exec(stmt).all()]
+        stmt = select(SiteScore.period).distinct().where(SiteScore.site_id.in_(site_ids))
+        return sorted(session.exec(stmt).all(), key=period_key, reverse=True)
+    walk = select(func.min(SiteScore.period).label("period")).cte("score_periods", recursive=True)
+    after = select(func.min(SiteScore.period)).where(SiteScore.period > walk.c.period).scalar_subquery()
+    walk = walk.union_all(select(after).select_from(walk).where(walk.c.period.is_not(None)))
+    found = session.exec(select(walk.c.period).where(walk.c.period.is_not(None))).all()
     return sorted(found, key=period_key, reverse=True)
 
 
