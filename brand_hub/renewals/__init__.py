@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import Float, cast, func, true
+from sqlalchemy import Float, cast, func
 from sqlmodel import Session, select
 
 from scoring.renewal import Recommendation, recommend
@@ -155,38 +155,76 @@ def cohorts(*, session: Session, today: date, minimum: int = 3, site_ids=None) -
     """One pass over the year's reports (newest version of each month); tiers with fewer sites have no median.
 
     ``site_ids`` (a list or a subquery of ids; None: every site): the sites whose own revenue per desk is
-    wanted. The database ranks every site's figure within its tier and returns only the middle one or two
-    of each tier and the sites asked for: an agreement's page read the whole network's sites (10,000 rows
-    at 10,000 sites) to take three medians. The figures are the same: each site's total is the same SQL
-    sum, divided by its desks in Python, and a median is the middle value or the mean of the middle two.
+    wanted. The tiers' medians are network-wide (``_tier_medians``); the sites' own figures are read for
+    those sites only: an agreement's page read every site's year of reports (10,000 rows at 10,000 sites).
     """
     since = f"{today.year - 1:04d}-{today.month:02d}"
+    per_site = _per_site(since, site_ids)
+    per_desk = {site_id: Decimal(total or 0) / desks for site_id, _tier, desks, total in session.exec(
+        select(per_site.c.site_id, per_site.c.tier, per_site.c.desks, per_site.c.total))}
+    return Cohorts(per_desk, _tier_medians(session=session, since=since, minimum=minimum))
+
+
+def _per_site(since: str, site_ids=None):
+    """Each site's (id, tier, desks, total of its year's reports): the newest version of each month, not
+    estimated, sites with desks; for ``site_ids`` only when given (a subquery)."""
     newest = (select(RevenueReport.site_id, RevenueReport.period, func.max(RevenueReport.version).label("v"))
-              .where(RevenueReport.period >= since).group_by(RevenueReport.site_id, RevenueReport.period).subquery())
-    per_site = (select(Site.id.label("site_id"), Site.tier.label("tier"), Site.desks.label("desks"),
-                       func.sum(RevenueReport.gross_revenue).label("total")).join(
+              .where(RevenueReport.period >= since).group_by(RevenueReport.site_id, RevenueReport.period))
+    if site_ids is not None:
+        newest = newest.where(RevenueReport.site_id.in_(site_ids))
+    newest = newest.subquery()
+    return (select(Site.id.label("site_id"), Site.tier.label("tier"), Site.desks.label("desks"),
+                   func.sum(RevenueReport.gross_revenue).label("total")).join(
         newest, (RevenueReport.site_id == newest.c.site_id) & (RevenueReport.period == newest.c.period)
         & (RevenueReport.version == newest.c.v)).join(Site, Site.id == RevenueReport.site_id)
         .where(RevenueReport.status != ReportStatus.estimated, Site.desks > 0)
         .group_by(Site.id, Site.tier, Site.desks)).subquery()
+
+
+_MEDIANS: dict[tuple, dict[str, Decimal]] = {}
+_MEDIANS_KEPT = 8
+
+
+def _tier_medians(*, session: Session, since: str, minimum: int) -> dict[str, Decimal]:
+    """Each tier's median revenue per desk over every site that reported since ``since`` (tiers of at least
+    ``minimum`` sites), kept while the reports and the sites stay the same.
+
+    The figure aggregates the whole network's year of reports (10,000 sites: the most expensive statement
+    of an agreement's page, on every page) and changes only when a report or a site does. One statement
+    tells whether the kept figure still holds: the count, newest id and newest time of the year's reports
+    (a report is never changed in place but for an estimate, which the figure leaves out) and the count,
+    newest change and desks of the sites (the registry stamps ``updated_at`` on every change).
+
+    Computed, the database ranks each site's figure within its tier and returns only the middle one or
+    two of each tier; the figures are the same SQL sums divided by the desks in Python, a median the
+    middle value or the mean of the middle two (``statistics.median``).
+    """
+    key = (str(session.get_bind().url), since, minimum, *session.exec(select(
+        select(func.count()).where(RevenueReport.period >= since).scalar_subquery(),
+        select(func.max(RevenueReport.id)).where(RevenueReport.period >= since).scalar_subquery(),
+        select(func.max(RevenueReport.submitted_at)).where(RevenueReport.period >= since).scalar_subquery(),
+        select(func.count()).select_from(Site).scalar_subquery(),
+        select(func.max(Site.updated_at)).scalar_subquery(),
+        select(func.sum(Site.desks)).scalar_subquery())).one())
+    if key in _MEDIANS:
+        return dict(_MEDIANS[key])
+    per_site = _per_site(since)
     figure = cast(per_site.c.total, Float) / per_site.c.desks   # the order only: the figures are exact below
     ranked = select(per_site.c.site_id, per_site.c.tier, per_site.c.desks, per_site.c.total,
                     func.row_number().over(partition_by=per_site.c.tier,
                                            order_by=(figure, per_site.c.site_id)).label("rank"),
                     func.count().over(partition_by=per_site.c.tier).label("n")).subquery()
-    middle = (ranked.c.n >= minimum) & (ranked.c.rank >= (ranked.c.n + 1) // 2) & (ranked.c.rank <= ranked.c.n // 2 + 1)
-    asked = true() if site_ids is None else ranked.c.site_id.in_(site_ids)
-    rows = session.exec(select(ranked.c.site_id, ranked.c.tier, ranked.c.desks, ranked.c.total, ranked.c.rank,
-                               ranked.c.n, asked.label("asked")).where(middle | asked)
-                        .order_by(ranked.c.tier, ranked.c.rank)).all()
-    per_desk, by_tier = {}, {}
-    for site_id, tier, desks, total, rank, n, wanted in rows:
-        figure = Decimal(total or 0) / desks
-        if wanted:
-            per_desk[site_id] = figure
-        if n >= minimum and (n + 1) // 2 <= rank <= n // 2 + 1:   # in rank order: the middle one or two
-            by_tier.setdefault(tier, []).append(figure)
-    return Cohorts(per_desk, {t: statistics.median(v) for t, v in by_tier.items()})
+    rows = session.exec(select(ranked.c.tier, ranked.c.desks, ranked.c.total).where(
+        ranked.c.n >= minimum, ranked.c.rank >= (ranked.c.n + 1) // 2, ranked.c.rank <= ranked.c.n // 2 + 1)
+        .order_by(ranked.c.tier, ranked.c.rank)).all()
+    by_tier: dict[str, list[Decimal]] = {}
+    for tier, desks, total in rows:   # in rank order: the middle one or two
+        by_tier.setdefault(tier, []).append(Decimal(total or 0) / desks)
+    medians = {t: statistics.median(v) for t, v in by_tier.items()}
+    while len(_MEDIANS) >= _MEDIANS_KEPT:
+        _MEDIANS.pop(next(iter(_MEDIANS)))
+    _MEDIANS[key] = medians
+    return dict(medians)
 
 
 def _revenue_vs_cohort(sites: list[Site], cohort: Cohorts) -> float | None:

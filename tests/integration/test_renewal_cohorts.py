@@ -78,3 +78,22 @@ def test_cohorts_for_some_sites_equal_the_whole_network_read_to_the_last_decimal
     assert by_subquery.per_desk == {k: v for k, v in former.per_desk.items()
                                     if k in {s.id for s in sites if s.tier == "lite"}}
     assert {t: str(m) for t, m in by_subquery.medians.items()} == {t: str(m) for t, m in former.medians.items()}
+
+
+def test_the_kept_medians_follow_a_new_report_and_a_changed_site(session):
+    sites = network(session)
+    before = renewals.cohorts(session=session, today=TODAY)
+    assert before == former_cohorts(session, TODAY)
+    flagship = [s for s in sites if s.tier == "flagship" and s.desks]
+    for site in flagship[:4]:   # most of the tier leaps: its median moves
+        session.add(RevenueReport(site_id=site.id, period="2026-11", version=9, gross_revenue=Decimal("99999999.99"),
+                                  status=ReportStatus.corrected))
+    session.commit()
+    after_report = renewals.cohorts(session=session, today=TODAY)
+    assert after_report == former_cohorts(session, TODAY) and after_report.medians != before.medians
+    from brand_hub.models.registry import utcnow
+
+    flagship[1].tier, flagship[1].updated_at = "standard", utcnow()   # what the registry's saving stamps
+    session.commit()
+    after_site = renewals.cohorts(session=session, today=TODAY)
+    assert after_site == former_cohorts(session, TODAY) and after_site.medians != after_report.medians
