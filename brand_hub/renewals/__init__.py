@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
-from sqlalchemy import Float, cast, func
+from sqlalchemy import Float, cast, func, true
 from sqlmodel import Session, select
 
 from scoring.renewal import Recommendation, recommend
@@ -199,13 +199,13 @@ def _tier_medians(*, session: Session, since: str, minimum: int) -> dict[str, De
     two of each tier; the figures are the same SQL sums divided by the desks in Python, a median the
     middle value or the mean of the middle two (``statistics.median``).
     """
-    key = (str(session.get_bind().url), since, minimum, *session.exec(select(
-        select(func.count()).where(RevenueReport.period >= since).scalar_subquery(),
-        select(func.max(RevenueReport.id)).where(RevenueReport.period >= since).scalar_subquery(),
-        select(func.max(RevenueReport.submitted_at)).where(RevenueReport.period >= since).scalar_subquery(),
-        select(func.count()).select_from(Site).scalar_subquery(),
-        select(func.max(Site.updated_at)).scalar_subquery(),
-        select(func.sum(Site.desks)).scalar_subquery())).one())
+    reports = select(func.count().label("n"), func.max(RevenueReport.id).label("newest"),
+                     func.max(RevenueReport.submitted_at).label("at")).where(RevenueReport.period >= since).subquery()
+    sites = select(func.count().label("n"), func.max(Site.updated_at).label("at"),
+                   func.sum(Site.desks).label("desks")).subquery()
+    key = (str(session.get_bind().url), since, minimum, *session.exec(
+        select(reports.c.n, reports.c.newest, reports.c.at, sites.c.n, sites.c.at, sites.c.desks)
+        .select_from(reports.join(sites, true()))).one())
     if key in _MEDIANS:
         return dict(_MEDIANS[key])
     per_site = _per_site(since)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import and_, case, exists, func, or_
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, case, exists, func, or_, true
+from sqlalchemy.orm import aliased, defer
 from sqlmodel import Session, select
 
 from scoring import composite
@@ -107,15 +107,43 @@ def _shown(score):
             and_(newer.model_version == score.model_version, newer.model_id > score.model_id))))
 
 
+def _single_version(session: Session, periods: list[str]) -> dict[str, bool]:
+    """Per period: whether all its stored scores share one model id and version (so every one is shown).
+
+    Four index probes per period (``ix_site_score_period_model_at``), one statement: the usual case, one
+    model version per period, then needs no "is there a newer version of this site's score?" test, which
+    read the period a second time in each of the scores page's statements."""
+    columns = []
+    for period in periods:
+        first = select(func.min(SiteScore.model_id)).where(SiteScore.period == period).scalar_subquery()
+        columns += [first, select(func.max(SiteScore.model_id)).where(SiteScore.period == period).scalar_subquery(),
+                    select(func.min(SiteScore.model_version)).where(
+                        SiteScore.period == period, SiteScore.model_id == first).scalar_subquery(),
+                    select(func.max(SiteScore.model_version)).where(
+                        SiteScore.period == period, SiteScore.model_id == first).scalar_subquery()]
+    row = session.exec(select(*columns)).one() if columns else ()
+    return {period: row[4 * n] == row[4 * n + 1] and row[4 * n + 2] == row[4 * n + 3]
+            for n, period in enumerate(periods)}
+
+
 def network(*, session: Session, scope: Scope, period: str, city: str = "", tier: str = "", partner: str = "",
             page: int = 1, per_page: int | None = None, movers: int = 8) -> NetworkPage:
     """The sites the filters (city, tier, partner code) select with their shown score of ``period``: ranked,
     counted, binned and compared with the period before in SQL, one page of the ranking read.
 
     Sorting and counting read narrow rows (ids and scores); the page's full rows are read by id."""
+    try:
+        previous = str(parse_period(period).previous())
+    except PeriodError:
+        previous = None
+    single = _single_version(session, [period] + ([previous] if previous else []))
+
+    def shown(score, of: str):
+        return true() if single[of] else _shown(score)
+
     def selected(*columns):
         stmt = (select(*columns).select_from(SiteScore).join(Site, Site.id == SiteScore.site_id)
-                .where(SiteScore.period == period, _shown(SiteScore)))
+                .where(SiteScore.period == period, shown(SiteScore, period)))
         if city:
             stmt = stmt.where(Site.city == city)
         if tier:
@@ -124,10 +152,11 @@ def network(*, session: Session, scope: Scope, period: str, city: str = "", tier
             stmt = stmt.where(Site.franchisee_id.in_(select(Franchisee.id).where(Franchisee.code == partner)))
         return scope.where_site(stmt, Site.id)
 
-    def load(ids):
+    def load(ids):   # the ranking shows scores and cards: each row's indicators (kilobytes of JSON) stay unread
         return {row[2].id: row for row in session.exec(
             select(Site, Franchisee, SiteScore).join(Site, Site.id == SiteScore.site_id)
-            .join(Franchisee, Franchisee.id == Site.franchisee_id).where(SiteScore.id.in_(ids)))}
+            .join(Franchisee, Franchisee.id == Site.franchisee_id).where(SiteScore.id.in_(ids))
+            .options(defer(SiteScore.indicators, raiseload=True)))}
 
     score = SiteScore.score
     kind = func.coalesce(SiteScore.card, SiteScore.status)
@@ -145,17 +174,13 @@ def network(*, session: Session, scope: Scope, period: str, city: str = "", tier
         first = session.exec(ranked.limit(1)).first()
         top = session.get(SiteScore, first) if first is not None else None
     view = NetworkPage(period, found, distribution, cards, top=top)
-    try:
-        previous = str(parse_period(period).previous())
-    except PeriodError:
-        return view
-    if not found.total:
+    if previous is None or not found.total:
         return view
     before = aliased(SiteScore)
     delta = score - before.score
     moved = session.exec(selected(SiteScore.id, delta)
                          .join(before, and_(before.site_id == SiteScore.site_id, before.period == previous,
-                                            _shown(before)))
+                                            shown(before, previous)))
                          .where(score.is_not(None), before.score.is_not(None))
                          .order_by(func.abs(delta).desc(), Site.code).limit(movers)).all()
     rows = load([score_id for score_id, _delta in moved]) if moved else {}
@@ -164,6 +189,22 @@ def network(*, session: Session, scope: Scope, period: str, city: str = "", tier
 
 
 # -- the sensitivity of a period's cards, computed once per set of stored scores ------------------------
+
+def scores_stamp(*, session: Session, period: str, model_id: str, model_version: int) -> tuple:
+    """What changes whenever the period's stored scores change: the newest id of the period's scores and the
+    newest computation of the model version's scores of the period, two index probes
+    (``ix_site_score_period_id``, ``ix_site_score_period_model_at``).
+
+    A stored score is never deleted: a new one takes a higher id, and a score computed again takes the time
+    it was computed (``scores.score_site``). The count, newest id and time read before took a pass over the
+    whole period (20,000 rows of kilobytes at 10,000 sites) on every scores page and scorecard.
+    """
+    return tuple(session.exec(select(
+        select(func.max(SiteScore.id)).where(SiteScore.period == period).scalar_subquery(),
+        select(func.max(SiteScore.computed_at)).where(
+            SiteScore.period == period, SiteScore.model_id == model_id,
+            SiteScore.model_version == model_version).scalar_subquery())).one())
+
 
 _SENSITIVITY: dict[tuple, list] = {}
 _SENSITIVITY_KEPT = 8
@@ -178,10 +219,8 @@ def sensitivity(*, session: Session, period: str, model) -> list[composite.Sensi
     """
     from . import sensitivity as compute
 
-    key = (str(session.get_bind().url), period, model.id, model.version, *session.exec(
-        select(func.count(), func.max(SiteScore.id), func.max(SiteScore.computed_at)).where(
-            SiteScore.period == period, SiteScore.model_id == model.id,
-            SiteScore.model_version == model.version)).one())
+    key = (str(session.get_bind().url), period, model.id, model.version,
+           *scores_stamp(session=session, period=period, model_id=model.id, model_version=model.version))
     if key not in _SENSITIVITY:
         while len(_SENSITIVITY) >= _SENSITIVITY_KEPT:
             _SENSITIVITY.pop(next(iter(_SENSITIVITY)))
@@ -198,9 +237,8 @@ def network_percentiles(*, session: Session, row: SiteScore) -> dict[str, float]
     """``reports.network_percentiles`` of ``row``, against the period's populations kept (sorted) while the
     period's scores stay the same: reading every site's scorecard took seconds per scorecard page at
     thousands of sites, for populations that change only when the period is scored again."""
-    key = (str(session.get_bind().url), row.period, row.model_id, row.model_version, *session.exec(
-        select(func.count(), func.max(SiteScore.id), func.max(SiteScore.computed_at)).where(
-            SiteScore.period == row.period)).one())
+    key = (str(session.get_bind().url), row.period, row.model_id, row.model_version,
+           *scores_stamp(session=session, period=row.period, model_id=row.model_id, model_version=row.model_version))
     if key not in _POPULATIONS:
         while len(_POPULATIONS) >= _SENSITIVITY_KEPT:
             _POPULATIONS.pop(next(iter(_POPULATIONS)))
