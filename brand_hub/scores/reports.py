@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func
 from sqlmodel import Session, select
 
 from scoring import composite
 from scoring.periods import PeriodError, parse_period
 
+from ..db import distinct_values
 from ..models import Franchisee, Site
 from ..models.scoring import SiteScore
 
@@ -37,11 +37,7 @@ def periods(*, session: Session, site_ids: list[int] | None = None) -> list[str]
     if site_ids is not None:
         stmt = select(SiteScore.period).distinct().where(SiteScore.site_id.in_(site_ids))
         return sorted(session.exec(stmt).all(), key=period_key, reverse=True)
-    walk = select(func.min(SiteScore.period).label("period")).cte("score_periods", recursive=True)
-    after = select(func.min(SiteScore.period)).where(SiteScore.period > walk.c.period).scalar_subquery()
-    walk = walk.union_all(select(after).select_from(walk).where(walk.c.period.is_not(None)))
-    found = session.exec(select(walk.c.period).where(walk.c.period.is_not(None))).all()
-    return sorted(found, key=period_key, reverse=True)
+    return sorted(distinct_values(session, SiteScore.period), key=period_key, reverse=True)
 
 
 def period_key(text: str):
@@ -103,9 +99,9 @@ def network_view(*, session: Session, period: str, city: str = "", tier: str = "
 
 
 def filter_options(*, session: Session) -> dict[str, list]:
-    """The cities and tiers in use (the partner filter takes a code: a network has thousands of partners)."""
-    return {"city": session.exec(select(Site.city).distinct().order_by(Site.city)).all(),
-            "tier": session.exec(select(Site.tier).distinct().order_by(Site.tier)).all()}
+    """The cities and tiers in use (the partner filter takes a code: a network has thousands of partners),
+    each by index (``db.distinct_values``)."""
+    return {"city": distinct_values(session, Site.city), "tier": distinct_values(session, Site.tier)}
 
 
 def site_history(*, session: Session, site_id: int) -> list[SiteScore]:

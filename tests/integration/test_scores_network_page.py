@@ -71,3 +71,17 @@ def test_the_network_periods_are_found_by_index_as_by_a_full_read(session):
 
     every = sorted(set(session.exec(select(SiteScore.period)).all()), key=reports.period_key, reverse=True)
     assert reports.periods(session=session) == every == ["2026-10", "2026-Q3", "2026-Q2", "2026-Q1", "2025-11"]
+
+
+def test_the_filter_options_by_index_are_those_of_a_full_read(session):
+    scored(session, second_version_in=None)
+    make_site(session, make_franchisee(session), city="广州", tier="standard")
+    session.commit()
+    from sqlmodel import select
+
+    from brand_hub.models import Site
+
+    assert reports.filter_options(session=session) == {
+        "city": list(session.exec(select(Site.city).distinct().order_by(Site.city)).all()),
+        "tier": list(session.exec(select(Site.tier).distinct().order_by(Site.tier)).all())}
+    assert len(reports.filter_options(session=session)["city"]) == 3
