@@ -48,10 +48,13 @@ def test_the_ranking_is_the_same_with_or_without_the_one_version_shortcut(sessio
     assert single == {"2026-Q3": second_version_in != "2026-Q3", "2026-Q2": second_version_in != "2026-Q2"}
     for filters in ({}, {"city": "北京"}, {"tier": "lite", "page": 2}):
         quick = reads.network(session=session, scope=Scope.hq(), period="2026-Q3", per_page=7, **filters)
-        with monkeypatch.context() as patched:   # the newer-version test on every period, as before
-            patched.setattr(reads, "_single_version", lambda _s, periods: {p: False for p in periods})
+        again = reads.network(session=session, scope=Scope.hq(), period="2026-Q3", per_page=7, **filters)
+        real = reads._period_facts
+        with monkeypatch.context() as patched:   # the newer-version test on every period, as before: never kept
+            patched.setattr(reads, "_period_facts", lambda s, periods: (
+                {p: (False,) + f[1:] for p, f in real(s, periods)[0].items()}, real(s, periods)[1]))
             full = reads.network(session=session, scope=Scope.hq(), period="2026-Q3", per_page=7, **filters)
-        assert flat(quick) == flat(full)
+        assert flat(quick) == flat(again) == flat(full)
     everything = reads.network(session=session, scope=Scope.hq(), period="2026-Q3", per_page=100)
     python = reports.network_view(session=session, period="2026-Q3")
     assert everything.cards == python.cards and everything.distribution == python.distribution
@@ -85,3 +88,31 @@ def test_the_filter_options_by_index_are_those_of_a_full_read(session):
         "city": list(session.exec(select(Site.city).distinct().order_by(Site.city)).all()),
         "tier": list(session.exec(select(Site.tier).distinct().order_by(Site.tier)).all())}
     assert len(reports.filter_options(session=session)["city"]) == 3
+
+
+def test_the_kept_ranking_follows_a_new_score_a_score_computed_again_and_a_moved_site(session):
+    from brand_hub.models import Site
+    from brand_hub.models.registry import utcnow
+
+    scored(session, second_version_in=None)
+    first = reads.network(session=session, scope=Scope.hq(), period="2026-Q3", per_page=5)
+    assert flat(first) == flat(reads.network(session=session, scope=Scope.hq(), period="2026-Q3", per_page=5))
+    site = make_site(session, make_franchisee(session), city="上海")
+    session.add(SiteScore(site_id=site.id, period="2026-Q3", model_id="brand-health", model_version=1,
+                          status="scored", score=99.9, card="green", coverage=1.0, indicators={}, computed_at=NOW))
+    session.commit()
+    after_new = reads.network(session=session, scope=Scope.hq(), period="2026-Q3", per_page=5)
+    assert after_new.page.items[0][0].code == site.code and after_new.page.total == first.page.total + 1
+    row = session.get(SiteScore, after_new.page.items[1][2].id)
+    row.score, row.computed_at = 0.5, utcnow()   # what scores.score_site does when a score changes
+    session.commit()
+    after_update = reads.network(session=session, scope=Scope.hq(), period="2026-Q3", per_page=5)
+    assert row.id not in [r.id for _s, _f, r in after_update.page.items]
+    moved = session.get(Site, after_update.page.items[0][0].id)
+    moved.city, moved.updated_at = "北京", utcnow()   # what the registry's saving stamps
+    session.commit()
+    shanghai = reads.network(session=session, scope=Scope.hq(), period="2026-Q3", per_page=5, city="上海")
+    assert moved.id not in [s.id for s, _f, _r in shanghai.page.items]
+    python = reports.network_view(session=session, period="2026-Q3", city="上海")
+    assert shanghai.cards == python.cards and shanghai.distribution == python.distribution
+    assert [(s.code, r.score) for s, _f, r in shanghai.page.items] == [(s.code, r.score) for s, _f, r in python.rows[:5]]
