@@ -130,9 +130,8 @@ def _period_facts(session: Session, periods: list[str]) -> tuple[dict[str, tuple
                     select(func.max(SiteScore.computed_at)).where(
                         SiteScore.period == period, SiteScore.model_id == first,
                         SiteScore.model_version == version).scalar_subquery()]
-    columns += [select(func.count()).select_from(Site).scalar_subquery(),
-                select(func.max(Site.updated_at)).scalar_subquery()]
-    row = session.exec(select(*columns)).one()
+    sites = select(func.count().label("n"), func.max(Site.updated_at).label("changed")).subquery()  # one pass
+    row = session.exec(select(*columns, sites.c.n, sites.c.changed).select_from(sites)).one()
     facts = {period: (row[6 * n] == row[6 * n + 1] and row[6 * n + 2] == row[6 * n + 3], row[6 * n + 4],
                       row[6 * n + 5]) for n, period in enumerate(periods)}
     return facts, tuple(row[-2:])
