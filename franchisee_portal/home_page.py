@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
 from sqlalchemy import case, func
+from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 
 from brand_hub import standing as standing_service
@@ -165,16 +166,27 @@ def site_cards(*, session: Session, site_ids: list[int], month: str) -> list[Sit
         return []
     sites = session.exec(select(Site).where(Site.id.in_(site_ids), Site.status != SiteStatus.terminated)
                          .order_by(Site.code)).all()
-    rows = session.exec(select(SiteScore).where(SiteScore.site_id.in_(site_ids),
-                                                SiteScore.period.like("%-Q%") | (SiteScore.period == month))).all()
+    # every quarter's score and card, but the indicators (kilobytes of JSON a row) of each site's latest card only
+    rows = session.exec(select(SiteScore).options(defer(SiteScore.indicators, raiseload=True))
+                        .where(SiteScore.site_id.in_(site_ids),
+                               SiteScore.period.like("%-Q%") | (SiteScore.period == month))).all()
     shown = reports.newest(rows)
     published = published_keys(session=session)
+    by_site: dict[int, list[tuple[str, SiteScore]]] = {}
+    for (sid, p), row in shown.items():
+        if "Q" in p and card_in_force(row, published):
+            by_site.setdefault(sid, []).append((p, row))
+    for quarters in by_site.values():
+        quarters.sort(key=lambda pr: reports.period_key(pr[0]))
+    listed = {site.id for site in sites}
+    latest_ids = [quarters[-1][1].id for sid, quarters in by_site.items() if sid in listed]
+    indicators = dict(session.exec(select(SiteScore.id, SiteScore.indicators).where(
+        SiteScore.id.in_(latest_ids))).all()) if latest_ids else {}
     out = []
     for site in sites:
-        quarters = sorted(((p, row) for (sid, p), row in shown.items() if sid == site.id and "Q" in p
-                           and card_in_force(row, published)), key=lambda pr: reports.period_key(pr[0]))
+        quarters = by_site.get(site.id, [])
         latest = quarters[-1][1] if quarters else None
-        improve = composite.improve_first([d | {"id": i} for i, d in latest.indicators.items()]) if latest else []
+        improve = composite.improve_first([d | {"id": i} for i, d in indicators[latest.id].items()]) if latest else []
         month_row = shown.get((site.id, month))
         out.append(SiteCard(site, latest.card if latest else None, latest.score if latest else None,
                             latest.period if latest else None, [(p, r.score) for p, r in quarters[-4:]], improve,

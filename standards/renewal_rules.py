@@ -69,12 +69,33 @@ def load_rules_text(text: str, file: str = "<text>") -> RenewalRules:
     return parse_rules(load_yaml(text, file))
 
 
+_LOADED: dict[tuple, RenewalRules] = {}
+
+
 def load_rules(directory: str | Path | None = None) -> RenewalRules:
-    """The rules file in ``directory`` (or the brand's library); exactly one file."""
+    """The rules file in ``directory`` (or the brand's library); exactly one file.
+
+    The renewal pages read the rules on every request: the file is parsed again only when it
+    changes (name, size or modification time), as ``standards.scoring_model.load_library`` does;
+    parsing and validating it took longer than the rest of an agreement's page. A refused file is
+    never kept: it is refused again on the next read.
+    """
     root = Path(directory) if directory else LIBRARY
     files = sorted(root.glob("*.yaml"))
     if len(files) != 1:
         from .loader import Problem
 
         raise InvalidFiles([Problem(str(root), 1, f"expected one renewal rules file, found {len(files)}")])
-    return parse_rules(load_file(files[0], root))
+    try:
+        stat = files[0].stat()
+        key = (str(files[0].resolve()), stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        key = None
+    if key is not None and key in _LOADED:
+        return _LOADED[key]
+    rules = parse_rules(load_file(files[0], root))
+    if key is not None:
+        if len(_LOADED) > 16:
+            _LOADED.clear()
+        _LOADED[key] = rules
+    return rules

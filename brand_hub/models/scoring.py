@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from .registry import utcnow
@@ -21,7 +21,11 @@ class SiteScore(SQLModel, table=True):
 
     __tablename__ = "site_score"
     __table_args__ = (UniqueConstraint("site_id", "period", "model_id", "model_version",
-                                       name="uq_site_score_site_period_model"),)
+                                       name="uq_site_score_site_period_model"),
+                      # "have the period's scores changed?" in one index probe each, not a read of the period
+                      # (``scores.reads``: newest id of the period, newest computation of a model's scores)
+                      Index("ix_site_score_period_id", "period", "id"),
+                      Index("ix_site_score_period_model_at", "period", "model_id", "model_version", "computed_at"))
 
     id: Optional[int] = Field(default=None, primary_key=True)
     site_id: int = Field(foreign_key="site.id", index=True)

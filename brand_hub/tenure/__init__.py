@@ -27,7 +27,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, exists, func, not_, or_, select as sa_select
+from sqlalchemy import and_, exists, func, not_, or_, select as sa_select, union
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
@@ -323,14 +323,19 @@ def held_by(model, franchisee_id: int, *, now: datetime | None = None):
     by_tenure = exists().where(tenure.site_id == site_id, tenure.franchisee_id == franchisee_id, covered)
     untracked = and_(~exists().where(any_tenure.site_id == site_id),
                      site_id.in_(sa_select(Site.id).where(Site.franchisee_id == franchisee_id)))
-    return or_(by_tenure, untracked)
+    # Both branches imply a site the partner holds or held: said first, it lets the database start from the
+    # partner's few sites (an index on ``site_id``) instead of testing the tenures of every row of the table
+    # (the portal's scores page read all 20,000 scores of a 10,000-site network to find its six periods).
+    return and_(site_id.in_(sites_ever_held(franchisee_id)), or_(by_tenure, untracked))
 
 
 def sites_ever_held(franchisee_id: int):
-    """The ids of the sites the partner holds or held (a subquery)."""
-    return sa_select(Site.id).where(or_(
-        Site.franchisee_id == franchisee_id,
-        Site.id.in_(sa_select(SiteTenure.site_id).where(SiteTenure.franchisee_id == franchisee_id))))
+    """The ids of the sites the partner holds or held (a subquery).
+
+    A union of two index look-ups rather than one ``OR``: the planner reads an ``OR`` across two
+    tables as "half the sites" and scans whole tables for a partner's fifty sites."""
+    return union(sa_select(Site.id).where(Site.franchisee_id == franchisee_id),
+                 sa_select(SiteTenure.site_id).where(SiteTenure.franchisee_id == franchisee_id))
 
 
 # ---------------------------------------------------------------- moving a site

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from babel import Locale
 from babel.numbers import parse_pattern
 from flask import Flask, current_app
-from flask_babel import format_date, format_datetime, format_decimal, format_percent, get_locale
+from flask_babel import format_date, format_datetime, get_locale
 
 from .labels import label
 from .nav import nav_for
@@ -82,15 +82,25 @@ def local_date(value: date | None, fmt: str = "medium") -> str:
 
 
 def number(value, digits: int = 1) -> str:
+    """``flask_babel.format_decimal`` with the pattern parsed once (pages print hundreds of figures)."""
     if value is None:
         return "—"
-    return format_decimal(value, format=f"#,##0.{'0' * digits}" if digits else "#,##0")
+    return _pattern(f"#,##0.{'0' * digits}" if digits else "#,##0").apply(
+        value, get_locale(), decimal_quantization=True, group_separator=True, numbering_system="latn")
 
 
 def percent(value, digits: int = 0) -> str:
+    """``flask_babel.format_percent`` with the pattern parsed once."""
     if value is None:
         return "—"
-    return format_percent(value, format=f"#,##0.{'0' * digits}%" if digits else "#,##0%")
+    return _pattern(f"#,##0.{'0' * digits}%" if digits else "#,##0%").apply(
+        value, get_locale(), decimal_quantization=True, group_separator=True, numbering_system="latn")
+
+
+@lru_cache(maxsize=32)
+def _pattern(text: str):
+    """The parsed number pattern (``babel.numbers.format_decimal`` parses it again on every call)."""
+    return parse_pattern(text)
 
 
 def init_app(app: Flask) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import render_template, request
 from flask_babel import get_locale
+from sqlalchemy.orm import defer
 
 from brand_hub.models import Site
 from brand_hub.models.scoring import SiteScore
@@ -25,8 +26,10 @@ def scores():
                     page=page_number(request.args))
     periods = session.exec(owned_select(SiteScore).with_only_columns(SiteScore.period).distinct()).all()
     periods = sorted(periods, key=reports.period_key, reverse=True)[:6]
-    rows = session.exec(owned_select(SiteScore).where(SiteScore.site_id.in_([s.id for s in page.items]),
-                                                      SiteScore.period.in_(periods))).all() if page.items else []
+    # the table shows scores and cards: each row's indicators (kilobytes of JSON) stay unread
+    rows = session.exec(owned_select(SiteScore).options(defer(SiteScore.indicators, raiseload=True))
+                        .where(SiteScore.site_id.in_([s.id for s in page.items]),
+                               SiteScore.period.in_(periods))).all() if page.items else []
     shown = reports.newest(rows)
     published = published_keys(session=session)   # a quarter's card shows once HQ published it
     cards = {key: card_in_force(row, published) for key, row in shown.items()}
