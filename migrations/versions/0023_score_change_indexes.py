@@ -11,7 +11,7 @@ Create Date: 2026-12-03
 from alembic import op
 
 revision = '0023'
-down_revision = '0018'
+down_revision = '0021'
 branch_labels = None
 depends_on = None
 
