@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
@@ -25,7 +26,7 @@ def red_card_published_ten_days_ago(session, site, today) -> None:
 
 @pytest.fixture
 def ending(session):
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the brand's day, which the pages count in
     partner = make_franchisee(session, code="CD01", legal_name="成都方寸企业管理有限公司")
     agreement = make_agreement(session, partner, number="FC-2024-004", end_date=today + timedelta(days=100))
     site = make_site(session, partner, agreement, code="CD-01")
