@@ -29,7 +29,7 @@ from .. import audit
 from ..models import Site, SiteStatus
 from ..models.scoring import CardPublication, SiteScore
 from ..settings import Settings
-from .inputs import batch_inputs, nps_counts, site_inputs
+from .inputs import batch_inputs, batch_totals, nps_counts, site_inputs, totals_apply
 
 log = logging.getLogger(__name__)
 SCORED_STATUSES = (SiteStatus.active, SiteStatus.suspended)
@@ -183,6 +183,7 @@ class _Batch:
     start: datetime
     end: datetime
     sites: list[Site]
+    minutes: int = 60   # the slot length of its sites (``hours.slot_minutes_for``)
 
 
 def _failed(report: RunReport, site: Site, period: Period, exc: Exception) -> None:
@@ -204,8 +205,8 @@ def _batches(*, sites: list[Site], period: Period, as_of: datetime | None
             refused.append((site, exc))
             continue
         groups.setdefault((start, end, minutes), []).append(site)
-    batches = [_Batch(start, end, members[n:n + BATCH_SITES])
-               for (start, end, _minutes), members in groups.items()
+    batches = [_Batch(start, end, members[n:n + BATCH_SITES], minutes)
+               for (start, end, minutes), members in groups.items()
                for n in range(0, len(members), BATCH_SITES)]
     return batches, refused
 
@@ -215,8 +216,9 @@ def _read_batch(*, session: Session, batch: _Batch, model: ScoringModel, network
     batch's sites are read one by one so only the site at fault fails."""
     try:
         with session.begin_nested():
-            found = batch_inputs(session=session, sites=batch.sites, start=batch.start, end=batch.end, model=model,
-                                 network_nps=network)
+            read = batch_totals if totals_apply(session, batch.start, batch.end, batch.minutes) else batch_inputs
+            found = read(session=session, sites=batch.sites, start=batch.start, end=batch.end, model=model,
+                         network_nps=network)
         return lambda site: found[site.id]
     except Exception as exc:  # noqa: BLE001 - read again site by site: the error belongs to one of them
         log.warning("reading a batch of %d sites failed (%s); reading them one by one", len(batch.sites), exc)
@@ -239,7 +241,7 @@ def _read_batches(*, session: Session, batches: list[_Batch], model: ScoringMode
     engine = session.get_bind()
 
     def read(batch: _Batch):
-        copy = _Batch(batch.start, batch.end, [Site(**site.model_dump()) for site in batch.sites])
+        copy = _Batch(batch.start, batch.end, [Site(**site.model_dump()) for site in batch.sites], batch.minutes)
         with Session(engine) as own:  # plain copies of the sites: no session shared between threads
             return _read_batch(session=own, batch=copy, model=model, network=network)
 
