@@ -1,21 +1,28 @@
 """Benchmark: score a network for one quarter on PostgreSQL, reading the hourly rollup set-based.
 
 Scenario (defaults): 1,000 sites in Asia/Shanghai, 2026-Q3 (92 days), 2 zones, 8 metrics. The
-readings are seeded straight into the rollup the scoring reads (``reading_hourly``: one row per
-site, hour, zone and metric, each the aggregate of four full 15-minute buckets) by one set-based
-``INSERT … SELECT`` over ``generate_series`` in a private schema (dropped at the end unless
---keep), key built after the load. Then:
+readings are seeded straight into the rollups the scoring reads (``reading_hourly``: one row per
+site, hour, zone and metric, each the aggregate of four full 15-minute buckets; ``reading_daily``
+summed from it as ``collection.rollups`` sums it), set-based in a private schema (dropped at the end
+unless --keep), key built after the load: the first 45 sites by ``INSERT … SELECT`` over
+``generate_series`` (a site's values repeat every 45 sites), the others copied from them. Then:
 
-1. one bare SQL ``GROUP BY`` (site, metric, hour) over the rollup, every aggregate fetched to
-   the client — the least any scoring must do, and
-2. ``score_period`` for all sites with the brand's model (one statement per kind of input for
-   each batch of sites, open-hours logic and measures in Python), committed once: first with
-   one reading thread, then with ``--workers`` threads reading the next batches ahead,
+1. the baseline: one bare SQL ``GROUP BY`` (site, metric, hour) over the quarter's rollup rows of the
+   scored metrics (each slot's zones summed, plain unordered aggregates), reduced per (site, metric)
+   and fetched — the least any scoring must do: read every hourly row once and group each slot over
+   its zones (a slot's mean is over its zones), then reduce per site. It used to fetch every
+   (site, metric, hour) group to the client, which is what the old scoring did, not what it must do.
+2. ``score_period`` for all sites with the brand's model (per batch of sites one statement counting
+   the slots in SQL — ``inputs.batch_totals`` — plus the streams and the events), committed once:
+   first with one reading thread, then with ``--workers`` threads reading the next batches ahead;
+3. up to ``--old-upto`` sites, the same with the slots sent to Python (``inputs.batch_inputs``, the
+   path before the totals, still used on SQLite): the old code's figure in the same run.
 
-and prints wall times, ms per site, the ratio to the bare GROUP BY and the peak memory. With
+and prints wall times, ms per site, the ratio to the baseline and the peak memory. With
 ``--sites 100,1000`` each size gets its own schema and the time per site is compared.
 
-    .venv/bin/python bench/bench_score.py [--sites 1000] [--days 92] [--zones 2] [--workers 2] [--url URL] [--keep]
+    .venv/bin/python bench/bench_score.py [--sites 1000] [--days 92] [--zones 2] [--workers 2] [--old-upto 300]
+                                          [--url URL] [--keep]
 """
 from __future__ import annotations
 
@@ -33,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import text  # noqa: E402
 
 from brand_hub import audit, migrate  # noqa: E402
+from brand_hub import scores as scores_service  # noqa: E402
+from brand_hub.collection import rollups  # noqa: E402
 from brand_hub.db import make_engine, session_scope  # noqa: E402
 from brand_hub.scores import load_model, score_period  # noqa: E402
 from brand_hub.settings import Settings  # noqa: E402
@@ -44,6 +53,7 @@ METRICS = ("co2_ppm", "temperature_c", "humidity_pct", "illuminance_lux", "noise
 HOURS = {d: [["09:00", "21:00"]] for d in ("mon", "tue", "wed", "thu", "fri")} | {"sat": [["10:00", "18:00"]],
                                                                                    "sun": []}
 START = datetime(2026, 6, 30, 16, tzinfo=timezone.utc)      # 2026-07-01 00:00 in Shanghai
+TEMPLATE = 45   # SEED's values depend on the site only through (s + …) % 5 and % 9: they repeat every 45 sites
 
 
 # One hour of a zone: busy 09–21 local (Shanghai, UTC+8) on weekdays; each metric's value as the
@@ -87,15 +97,28 @@ def load(url: str, sites: int, days: int, zones: int) -> int:
             "FROM generate_series(0, CAST(:sites AS int) - 1) AS n"), {"hours": json.dumps(HOURS), "sites": sites})
         conn.execute(text("ALTER TABLE reading_hourly DROP CONSTRAINT pk_reading_hourly"))
         first, last = conn.execute(text("SELECT min(id), max(id) FROM site")).one()
+    template = min(last, first + TEMPLATE - 1)
+    with engine.begin() as conn:
+        conn.execute(text(SEED), {"start": START, "first": first, "last": template, "hours": days * 24,
+                                  "zones": zones})
+        conn.execute(text("CREATE TABLE seed_template AS SELECT * FROM reading_hourly"))   # the schema drops it
     step = 50
-    for low in range(first, last + 1, step):   # slices: one statement each, committed as it goes
-        with engine.begin() as conn:
-            conn.execute(text(SEED), {"start": START, "first": low, "last": min(low + step - 1, last),
-                                      "hours": days * 24, "zones": zones})
+    for low in range(template + 1, last + 1, step):   # slices: one statement each, committed as it goes
+        with engine.begin() as conn:   # site s holds what SEED gives it: its template's rows (s ≡ t mod 45)
+            conn.execute(text(
+                "INSERT INTO reading_hourly (site_id, hour_start, zone, metric, total, n, high, low, buckets, minutes) "
+                "SELECT s, h.hour_start, h.zone, h.metric, h.total, h.n, h.high, h.low, h.buckets, h.minutes "
+                "FROM generate_series(CAST(:low AS int), CAST(:high AS int)) AS s "
+                "JOIN seed_template h ON h.site_id = :first + (s - :first) % :template"),
+                {"low": low, "high": min(low + step - 1, last), "first": first, "template": TEMPLATE})
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE reading_hourly ADD CONSTRAINT pk_reading_hourly "
                           "PRIMARY KEY (site_id, hour_start, zone, metric)"))
-        conn.execute(text("ANALYZE reading_hourly, site"))   # this schema only: not every table of the database
+        conn.execute(text(   # the days as the rollups keep them as data lands: summed from their hours
+            f"INSERT INTO reading_daily (site_id, day_start, zone, metric, total, n, high, low, buckets, minutes) "
+            f"SELECT h.site_id, date_trunc('day', h.hour_start, 'UTC'), h.zone, h.metric, {rollups.from_hours(True)} "
+            f"FROM reading_hourly h GROUP BY h.site_id, date_trunc('day', h.hour_start, 'UTC'), h.zone, h.metric"))
+        conn.execute(text("ANALYZE reading_hourly, reading_daily, site"))   # this schema only
         total = conn.execute(text("SELECT count(*) FROM reading_hourly")).scalar_one()
     engine.dispose()
     return total
@@ -105,22 +128,23 @@ def _load_in_child(url, sites, days, zones, out):
     out.put(load(url, sites, days, zones))
 
 
-def _bare_in_child(url, out) -> None:
-    """The baseline: one GROUP BY over the rollup with every aggregate the scoring needs, all fetched to
-    the client (wrapped in SELECT count(*), PostgreSQL would drop the unused aggregates)."""
+def _bare_in_child(url, metrics, out) -> None:
+    """The baseline: the least any scoring must do over the rollup. Every hourly row of the quarter of the
+    scored metrics read once and grouped per (site, metric, hour) (a slot's zones summed: its mean is over
+    its zones), then reduced per (site, metric) and fetched. Plain unordered aggregates, each used by the
+    outer query (PostgreSQL drops a subquery's unused outputs)."""
     engine = make_engine(url)
     start, end = parse_period("2026-Q3").bounds("Asia/Shanghai")
     started = time.perf_counter()
-    groups = 0
     with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=50_000).execute(text(
-            "SELECT site_id, metric, hour_start, sum(total), sum(n), max(high), min(low), sum(buckets), count(*), "
-            "sum(minutes) FROM reading_hourly WHERE hour_start >= :a AND hour_start < :b GROUP BY 1, 2, 3"),
-            {"a": start, "b": end})
-        for part in result.partitions():
-            groups += len(part)
+        groups = conn.execute(text(
+            "SELECT site_id, metric, count(*), sum(t / n), max(h), min(l), sum(m), sum(z) FROM ("
+            "SELECT site_id, metric, hour_start, sum(total) AS t, sum(n) AS n, max(high) AS h, min(low) AS l, "
+            "sum(minutes) AS m, count(*) AS z FROM reading_hourly WHERE hour_start >= :a AND hour_start < :b "
+            "AND metric = ANY(CAST(:metrics AS text[])) GROUP BY site_id, metric, hour_start) x GROUP BY site_id, metric"),
+            {"a": start, "b": end, "metrics": metrics}).all()
     engine.dispose()
-    out.put((time.perf_counter() - started, groups))
+    out.put((time.perf_counter() - started, len(groups)))
 
 
 def main() -> None:
@@ -131,6 +155,8 @@ def main() -> None:
     parser.add_argument("--zones", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")
     parser.add_argument("--workers", type=int, default=2, help="reading threads for the second scoring run")
+    parser.add_argument("--old-upto", type=int, default=300,
+                        help="also score with the slots sent to Python (the old path) up to this many sites")
     args = parser.parse_args()
     sizes = [int(n) for n in str(args.sites).split(",")]
     per_site = {sites: run_size(args, sites) for sites in sizes}
@@ -169,43 +195,61 @@ def run_size(args, sites: int) -> float:
               f"key after)")
 
         engine = make_engine(url)
+        settings = Settings(env="testing", database_url=url, instance_path=Path("/tmp/bench-score"))
+        model = load_model(settings=settings)
         # the baseline runs in a child too, so the memory figure below is the scoring's own
         queue = multiprocessing.get_context("spawn").Queue()
-        child = multiprocessing.get_context("spawn").Process(target=_bare_in_child, args=(url, queue))
+        child = multiprocessing.get_context("spawn").Process(
+            target=_bare_in_child, args=(url, sorted(scores_service.inputs.model_metrics(model)), queue))
         child.start()
         bare_s, groups = queue.get()
         child.join()
-        print(f"bare GROUP BY (site, metric, hour) over the rollup, all aggregates fetched: {bare_s:.1f} s, "
-              f"{groups:,} groups")
+        print(f"baseline: bare GROUP BY (site, metric, hour) over the rollup, reduced per (site, metric) and "
+              f"fetched: {bare_s:.1f} s, {groups:,} rows")
 
-        settings = Settings(env="testing", database_url=url, instance_path=Path("/tmp/bench-score"))
-        model = load_model(settings=settings)
         rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        timings = {}
-        for workers in (1, args.workers):  # one reader, then the product's default of parallel readers
+        timings, cards = {}, {}
+        runs = [("totals in SQL", 1), ("totals in SQL", args.workers)]
+        if sites <= args.old_upto:
+            runs.append(("slots to Python (old)", args.workers))
+        for path, workers in runs:  # one reader, then the product's default of parallel readers
             with engine.begin() as conn:
                 conn.execute(text("DELETE FROM site_score"))
+            apply = scores_service.totals_apply
+            if path.startswith("slots"):
+                scores_service.totals_apply = lambda *_args: False
             started = time.perf_counter()
-            with session_scope(engine) as session:
-                report = score_period(session=session, period=parse_period("2026-Q3"), model=model,
-                                      actor=audit.Actor("bench"), workers=workers)
-                session.commit()
-            timings[workers] = time.perf_counter() - started
+            try:
+                with session_scope(engine) as session:
+                    report = score_period(session=session, period=parse_period("2026-Q3"), model=model,
+                                          actor=audit.Actor("bench"), workers=workers)
+                    session.commit()
+            finally:
+                scores_service.totals_apply = apply
+            timings[(path, workers)] = time.perf_counter() - started
             statuses = {}
             for row in report.scores:
                 statuses[row.card] = statuses.get(row.card, 0) + 1
-            print(f"score_period, {workers} reading thread(s): {len(report.scores)} sites in {timings[workers]:.1f} s "
-                  f"({timings[workers] / max(len(report.scores), 1) * 1000:.0f} ms/site), "
+            with engine.connect() as conn:
+                cards[(path, workers)] = conn.execute(text(
+                    "SELECT site_id, status, score, coverage, card, CAST(indicators AS text) FROM site_score "
+                    "ORDER BY site_id")).all()
+            seconds = timings[(path, workers)]
+            print(f"score_period, {path}, {workers} reading thread(s): {len(report.scores)} sites in {seconds:.1f} s "
+                  f"({seconds / max(len(report.scores), 1) * 1000:.0f} ms/site), "
                   f"{len(report.failures)} failed, cards {statuses}", flush=True)
         rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        for workers, seconds in timings.items():
-            print(f"ratio scoring ({workers} thread(s)) / bare GROUP BY over the rollup: {seconds / bare_s:.2f} "
+        first = next(iter(cards.values()))
+        print(f"stored scores identical across the runs (status, score, coverage, card, indicators as text): "
+              f"{all(found == first for found in cards.values())}")
+        for (path, workers), seconds in timings.items():
+            print(f"ratio scoring ({path}, {workers} thread(s)) / baseline: {seconds / bare_s:.2f} "
                   f"(target ≤ 2)")
         print(f"peak memory (max RSS of this process; the load and the baseline ran in children): "
               f"{rss_before / 1024:.0f} MB before scoring, {rss_after / 1024:.0f} MB after "
               f"(+{(rss_after - rss_before) / 1024:.0f} MB)", flush=True)
         engine.dispose()
-        return min(timings.values()) / sites
+        return min(seconds for (path, _w), seconds in timings.items() if path.startswith("totals")) / sites
     finally:
         if not args.keep:
             with admin.begin() as conn:
