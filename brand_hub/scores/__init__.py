@@ -132,7 +132,8 @@ def score_period(*, session: Session, period: Period, model: ScoringModel, actor
 
     The sites are read in batches of ``BATCH_SITES`` sharing one window (the sites of one
     time zone): one statement per kind of input for the whole batch, over the hourly rollup
-    where the slots are hours (``inputs.batch_inputs``). With ``workers`` > 1 that many
+    where the slots are hours (``inputs.batch_inputs``); on PostgreSQL the slots are counted
+    there too and only a few totals per site come back (``inputs.batch_totals``). With ``workers`` > 1 that many
     threads read the next batches, each on its own connection, while this one scores and
     stores. Those connections see only committed data, so callers that score what they
     have just written in the same transaction keep one worker.
