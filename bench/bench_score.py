@@ -145,7 +145,8 @@ def _bare_in_child(url, metrics, out) -> None:
             "SELECT site_id, metric, count(*), sum(t / n), max(h), min(l), sum(m), sum(z) FROM ("
             "SELECT site_id, metric, hour_start, sum(total) AS t, sum(n) AS n, max(high) AS h, min(low) AS l, "
             "sum(minutes) AS m, count(*) AS z FROM reading_hourly WHERE hour_start >= :a AND hour_start < :b "
-            "AND metric = ANY(CAST(:metrics AS text[])) GROUP BY site_id, metric, hour_start) x GROUP BY site_id, metric"),
+            "AND metric = ANY(CAST(:metrics AS text[])) GROUP BY site_id, metric, hour_start) x "
+            "GROUP BY site_id, metric"),
             {"a": start, "b": end, "metrics": metrics}).all()
     engine.dispose()
     out.put((time.perf_counter() - started, len(groups)))
