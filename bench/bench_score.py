@@ -173,6 +173,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=92)
     parser.add_argument("--zones", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")
+    parser.add_argument("--schema", help="measure on this schema a --keep run seeded (one size; kept)")
     parser.add_argument("--workers", type=int, default=2, help="reading threads for the second scoring run")
     parser.add_argument("--old-upto", type=int, default=300,
                         help="also score with the slots sent to Python (the old path) up to this many sites")
@@ -186,96 +187,123 @@ def main() -> None:
 
 def run_size(args, sites: int) -> float:
     """Seed one network of ``sites`` in its own schema, take the baseline, score; the best ms per site."""
-    schema = f"bench_score_{uuid.uuid4().hex[:8]}"
+    schema = args.schema or f"bench_score_{uuid.uuid4().hex[:8]}"
     admin = make_engine(args.url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     url = f"{args.url}?options=-csearch_path%3D{schema}"
+    if args.schema:   # seeded by an earlier --keep run: measure again
+        args.keep = True
+    else:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        migrate.upgrade(url)
-        started = time.perf_counter()
-        queue = multiprocessing.get_context("spawn").Queue()   # load in a child: its memory is not ours
-        child = multiprocessing.get_context("spawn").Process(target=_load_in_child,
-                                                             args=(url, sites, args.days, args.zones, queue))
-        child.start()
-        while True:  # a child that dies must not leave us waiting for ever
-            try:
-                rows = queue.get(timeout=5)
-                break
-            except Exception:
-                if not child.is_alive():
-                    raise SystemExit(f"the loading process failed (exit code {child.exitcode}); see above")
-        child.join()
-        load_s = time.perf_counter() - started
+        if not args.schema:
+            load_s, rows = _seed(args, url, sites)
+        else:
+            load_s, rows = 0.0, _count(url)
         print(f"scenario: {sites} sites × {args.days} days × {args.zones} zones × {len(METRICS)} metrics, "
               f"hourly rollup (each hour four 15-minute buckets: {rows * 4:,} buckets' worth), "
               f"PostgreSQL schema {schema}")
-        print(f"seeded {rows:,} reading_hourly rows set-based in {load_s:.1f} s ({rows / load_s:,.0f} rows/s, "
-              f"key after)")
-
-        engine = make_engine(url)
-        settings = Settings(env="testing", database_url=url, instance_path=Path("/tmp/bench-score"))
-        model = load_model(settings=settings)
-        # the baseline runs in a child too, so the memory figure below is the scoring's own
-        queue = multiprocessing.get_context("spawn").Queue()
-        child = multiprocessing.get_context("spawn").Process(
-            target=_bare_in_child,
-            args=(url, sorted(scores_service.inputs.model_metrics(model)), scores_service.BATCH_SITES, queue))
-        child.start()
-        bare_s, batched_s, groups = queue.get()
-        child.join()
-        print(f"baseline: bare GROUP BY (site, metric, hour) over the rollup, reduced per (site, metric) and "
-              f"fetched: {bare_s:.1f} s as one statement, {groups:,} rows; {batched_s:.1f} s as one statement per "
-              f"batch of {scores_service.BATCH_SITES} sites")
-
-        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        timings, cards = {}, {}
-        runs = [("totals in SQL", 1), ("totals in SQL", args.workers)]
-        if sites <= args.old_upto:
-            runs.append(("slots to Python (old)", args.workers))
-        for path, workers in runs:  # one reader, then the product's default of parallel readers
-            with engine.begin() as conn:
-                conn.execute(text("DELETE FROM site_score"))
-            apply = scores_service.totals_apply
-            if path.startswith("slots"):
-                scores_service.totals_apply = lambda *_args: False
-            started = time.perf_counter()
-            try:
-                with session_scope(engine) as session:
-                    report = score_period(session=session, period=parse_period("2026-Q3"), model=model,
-                                          actor=audit.Actor("bench"), workers=workers)
-                    session.commit()
-            finally:
-                scores_service.totals_apply = apply
-            timings[(path, workers)] = time.perf_counter() - started
-            statuses = {}
-            for row in report.scores:
-                statuses[row.card] = statuses.get(row.card, 0) + 1
-            with engine.connect() as conn:
-                cards[(path, workers)] = conn.execute(text(
-                    "SELECT site_id, status, score, coverage, card, CAST(indicators AS text) FROM site_score "
-                    "ORDER BY site_id")).all()
-            seconds = timings[(path, workers)]
-            print(f"score_period, {path}, {workers} reading thread(s): {len(report.scores)} sites in {seconds:.1f} s "
-                  f"({seconds / max(len(report.scores), 1) * 1000:.0f} ms/site), "
-                  f"{len(report.failures)} failed, cards {statuses}", flush=True)
-        rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        first = next(iter(cards.values()))
-        print(f"stored scores identical across the runs (status, score, coverage, card, indicators as text): "
-              f"{all(found == first for found in cards.values())}")
-        for (path, workers), seconds in timings.items():
-            print(f"ratio scoring ({path}, {workers} thread(s)) / baseline: {seconds / bare_s:.2f} as one statement "
-                  f"(target ≤ 2), {seconds / batched_s:.2f} per batch")
-        print(f"peak memory (max RSS of this process; the load and the baseline ran in children): "
-              f"{rss_before / 1024:.0f} MB before scoring, {rss_after / 1024:.0f} MB after "
-              f"(+{(rss_after - rss_before) / 1024:.0f} MB)", flush=True)
-        engine.dispose()
-        return min(seconds for (path, _w), seconds in timings.items() if path.startswith("totals")) / sites
+        print(f"seeded {rows:,} reading_hourly rows set-based in {load_s:.1f} s, key after"
+              + (" (an earlier run)" if args.schema else ""))
+        return _measure(args, url, sites)
     finally:
         if not args.keep:
             with admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         admin.dispose()
+
+
+def _count(url: str) -> int:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT count(*) FROM reading_hourly")).scalar_one()
+    engine.dispose()
+    return rows
+
+
+def _seed(args, url: str, sites: int) -> tuple[float, int]:
+    """Migrate the schema and load it in a child process; (seconds, rows)."""
+    migrate.upgrade(url)
+    started = time.perf_counter()
+    queue = multiprocessing.get_context("spawn").Queue()   # load in a child: its memory is not ours
+    child = multiprocessing.get_context("spawn").Process(target=_load_in_child,
+                                                         args=(url, sites, args.days, args.zones, queue))
+    child.start()
+    rows = _result(queue, child, "loading")
+    child.join()
+    return time.perf_counter() - started, rows
+
+
+def _result(queue, child, what: str):
+    """What the child puts on ``queue``: a child that dies must not leave us waiting for ever."""
+    while True:
+        try:
+            return queue.get(timeout=5)
+        except Exception:
+            if not child.is_alive():
+                raise SystemExit(f"the {what} process failed (exit code {child.exitcode}); see above")
+
+
+def _measure(args, url: str, sites: int) -> float:
+    """The baseline and the scoring runs on a seeded schema; the best ms per site."""
+    engine = make_engine(url)
+    settings = Settings(env="testing", database_url=url, instance_path=Path("/tmp/bench-score"))
+    model = load_model(settings=settings)
+    # the baseline runs in a child too, so the memory figure below is the scoring's own
+    queue = multiprocessing.get_context("spawn").Queue()
+    child = multiprocessing.get_context("spawn").Process(
+        target=_bare_in_child,
+        args=(url, sorted(scores_service.inputs.model_metrics(model)), scores_service.BATCH_SITES, queue))
+    child.start()
+    bare_s, batched_s, groups = _result(queue, child, "baseline")
+    child.join()
+    print(f"baseline: bare GROUP BY (site, metric, hour) over the rollup, reduced per (site, metric) and "
+          f"fetched: {bare_s:.1f} s as one statement, {groups:,} rows; {batched_s:.1f} s as one statement per "
+          f"batch of {scores_service.BATCH_SITES} sites")
+
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    timings, cards = {}, {}
+    runs = [("totals in SQL", 1), ("totals in SQL", args.workers)]
+    if sites <= args.old_upto:
+        runs.append(("slots to Python (old)", args.workers))
+    for path, workers in runs:  # one reader, then the product's default of parallel readers
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM site_score"))
+        apply = scores_service.totals_apply
+        if path.startswith("slots"):
+            scores_service.totals_apply = lambda *_args: False
+        started = time.perf_counter()
+        try:
+            with session_scope(engine) as session:
+                report = score_period(session=session, period=parse_period("2026-Q3"), model=model,
+                                      actor=audit.Actor("bench"), workers=workers)
+                session.commit()
+        finally:
+            scores_service.totals_apply = apply
+        timings[(path, workers)] = time.perf_counter() - started
+        statuses = {}
+        for row in report.scores:
+            statuses[row.card] = statuses.get(row.card, 0) + 1
+        with engine.connect() as conn:
+            cards[(path, workers)] = conn.execute(text(
+                "SELECT site_id, status, score, coverage, card, CAST(indicators AS text) FROM site_score "
+                "ORDER BY site_id")).all()
+        seconds = timings[(path, workers)]
+        print(f"score_period, {path}, {workers} reading thread(s): {len(report.scores)} sites in {seconds:.1f} s "
+              f"({seconds / max(len(report.scores), 1) * 1000:.0f} ms/site), "
+              f"{len(report.failures)} failed, cards {statuses}", flush=True)
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    first = next(iter(cards.values()))
+    print(f"stored scores identical across the runs (status, score, coverage, card, indicators as text): "
+          f"{all(found == first for found in cards.values())}")
+    for (path, workers), seconds in timings.items():
+        print(f"ratio scoring ({path}, {workers} thread(s)) / baseline: {seconds / bare_s:.2f} as one statement "
+              f"(target ≤ 2), {seconds / batched_s:.2f} per batch")
+    print(f"peak memory (max RSS of this process; the load and the baseline ran in children): "
+          f"{rss_before / 1024:.0f} MB before scoring, {rss_after / 1024:.0f} MB after "
+          f"(+{(rss_after - rss_before) / 1024:.0f} MB)", flush=True)
+    engine.dispose()
+    return min(seconds for (path, _w), seconds in timings.items() if path.startswith("totals")) / sites
 
 
 if __name__ == "__main__":
