@@ -99,10 +99,13 @@ def read_inputs(*, session: Session, site: Site, period: Period, model: ScoringM
 
 
 def score_site(*, session: Session, site: Site, period: Period, model: ScoringModel, network: float | None,
-               as_of: datetime | None = None, data: SiteInputs | None = None) -> tuple[SiteScore, bool]:
+               as_of: datetime | None = None, data: SiteInputs | None = None,
+               stored: dict[int, SiteScore] | None = None) -> tuple[SiteScore, bool]:
     """Score one site and store it; returns the row and whether anything changed.
 
-    ``data``: the site's inputs when they were read beforehand (see ``score_period``'s workers).
+    ``data``: the site's inputs when they were read beforehand (see ``score_period``'s workers);
+    ``stored``: the stored rows of the period and model version by site id, when read beforehand
+    for a batch of sites (one statement instead of one a site).
     """
     if data is None:
         data = read_inputs(session=session, site=site, period=period, model=model, network=network, as_of=as_of)
@@ -110,9 +113,12 @@ def score_site(*, session: Session, site: Site, period: Period, model: ScoringMo
     values = dict(status=result.status, score=result.score, coverage=round(result.coverage, 6),
                   card=result.card if period.is_quarter else None,
                   indicators={i.id: i.as_json() for i in result.indicators})
-    row = session.exec(select(SiteScore).where(
-        SiteScore.site_id == site.id, SiteScore.period == str(period),
-        SiteScore.model_id == model.id, SiteScore.model_version == model.version)).first()
+    if stored is not None:
+        row = stored.get(site.id)
+    else:
+        row = session.exec(select(SiteScore).where(
+            SiteScore.site_id == site.id, SiteScore.period == str(period),
+            SiteScore.model_id == model.id, SiteScore.model_version == model.version)).first()
     if row is None:
         row = SiteScore(site_id=site.id, period=str(period), model_id=model.id, model_version=model.version, **values)
         session.add(row)
@@ -154,12 +160,15 @@ def score_period(*, session: Session, period: Period, model: ScoringModel, actor
         _failed(report, site, period, exc)
     for batch, read in _read_batches(session=session, batches=batches, model=model, network=network,
                                      workers=workers):
+        stored = {row.site_id: row for row in session.exec(select(SiteScore).where(
+            SiteScore.site_id.in_([site.id for site in batch.sites]), SiteScore.period == str(period),
+            SiteScore.model_id == model.id, SiteScore.model_version == model.version))}
         for site in batch.sites:
             try:
                 data = read(site)
                 with session.begin_nested():
                     row, changed = score_site(session=session, site=site, period=period, model=model,
-                                              network=network, as_of=as_of, data=data)
+                                              network=network, as_of=as_of, data=data, stored=stored)
                     session.flush()
             except Exception as exc:  # one site's bad data (zone, hours) must not stop the others
                 _failed(report, site, period, exc)
