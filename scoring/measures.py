@@ -356,12 +356,13 @@ def reading_totals(model: ScoringModel, data: SiteInputs) -> ReadingTotals:
                     within += 1
             found[indicator.id] = SlotTotals(with_data=with_data, eligible=eligible, within=within)
         elif indicator.measure == "desk_utilisation":
-            shares = []
+            shares, added = 0, 0
             for start in open_:
                 stat = data.slots.get(start, {}).get(indicator.metric)
                 if stat is not None and data.desks > 0:
-                    shares.append(min(1.0, stat.mean * stat.zones / data.desks))
-            found[indicator.id] = SlotTotals(with_data=len(shares), total=sum(shares))
+                    added += min(1.0, stat.mean * stat.zones / data.desks)   # a loop, not sum(): Python 3.12's
+                    shares += 1                                            # sum() compensates, SQL's does not
+            found[indicator.id] = SlotTotals(with_data=shares, total=added)
         elif indicator.measure == "energy_intensity":
             kwh = observed = 0
             for slot in data.slots.values():
