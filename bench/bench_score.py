@@ -22,10 +22,17 @@ unless --keep), key built after the load: the first 45 sites by ``INSERT … SEL
    path before the totals, still used on SQLite): the old code's figure in the same run.
 
 and prints wall times, ms per site, the ratio to the baseline and the peak memory. With
-``--sites 100,1000`` each size gets its own schema and the time per site is compared.
+``--sites 100,1000`` each size gets its own schema and the time per site is compared. ``--keep``
+then ``--schema NAME`` measures again without seeding (1,000 sites take ~15 minutes to seed here).
+
+Figures (2026-12-03, 2 shared cores under load 7–10 from other jobs; each line one run):
+100 sites: baseline 14.5 s; scoring 12.5 s (1 thread, 0.86×), 6.4 s (2 threads, 0.44×); the old path
+(slots to Python) 84.2 s (5.8×); stored scores identical. 300 sites: baseline 40.5 s; 39.9 s (0.99×),
+29.9 s (0.74×). 1,000 sites: baseline 221.5 s (375 s per batch); 370.8 s (1.67×), 216.9 s (0.98×).
 
     .venv/bin/python bench/bench_score.py [--sites 1000] [--days 92] [--zones 2] [--workers 2] [--old-upto 300]
-                                          [--url URL] [--keep]
+                                          [--keep] [--schema NAME]
+                                          [--url URL]
 """
 from __future__ import annotations
 
