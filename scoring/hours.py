@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -51,6 +52,18 @@ def is_open(slot_start: datetime, minutes: int, tz: str, opening_hours: dict) ->
 
 
 def open_slots(start: datetime, end: datetime, minutes: int, tz: str, opening_hours: dict) -> list[datetime]:
-    """The open slots of the period, in time order."""
-    return [s for s in grid(start, end, minutes) if is_open(s, minutes, tz, opening_hours)]
+    """The open slots of the period, in time order.
+
+    Remembered per (period, zone, hours): a network's sites mostly share their zone and hours, and a
+    quarter is thousands of slots, each a time-zone conversion (tens of ms a site otherwise).
+    """
+    frozen = tuple(sorted((day, tuple(tuple(interval) for interval in intervals or ()))
+                          for day, intervals in opening_hours.items()))
+    return list(_open_slots(start, end, minutes, tz, frozen))
+
+
+@lru_cache(maxsize=256)
+def _open_slots(start: datetime, end: datetime, minutes: int, tz: str, frozen: tuple) -> tuple[datetime, ...]:
+    opening_hours = {day: [list(interval) for interval in intervals] for day, intervals in frozen}
+    return tuple(s for s in grid(start, end, minutes) if is_open(s, minutes, tz, opening_hours))
 

@@ -43,6 +43,34 @@ class Ticket:
     first_response_at: datetime | None
 
 
+@dataclass(frozen=True)
+class SlotTotals:
+    """One reading indicator's open (or all) slots counted and summed: what its measure decides on.
+
+    Which fields count depends on the measure: ``share_within`` reads ``with_data``, ``eligible``
+    and ``within``; ``desk_utilisation`` reads ``with_data`` (the open slots with a share) and
+    ``total`` (the shares); ``energy_intensity`` reads ``observed`` and ``total`` (the slot totals).
+    A sum is added slot after slot in time order starting from the integer 0, as a Python loop
+    over the slots adds: the same float to the bit, whoever adds it.
+    """
+
+    with_data: int = 0
+    eligible: int = 0
+    within: int = 0
+    total: float = 0
+    observed: int = 0
+
+
+@dataclass(frozen=True)
+class ReadingTotals:
+    """What the reading measures need of a site's slots, already aggregated (the database can count
+    these without sending the slots: ``brand_hub.scores.inputs``); ``reading_totals`` computes the
+    same from the slots."""
+
+    indicators: dict[str, SlotTotals]   # indicator id → its totals (reading indicators only)
+    received: float                     # data completeness: reading-minutes of the metrics it counts
+
+
 @dataclass
 class SiteInputs:
     """Everything the measures of one site and period read."""
@@ -68,7 +96,11 @@ class SiteInputs:
     renewals: int = 0
     endings: int = 0
 
+    # the slots' aggregates when the reader counted them instead of sending ``slots`` (then empty)
+    totals: ReadingTotals | None = None
+
     _open: list[datetime] | None = field(default=None, init=False, repr=False, compare=False)
+    _counted: tuple[ScoringModel, ReadingTotals] | None = field(default=None, init=False, repr=False, compare=False)
 
     def open_slots(self) -> list[datetime]:
         """The open slots of the period (computed once: several measures need them)."""
@@ -78,6 +110,20 @@ class SiteInputs:
 
     def slot_hours(self, count: int) -> float:
         return count * self.slot_minutes / 60
+
+    def reading_totals(self, model: ScoringModel) -> ReadingTotals:
+        """The slots' aggregates the measures decide on: as read, or counted here from ``slots``."""
+        if self.totals is not None:
+            return self.totals
+        if self._counted is None or self._counted[0] is not model:
+            self._counted = (model, reading_totals(model, self))
+        return self._counted[1]
+
+    def seen_metrics(self) -> tuple[str, ...]:
+        """The metrics with any reading in the period (each has a stream that began in it)."""
+        if self.totals is not None:
+            return tuple(sorted(m for m, starts in self.streams.items() if starts))
+        return tuple(sorted({m for slot in self.slots.values() for m in slot}))
 
 
 # why an indicator has no value: a stable key (the UI translates it) and its English text
@@ -135,22 +181,19 @@ def _short(indicator: Indicator, coverage: float, hours_: float | None = None) -
 def desk_utilisation(indicator: Indicator, data: SiteInputs, model: ScoringModel) -> Measurement:
     """Mean share of desks in use over the open slots with a people count (zones summed, capped at 1)."""
     open_ = data.open_slots()
-    shares = []
-    for start in open_:
-        stat = data.slots.get(start, {}).get(indicator.metric)
-        if stat is not None and data.desks > 0:
-            shares.append(min(1.0, stat.mean * stat.zones / data.desks))
-    coverage = len(shares) / len(open_) if open_ else 0.0
+    counted = data.reading_totals(model).indicators[indicator.id]
+    with_data = counted.with_data
+    coverage = with_data / len(open_) if open_ else 0.0
     inputs = {"desks": data.desks, "open_hours": data.slot_hours(len(open_)),
-              "hours_with_data": data.slot_hours(len(shares))}
+              "hours_with_data": data.slot_hours(with_data)}
     if data.desks <= 0:
         return _missing(0.0, inputs, "no_desks")
-    short = _short(indicator, coverage, data.slot_hours(len(shares)))
+    short = _short(indicator, coverage, data.slot_hours(with_data))
     if short:
         return _missing(coverage, inputs, short[0], **short[1])
-    if not shares:
+    if not with_data:
         return _missing(coverage, inputs, "no_data")
-    raw = sum(shares) / len(shares)
+    raw = counted.total / with_data
     inputs["mean_share"] = round(raw, 4)
     return Measurement(raw, coverage, True, inputs)
 
@@ -159,18 +202,8 @@ def share_within(indicator: Indicator, data: SiteInputs, model: ScoringModel) ->
     """Share of (occupied) open slots whose mean is inside the thresholds."""
     low, high = indicator.thresholds.get("min"), indicator.thresholds.get("max")
     open_ = data.open_slots()
-    with_data = eligible = within = 0
-    for start in open_:
-        slot = data.slots.get(start)
-        stat = slot.get(indicator.metric) if slot else None
-        if stat is None:
-            continue
-        with_data += 1
-        if indicator.hours == "occupied_open" and not occupied(slot):
-            continue
-        eligible += 1
-        if (low is None or stat.mean >= low) and (high is None or stat.mean <= high):
-            within += 1
+    counted = data.reading_totals(model).indicators[indicator.id]
+    with_data, eligible, within = counted.with_data, counted.eligible, counted.within
     coverage = with_data / len(open_) if open_ else 0.0
     inputs = {"open_hours": data.slot_hours(len(open_)), "hours_with_data": data.slot_hours(with_data),
               "eligible_hours": data.slot_hours(eligible), "hours_within": data.slot_hours(within),
@@ -186,12 +219,8 @@ def share_within(indicator: Indicator, data: SiteInputs, model: ScoringModel) ->
 def energy_intensity(indicator: Indicator, data: SiteInputs, model: ScoringModel) -> Measurement:
     """kWh per m² per year: the energy of the hours observed, as an annual rate over the area."""
     all_slots = sum(1 for _ in hours.grid(data.start, data.end, data.slot_minutes))
-    kwh = observed = 0
-    for slot in data.slots.values():
-        stat = slot.get(indicator.metric)
-        if stat is not None:
-            kwh += stat.total
-            observed += 1
+    counted = data.reading_totals(model).indicators[indicator.id]
+    kwh, observed = counted.total, counted.observed
     coverage = observed / all_slots if all_slots else 0.0
     observed_hours = data.slot_hours(observed)
     inputs = {"kwh": round(kwh, 3), "area_m2": data.area_m2, "hours_observed": observed_hours,
@@ -273,14 +302,14 @@ def data_completeness(indicator: Indicator, data: SiteInputs, model: ScoringMode
     one whole missing stream. Zones are counted per metric because not every zone
     carries every metric (energy is metered for the building, CO2 per room).
     """
-    metrics = model.expected_metrics or tuple(sorted({m for slot in data.slots.values() for m in slot}))
+    metrics = model.expected_metrics or data.seen_metrics()
     period_minutes = (data.end - data.start).total_seconds() / 60
     expected, streams = 0.0, 0
     for metric in metrics:
         starts = data.streams.get(metric) or [data.start]
         streams += len(starts)
         expected += sum(max(0.0, (data.end - max(s, data.start)).total_seconds() / 60) for s in starts)
-    received = sum(stat.minutes for slot in data.slots.values() for m, stat in slot.items() if m in metrics)
+    received = data.reading_totals(model).received
     inputs = {"zones": data.zones, "metrics": len(metrics), "streams": streams,
               "missing_metrics": [m for m in metrics if not data.streams.get(m)],
               "minutes_expected": round(expected, 1), "minutes_received": round(received, 1)}
@@ -299,6 +328,52 @@ MEASURES: dict[str, Callable[[Indicator, SiteInputs, ScoringModel], Measurement]
     "member_renewal": member_renewal,
     "data_completeness": data_completeness,
 }
+
+
+# the measures that read the slots, and what their totals count
+SLOT_MEASURES = ("desk_utilisation", "share_within", "energy_intensity")
+
+
+def reading_totals(model: ScoringModel, data: SiteInputs) -> ReadingTotals:
+    """Count and sum ``data.slots`` as each reading measure needs (the reference the database's
+    aggregates are compared with: every sum adds slot after slot in time order from the integer 0)."""
+    found: dict[str, SlotTotals] = {}
+    open_ = data.open_slots()
+    for indicator in model.indicators:
+        if indicator.measure == "share_within":
+            low, high = indicator.thresholds.get("min"), indicator.thresholds.get("max")
+            with_data = eligible = within = 0
+            for start in open_:
+                slot = data.slots.get(start)
+                stat = slot.get(indicator.metric) if slot else None
+                if stat is None:
+                    continue
+                with_data += 1
+                if indicator.hours == "occupied_open" and not occupied(slot):
+                    continue
+                eligible += 1
+                if (low is None or stat.mean >= low) and (high is None or stat.mean <= high):
+                    within += 1
+            found[indicator.id] = SlotTotals(with_data=with_data, eligible=eligible, within=within)
+        elif indicator.measure == "desk_utilisation":
+            shares, added = 0, 0
+            for start in open_:
+                stat = data.slots.get(start, {}).get(indicator.metric)
+                if stat is not None and data.desks > 0:
+                    added += min(1.0, stat.mean * stat.zones / data.desks)   # a loop, not sum(): Python 3.12's
+                    shares += 1                                            # sum() compensates, SQL's does not
+            found[indicator.id] = SlotTotals(with_data=shares, total=added)
+        elif indicator.measure == "energy_intensity":
+            kwh = observed = 0
+            for slot in data.slots.values():
+                stat = slot.get(indicator.metric)
+                if stat is not None:
+                    kwh += stat.total
+                    observed += 1
+            found[indicator.id] = SlotTotals(total=kwh, observed=observed)
+    metrics = model.expected_metrics or tuple(sorted({m for slot in data.slots.values() for m in slot}))
+    received = sum(stat.minutes for slot in data.slots.values() for m, stat in slot.items() if m in metrics)
+    return ReadingTotals(found, received)
 
 
 def measure_all(model: ScoringModel, data: SiteInputs) -> dict[str, Measurement]:

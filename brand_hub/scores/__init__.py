@@ -29,7 +29,7 @@ from .. import audit
 from ..models import Site, SiteStatus
 from ..models.scoring import CardPublication, SiteScore
 from ..settings import Settings
-from .inputs import batch_inputs, nps_counts, site_inputs
+from .inputs import batch_inputs, batch_totals, nps_counts, site_inputs, totals_apply
 
 log = logging.getLogger(__name__)
 SCORED_STATUSES = (SiteStatus.active, SiteStatus.suspended)
@@ -99,10 +99,13 @@ def read_inputs(*, session: Session, site: Site, period: Period, model: ScoringM
 
 
 def score_site(*, session: Session, site: Site, period: Period, model: ScoringModel, network: float | None,
-               as_of: datetime | None = None, data: SiteInputs | None = None) -> tuple[SiteScore, bool]:
+               as_of: datetime | None = None, data: SiteInputs | None = None,
+               stored: dict[int, SiteScore] | None = None) -> tuple[SiteScore, bool]:
     """Score one site and store it; returns the row and whether anything changed.
 
-    ``data``: the site's inputs when they were read beforehand (see ``score_period``'s workers).
+    ``data``: the site's inputs when they were read beforehand (see ``score_period``'s workers);
+    ``stored``: the stored rows of the period and model version by site id, when read beforehand
+    for a batch of sites (one statement instead of one a site).
     """
     if data is None:
         data = read_inputs(session=session, site=site, period=period, model=model, network=network, as_of=as_of)
@@ -110,9 +113,12 @@ def score_site(*, session: Session, site: Site, period: Period, model: ScoringMo
     values = dict(status=result.status, score=result.score, coverage=round(result.coverage, 6),
                   card=result.card if period.is_quarter else None,
                   indicators={i.id: i.as_json() for i in result.indicators})
-    row = session.exec(select(SiteScore).where(
-        SiteScore.site_id == site.id, SiteScore.period == str(period),
-        SiteScore.model_id == model.id, SiteScore.model_version == model.version)).first()
+    if stored is not None:
+        row = stored.get(site.id)
+    else:
+        row = session.exec(select(SiteScore).where(
+            SiteScore.site_id == site.id, SiteScore.period == str(period),
+            SiteScore.model_id == model.id, SiteScore.model_version == model.version)).first()
     if row is None:
         row = SiteScore(site_id=site.id, period=str(period), model_id=model.id, model_version=model.version, **values)
         session.add(row)
@@ -132,7 +138,8 @@ def score_period(*, session: Session, period: Period, model: ScoringModel, actor
 
     The sites are read in batches of ``BATCH_SITES`` sharing one window (the sites of one
     time zone): one statement per kind of input for the whole batch, over the hourly rollup
-    where the slots are hours (``inputs.batch_inputs``). With ``workers`` > 1 that many
+    where the slots are hours (``inputs.batch_inputs``); on PostgreSQL the slots are counted
+    there too and only a few totals per site come back (``inputs.batch_totals``). With ``workers`` > 1 that many
     threads read the next batches, each on its own connection, while this one scores and
     stores. Those connections see only committed data, so callers that score what they
     have just written in the same transaction keep one worker.
@@ -153,12 +160,15 @@ def score_period(*, session: Session, period: Period, model: ScoringModel, actor
         _failed(report, site, period, exc)
     for batch, read in _read_batches(session=session, batches=batches, model=model, network=network,
                                      workers=workers):
+        stored = {row.site_id: row for row in session.exec(select(SiteScore).where(
+            SiteScore.site_id.in_([site.id for site in batch.sites]), SiteScore.period == str(period),
+            SiteScore.model_id == model.id, SiteScore.model_version == model.version))}
         for site in batch.sites:
             try:
                 data = read(site)
                 with session.begin_nested():
                     row, changed = score_site(session=session, site=site, period=period, model=model,
-                                              network=network, as_of=as_of, data=data)
+                                              network=network, as_of=as_of, data=data, stored=stored)
                     session.flush()
             except Exception as exc:  # one site's bad data (zone, hours) must not stop the others
                 _failed(report, site, period, exc)
@@ -183,6 +193,7 @@ class _Batch:
     start: datetime
     end: datetime
     sites: list[Site]
+    minutes: int = 60   # the slot length of its sites (``hours.slot_minutes_for``)
 
 
 def _failed(report: RunReport, site: Site, period: Period, exc: Exception) -> None:
@@ -204,8 +215,8 @@ def _batches(*, sites: list[Site], period: Period, as_of: datetime | None
             refused.append((site, exc))
             continue
         groups.setdefault((start, end, minutes), []).append(site)
-    batches = [_Batch(start, end, members[n:n + BATCH_SITES])
-               for (start, end, _minutes), members in groups.items()
+    batches = [_Batch(start, end, members[n:n + BATCH_SITES], minutes)
+               for (start, end, minutes), members in groups.items()
                for n in range(0, len(members), BATCH_SITES)]
     return batches, refused
 
@@ -215,8 +226,9 @@ def _read_batch(*, session: Session, batch: _Batch, model: ScoringModel, network
     batch's sites are read one by one so only the site at fault fails."""
     try:
         with session.begin_nested():
-            found = batch_inputs(session=session, sites=batch.sites, start=batch.start, end=batch.end, model=model,
-                                 network_nps=network)
+            read = batch_totals if totals_apply(session, batch.start, batch.end, batch.minutes) else batch_inputs
+            found = read(session=session, sites=batch.sites, start=batch.start, end=batch.end, model=model,
+                         network_nps=network)
         return lambda site: found[site.id]
     except Exception as exc:  # noqa: BLE001 - read again site by site: the error belongs to one of them
         log.warning("reading a batch of %d sites failed (%s); reading them one by one", len(batch.sites), exc)
@@ -239,7 +251,7 @@ def _read_batches(*, session: Session, batches: list[_Batch], model: ScoringMode
     engine = session.get_bind()
 
     def read(batch: _Batch):
-        copy = _Batch(batch.start, batch.end, [Site(**site.model_dump()) for site in batch.sites])
+        copy = _Batch(batch.start, batch.end, [Site(**site.model_dump()) for site in batch.sites], batch.minutes)
         with Session(engine) as own:  # plain copies of the sites: no session shared between threads
             return _read_batch(session=own, batch=copy, model=model, network=network)
 

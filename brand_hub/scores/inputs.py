@@ -8,15 +8,16 @@ events are counted in SQL too.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import BigInteger, Integer, and_, case, cast, distinct, func, literal, select, union_all
+from sqlalchemy import BigInteger, Integer, and_, bindparam, case, cast, distinct, func, literal, select, text, union_all
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
-from scoring import hours
+from scoring import hours, measures
 from scoring.measures import MetricSlot, SiteInputs, Ticket
 from scoring.nps import NpsCounts
 from standards.scoring_model import ScoringModel
@@ -25,6 +26,7 @@ from ..db import is_postgres
 from ..models import Site
 from ..models.collection import NpsResponse, OpsEvent, ReadingBucket
 from ..models.rollups import ReadingHourly
+from ..models.types import UTCDateTime
 
 MEMBERSHIP_OPEN = ("membership_started", "membership_renewed")
 
@@ -370,3 +372,182 @@ def batch_inputs(*, session: Session, sites: list[Site], start: datetime, end: d
         slots=found[site.id].slots, zones=found[site.id].zones, streams=found[site.id].streams,
         desks=site.desks or 0, area_m2=float(site.area_m2 or 0), nps=answers[site.id], network_nps=network_nps,
         tickets=opened[site.id], **counts[site.id]) for site in sites}
+
+
+# ------------------------------------------------------------------ set-based totals: the slots counted in SQL
+#
+# ``batch_inputs`` sends every slot of every site to Python (a quarter of hourly slots is about 17,000
+# aggregates a site) for the measures to count. On PostgreSQL, where the slots are hours, the counting
+# itself runs in the database: one statement per batch groups the rollup per site and hour (each metric
+# a column, its zones summed in zone order as ``batch_readings`` sums them), marks each hour open or
+# closed from the site's open hours (computed in Python by ``scoring.hours``, sent as one byte per
+# slot), and returns per site the counts and sums ``scoring.measures.ReadingTotals`` holds. The pure
+# measures still decide (coverage, minimum data, thresholds' ratio) on those totals; a sum over slots
+# is an ordered aggregate in time order, as the Python loop adds.
+
+def totals_apply(session: Session, start: datetime, end: datetime, slot_minutes: int) -> bool:
+    """Whether ``batch_totals`` can read this window (PostgreSQL, hourly slots on whole UTC hours)."""
+    return is_postgres(session) and _reads_hours(start, end, slot_minutes) is not None
+
+
+def _open_mask(start: datetime, end: datetime, tz: str, opening_hours: dict) -> bytes:
+    """One byte per hourly slot of [start, end): 1 where ``scoring.hours`` says the slot is open."""
+    open_ = set(hours.open_slots(start, end, 60, tz, opening_hours))
+    return bytes(1 if slot in open_ else 0 for slot in hours.grid(start, end, 60))
+
+
+def _totals_sql(model: ScoringModel, metrics: list[str], hourly: bool, tail: bool) -> tuple[str, dict]:
+    """The statement counting a batch's slots for ``model`` and its parameters (besides the batch's own)."""
+    params: dict = {}
+    slot_cols, site_cols = [], []
+
+    def p(name: str, value) -> str:
+        params[name] = value
+        return f":{name}"
+
+    names = {metric: f"m{n}" for n, metric in enumerate(metrics)}
+    summed = {i.metric for i in model.indicators if i.measure in measures.SLOT_MEASURES and i.metric}
+    counted_means = {i.metric for i in model.indicators if i.measure in ("share_within", "desk_utilisation")}
+    for metric in metrics:
+        col, where = names[metric], f"metric = {p('name_' + names[metric], metric)}"
+        slot_cols.append(f"count(*) FILTER (WHERE {where}) AS {col}_z")
+        if metric in summed:
+            slot_cols.append(f"sum(total ORDER BY zone) FILTER (WHERE {where}) AS {col}_t")
+        if metric in counted_means:
+            slot_cols.append(f"sum(n) FILTER (WHERE {where}) AS {col}_n")
+        if metric in measures.OCCUPANCY_METRICS:
+            slot_cols.append(f"max(high) FILTER (WHERE {where}) AS {col}_h")
+    counted = list(model.expected_metrics or metrics)
+    slot_cols.append(f"sum(minutes) FILTER (WHERE metric = ANY(CAST({p('counted', counted)} AS text[]))) AS minutes")
+    occupancy = [names[m] for m in measures.OCCUPANCY_METRICS if m in names]
+    occupied = "(" + " OR ".join([" AND ".join(f"{c}_z = 0" for c in occupancy) or "TRUE"]
+                                 + [f"coalesce({c}_h > 0, FALSE)" for c in occupancy]) + ")"
+    for n, indicator in enumerate(model.indicators):
+        if indicator.measure not in measures.SLOT_MEASURES or indicator.metric not in names:
+            continue
+        col = names[indicator.metric]
+        has = f"{col}_z > 0"
+        mean = f"({col}_t / CAST({col}_n AS float8))"
+        if indicator.measure == "share_within":
+            low, high = indicator.thresholds.get("min"), indicator.thresholds.get("max")
+            eligible = f"is_open AND {has}" + (f" AND {occupied}" if indicator.hours == "occupied_open" else "")
+            band = [f"{mean} >= CAST({p(f'low{n}', float(low))} AS float8)"] if low is not None else []
+            band += [f"{mean} <= CAST({p(f'high{n}', float(high))} AS float8)"] if high is not None else []
+            site_cols += [f"count(*) FILTER (WHERE is_open AND {has})",
+                          f"count(*) FILTER (WHERE {eligible})",
+                          f"count(*) FILTER (WHERE {' AND '.join([eligible] + band)})", "NULL", "0"]
+        elif indicator.measure == "desk_utilisation":
+            share = f"least(CAST(1 AS float8), {mean} * CAST({col}_z AS float8) / CAST(desks AS float8))"
+            with_share = f"is_open AND {has} AND desks > 0"
+            site_cols += [f"count(*) FILTER (WHERE {with_share})", "0", "0",
+                          f"sum({share} ORDER BY at) FILTER (WHERE {with_share})", "0"]
+        else:   # energy_intensity: every slot, open or not
+            site_cols += ["0", "0", "0", f"sum({col}_t ORDER BY at) FILTER (WHERE {has})",
+                          f"count(*) FILTER (WHERE {has})"]
+    parts = []
+    if hourly:
+        parts.append("SELECT site_id, hour_start AS at, zone, metric, total, n, high, minutes FROM reading_hourly "
+                     "WHERE site_id = ANY(CAST(:sites AS int[])) AND hour_start >= :start AND hour_start < :until "
+                     "AND metric = ANY(CAST(:metrics AS text[]))")
+    if tail:   # the hour ``end`` cuts (the running month "up to now"): from its buckets, per zone
+        parts.append(f"SELECT site_id, date_trunc('hour', bucket_start, 'UTC'), zone, metric, "
+                     f"sum(mean * count ORDER BY bucket_start), sum(count), max(max), "
+                     f"sum(CASE WHEN count < bucket_minutes THEN count ELSE bucket_minutes END) FROM reading_bucket "
+                     f"WHERE site_id = ANY(CAST(:sites AS int[])) AND bucket_start >= :until AND bucket_start < :end "
+                     f"AND metric = ANY(CAST(:metrics AS text[])) AND count > 0 "
+                     f"GROUP BY site_id, date_trunc('hour', bucket_start, 'UTC'), zone, metric")
+    source = parts[0] if len(parts) == 1 else " UNION ALL ".join(parts)
+    sql = (f"WITH s AS MATERIALIZED (SELECT * FROM unnest(CAST(:sites AS int[]), CAST(:desks AS int[]), "
+           f"CAST(:masks AS bytea[])) AS s(site_id, desks, mask)), "
+           f"slot AS (SELECT site_id, at, {', '.join(slot_cols)} FROM ({source}) z GROUP BY site_id, at), "
+           f"marked AS (SELECT slot.*, s.desks, get_byte(s.mask, CAST((CAST(extract(epoch FROM at) AS bigint) "
+           f"- :first) / 3600 AS int)) = 1 AS is_open FROM slot JOIN s ON s.site_id = slot.site_id) "
+           f"SELECT site_id, sum(minutes){''.join(', ' + c for c in site_cols)} FROM marked GROUP BY site_id")
+    return sql, params
+
+
+def _timed_text(sql: str):
+    """``text(sql)`` with its time parameters typed (aware UTC on every dialect)."""
+    times = [k for k in ("start", "until", "end", "day_from") if f":{k} " in sql + " " or f":{k})" in sql]
+    return text(sql).bindparams(*(bindparam(k, type_=UTCDateTime) for k in times))
+
+
+def batch_totals(*, session: Session, sites: list[Site], start: datetime, end: datetime, model: ScoringModel,
+                 network_nps: float | None) -> dict[int, SiteInputs]:
+    """``batch_inputs`` with the slots already counted (``SiteInputs.totals``, ``slots`` left empty), for
+    a window ``totals_apply`` accepts: the same measures, to the bit, from a few numbers per site."""
+    if not sites:
+        return {}
+    until = _reads_hours(start, end, 60)
+    assert until is not None and is_postgres(session), "batch_totals reads hourly windows on PostgreSQL"
+    ids = [site.id for site in sites]
+    metrics = sorted(model_metrics(model))
+    masks: dict[tuple[str, str], bytes] = {}
+    for site in sites:
+        key = (site.timezone, json.dumps(site.opening_hours or {}, sort_keys=True))
+        if key not in masks:
+            masks[key] = _open_mask(start, end, site.timezone, site.opening_hours or {})
+    sql, params = _totals_sql(model, metrics, until > start, until < end)
+    params |= {"sites": ids, "desks": [site.desks or 0 for site in sites],
+               "masks": [masks[(site.timezone, json.dumps(site.opening_hours or {}, sort_keys=True))]
+                         for site in sites],
+               "metrics": metrics, "start": start, "until": until, "end": end, "first": int(start.timestamp())}
+    stmt = _timed_text(sql)
+    counted: dict[int, measures.ReadingTotals] = {}
+    slot_ids = [i.id for i in model.indicators if i.measure in measures.SLOT_MEASURES and i.metric in metrics]
+    for row in session.execute(stmt, params):
+        found = {}
+        for n, indicator_id in enumerate(slot_ids):
+            with_data, eligible, within, total, observed = row[2 + 5 * n: 7 + 5 * n]
+            found[indicator_id] = measures.SlotTotals(
+                with_data=int(with_data), eligible=int(eligible), within=int(within),
+                total=0 if total is None else 0 + float(total), observed=int(observed))
+        counted[row[0]] = measures.ReadingTotals(found, 0 if row[1] is None else float(row[1]))
+    empty = measures.ReadingTotals({i: measures.SlotTotals() for i in slot_ids}, 0)
+    streams = batch_streams(session=session, site_ids=ids, start=start, until=until, end=end, metrics=metrics)
+    answers = batch_nps(session=session, site_ids=ids, start=start, end=end)
+    opened = batch_tickets(session=session, site_ids=ids, start=start, end=end)
+    ops = batch_ops_counts(session=session, site_ids=ids, start=start, end=end)
+    return {site.id: SiteInputs(
+        timezone=site.timezone, opening_hours=site.opening_hours or {}, start=start, end=end, slot_minutes=60,
+        totals=counted.get(site.id, empty), zones=streams[site.id].zones, streams=streams[site.id].streams,
+        desks=site.desks or 0, area_m2=float(site.area_m2 or 0), nps=answers[site.id], network_nps=network_nps,
+        tickets=opened[site.id], **ops[site.id]) for site in sites}
+
+
+def batch_streams(*, session: Session, site_ids: list[int], start: datetime, until: datetime, end: datetime,
+                  metrics: list[str]) -> dict[int, Readings]:
+    """Each site's streams (when each zone's metric began in the window) and zones, as ``batch_readings``
+    finds them, without grouping every hour: the daily rollup names the streams of the window's days, and
+    each stream's first hour is one probe of the hourly key (the buckets of the hour ``end`` cuts, if any,
+    are grouped as they are)."""
+    parts = []
+    if until > start:
+        parts.append("SELECT c.site_id, c.metric, c.zone, f.first FROM (SELECT DISTINCT site_id, metric, zone "
+                     "FROM reading_daily WHERE site_id = ANY(CAST(:sites AS int[])) AND day_start >= :day_from "
+                     "AND day_start < :until AND metric = ANY(CAST(:metrics AS text[]))) c CROSS JOIN LATERAL "
+                     "(SELECT min(h.hour_start) AS first FROM reading_hourly h WHERE h.site_id = c.site_id "
+                     "AND h.hour_start >= :start AND h.hour_start < :until AND h.zone = c.zone "
+                     "AND h.metric = c.metric) f WHERE f.first IS NOT NULL")
+    if until < end:
+        parts.append("SELECT site_id, metric, zone, min(date_trunc('hour', bucket_start, 'UTC')) FROM reading_bucket "
+                     "WHERE site_id = ANY(CAST(:sites AS int[])) AND bucket_start >= :until AND bucket_start < :end "
+                     "AND metric = ANY(CAST(:metrics AS text[])) AND count > 0 GROUP BY site_id, metric, zone")
+    stmt = _timed_text(" UNION ALL ".join(parts))
+    firsts: dict[int, dict[tuple[str, str], datetime]] = {site_id: {} for site_id in site_ids}
+    day_from = start.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    for site_id, metric, zone, first in session.execute(stmt, {"sites": site_ids, "metrics": metrics, "start": start,
+                                                                 "until": until, "end": end, "day_from": day_from}):
+        first = _aware(first)
+        known = firsts[site_id].get((metric, zone))
+        firsts[site_id][(metric, zone)] = first if known is None else min(known, first)
+    found = {}
+    for site_id, site_firsts in firsts.items():
+        streams: dict[str, list[datetime]] = {}
+        for (metric, zone), first in sorted(site_firsts.items()):
+            if first > start and _reported_before_batch(session=session, site_id=site_id, zone=zone, metric=metric,
+                                                        at=start, hourly=True):
+                first = start  # it reported before the period: expected from the period's start
+            streams.setdefault(metric, []).append(first)
+        found[site_id] = Readings(slots={}, streams=streams, zones=len({zone for _, zone in site_firsts}))
+    return found

@@ -5,13 +5,15 @@ from __future__ import annotations
 import random
 from datetime import datetime, timedelta, timezone
 
+import pytest
 from sqlmodel import select
 
 from brand_hub import audit, scores
 from brand_hub.demo.scores import write_history
 from brand_hub.models.collection import NpsResponse, OpsEvent
 from brand_hub.models.scoring import SiteScore
-from brand_hub.scores.inputs import batch_inputs, site_inputs
+from brand_hub.db import is_postgres
+from brand_hub.scores.inputs import batch_inputs, batch_totals, site_inputs, totals_apply
 from scoring import composite, hours, measures
 from scoring.periods import parse_period
 from standards.scoring_model import current_model
@@ -130,3 +132,80 @@ def test_the_uci_office_scores_the_same_from_the_rollup_as_from_its_buckets(sess
                               site_codes=[site.code]).scores[0]
     expected = composite.score(model, measures.measure_all(model, old))
     assert (row.score, row.indicators) == (expected.score, {i.id: i.as_json() for i in expected.indicators})
+
+
+def awkward_network(session) -> list:
+    """Sites whose slots make the database's counting easy to get wrong: three zones per metric (the sum
+    over zones depends on the order it adds in), partial hours and gaps, opening times that cut an hour
+    (08:30, 17:45: the slot's midpoint decides), a zone fitted mid-period, a stream that reported before,
+    a site without desks, one in Brussels across the end of summer time, and one without any reading."""
+    partner = make_franchisee(session)
+    odd_hours = {d: [["08:30", "12:15"], ["13:00", "17:45"]] for d in ("mon", "tue", "wed", "thu", "fri")}
+    sites = [make_site(session, partner, code="AW-SH-01", desks=7),
+             make_site(session, partner, code="AW-SH-02", desks=0, opening_hours=odd_hours),
+             make_site(session, partner, code="AW-BE-01", timezone="Europe/Brussels", opening_hours=odd_hours, desks=3),
+             make_site(session, partner, code="AW-SH-EMPTY")]
+    rng = random.Random(1515)
+    rows = []
+
+    def stream(site, zone, first: datetime, hours_: int, metrics=("co2_ppm", "temperature_c", "humidity_pct",
+                                                                     "people_count", "zone_occupied", "energy_kwh")):
+        for n in range(hours_ * 4):
+            if rng.random() < 0.08:          # a gap: the hour keeps its other buckets
+                continue
+            at = first + timedelta(minutes=15 * n)
+            for metric in metrics:
+                value = {"co2_ppm": rng.uniform(750, 1250), "temperature_c": rng.uniform(19.5, 26.5),
+                         "humidity_pct": rng.uniform(25, 65), "people_count": float(rng.randint(0, 5)),
+                         "zone_occupied": float(rng.random() < 0.5), "energy_kwh": rng.uniform(0.1, 0.9) / 3}[metric]
+                value = value * 1.0000001 ** rng.randint(1, 99)    # long mantissas: order-dependent sums
+                rows.append(dict(site_id=site.id, zone=zone, metric=metric, bucket_start=at, bucket_minutes=15,
+                                 count=rng.choice((15, 15, 14, 7, 30, 1)), mean=value, min=value - 0.5,
+                                 max=value + 0.5 if metric not in ("people_count", "zone_occupied") else value))
+
+    q3, _ = Q3.bounds("Asia/Shanghai")
+    for zone in ("a-hall", "b-room", "c-booth"):
+        stream(sites[0], zone, q3 + timedelta(days=2), 60)
+        stream(sites[1], zone, q3 + timedelta(days=5, minutes=45), 40)     # starts mid-hour
+    stream(sites[0], "d-late", q3 + timedelta(days=3, hours=7), 20)         # fitted during the period
+    stream(sites[1], "e-before", q3 - timedelta(hours=3), 2)                # reported before it only
+    stream(sites[1], "e-before", q3 + timedelta(days=6), 5)
+    brussels = datetime(2026, 10, 24, 20, tzinfo=timezone.utc)              # summer time ends 25 Oct 01:00 UTC
+    for zone in ("a-hall", "b-room", "c-booth"):
+        stream(sites[2], zone, brussels, 60)
+    add_buckets(session, rows)
+    session.flush()
+    return sites
+
+
+def test_the_slots_counted_in_the_database_equal_the_slots_counted_in_python(session):
+    """``batch_totals`` (PostgreSQL, hourly slots) gives the totals ``scoring.measures.reading_totals``
+    counts from the per-site reference slots, to the bit, and so the same measures and scores."""
+    if not is_postgres(session):
+        pytest.skip("the slots are counted in SQL on PostgreSQL only (SQLite sends the slots)")
+    sites = awkward_network(session)
+    model = current_model()
+    cut = datetime(2026, 7, 7, 5, 40, tzinfo=timezone.utc)                  # mid-hour: the tail's buckets
+    checked = 0
+    for period, as_of, members in ((Q3, None, sites[:2] + sites[3:]), (parse_period("2026-07"), cut, sites[:2]),
+                                   (parse_period("2026-10"), None, sites[2:3]),
+                                   (parse_period("2026-10"), datetime(2026, 10, 25, 9, 10, tzinfo=timezone.utc),
+                                    sites[2:3])):
+        start, end = period.bounds(members[0].timezone)
+        end = min(end, as_of) if as_of else end
+        assert totals_apply(session, start, end, hours.slot_minutes_for(members[0].timezone, start, end))
+        found = batch_totals(session=session, sites=members, start=start, end=end, model=model, network_nps=3.0)
+        for site in members:
+            old = reference(session, site, period, model, as_of, 3.0)
+            new = found[site.id]
+            assert new.slots == {} and new.totals is not None
+            assert new.totals == measures.reading_totals(model, old)
+            assert (new.streams, new.zones) == (old.streams, old.zones)
+            assert measures.measure_all(model, new) == measures.measure_all(model, old)
+            assert composite.score(model, measures.measure_all(model, new)) == \
+                composite.score(model, measures.measure_all(model, old))
+            checked += 1
+    assert checked == 7
+    busy = measures.reading_totals(model, reference(session, sites[0], Q3, model))
+    assert busy.indicators["co2_compliance"].eligible > 0 and busy.indicators["desk_utilisation"].with_data > 0
+    assert 0 < busy.indicators["co2_compliance"].within < busy.indicators["co2_compliance"].eligible
