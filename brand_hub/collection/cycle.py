@@ -122,7 +122,7 @@ def run_cycle(*, engine: Engine, settings: Settings, site_codes: list[str] | Non
         session.commit()
     sites = _scope(site_codes)
     owner = collector_id()
-    workers = max(1, min(settings.collect_workers, len(site_ids) or 1))
+    workers = max(1, min(settings.collect_workers, len(site_ids) or 1, _threads_the_pool_serves(engine)))
     outcomes: list[SiteOutcome] = []
     if site_ids:
         lease = timedelta(seconds=settings.collect_lease_seconds)
@@ -136,6 +136,22 @@ def run_cycle(*, engine: Engine, settings: Settings, site_codes: list[str] | Non
     report = CycleReport(outcomes=outcomes, seconds=(datetime.now(timezone.utc) - started).total_seconds())
     log.info("collection cycle: %s", report.summary())
     return report
+
+
+def _threads_the_pool_serves(engine: Engine) -> int:
+    """How many pulling threads ``engine``'s pool can serve beside the cycle's writer.
+
+    Each thread holds a connection for its site's whole pull and waits on the writer, which needs a
+    connection of its own to commit: with every connection held by a thread, the writer would wait
+    for the pool until it gave up and every site failed. ``collector_engine`` sizes its pool for
+    ``collect_workers``; any other engine (the demo's, a test's) gets as many threads as it can serve.
+    """
+    pool = engine.pool
+    size = getattr(pool, "size", None)
+    overflow = getattr(pool, "_max_overflow", 0)
+    if not callable(size) or overflow < 0:   # not a bounded queue of connections
+        return 1 << 20
+    return max(1, size() + overflow - 1)
 
 
 def _scope(site_codes: list[str] | None):

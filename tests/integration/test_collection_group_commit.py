@@ -110,3 +110,24 @@ def test_a_cycle_groups_its_pages_and_a_refused_page_fails_only_its_site_mid_bat
     for site in network:
         assert buckets_of(session, site.id) == READINGS and cursor_of(session, site.id) == str(READINGS)
     assert rollups.differences(session=session) == 0
+
+
+def test_a_cycle_with_more_workers_than_its_engine_has_connections_still_pulls_every_site(
+        database_url, settings, network):
+    """Each pulling thread holds a connection for its site's pull while the writer needs one more to
+    commit the pages: with every connection held by a thread the writer waited for the pool and every
+    site failed (the demo's cycle, 16 workers on a default engine of 5 + 10 connections)."""
+    from brand_hub.db import make_engine
+
+    small = make_engine(database_url, pool_size=2, max_overflow=1, pool_timeout=5)
+    try:
+        report = run_cycle(engine=small, settings=settings.replace(collect_workers=8, collect_page_limit=PAGE))
+    finally:
+        small.dispose()
+    assert [o.status for o in report.outcomes] == ["ok"] * len(network)
+    engine = make_engine(database_url)
+    try:
+        with Session(engine) as session:
+            assert [buckets_of(session, site.id) for site in network] == [READINGS] * len(network)
+    finally:
+        engine.dispose()

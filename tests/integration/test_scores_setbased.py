@@ -6,13 +6,13 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from brand_hub import audit, scores
 from brand_hub.demo.scores import write_history
 from brand_hub.models.collection import NpsResponse, OpsEvent
 from brand_hub.models.scoring import SiteScore
-from brand_hub.db import is_postgres
+from brand_hub.db import is_postgres, make_engine
 from brand_hub.scores.inputs import batch_inputs, batch_totals, site_inputs, totals_apply
 from scoring import composite, hours, measures
 from scoring.periods import parse_period
@@ -178,11 +178,25 @@ def awkward_network(session) -> list:
     return sites
 
 
-def test_the_slots_counted_in_the_database_equal_the_slots_counted_in_python(session):
+@pytest.fixture
+def postgres_session(postgres_schema_url):
+    """A session on the worker's emptied PostgreSQL schema: the slots are counted in SQL there only."""
+    from tests.conftest import _truncate_all
+
+    _truncate_all(postgres_schema_url)
+    engine = make_engine(postgres_schema_url)
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+    engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_slots_counted_in_the_database_equal_the_slots_counted_in_python(postgres_session):
     """``batch_totals`` (PostgreSQL, hourly slots) gives the totals ``scoring.measures.reading_totals``
-    counts from the per-site reference slots, to the bit, and so the same measures and scores."""
-    if not is_postgres(session):
-        pytest.skip("the slots are counted in SQL on PostgreSQL only (SQLite sends the slots)")
+    counts from the per-site reference slots, to the bit, and so the same measures and scores
+    (SQLite sends the slots to Python, which the other tests here cover)."""
+    session = postgres_session
+    assert is_postgres(session)
     sites = awkward_network(session)
     model = current_model()
     cut = datetime(2026, 7, 7, 5, 40, tzinfo=timezone.utc)                  # mid-hour: the tail's buckets

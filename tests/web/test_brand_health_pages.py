@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 
 from brand_hub.models import FranchiseeStatus, Role
@@ -21,8 +22,9 @@ def _network(session):
     make_site(session, calm, make_agreement(session, calm), code="CA-01")
     session.add(Flag(franchisee_id=trouble.id, site_id=site.id, rule="red-card", state=FlagState.open,
                      severity=Severity.major, evidence={"quarter": "2026-Q3", "card": "red", "score": 40.0}))
-    for number, due, total in (("BH-2026-000001", date.today() - timedelta(days=45), "1234.50"),
-                               ("BH-2026-000002", date.today() + timedelta(days=5), "99.00")):
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # the brand's day, which the pages count overdue days in
+    for number, due, total in (("BH-2026-000001", today - timedelta(days=45), "1234.50"),
+                               ("BH-2026-000002", today + timedelta(days=5), "99.00")):
         session.add(Invoice(agreement_id=agreement.id, franchisee_id=trouble.id, period="2026-10" if number.endswith("1")
                             else "2026-11", plan_id="standard-2026", number=number, status=InvoiceStatus.issued,
                             due_date=due, subtotal=Decimal(total), total=Decimal(total)))
