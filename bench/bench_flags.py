@@ -196,7 +196,7 @@ def run_size(sites: int, postgres: bool, memory_runs: bool, *, schema: str | Non
         started = time.perf_counter()
         if reused:
             with engine.begin() as conn:  # what an evaluation writes, so the first evaluation is a first again
-                conn.execute(text("TRUNCATE flag_event, outbox_message, flag, evaluation_run CASCADE"))
+                conn.execute(text("TRUNCATE flag_event, outbox_message, flag, flag_evaluation_run CASCADE"))
                 conn.execute(text("DELETE FROM audit_event WHERE action = 'partner.termination_review'"))
             with Session(engine) as session:
                 _month_partitions(session)
