@@ -110,7 +110,7 @@ class Evaluator:
         self._preloaded: tuple[set[int], set[int]] = (set(), set())
         # the steps of the site (or partner) being judged, written together when its rules are done
         self._pending: list[tuple[Flag, list]] | None = None
-        self._mail_cache: dict = {}  # the run's recipients by partner and role (one look-up per partner a run)
+        self._mail_cache: dict = {}  # the run's mailed sites, partners and recipients (read once a run)
 
     def preload(self, site_ids: list[int], franchisee_ids: list[int]) -> None:
         """Read the current flags of a batch of sites and partners in two statements (instead of one per
