@@ -252,7 +252,8 @@ def run_size(sites: int, postgres: bool, memory_runs: bool, *, schema: str | Non
         engine.dispose()
         print(f"scenario: {sites} sites, {max(1, sites // 5)} partners, "
               f"{sites * 30 * 96 * len(METRICS):,} reading buckets (30 days × 4 metrics), shipped standards, "
-              f"{'PostgreSQL' if postgres else 'SQLite'}; {'reused, emptied' if reused else 'seeding'} took {seeded:.1f} s")
+              f"{'PostgreSQL' if postgres else 'SQLite'}; "
+              f"{'emptying the reused schema' if reused else 'seeding'} took {seeded:.1f} s")
         print(f"first evaluation:  {first_s:6.2f} s  ({first_s / sites * 1000:.1f} ms/site), "
               f"{first.observations} observations, {first.opened} opened, {len(first.errors)} errors")
         print(f"re-evaluation:     {second_s:6.2f} s  ({second_s / sites * 1000:.1f} ms/site), "
