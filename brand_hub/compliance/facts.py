@@ -275,8 +275,8 @@ def summarise(*, session: Session, ctx: Context, sites: list[Site], facts: dict[
     site, time, zone, metric). When a rule reads the median or the 95th percentile, one ranked pass
     per kind of hours returns only the values at those ranks. "Open hours" is decided by
     ``scoring.hours.is_open``, handed to the database as the UTC ranges where it holds
-    (``open_ranges``, once per zone and opening hours, not per site); "occupied" is a join with the
-    same zone's ``zone_occupied`` bucket.
+    (``open_ranges``, once per zone and opening hours, not per site); "occupied" is a join with the batch's
+    occupied buckets (``_occupied``): the same zone's ``zone_occupied`` bucket above 0.
     """
     rb, occ = ReadingBucket, aliased(ReadingBucket)
     kinds: dict[tuple[str, int], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
