@@ -12,7 +12,14 @@ the same moment (nothing may change), and sends the queued mail through a real S
 loopback. Several sizes (``--sites 100,1000``) each get their own schema, and the time per
 site of each size is printed against the smallest's.
 
+Seeding 1,000 sites takes minutes: ``--seed-only`` seeds each size in a schema it keeps and
+prints its name; ``--schema A,B`` (one per size, PostgreSQL) evaluates on those schemas instead of
+seeding, after emptying what an evaluation writes (flags, events, mails, runs), so one seed serves
+several runs (the baseline and the change). ``--keep`` keeps the schemas a run seeded. Drop them
+at the end (``DROP SCHEMA … CASCADE``).
+
     .venv/bin/python bench/bench_flags.py [--sites 100,1000] [--postgres] [--memory]
+        [--seed-only | --schema bench_x,bench_y] [--keep]
 """
 from __future__ import annotations
 
@@ -36,6 +43,7 @@ from sqlalchemy import func, insert, text  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
 from brand_hub import migrate  # noqa: E402
+from brand_hub.collection import partitions  # noqa: E402
 from brand_hub.compliance import jobs  # noqa: E402
 from brand_hub.db import make_engine  # noqa: E402
 from brand_hub.models import Franchisee, Site, SiteStatus  # noqa: E402
@@ -55,6 +63,7 @@ METRICS = {"co2_ppm": (650, 250), "temperature_c": (24, 1.5), "humidity_pct": (5
 def seed(engine, sites: int) -> None:
     rng = random.Random(7)
     with Session(engine) as session:
+        _month_partitions(session)
         for spec in load_folder():
             session.add(Standard(key=spec.key, version=spec.version, category=spec.content["category"],
                                  title_zh=spec.content["title"]["zh"], title_en=spec.content["title"]["en"],
@@ -97,6 +106,14 @@ def seed(engine, sites: int) -> None:
         session.commit()
 
 
+def _month_partitions(session: Session) -> None:
+    """The monthly partitions of the seeded month (PostgreSQL), as the scheduler's job keeps them in
+    production; rows already waiting in the DEFAULT (a schema seeded before) are moved into them.
+    Without them every reading lands in the DEFAULT partition and each batch's query scans all of it."""
+    if session.get_bind().dialect.name == "postgresql":
+        partitions.ensure_partitions(session=session, now=NOW - timedelta(days=31), ahead=1)
+
+
 def _write_buckets(session: Session, rows: list[dict]) -> None:
     """COPY on PostgreSQL (seeding a 1,000-site month in a minute or two), a plain INSERT on SQLite."""
     if session.get_bind().dialect.name != "postgresql":
@@ -136,11 +153,20 @@ def main() -> None:
     parser.add_argument("--sites", default="200", help="one size or several, e.g. 100,1000")
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--memory", action="store_true", help="also measure peak memory in fresh processes")
+    parser.add_argument("--seed-only", action="store_true", help="seed each size in a kept schema and stop")
+    parser.add_argument("--schema", default="", help="already seeded schemas, one per size (PostgreSQL)")
+    parser.add_argument("--keep", action="store_true", help="keep the schemas this run seeds")
     args = parser.parse_args()
     sizes = [int(n) for n in str(args.sites).split(",")]
+    schemas = [s for s in args.schema.split(",") if s] or [None] * len(sizes)
+    if len(schemas) != len(sizes) or (args.schema and not args.postgres):
+        parser.error("--schema needs --postgres and one schema per size")
     per_site = {}
-    for sites in sizes:
-        per_site[sites] = run_size(sites, args.postgres, args.memory)
+    for sites, schema in zip(sizes, schemas):
+        per_site[sites] = run_size(sites, args.postgres, args.memory, schema=schema, seed_only=args.seed_only,
+                                   keep=args.keep or args.seed_only)
+    if args.seed_only:
+        return
     smallest = sizes[0]
     for sites in sizes[1:]:
         first, again = per_site[sites]
@@ -148,27 +174,44 @@ def main() -> None:
               f"re-evaluation {again / per_site[smallest][1]:.2f}× (target: flat within 1.5×)")
 
 
-def run_size(sites: int, postgres: bool, memory_runs: bool) -> tuple[float, float]:
-    """Seed one network of ``sites`` in its own schema (or file), evaluate, re-evaluate, send the mail."""
+def run_size(sites: int, postgres: bool, memory_runs: bool, *, schema: str | None = None, seed_only: bool = False,
+             keep: bool = False) -> tuple[float, float]:
+    """Seed one network of ``sites`` in its own schema (or file), evaluate, re-evaluate, send the mail.
+
+    With ``schema`` the network seeded earlier in it is reused (what evaluations wrote is emptied first).
+    """
     tmp = Path(tempfile.mkdtemp())
-    schema = None
+    reused = schema is not None
     if postgres:
-        schema = f"bench_{uuid.uuid4().hex[:8]}"
         admin = make_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        if not reused:
+            schema = f"bench_{uuid.uuid4().hex[:8]}"
+            with admin.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
         url = f"{PG_URL}?options=-csearch_path%3D{schema}"
     else:
         url = f"sqlite:///{tmp / 'bench.sqlite'}"
     try:
-        migrate.upgrade(url)
         engine = make_engine(url)
         started = time.perf_counter()
-        seed(engine, sites)
+        if reused:
+            with engine.begin() as conn:  # what an evaluation writes, so the first evaluation is a first again
+                conn.execute(text("TRUNCATE flag_event, outbox_message, flag, flag_evaluation_run CASCADE"))
+                conn.execute(text("DELETE FROM audit_event WHERE action = 'partner.termination_review'"))
+            with Session(engine) as session:
+                _month_partitions(session)
+                session.commit()
+        else:
+            migrate.upgrade(url)
+            seed(engine, sites)
         if postgres:
             with engine.begin() as conn:
                 conn.execute(text("ANALYZE reading_bucket, site, collection_target, nps_response, site_score, standard"))
         seeded = time.perf_counter() - started
+        if seed_only:
+            print(f"seeded {sites} sites in schema {schema} ({seeded:.0f} s)", flush=True)
+            engine.dispose()
+            return 0.0, 0.0
         port = free_port()
         settings = Settings(env="testing", database_url=url, instance_path=tmp, smtp_host="127.0.0.1",
                             smtp_port=port, mail_from="flags@bench.cn")
@@ -209,7 +252,8 @@ def run_size(sites: int, postgres: bool, memory_runs: bool) -> tuple[float, floa
         engine.dispose()
         print(f"scenario: {sites} sites, {max(1, sites // 5)} partners, "
               f"{sites * 30 * 96 * len(METRICS):,} reading buckets (30 days × 4 metrics), shipped standards, "
-              f"{'PostgreSQL' if postgres else 'SQLite'}; seeding took {seeded:.1f} s")
+              f"{'PostgreSQL' if postgres else 'SQLite'}; "
+              f"{'emptying the reused schema' if reused else 'seeding'} took {seeded:.1f} s")
         print(f"first evaluation:  {first_s:6.2f} s  ({first_s / sites * 1000:.1f} ms/site), "
               f"{first.observations} observations, {first.opened} opened, {len(first.errors)} errors")
         print(f"re-evaluation:     {second_s:6.2f} s  ({second_s / sites * 1000:.1f} ms/site), "
@@ -224,7 +268,9 @@ def run_size(sites: int, postgres: bool, memory_runs: bool) -> tuple[float, floa
               f"({sent / send_s if send_s else 0:.0f}/s); server received {sink.count}", flush=True)
         return first_s / sites, second_s / sites
     finally:
-        if schema:
+        if schema and keep:
+            print(f"schema {schema} kept", flush=True)
+        if schema and not keep and not reused:
             with admin.begin() as conn:
                 conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
             admin.dispose()

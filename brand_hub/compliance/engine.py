@@ -22,7 +22,7 @@ from brand_hub.models.compliance import (CorrectiveActionPlan, EvaluationRun, Fl
 from brand_hub.settings import Settings
 
 from . import facts as facts_module
-from . import notify
+from . import notify, outbox
 from .lifecycle import CURRENT, FlagView, Observation, Outcome, Timing, observe
 from .rules import (SUMMARISED, WINDOW_DAYS, Context, PartnerFacts, Rule, SiteFacts, agent_is_down, standard_rules,
                     system_rules)
@@ -108,6 +108,9 @@ class Evaluator:
         self._current: dict[tuple[int | None, int | None], dict[tuple[str, str], Flag]] | None = None
         self._known: set[tuple] = set()
         self._preloaded: tuple[set[int], set[int]] = (set(), set())
+        # the steps of the site (or partner) being judged, written together when its rules are done
+        self._pending: list[tuple[Flag, list]] | None = None
+        self._mail_cache: dict = {}  # the run's mailed sites, partners and recipients (read once a run)
 
     def preload(self, site_ids: list[int], franchisee_ids: list[int]) -> None:
         """Read the current flags of a batch of sites and partners in two statements (instead of one per
@@ -146,6 +149,19 @@ class Evaluator:
 
     def run_rules(self, rules: list[Rule], facts, *, site_id: int | None, franchisee_id: int, ctx: Context,
                   down: bool, label: str) -> None:
+        """Judge one site (or partner) with ``rules``; its new flags and their events are written together at
+        the end (one INSERT of the flags, one of the events, the mails after), not one flush per step: a
+        first evaluation of a network opens thousands of flags, and a flush each cost a round trip each."""
+        self._pending = []
+        try:
+            self._run_rules(rules, facts, site_id=site_id, franchisee_id=franchisee_id, ctx=ctx, down=down,
+                            label=label)
+            self._write_pending()
+        finally:
+            self._pending = None  # on an error the caller's savepoint drops the site's steps with it
+
+    def _run_rules(self, rules: list[Rule], facts, *, site_id: int | None, franchisee_id: int, ctx: Context,
+                   down: bool, label: str) -> None:
         current = self.current_flags(site_id, franchisee_id)
         for rule in rules:
             try:
@@ -181,10 +197,30 @@ class Evaluator:
         assert flag is not None
         self._write(flag, outcome.flag, rule, site_id=site_id, franchisee_id=franchisee_id, subject=subject)
         self.session.add(flag)
+        if self._pending is not None:
+            if outcome.events:
+                self._pending.append((flag, list(outcome.events)))
+            return
         if outcome.events:
             self.session.flush()  # the events need the flag's id; plain updates wait for the next flush
         for event in outcome.events:
             self.record(flag, event.kind, event.from_state, event.to_state, event.reason, event.data)
+
+    def _write_pending(self) -> None:
+        """Write the steps gathered by ``apply``: the flags in one flush (their ids), then their events in
+        one flush, in the order the steps were taken, then each event's counters, audit and mail."""
+        pending, self._pending = self._pending or [], None
+        if not pending:
+            return
+        self.session.flush()
+        written = [(flag, self._event(flag, e.kind, e.from_state, e.to_state, e.reason, e.data, audit.SYSTEM))
+                   for flag, events in pending for e in events]
+        self.session.add_all([event for _, event in written])
+        self.session.flush()
+        mails = [mail for flag, event in written
+                 if (mail := self._after_event(flag, event, audit.SYSTEM, queue=False)) is not None]
+        queued = outbox.enqueue_many(session=self.session, mails=mails, now=self.now)
+        self.summary.mails += sum(message is not None for message in queued)
 
     def _previous(self, site_id, franchisee_id, rule_id, subject) -> Flag | None:
         preloaded = site_id in self._preloaded[0] if site_id is not None else franchisee_id in self._preloaded[1]
@@ -206,11 +242,22 @@ class Evaluator:
     def record(self, flag: Flag, kind: str, from_state, to_state, reason: str, data: dict, *,
                actor: audit.Actor = audit.SYSTEM) -> FlagEvent:
         """Append one timeline event (and queue its mail)."""
-        event = FlagEvent(flag_id=flag.id, at=self.now, actor=actor.label, actor_id=actor.user_id, kind=kind,
-                          from_state=from_state.value if from_state else None, to_state=to_state.value,
-                          reason=reason[:1000], data=data)
+        event = self._event(flag, kind, from_state, to_state, reason, data, actor)
         self.session.add(event)
         self.session.flush()
+        self._after_event(flag, event, actor)
+        return event
+
+    def _event(self, flag: Flag, kind: str, from_state, to_state, reason: str, data: dict,
+               actor: audit.Actor) -> FlagEvent:
+        return FlagEvent(flag_id=flag.id, at=self.now, actor=actor.label, actor_id=actor.user_id, kind=kind,
+                         from_state=from_state.value if from_state else None, to_state=to_state.value,
+                         reason=reason[:1000], data=data)
+
+    def _after_event(self, flag: Flag, event: FlagEvent, actor: audit.Actor, *, queue: bool = True) -> dict | None:
+        """What follows an event once written (it has its id): the run's counters, the audit, the mail
+        (queued here, or returned to be queued with the others of its site when ``queue`` is False)."""
+        kind, to_state = event.kind, FlagState(event.to_state)
         self.summary.events += 1
         if kind in ("opened", "reopened"):
             self.summary.opened += 1
@@ -223,10 +270,13 @@ class Evaluator:
             self.summary.resolved += 1
         title_zh = flag.evidence.get("rule_title_zh", flag.rule)
         title_en = flag.evidence.get("rule_title_en", flag.rule)
-        if notify.queue_for(session=self.session, settings=self.settings, flag=flag, event=event, title_zh=title_zh,
-                            title_en=title_en, now=self.now):
+        mail = notify.mail_for(session=self.session, settings=self.settings, flag=flag, event=event,
+                               title_zh=title_zh, title_en=title_en, cache=self._mail_cache)
+        if not queue or mail is None:
+            return mail
+        if outbox.enqueue(session=self.session, now=self.now, **mail) is not None:
             self.summary.mails += 1
-        return event
+        return None
 
 
 def evaluate(*, session: Session, settings: Settings, now: datetime, site_codes: list[str] | None = None) -> RunSummary:

@@ -275,8 +275,8 @@ def summarise(*, session: Session, ctx: Context, sites: list[Site], facts: dict[
     site, time, zone, metric). When a rule reads the median or the 95th percentile, one ranked pass
     per kind of hours returns only the values at those ranks. "Open hours" is decided by
     ``scoring.hours.is_open``, handed to the database as the UTC ranges where it holds
-    (``open_ranges``, once per zone and opening hours, not per site); "occupied" is a join with the
-    same zone's ``zone_occupied`` bucket.
+    (``open_ranges``, once per zone and opening hours, not per site); "occupied" is a join with the batch's
+    occupied buckets (``_occupied``): the same zone's ``zone_occupied`` bucket above 0.
     """
     rb, occ = ReadingBucket, aliased(ReadingBucket)
     kinds: dict[tuple[str, int], dict[str, list[dict]]] = defaultdict(lambda: defaultdict(list))
@@ -298,13 +298,9 @@ def summarise(*, session: Session, ctx: Context, sites: list[Site], facts: dict[
         kind_rules = [(metric, rule) for metric in metrics for rule in by_metric[metric]]
         for key, members in groups:
             ids = [m.id for m in members]
-            where = [rb.site_id.in_(ids), rb.metric.in_(metrics), rb.bucket_start >= ctx.now - timedelta(days=days),
-                     rb.bucket_start <= ctx.now]
-            if key is not None:
-                where.append(or_(false(), *[and_(rb.bucket_start >= a, rb.bucket_start < b) for a, b in ranges[key]]))
+            where = [rb.site_id.in_(ids), rb.metric.in_(metrics), *_within(rb, ctx.now, days, ranges.get(key))]
             if hours == "occupied":
-                where += [occ.site_id == rb.site_id, occ.zone == rb.zone, occ.bucket_start == rb.bucket_start,
-                          occ.metric == "zone_occupied", occ.mean > 0]
+                where += _occupied(rb, occ, ids, ctx.now, days, ranges.get(key))
             bands = [and_(rb.metric == metric, _band(rb.mean, rule)) for metric, rule in kind_rules]
             found = {(site_id, metric): MetricSummary(0) for site_id in ids for metric in metrics}
             stmt = select(rb.site_id, rb.metric, func.count(), func.min(rb.mean), func.max(rb.mean),
@@ -333,6 +329,30 @@ def summarise(*, session: Session, ctx: Context, sites: list[Site], facts: dict[
                     if rule_metric == metric:
                         facts[site_id].metric_summaries[summary_key(rule)] = MetricSummary(
                             summary.n, inside, summary.low, summary.high, ranked.get((site_id, metric), {}))
+
+
+def _within(table, now: datetime, days: int, ranges: list[tuple[datetime, datetime]] | None) -> list:
+    """``table``'s buckets of the ``days`` before ``now``, and within ``ranges`` (the open hours) when given."""
+    terms = [table.bucket_start >= now - timedelta(days=days), table.bucket_start <= now]
+    if ranges is not None:
+        terms.append(or_(false(), *[and_(table.bucket_start >= a, table.bucket_start < b) for a, b in ranges]))
+    return terms
+
+
+def _occupied(rb, occ, ids: list[int], now: datetime, days: int,
+              ranges: list[tuple[datetime, datetime]] | None) -> list:
+    """The readings of ``rb`` whose zone was occupied in their bucket: a join with the occupied buckets of
+    the batch (``zone_occupied`` above 0; the key makes it at most one a reading), not with the table.
+
+    The occupied buckets carry the batch's sites and the same constant time bounds as the readings, so
+    the planner prunes the months outside the window and reads the batch's rows through the key: joined
+    with the whole table (as before), it read every site's occupancy rows of every month for each batch,
+    a cost that grew with the network, not with the batch (0.5 s a batch at 100 sites, 1.1 s at 1,000).
+    """
+    buckets = select(occ.site_id.label("site_id"), occ.zone.label("zone"), occ.bucket_start.label("bucket_start")) \
+        .where(occ.site_id.in_(ids), occ.metric == "zone_occupied", occ.mean > 0,
+               *_within(occ, now, days, ranges)).subquery("occupied")
+    return [buckets.c.site_id == rb.site_id, buckets.c.zone == rb.zone, buckets.c.bucket_start == rb.bucket_start]
 
 
 def _band(value, rule: dict):

@@ -40,28 +40,51 @@ def regional_managers(settings: Settings, region: str) -> list[str]:
     return []
 
 
-def _users(session: Session, *, roles: set[Role] | None = None, franchisee_id: int | None = None) -> list[str]:
+def _users(session: Session, *, roles: set[Role] | None = None, franchisee_id: int | None = None,
+           cache: dict | None = None) -> list[str]:
+    """The active users' e-mails (of ``roles``, of the partner); with ``cache`` each question is asked once."""
+    key = ("users", frozenset(roles) if roles is not None else None, franchisee_id)
+    if cache is not None and key in cache:
+        return list(cache[key])
     stmt = select(User.email).where(User.active.is_(True))
     if roles is not None:
         stmt = stmt.where(User.role.in_(sorted(roles, key=lambda r: r.value)))
     if franchisee_id is not None:
         stmt = stmt.where(User.franchisee_id == franchisee_id)
-    return list(session.exec(stmt).all())
+    found = list(session.exec(stmt).all())
+    if cache is not None:
+        cache[key] = list(found)
+    return found
 
 
-def recipients(*, session: Session, settings: Settings, flag: Flag, event: FlagEvent) -> list[str]:
-    """The partner always; the regional manager from escalation level 1; brand HQ from level 2."""
-    partner = session.get(Franchisee, flag.franchisee_id)
-    site = session.get(Site, flag.site_id) if flag.site_id else None
+def _get(session: Session, model, key: int | None, cache: dict | None):
+    """``session.get``, kept in the run's ``cache``: the identity map holds its rows only weakly, so a site
+    or partner read for one mail was read from the database again for the next (about 7 ms each)."""
+    if key is None:
+        return None
+    if cache is None:
+        return session.get(model, key)
+    if (model, key) not in cache:
+        cache[(model, key)] = session.get(model, key)
+    return cache[(model, key)]
+
+
+def recipients(*, session: Session, settings: Settings, flag: Flag, event: FlagEvent,
+               cache: dict | None = None) -> list[str]:
+    """The partner always; the regional manager from escalation level 1; brand HQ from level 2.
+
+    ``cache`` (one evaluation's): the users are looked up once per partner and role in a run, not per mail."""
+    partner = _get(session, Franchisee, flag.franchisee_id, cache)
+    site = _get(session, Site, flag.site_id, cache) if flag.site_id else None
     out = [partner.contact_email] if partner and partner.contact_email else []
     if event.kind != "submit_plan":
-        out += _users(session, roles={Role.franchisee_admin}, franchisee_id=flag.franchisee_id)
+        out += _users(session, roles={Role.franchisee_admin}, franchisee_id=flag.franchisee_id, cache=cache)
     level = int(event.data.get("level", flag.escalation_level)) if event.kind == "escalated" else 0
     if event.kind in ("submit_plan", "plan_overdue") or level >= 1:
         managers = regional_managers(settings, site.region if site else "")
-        out += managers or _users(session, roles={Role.hq_manager})
+        out += managers or _users(session, roles={Role.hq_manager}, cache=cache)
     if level >= 2 or (flag.rule == "termination-review" and event.kind in ("opened", "reopened")):
-        out += _users(session, roles={Role.hq_admin})
+        out += _users(session, roles={Role.hq_admin}, cache=cache)
     return out
 
 
@@ -82,17 +105,26 @@ def compose(*, flag: Flag, event: FlagEvent, site_code: str, partner_code: str, 
 
 
 def queue_for(*, session: Session, settings: Settings, flag: Flag, event: FlagEvent, title_zh: str, title_en: str,
-              now: datetime) -> bool:
+              now: datetime, cache: dict | None = None) -> bool:
     """Queue the mail for ``event`` if its kind is mailed; True when a message was queued."""
-    if event.kind not in MAILED_KINDS:
+    mail = mail_for(session=session, settings=settings, flag=flag, event=event, title_zh=title_zh,
+                    title_en=title_en, cache=cache)
+    if mail is None:
         return False
-    site = session.get(Site, flag.site_id) if flag.site_id else None
-    partner = session.get(Franchisee, flag.franchisee_id)
+    return outbox.enqueue(session=session, now=now, **mail) is not None
+
+
+def mail_for(*, session: Session, settings: Settings, flag: Flag, event: FlagEvent, title_zh: str, title_en: str,
+             cache: dict | None = None) -> dict | None:
+    """The mail of ``event`` as ``outbox.enqueue``'s arguments (but ``now``); None when its kind is not mailed."""
+    if event.kind not in MAILED_KINDS:
+        return None
+    site = _get(session, Site, flag.site_id, cache) if flag.site_id else None
+    partner = _get(session, Franchisee, flag.franchisee_id, cache)
     subject, body = compose(flag=flag, event=event, site_code=site.code if site else "",
                             partner_code=partner.code if partner else "", title_zh=title_zh, title_en=title_en,
                             settings=settings)
     domain = settings.mail_from.rpartition("@")[2] or "brandhub"
-    queued = outbox.enqueue(session=session, dedupe_key=f"flag-event:{event.id}",
-                            recipients=recipients(session=session, settings=settings, flag=flag, event=event),
-                            subject=subject, body=body, flag_id=flag.id, now=now, domain=domain)
-    return queued is not None
+    return dict(dedupe_key=f"flag-event:{event.id}",
+                recipients=recipients(session=session, settings=settings, flag=flag, event=event, cache=cache),
+                subject=subject, body=body, flag_id=flag.id, domain=domain)

@@ -332,3 +332,64 @@ def test_a_network_larger_than_one_batch_is_evaluated_whole_and_a_partner_is_nev
     summary = evaluate(session, settings)
     assert summary.sites == 9 and not summary.errors
     assert sorted(f.site_id for f in flags_of(session, "agent-unreachable")) == sorted(s.id for s in sites)
+
+
+def _network_with_several_flags_a_site(session):
+    """Two partners, each with an admin of its own and a site that opens several flags in one evaluation."""
+    sites = []
+    for n in (1, 2):
+        partner = make_franchisee(session, contact_email=f"owner{n}@partner{n}.cn")
+        make_user(session, Role.franchisee_admin, franchisee=partner, email=f"admin{n}@partner{n}.cn")
+        site = make_site(session, partner, agent_url="http://127.0.0.1:1/", opened_on=date(2025, 1, 1))
+        standard = session.exec(select(Standard)).first() or publish(session)
+        session.add(StandardAcknowledgement(site_id=site.id, standard_id=standard.id, due_at=NOW - 1 * H))
+        session.add(SiteConfigState(site_id=site.id, desired_hash="sha256:a", applied_hash="sha256:b",
+                                    drift_since=NOW - 2 * H, drifted_keys=["hvac.co2_setpoint"]))
+        add_target(session, site, last_success=NOW - 80 * H)
+        sites.append(site)
+    return sites
+
+
+def _written(session) -> list[tuple]:
+    """Every flag with its events and mails, named by what they are (not by their ids)."""
+    flags = {f.id: f for f in flags_of(session)}
+
+    def name(flag_id):
+        flag = flags[flag_id]
+        previous = (flags[flag.previous_id].rule, flags[flag.previous_id].subject) if flag.previous_id else None
+        return (flag.site_id, flag.franchisee_id, flag.rule, flag.subject, flag.state.value, flag.severity.value,
+                flag.open_key, previous, repr(sorted(flag.evidence.items())))
+
+    events = {e.id: e for e in session.exec(select(FlagEvent))}
+    out = [("event", name(e.flag_id), e.kind, e.from_state, e.to_state, e.reason, repr(e.data))
+           for e in events.values()]
+    for m in session.exec(select(OutboxMessage)):
+        event = events[int(m.dedupe_key.removeprefix("flag-event:"))]
+        assert event.flag_id == m.flag_id    # the mail is the event's, and of the event's flag
+        body = m.body.replace(f"flag #{m.flag_id}", "flag #")
+        out.append(("mail", name(m.flag_id), event.kind, tuple(m.recipients), m.subject, body))
+    return sorted(out)
+
+
+def test_a_sites_flags_and_events_written_together_are_linked_and_mailed_as_one_by_one(
+        session, settings, monkeypatch):
+    """The steps of a site are written together (one flush of the flags, one of the events): every event and
+    mail belongs to its own flag, each partner's mail goes to that partner's people, and the result is the
+    one writing each step on its own gives."""
+    from brand_hub.compliance import engine as flags_engine
+
+    _network_with_several_flags_a_site(session)
+    savepoint = session.begin_nested()
+    evaluate(session, settings)
+    together = _written(session)
+    savepoint.rollback()
+    monkeypatch.setattr(flags_engine.Evaluator, "run_rules", flags_engine.Evaluator._run_rules)  # one by one
+    evaluate(session, settings)
+    assert _written(session) == together
+    opened = [row for row in together if row[0] == "event" and row[2] == "opened"]
+    assert len({row[1][:4] for row in opened}) == len(opened) >= 6       # several flags a site, one event each
+    mails = [row for row in together if row[0] == "mail"]
+    assert len(mails) >= 6
+    for row in mails:
+        n = 1 if row[1][1] == min(r[1][1] for r in mails) else 2
+        assert row[3] == (f"admin{n}@partner{n}.cn", f"owner{n}@partner{n}.cn")

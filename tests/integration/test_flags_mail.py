@@ -4,6 +4,7 @@ from __future__ import annotations
 import socket
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
+from types import SimpleNamespace
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -135,3 +136,40 @@ def test_a_message_refused_for_good_is_kept_as_failed_with_the_reason_and_the_ot
     assert (report.sent, report.failed, later.sent, later.failed) == (2, 1, 0, 0)
     failed = session.exec(select(OutboxMessage).where(OutboxMessage.state == OutboxState.failed)).one()
     assert failed.recipients == ["p1@partner.cn"] and "p1@partner.cn" in failed.last_error
+
+
+def test_queueing_a_sites_mails_together_keeps_one_a_key_in_order_and_falls_back_one_by_one(session, monkeypatch):
+    """``enqueue_many`` queues what ``enqueue`` would, one each: a key already queued, a key twice in the
+    list and a mail without a valid recipient queue nothing; a key another evaluator queued between the
+    look-up and the INSERT sends it back to one at a time, and nothing is queued twice."""
+    def mail(n, recipients=("a@x.cn",)):
+        return dict(dedupe_key=f"k{n}", recipients=list(recipients), subject=f"s{n}", body="b", flag_id=None)
+
+    outbox.enqueue(session=session, now=NOW, **mail(1))
+    queued = outbox.enqueue_many(session=session, now=NOW,
+                                 mails=[mail(2, ("b@x.cn", " a@x.cn", "b@x.cn")), mail(1), mail(3), mail(3),
+                                        mail(4, ("not-an-address",))])
+    assert [m.dedupe_key if m else None for m in queued] == ["k2", None, "k3", None, None]
+    session.flush()
+    rows = session.exec(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [(m.dedupe_key, m.recipients) for m in rows] == [("k1", ["a@x.cn"]), ("k2", ["a@x.cn", "b@x.cn"]),
+                                                             ("k3", ["a@x.cn"])]
+    # another evaluator queues k5 after the look-up: the whole INSERT fails, each is queued on its own
+    real_exec = session.exec
+
+    def racing(stmt, *args, **kwargs):
+        result = real_exec(stmt, *args, **kwargs)
+        if "dedupe_key IN" in str(stmt).replace("outbox_message.", "") and not racing.done:
+            racing.done = True
+            keys = list(result)   # the look-up read before the other evaluator's row
+            session.add(OutboxMessage(dedupe_key="k5", message_id="<x@y>", recipients=["c@x.cn"], subject="s",
+                                      body="b", next_attempt_at=NOW, created_at=NOW))
+            session.flush()
+            return SimpleNamespace(all=lambda: keys)
+        return result
+
+    racing.done = False
+    monkeypatch.setattr(session, "exec", racing)
+    queued = outbox.enqueue_many(session=session, now=NOW, mails=[mail(6), mail(5)])
+    assert [m.dedupe_key if m else None for m in queued] == ["k6", None]
+    assert sorted(m.dedupe_key for m in real_exec(select(OutboxMessage)).all()) == ["k1", "k2", "k3", "k5", "k6"]

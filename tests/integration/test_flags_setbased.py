@@ -152,3 +152,56 @@ def test_metric_rules_judge_buckets_on_the_edges_of_open_hours_as_the_readings_d
     assert {obs.status for seen in summarised.values() for obs in seen.values()} >= {"firing", "clear"}
     assert all(seen[""].evidence["samples"] >= 8 for (code, rule), seen in summarised.items()
                if rule in ("std:edges/temp", "std:edges/humid"))
+
+
+OCCUPIED_RULES = [
+    {"id": "co2", "metric": "co2_ppm", "measure": "share_within", "max": 1000, "share": 0.95, "hours": "occupied"},
+    {"id": "lux", "metric": "illuminance_lux", "measure": "median", "min": 500, "hours": "occupied"},
+    {"id": "lux-p95", "metric": "illuminance_lux", "measure": "p95", "max": 900, "hours": "occupied"},
+]
+
+
+def test_occupied_hours_are_judged_on_the_batch_occupied_buckets_as_the_readings_do(session, settings):
+    """"Occupied" joins the readings with the batch's occupied buckets (not the whole table): a zone with
+    occupancy rows in some buckets only, several zones of which one has none, a site with no occupancy
+    metric at all, occupancy rows outside the window or at 0, and another site occupied at the same
+    instants give what judging each reading in Python gives."""
+    partner = make_franchisee(session)
+    rng = random.Random(23)
+    some, zones, none, other = (make_site(session, partner, code=code)
+                                for code in ("OC-SOME", "OC-ZONES", "OC-NONE", "OC-OTHER"))
+    rows = []
+    for n in range(30 * 48):
+        at = NOW - timedelta(minutes=30 * n)
+        for site, zone in ((some, "desk"), (zones, "desk"), (zones, "meeting"), (none, "desk"), (other, "desk")):
+            for metric, value in (("co2_ppm", rng.choice((999.0, 1000.0, 1000.5, 700.0))),
+                                  ("illuminance_lux", rng.choice((499.0, 500.0, 901.0, 650.0)))):
+                rows.append(dict(site_id=site.id, zone=zone, metric=metric, bucket_start=at, bucket_minutes=15,
+                                 count=15, mean=value, min=value, max=value))
+            occupancy = None
+            if site is some and n % 7 < 3:                     # occupancy rows in some buckets only
+                occupancy = float(rng.random() < 0.7)
+            elif site is zones and zone == "desk":            # one zone has occupancy, the other none
+                occupancy = rng.choice((0.0, 0.5, 1.0))
+            elif site is other:                                # always occupied: must not leak to the others
+                occupancy = 1.0
+            if occupancy is not None:
+                rows.append(dict(site_id=site.id, zone=zone, metric="zone_occupied", bucket_start=at,
+                                 bucket_minutes=15, count=15, mean=occupancy, min=occupancy, max=occupancy))
+    for days in (31, 45, -1):   # occupied, but outside the month judged (and after now)
+        at = NOW - timedelta(days=days)
+        rows += [dict(site_id=some.id, zone="desk", metric=metric, bucket_start=at, bucket_minutes=15, count=15,
+                      mean=value, min=value, max=value)
+                 for metric, value in (("zone_occupied", 1.0), ("co2_ppm", 2000.0), ("illuminance_lux", 10.0))]
+    session.execute(insert(ReadingBucket), rows)
+    session.add(Standard(key="occupied", version=1, category="space", title_zh="有人", title_en="Occupied",
+                         content={"id": "occupied", "rules": OCCUPIED_RULES}, content_hash="sha256:z",
+                         published_at=NOW - timedelta(days=40)))
+    session.flush()
+    summarised = observations(session, settings, in_the_database=True)
+    one_by_one = observations(session, settings, in_the_database=False)
+    assert summarised == one_by_one
+    samples = {code: seen[""].evidence["samples"] for (code, rule), seen in summarised.items()
+               if rule == "std:occupied/co2"}
+    assert samples["OC-NONE"] == 0 < samples["OC-SOME"] < samples["OC-OTHER"]
+    assert 0 < samples["OC-ZONES"] < samples["OC-OTHER"]
