@@ -23,7 +23,7 @@ from brand_hub.db import make_engine
 from brand_hub.models.collection import CollectionTarget, ReadingAmendment, ReadingBucket
 from brand_hub.settings import Settings
 from tests.builders import issue_site_token, make_franchisee, make_site, start_agent
-from tests.conftest import _truncate_all, missing
+from tests.conftest import _empty_all, missing
 from tests.integration.edges import (MOSQUITTO, AckLosingProxy, AgentProcess, OurBroker, Sensors, hour_means, uci_day,
                                      wait_for)
 
@@ -40,7 +40,7 @@ def _mosquitto():
 def postgres_url(request):
     """PostgreSQL only (the production database), for the long replay."""
     url = request.getfixturevalue("postgres_schema_url")
-    _truncate_all(url)
+    _empty_all(url)
     return url
 
 

@@ -181,9 +181,9 @@ def awkward_network(session) -> list:
 @pytest.fixture
 def postgres_session(postgres_schema_url):
     """A session on the worker's emptied PostgreSQL schema: the slots are counted in SQL there only."""
-    from tests.conftest import _truncate_all
+    from tests.conftest import _empty_all
 
-    _truncate_all(postgres_schema_url)
+    _empty_all(postgres_schema_url)
     engine = make_engine(postgres_schema_url)
     with Session(engine, expire_on_commit=False) as session:
         yield session
