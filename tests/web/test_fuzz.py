@@ -321,6 +321,7 @@ def _stored_problems(engine) -> list[str]:
     return problems
 
 
+@pytest.mark.slow  # a few thousand requests per database
 def test_no_input_makes_a_server_error_or_stores_a_bad_value(app, network, session, engine):
     fuzzer = Fuzzer(app, network, session)
     fuzzer.sign_in()
