@@ -473,3 +473,41 @@ def test_a_first_evaluation_writes_the_rows_one_step_at_a_time_writes(session, s
     assert [row["kind"] for row in written["events"]].count("reopened") == 1
     (again,) = [row for row in written["flags"] if row["previous_id"] is not None]
     assert again["occurrence"] == 2 and again["site_id"] == before.id
+
+
+def test_a_site_whose_rows_fail_in_a_batch_is_recorded_and_the_others_are_written(session, settings, monkeypatch):
+    """When the batch's rows cannot be written together, each site's are written on its own: the one that fails
+    is recorded and undone (as when each site is written in its own savepoint), the others are written, and the
+    run's counters count only what was written."""
+    from brand_hub.compliance import engine as flags_engine
+    from brand_hub.compliance import notify
+
+    monkeypatch.setattr(flags_engine, "CHUNK_SITES", 10)
+    sites = _network_with_several_flags_a_site(session)
+    sites.append(make_site(session, session.get(Franchisee, sites[0].franchisee_id), opened_on=date(2025, 1, 1),
+                           agent_url="http://127.0.0.1:1/"))
+    add_target(session, sites[-1], last_success=NOW - 80 * H)
+    broken = sites[1]
+    mail_for = notify.mail_for
+
+    def failing(*, flag, **kwargs):
+        if flag.site_id == broken.id:
+            raise RuntimeError("no mail for this one")
+        return mail_for(flag=flag, **kwargs)
+
+    monkeypatch.setattr(notify, "mail_for", failing)
+    savepoint = session.begin_nested()
+    together = evaluate(session, settings)
+    written = _rows(session)
+    savepoint.rollback()
+    one_step_at_a_time(monkeypatch)
+    one_by_one = evaluate(session, settings)
+    assert _rows(session) == written
+    for name in ("sites", "opened", "resolved", "mails", "errors"):
+        assert getattr(together, name) == getattr(one_by_one, name), name
+    # (one step at a time stopped counting the failed site's observations at its first mail and had counted
+    # its events up to there; the batch counts every observation judged, and only the events written)
+    assert [e["site"] for e in together.errors] == [broken.code]
+    assert broken.id not in {row["site_id"] for row in written["flags"]}
+    assert {sites[0].id, sites[2].id} <= {row["site_id"] for row in written["flags"]}
+    assert together.events == len(written["events"]) and together.mails == len(written["mails"])
