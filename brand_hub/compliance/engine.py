@@ -2,8 +2,11 @@
 
 The decisions are made by the pure ``lifecycle`` and ``rules`` modules; this module
 reads the current flags, feeds them the observations, and writes new states,
-timeline events and queued mails. Each site runs in its own savepoint: a broken
-rule or site is recorded on the run and the others go on. Re-running at the same
+timeline events and queued mails. Each site with current flags runs in its own
+savepoint: a broken rule or site is recorded on the run and the others go on. A site
+with none (every site, on a first evaluation) changes no stored row while judged: its
+new flags, events and mails are written with those of its whole batch, one INSERT
+each, and if that fails, site by site in savepoints as above. Re-running at the same
 moment changes nothing (the state machine is idempotent and mails are keyed by
 the event that caused them).
 """
