@@ -69,6 +69,29 @@ def _get(session: Session, model, key: int | None, cache: dict | None):
     return cache[(model, key)]
 
 
+def preload(*, session: Session, cache: dict, site_ids: list[int], franchisee_ids: list[int]) -> None:
+    """Put the sites, partners and partner admins that a batch's mails name in the run's ``cache``, in one
+    statement each, where ``_get`` and ``_users`` would ask once per site and once per partner."""
+    for model, ids in ((Site, site_ids), (Franchisee, franchisee_ids)):
+        wanted = sorted({i for i in ids if (model, i) not in cache})
+        for start in range(0, len(wanted), 1000):
+            chunk = wanted[start:start + 1000]
+            found = {row.id: row for row in session.exec(select(model).where(model.id.in_(chunk)))}
+            for key in chunk:
+                cache[(model, key)] = found.get(key)
+    roles = {Role.franchisee_admin}
+    wanted = sorted({i for i in franchisee_ids if ("users", frozenset(roles), i) not in cache})
+    for start in range(0, len(wanted), 1000):
+        chunk = wanted[start:start + 1000]
+        emails: dict[int, list[str]] = {i: [] for i in chunk}
+        for franchisee_id, email in session.exec(select(User.franchisee_id, User.email).where(
+                User.active.is_(True), User.role.in_(sorted(roles, key=lambda r: r.value)),
+                User.franchisee_id.in_(chunk)).order_by(User.id)):
+            emails[franchisee_id].append(email)
+        for key, found in emails.items():
+            cache[("users", frozenset(roles), key)] = found
+
+
 def recipients(*, session: Session, settings: Settings, flag: Flag, event: FlagEvent,
                cache: dict | None = None) -> list[str]:
     """The partner always; the regional manager from escalation level 1; brand HQ from level 2.

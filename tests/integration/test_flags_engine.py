@@ -1,6 +1,7 @@
 """Evaluation against a real database: rules from the registry, collection, standards, scores, billing."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from types import SimpleNamespace
@@ -350,6 +351,16 @@ def _network_with_several_flags_a_site(session):
     return sites
 
 
+def one_step_at_a_time(monkeypatch) -> None:
+    """The evaluator writing each step on its own, as it did before steps were written together: every site in
+    a savepoint of its own, each new flag an ORM object flushed, each event recorded and mailed (``record``)."""
+    from brand_hub.compliance import engine as flags_engine
+
+    monkeypatch.setattr(flags_engine.Evaluator, "untouched", lambda self, site_id, franchisee_id: False)
+    monkeypatch.setattr(flags_engine.Evaluator, "run_rules",
+                        lambda self, rules, facts, defer=False, **kwargs: self._run_rules(rules, facts, **kwargs))
+
+
 def _written(session) -> list[tuple]:
     """Every flag with its events and mails, named by what they are (not by their ids)."""
     flags = {f.id: f for f in flags_of(session)}
@@ -383,7 +394,7 @@ def test_a_sites_flags_and_events_written_together_are_linked_and_mailed_as_one_
     evaluate(session, settings)
     together = _written(session)
     savepoint.rollback()
-    monkeypatch.setattr(flags_engine.Evaluator, "run_rules", flags_engine.Evaluator._run_rules)  # one by one
+    one_step_at_a_time(monkeypatch)
     evaluate(session, settings)
     assert _written(session) == together
     opened = [row for row in together if row[0] == "event" and row[2] == "opened"]
@@ -393,3 +404,110 @@ def test_a_sites_flags_and_events_written_together_are_linked_and_mailed_as_one_
     for row in mails:
         n = 1 if row[1][1] == min(r[1][1] for r in mails) else 2
         assert row[3] == (f"admin{n}@partner{n}.cn", f"owner{n}@partner{n}.cn")
+
+
+def _rows(session) -> dict:
+    """Every row a flags evaluation writes, all columns, each id replaced by its rank among its table's rows
+    (PostgreSQL's sequences do not roll back with the savepoint), the Message-IDs (random) left out."""
+    def table(model):
+        return [row._asdict() for row in session.execute(select(*model.__table__.c).order_by(model.id))]
+
+    flags, events, mails = table(Flag), table(FlagEvent), table(OutboxMessage)
+    flag_rank = {row["id"]: n for n, row in enumerate(flags)}
+    event_rank = {row["id"]: n for n, row in enumerate(events)}
+    for row in flags:
+        row["id"], row["previous_id"] = flag_rank[row["id"]], flag_rank.get(row["previous_id"], row["previous_id"])
+    for row in events:
+        row["id"], row["flag_id"] = event_rank[row["id"]], flag_rank[row["flag_id"]]
+    for row in mails:
+        del row["id"], row["message_id"]
+        row["dedupe_key"] = f"flag-event:{event_rank[int(row['dedupe_key'].removeprefix('flag-event:'))]}"
+        row["body"] = row["body"].replace(f"flag #{row['flag_id']}", f"flag #{flag_rank[row['flag_id']]}")
+        row["flag_id"] = flag_rank[row["flag_id"]]
+    reviews = select(audit.AuditEvent).where(audit.AuditEvent.action == "partner.termination_review")
+    audits = [(a.actor, a.entity_type, a.entity_id, {**a.after, "flag": flag_rank[a.after["flag"]]})
+              for a in session.exec(reviews.order_by(audit.AuditEvent.id))]
+    return {"flags": flags, "events": events, "mails": mails, "audits": audits}
+
+
+def test_a_first_evaluation_writes_the_rows_one_step_at_a_time_writes(session, settings, monkeypatch):
+    """A first evaluation writes the new flags of a batch's sites with one INSERT, their events with another,
+    their mails with a third: the very rows (every column, in the same order) that writing each step on its own
+    gives, across batches, with a site that had a flag before in the middle of a batch (written at once in
+    its own savepoint), a recurrence linked to its resolved flag, and a partner under termination review."""
+    from brand_hub.compliance import engine as flags_engine
+
+    monkeypatch.setattr(flags_engine, "CHUNK_SITES", 3)
+    sites = _network_with_several_flags_a_site(session)
+    red = make_franchisee(session, contact_email="owner@red.cn")
+    sites += [make_site(session, red, agent_url="http://127.0.0.1:1/", opened_on=date(2025, 1, 1)) for _ in range(2)]
+    add_score(session, sites[-1], "2026-Q2", "red")
+    add_score(session, sites[-1], "2026-Q3", "red")
+    publish_cards(session, "2026-Q2", "2026-Q3")
+    for n in range(4):  # more sites of the first partner: more than one batch
+        sites.append(make_site(session, session.get(Franchisee, sites[0].franchisee_id), opened_on=date(2025, 1, 1),
+                               agent_url="http://127.0.0.1:1/"))
+    for site in sites[2:]:
+        add_target(session, site, last_success=NOW - (30 if site.id % 2 else 80) * H)
+    before = sites[3]  # a flag resolved last month: the new one is a recurrence, linked to it
+    session.add(Flag(site_id=before.id, franchisee_id=before.franchisee_id, rule="agent-unreachable",
+                     state=FlagState.resolved, opened_at=NOW - 800 * H, resolved_at=NOW - 700 * H,
+                     created_at=NOW - 800 * H, updated_at=NOW - 700 * H, evidence={}))
+    current = sites[5]  # a flag pending since yesterday: this site is written at once, between deferred ones
+    session.add(Flag(site_id=current.id, franchisee_id=current.franchisee_id, rule="agent-unreachable",
+                     state=FlagState.pending, pending_since=NOW - 30 * H, last_seen_at=NOW - 2 * H,
+                     open_key=flags_engine.open_key(site_id=current.id, franchisee_id=current.franchisee_id,
+                                                    rule="agent-unreachable", subject=""),
+                     created_at=NOW - 30 * H, updated_at=NOW - 2 * H, evidence={}))
+    session.flush()
+    savepoint = session.begin_nested()
+    together = evaluate(session, settings)
+    written = _rows(session)
+    savepoint.rollback()
+    one_step_at_a_time(monkeypatch)
+    one_by_one = evaluate(session, settings)
+    assert _rows(session) == written
+    assert dataclasses.replace(together, run_id=None) == dataclasses.replace(one_by_one, run_id=None)
+    assert together.errors == [] and together.sites == len(sites)
+    assert len(written["flags"]) >= 20 and len(written["mails"]) >= 10 and len(written["audits"]) == 1
+    assert [row["kind"] for row in written["events"]].count("reopened") == 1
+    (again,) = [row for row in written["flags"] if row["previous_id"] is not None]
+    assert again["occurrence"] == 2 and again["site_id"] == before.id
+
+
+def test_a_site_whose_rows_fail_in_a_batch_is_recorded_and_the_others_are_written(session, settings, monkeypatch):
+    """When the batch's rows cannot be written together, each site's are written on its own: the one that fails
+    is recorded and undone (as when each site is written in its own savepoint), the others are written, and the
+    run's counters count only what was written."""
+    from brand_hub.compliance import engine as flags_engine
+    from brand_hub.compliance import notify
+
+    monkeypatch.setattr(flags_engine, "CHUNK_SITES", 10)
+    sites = _network_with_several_flags_a_site(session)
+    sites.append(make_site(session, session.get(Franchisee, sites[0].franchisee_id), opened_on=date(2025, 1, 1),
+                           agent_url="http://127.0.0.1:1/"))
+    add_target(session, sites[-1], last_success=NOW - 80 * H)
+    broken = sites[1]
+    mail_for = notify.mail_for
+
+    def failing(*, flag, **kwargs):
+        if flag.site_id == broken.id:
+            raise RuntimeError("no mail for this one")
+        return mail_for(flag=flag, **kwargs)
+
+    monkeypatch.setattr(notify, "mail_for", failing)
+    savepoint = session.begin_nested()
+    together = evaluate(session, settings)
+    written = _rows(session)
+    savepoint.rollback()
+    one_step_at_a_time(monkeypatch)
+    one_by_one = evaluate(session, settings)
+    assert _rows(session) == written
+    for name in ("sites", "opened", "resolved", "mails", "errors"):
+        assert getattr(together, name) == getattr(one_by_one, name), name
+    # (one step at a time stopped counting the failed site's observations at its first mail and had counted
+    # its events up to there; the batch counts every observation judged, and only the events written)
+    assert [e["site"] for e in together.errors] == [broken.code]
+    assert broken.id not in {row["site_id"] for row in written["flags"]}
+    assert {sites[0].id, sites[2].id} <= {row["site_id"] for row in written["flags"]}
+    assert together.events == len(written["events"]) and together.mails == len(written["mails"])

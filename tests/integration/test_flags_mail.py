@@ -173,3 +173,44 @@ def test_queueing_a_sites_mails_together_keeps_one_a_key_in_order_and_falls_back
     queued = outbox.enqueue_many(session=session, now=NOW, mails=[mail(6), mail(5)])
     assert [m.dedupe_key if m else None for m in queued] == ["k6", None]
     assert sorted(m.dedupe_key for m in real_exec(select(OutboxMessage)).all()) == ["k1", "k2", "k3", "k5", "k6"]
+
+
+def test_queueing_a_batchs_mails_as_plain_rows_queues_what_enqueue_many_queues(session, monkeypatch):
+    """``insert_many`` (one Core INSERT, no ``OutboxMessage`` objects) writes the rows ``enqueue_many`` writes,
+    every column but the random Message-ID, skips the same mails, and falls back to one at a time the same way."""
+    def mail(n, recipients=("a@x.cn",)):
+        return dict(dedupe_key=f"k{n}", recipients=list(recipients), subject=f"s{n}" * 200, body=f"b{n}",
+                    flag_id=None, domain="bench.cn")
+
+    def stored():
+        rows = session.execute(select(*OutboxMessage.__table__.c).order_by(OutboxMessage.id)).all()
+        assert all(row.message_id.endswith("@bench.cn>") for row in rows if row.dedupe_key != "k5")
+        return [{k: v for k, v in row._asdict().items() if k not in ("id", "message_id")} for row in rows]
+
+    mails = [mail(2, ("b@x.cn", " a@x.cn", "b@x.cn")), mail(1), mail(3), mail(3), mail(4, ("not-an-address",))]
+    savepoint = session.begin_nested()
+    outbox.enqueue(session=session, now=NOW, **mail(1))
+    assert sum(m is not None for m in outbox.enqueue_many(session=session, now=NOW, mails=mails)) == 2
+    session.flush()
+    expected = stored()
+    savepoint.rollback()
+    outbox.enqueue(session=session, now=NOW, **mail(1))
+    assert outbox.insert_many(session=session, now=NOW, mails=mails) == 2
+    assert stored() == expected and len(expected) == 3
+    real_exec = session.exec
+
+    def racing(stmt, *args, **kwargs):  # another evaluator queues k5 between the look-up and the INSERT
+        result = real_exec(stmt, *args, **kwargs)
+        if "dedupe_key IN" in str(stmt).replace("outbox_message.", "") and not racing.done:
+            racing.done = True
+            keys = list(result)
+            session.add(OutboxMessage(dedupe_key="k5", message_id="<x@y>", recipients=["c@x.cn"], subject="s",
+                                      body="b", next_attempt_at=NOW, created_at=NOW))
+            session.flush()
+            return SimpleNamespace(all=lambda: keys)
+        return result
+
+    racing.done = False
+    monkeypatch.setattr(session, "exec", racing)
+    assert outbox.insert_many(session=session, now=NOW, mails=[mail(6), mail(5)]) == 1
+    assert sorted(m.dedupe_key for m in real_exec(select(OutboxMessage)).all()) == ["k1", "k2", "k3", "k5", "k6"]
