@@ -418,7 +418,11 @@ def _totals_sql(model: ScoringModel, metrics: list[str], hourly: bool, tail: boo
         if metric in measures.OCCUPANCY_METRICS:
             slot_cols.append(f"max(high) FILTER (WHERE {where}) AS {col}_h")
     counted = list(model.expected_metrics or metrics)
-    slot_cols.append(f"sum(minutes) FILTER (WHERE metric = ANY(CAST({p('counted', counted)} AS text[]))) AS minutes")
+    if set(metrics) <= set(counted):   # every row read is of a counted metric: no filter to test on each
+        slot_cols.append("sum(minutes) AS minutes")
+    else:
+        slot_cols.append(f"sum(minutes) FILTER (WHERE metric = ANY(CAST({p('counted', counted)} AS text[]))) "
+                         f"AS minutes")
     occupancy = [names[m] for m in measures.OCCUPANCY_METRICS if m in names]
     occupied = "(" + " OR ".join([" AND ".join(f"{c}_z = 0" for c in occupancy) or "TRUE"]
                                  + [f"coalesce({c}_h > 0, FALSE)" for c in occupancy]) + ")"
