@@ -463,9 +463,10 @@ def _totals_sql(model: ScoringModel, metrics: list[str], hourly: bool, tail: boo
     # Each slot's zones are summed in zone order, as ``batch_readings`` sums them (a float sum depends on the
     # order it adds in): the rows come from a subquery ordered by (site, hour, zone) and the grouping above
     # adds them in that order. PostgreSQL never flattens a subquery with an ORDER BY, and a GROUP BY, sorted
-    # or hashed, advances each group in the order its input arrives; ``batch_totals`` turns parallel plans
-    # off for the statement, so no partial sums are combined out of order. (Cheaper than ``sum(total ORDER
-    # BY zone)``, which sorts every slot's few rows once per aggregate: about a third of the statement.)
+    # or hashed, advances each group in the order its input arrives; parallel plans are off for the
+    # statement (``_TOTALS_SETTINGS``), so no partial sums are combined out of order. (Cheaper than
+    # ``sum(total ORDER BY zone)``, which sorts every slot's few rows once per aggregate: about a third of
+    # the statement's CPU on PostgreSQL 15.)
     source = (f"{parts[0]} ORDER BY site_id, at, zone" if len(parts) == 1 else
               f"SELECT * FROM ({' UNION ALL '.join(parts)}) u ORDER BY site_id, at, zone")
     sql = (f"WITH s AS MATERIALIZED (SELECT * FROM unnest(CAST(:sites AS int[]), CAST(:desks AS int[]), "
@@ -483,12 +484,24 @@ def _timed_text(sql: str):
     return text(sql).bindparams(*(bindparam(k, type_=UTCDateTime) for k in times))
 
 
-def _serial(session: Session, stmt, params: dict) -> list:
-    """``stmt``'s rows, fetched with parallel plans off for it (``SET LOCAL``, then the value before back)."""
-    before = session.execute(text("SELECT current_setting('max_parallel_workers_per_gather')")).scalar_one()
-    session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+# The planner settings of the counting statement, for it alone. Parallel plans off: partial sums combined
+# across workers would add a slot's zones out of order. Bitmap scans off: the rows are wanted in key order
+# (site, hour, zone), which the primary key of each monthly partition gives as it is read; the planner,
+# seeing rows stored in time order (a site's rows of an hour on their own page), prefers a bitmap scan then a
+# sort of the batch's ~900,000 rows, which spills to disk with the default work_mem and cost a third more
+# backend CPU per batch (bench/bench_score.py, 2026-12-03).
+_TOTALS_SETTINGS = {"max_parallel_workers_per_gather": "0", "enable_bitmapscan": "off"}
+
+
+def _with_settings(session: Session, stmt, params: dict) -> list:
+    """``stmt``'s rows, fetched with ``_TOTALS_SETTINGS`` (``SET LOCAL``, then the values before back)."""
+    names = list(_TOTALS_SETTINGS)
+    before = session.execute(text("SELECT " + ", ".join(f"current_setting('{name}')" for name in names))).one()
+    for name, value in _TOTALS_SETTINGS.items():
+        session.execute(text(f"SET LOCAL {name} = '{value}'"))
     rows = session.execute(stmt, params).all()
-    session.execute(text("SELECT set_config('max_parallel_workers_per_gather', :before, true)"), {"before": before})
+    session.execute(text("SELECT " + ", ".join(f"set_config('{name}', :v{n}, true)" for n, name in enumerate(names))),
+                    {f"v{n}": value for n, value in enumerate(before)})
     return rows
 
 
@@ -515,7 +528,7 @@ def batch_totals(*, session: Session, sites: list[Site], start: datetime, end: d
     stmt = _timed_text(sql)
     counted: dict[int, measures.ReadingTotals] = {}
     slot_ids = [i.id for i in model.indicators if i.measure in measures.SLOT_MEASURES and i.metric in metrics]
-    for row in _serial(session, stmt, params):
+    for row in _with_settings(session, stmt, params):
         found = {}
         for n, indicator_id in enumerate(slot_ids):
             with_data, eligible, within, total, observed = row[2 + 5 * n: 7 + 5 * n]
