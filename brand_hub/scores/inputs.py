@@ -485,12 +485,14 @@ def _timed_text(sql: str):
 
 
 # The planner settings of the counting statement, for it alone. Parallel plans off: partial sums combined
-# across workers would add a slot's zones out of order. Bitmap scans off: the rows are wanted in key order
-# (site, hour, zone), which the primary key of each monthly partition gives as it is read; the planner,
-# seeing rows stored in time order (a site's rows of an hour on their own page), prefers a bitmap scan then a
-# sort of the batch's ~900,000 rows, which spills to disk with the default work_mem and cost a third more
-# backend CPU per batch (bench/bench_score.py, 2026-12-03).
-_TOTALS_SETTINGS = {"max_parallel_workers_per_gather": "0", "enable_bitmapscan": "off"}
+# across workers would add a slot's zones out of order. Sequential and bitmap scans off: the rows are wanted
+# in key order (site, hour, zone), which the primary key of each monthly partition gives as it is read (a
+# Merge Append of index scans, no sort). On rows stored in time order, as the rollups write them (a site's
+# rows of an hour on their own page), the planner rates the key's order as random and instead sorts the
+# batch's ~900,000 rows after a bitmap scan (spilling to disk with the default work_mem: a third more
+# backend CPU), or, with only bitmap scans off, reads the whole partitions of a 1,000-site network for
+# each batch (447,000 pages instead of 72,000, growing with the network): bench/bench_score.py, 2026-12-03.
+_TOTALS_SETTINGS = {"max_parallel_workers_per_gather": "0", "enable_bitmapscan": "off", "enable_seqscan": "off"}
 
 
 def _with_settings(session: Session, stmt, params: dict) -> list:
