@@ -4,8 +4,12 @@ Scenario (defaults): 1,000 sites in Asia/Shanghai, 2026-Q3 (92 days), 2 zones, 8
 readings are seeded straight into the rollups the scoring reads (``reading_hourly``: one row per
 site, hour, zone and metric, each the aggregate of four full 15-minute buckets; ``reading_daily``
 summed from it as ``collection.rollups`` sums it), set-based in a private schema (dropped at the end
-unless --keep), key built after the load: the first 45 sites by ``INSERT … SELECT`` over
-``generate_series`` (a site's values repeat every 45 sites), the others copied from them. Then:
+unless --keep), as production holds it: in the seeded months' partitions of ``reading_hourly``
+(made first, as the ``readings-partitions`` job makes them; until 2026-12-03 every row landed in the
+DEFAULT partition), in time order (a day of every site at a time, as the rollups write hours; until
+then site by site, which favoured reading by site), key built after the load, then ANALYZE. A
+template of 45 sites by ``INSERT … SELECT`` over ``generate_series`` (a site's values repeat every 45
+sites), every site copied from it. Then:
 
 1. the baseline: one bare SQL ``GROUP BY`` (site, metric, hour) over the quarter's rollup rows of the
    scored metrics (each slot's zones summed, plain unordered aggregates), reduced per (site, metric)
@@ -42,7 +46,7 @@ import resource
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -51,7 +55,7 @@ from sqlalchemy import text  # noqa: E402
 
 from brand_hub import audit, migrate  # noqa: E402
 from brand_hub import scores as scores_service  # noqa: E402
-from brand_hub.collection import rollups  # noqa: E402
+from brand_hub.collection import partitions, rollups  # noqa: E402
 from brand_hub.db import make_engine, session_scope  # noqa: E402
 from brand_hub.scores import load_model, score_period  # noqa: E402
 from brand_hub.settings import Settings  # noqa: E402
@@ -69,7 +73,7 @@ TEMPLATE = 45   # SEED's values depend on the site only through (s + …) % 5 an
 # One hour of a zone: busy 09–21 local (Shanghai, UTC+8) on weekdays; each metric's value as the
 # old 15-minute bench drew it, per hour. Every hour holds four full buckets: 60 readings, 60 minutes.
 SEED = """
-INSERT INTO reading_hourly (site_id, hour_start, zone, metric, total, n, high, low, buckets, minutes)
+INSERT INTO seed_template (site_id, hour_start, zone, metric, total, n, high, low, buckets, minutes)
 SELECT s, CAST(:start AS timestamptz) + h * interval '1 hour', 'z' || z, m.metric, v.value * 60, 60, v.value,
        v.value, 4, 60
 FROM generate_series(CAST(:first AS int), CAST(:last AS int)) AS s, generate_series(0, CAST(:hours AS int) - 1) AS h,
@@ -91,7 +95,9 @@ FROM generate_series(CAST(:first AS int), CAST(:last AS int)) AS s, generate_ser
 
 
 def load(url: str, sites: int, days: int, zones: int) -> int:
-    """Create the sites and fill the hourly rollup set-based (key built after the load)."""
+    """Create the sites and fill the hourly rollup set-based, as production holds it: in its monthly
+    partitions (made first, as the ``readings-partitions`` job makes them), rows in time order (an hour
+    of every site after the other, as the rollups write them), key built after the load, then ANALYZE."""
     import json
 
     engine = make_engine(url)
@@ -105,26 +111,31 @@ def load(url: str, sites: int, days: int, zones: int) -> int:
             "SELECT 'B' || lpad(n::text, 5, '0'), '基准门店' || n, '', 1, '上海', 'east', 'standard', '', "
             "'Asia/Shanghai', CAST(:hours AS JSON), 900, 120, 'active', '', '', now(), now() "
             "FROM generate_series(0, CAST(:sites AS int) - 1) AS n"), {"hours": json.dumps(HOURS), "sites": sites})
-        conn.execute(text("ALTER TABLE reading_hourly DROP CONSTRAINT pk_reading_hourly"))
         first, last = conn.execute(text("SELECT min(id), max(id) FROM site")).one()
-    template = min(last, first + TEMPLATE - 1)
-    # the rows' sites exist (made above): their foreign-key trigger, once a row, would be most of the load
-    replica = "SET LOCAL session_replication_role = replica"
+    # the seeded months' partitions: without them every row lands in the DEFAULT partition
+    with session_scope(engine) as session:
+        month, stop = partitions.month_of(START), partitions.month_of(START + timedelta(days=days))
+        while month <= stop:
+            partitions.create_partition(session=session, table="reading_hourly", month=month)
+            month = partitions.shift_month(month, 1)
+        session.commit()
     with engine.begin() as conn:
-        conn.execute(text(replica))
-        conn.execute(text(SEED), {"start": START, "first": first, "last": template, "hours": days * 24,
-                                  "zones": zones})
-        conn.execute(text("CREATE TABLE seed_template AS SELECT * FROM reading_hourly"))   # the schema drops it
-    step = 50
-    for low in range(template + 1, last + 1, step):   # slices: one statement each, committed as it goes
+        conn.execute(text("ALTER TABLE reading_hourly DROP CONSTRAINT pk_reading_hourly"))
+        conn.execute(text("CREATE TABLE seed_template (LIKE reading_hourly)"))   # the schema drops it
+        conn.execute(text(SEED), {"start": START, "first": first, "last": min(last, first + TEMPLATE - 1),
+                                  "hours": days * 24, "zones": zones})
+        conn.execute(text("CREATE INDEX ON seed_template (hour_start)"))
+        conn.execute(text("ANALYZE seed_template"))
+    for day in range(days):   # a day of every site at a time, in time order; committed as it goes
         with engine.begin() as conn:   # site s holds what SEED gives it: its template's rows (s ≡ t mod 45)
-            conn.execute(text(replica))
             conn.execute(text(
                 "INSERT INTO reading_hourly (site_id, hour_start, zone, metric, total, n, high, low, buckets, minutes) "
                 "SELECT s, h.hour_start, h.zone, h.metric, h.total, h.n, h.high, h.low, h.buckets, h.minutes "
-                "FROM generate_series(CAST(:low AS int), CAST(:high AS int)) AS s "
-                "JOIN seed_template h ON h.site_id = :first + (s - :first) % :template"),
-                {"low": low, "high": min(low + step - 1, last), "first": first, "template": TEMPLATE})
+                "FROM seed_template h JOIN generate_series(CAST(:first AS int), CAST(:last AS int)) AS s "
+                "ON h.site_id = :first + (s - :first) % :template "
+                "WHERE h.hour_start >= :low AND h.hour_start < :high ORDER BY h.hour_start, s, h.zone, h.metric"),
+                {"first": first, "last": last, "template": TEMPLATE, "low": START + timedelta(days=day),
+                 "high": START + timedelta(days=day + 1)})
     with engine.begin() as conn:
         conn.execute(text("ALTER TABLE reading_hourly ADD CONSTRAINT pk_reading_hourly "
                           "PRIMARY KEY (site_id, hour_start, zone, metric)"))
@@ -132,7 +143,9 @@ def load(url: str, sites: int, days: int, zones: int) -> int:
             f"INSERT INTO reading_daily (site_id, day_start, zone, metric, total, n, high, low, buckets, minutes) "
             f"SELECT h.site_id, date_trunc('day', h.hour_start, 'UTC'), h.zone, h.metric, {rollups.from_hours(True)} "
             f"FROM reading_hourly h GROUP BY h.site_id, date_trunc('day', h.hour_start, 'UTC'), h.zone, h.metric"))
-        conn.execute(text("ANALYZE reading_hourly, reading_daily, site"))   # this schema only
+        conn.execute(text("ANALYZE reading_hourly, reading_daily, site"))   # this schema only, with the partitions
+        stray = conn.execute(text("SELECT count(*) FROM reading_hourly_default")).scalar_one()
+        assert stray == 0, f"{stray} rows in the DEFAULT partition"
         total = conn.execute(text("SELECT count(*) FROM reading_hourly")).scalar_one()
     engine.dispose()
     return total

@@ -412,13 +412,17 @@ def _totals_sql(model: ScoringModel, metrics: list[str], hourly: bool, tail: boo
         col, where = names[metric], f"metric = {p('name_' + names[metric], metric)}"
         slot_cols.append(f"count(*) FILTER (WHERE {where}) AS {col}_z")
         if metric in summed:
-            slot_cols.append(f"sum(total ORDER BY zone) FILTER (WHERE {where}) AS {col}_t")
+            slot_cols.append(f"sum(total) FILTER (WHERE {where}) AS {col}_t")   # in zone order: see ``source``
         if metric in counted_means:
             slot_cols.append(f"sum(n) FILTER (WHERE {where}) AS {col}_n")
         if metric in measures.OCCUPANCY_METRICS:
             slot_cols.append(f"max(high) FILTER (WHERE {where}) AS {col}_h")
     counted = list(model.expected_metrics or metrics)
-    slot_cols.append(f"sum(minutes) FILTER (WHERE metric = ANY(CAST({p('counted', counted)} AS text[]))) AS minutes")
+    if set(metrics) <= set(counted):   # every row read is of a counted metric: no filter to test on each
+        slot_cols.append("sum(minutes) AS minutes")
+    else:
+        slot_cols.append(f"sum(minutes) FILTER (WHERE metric = ANY(CAST({p('counted', counted)} AS text[]))) "
+                         f"AS minutes")
     occupancy = [names[m] for m in measures.OCCUPANCY_METRICS if m in names]
     occupied = "(" + " OR ".join([" AND ".join(f"{c}_z = 0" for c in occupancy) or "TRUE"]
                                  + [f"coalesce({c}_h > 0, FALSE)" for c in occupancy]) + ")"
@@ -456,7 +460,15 @@ def _totals_sql(model: ScoringModel, metrics: list[str], hourly: bool, tail: boo
                      f"WHERE site_id = ANY(CAST(:sites AS int[])) AND bucket_start >= :until AND bucket_start < :end "
                      f"AND metric = ANY(CAST(:metrics AS text[])) AND count > 0 "
                      f"GROUP BY site_id, date_trunc('hour', bucket_start, 'UTC'), zone, metric")
-    source = parts[0] if len(parts) == 1 else " UNION ALL ".join(parts)
+    # Each slot's zones are summed in zone order, as ``batch_readings`` sums them (a float sum depends on the
+    # order it adds in): the rows come from a subquery ordered by (site, hour, zone) and the grouping above
+    # adds them in that order. PostgreSQL never flattens a subquery with an ORDER BY, and a GROUP BY, sorted
+    # or hashed, advances each group in the order its input arrives; parallel plans are off for the
+    # statement (``_TOTALS_SETTINGS``), so no partial sums are combined out of order. (Cheaper than
+    # ``sum(total ORDER BY zone)``, which sorts every slot's few rows once per aggregate: about a third of
+    # the statement's CPU on PostgreSQL 15.)
+    source = (f"{parts[0]} ORDER BY site_id, at, zone" if len(parts) == 1 else
+              f"SELECT * FROM ({' UNION ALL '.join(parts)}) u ORDER BY site_id, at, zone")
     sql = (f"WITH s AS MATERIALIZED (SELECT * FROM unnest(CAST(:sites AS int[]), CAST(:desks AS int[]), "
            f"CAST(:masks AS bytea[])) AS s(site_id, desks, mask)), "
            f"slot AS (SELECT site_id, at, {', '.join(slot_cols)} FROM ({source}) z GROUP BY site_id, at), "
@@ -470,6 +482,29 @@ def _timed_text(sql: str):
     """``text(sql)`` with its time parameters typed (aware UTC on every dialect)."""
     times = [k for k in ("start", "until", "end", "day_from") if f":{k} " in sql + " " or f":{k})" in sql]
     return text(sql).bindparams(*(bindparam(k, type_=UTCDateTime) for k in times))
+
+
+# The planner settings of the counting statement, for it alone. Parallel plans off: partial sums combined
+# across workers would add a slot's zones out of order. Sequential and bitmap scans off: the rows are wanted
+# in key order (site, hour, zone), which the primary key of each monthly partition gives as it is read (a
+# Merge Append of index scans, no sort). On rows stored in time order, as the rollups write them (a site's
+# rows of an hour on their own page), the planner rates the key's order as random and instead sorts the
+# batch's ~900,000 rows after a bitmap scan (spilling to disk with the default work_mem: a third more
+# backend CPU), or, with only bitmap scans off, reads the whole partitions of a 1,000-site network for
+# each batch (447,000 pages instead of 72,000, growing with the network): bench/bench_score.py, 2026-12-03.
+_TOTALS_SETTINGS = {"max_parallel_workers_per_gather": "0", "enable_bitmapscan": "off", "enable_seqscan": "off"}
+
+
+def _with_settings(session: Session, stmt, params: dict) -> list:
+    """``stmt``'s rows, fetched with ``_TOTALS_SETTINGS`` (``SET LOCAL``, then the values before back)."""
+    names = list(_TOTALS_SETTINGS)
+    before = session.execute(text("SELECT " + ", ".join(f"current_setting('{name}')" for name in names))).one()
+    for name, value in _TOTALS_SETTINGS.items():
+        session.execute(text(f"SET LOCAL {name} = '{value}'"))
+    rows = session.execute(stmt, params).all()
+    session.execute(text("SELECT " + ", ".join(f"set_config('{name}', :v{n}, true)" for n, name in enumerate(names))),
+                    {f"v{n}": value for n, value in enumerate(before)})
+    return rows
 
 
 def batch_totals(*, session: Session, sites: list[Site], start: datetime, end: datetime, model: ScoringModel,
@@ -495,7 +530,7 @@ def batch_totals(*, session: Session, sites: list[Site], start: datetime, end: d
     stmt = _timed_text(sql)
     counted: dict[int, measures.ReadingTotals] = {}
     slot_ids = [i.id for i in model.indicators if i.measure in measures.SLOT_MEASURES and i.metric in metrics]
-    for row in session.execute(stmt, params):
+    for row in _with_settings(session, stmt, params):
         found = {}
         for n, indicator_id in enumerate(slot_ids):
             with_data, eligible, within, total, observed = row[2 + 5 * n: 7 + 5 * n]

@@ -2,6 +2,8 @@
 gives exactly what the per-site reading of the 15-minute buckets gives: inputs, scores and cards."""
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import random
 from datetime import datetime, timedelta, timezone
 
@@ -201,10 +203,14 @@ def test_the_slots_counted_in_the_database_equal_the_slots_counted_in_python(pos
     model = current_model()
     cut = datetime(2026, 7, 7, 5, 40, tzinfo=timezone.utc)                  # mid-hour: the tail's buckets
     checked = 0
-    for period, as_of, members in ((Q3, None, sites[:2] + sites[3:]), (parse_period("2026-07"), cut, sites[:2]),
-                                   (parse_period("2026-10"), None, sites[2:3]),
-                                   (parse_period("2026-10"), datetime(2026, 10, 25, 9, 10, tzinfo=timezone.utc),
-                                    sites[2:3])):
+    # the model's expected metrics: every metric read (the minutes summed unfiltered), some of them only
+    # (the minutes of the others left out), none (every metric read counts)
+    variants = (model, dataclasses.replace(model, expected_metrics=("co2_ppm", "zone_occupied")),
+                dataclasses.replace(model, expected_metrics=()))
+    for model, (period, as_of, members) in itertools.product(variants, (
+            (Q3, None, sites[:2] + sites[3:]), (parse_period("2026-07"), cut, sites[:2]),
+            (parse_period("2026-10"), None, sites[2:3]),
+            (parse_period("2026-10"), datetime(2026, 10, 25, 9, 10, tzinfo=timezone.utc), sites[2:3]))):
         start, end = period.bounds(members[0].timezone)
         end = min(end, as_of) if as_of else end
         assert totals_apply(session, start, end, hours.slot_minutes_for(members[0].timezone, start, end))
@@ -219,7 +225,10 @@ def test_the_slots_counted_in_the_database_equal_the_slots_counted_in_python(pos
             assert composite.score(model, measures.measure_all(model, new)) == \
                 composite.score(model, measures.measure_all(model, old))
             checked += 1
-    assert checked == 7
+    assert checked == 21
+    model = current_model()
+    received = {measures.reading_totals(m, reference(session, sites[0], Q3, m)).received for m in variants}
+    assert len(received) == 2 and min(received) > 0        # a subset of the metrics counts fewer minutes
     busy = measures.reading_totals(model, reference(session, sites[0], Q3, model))
     assert busy.indicators["co2_compliance"].eligible > 0 and busy.indicators["desk_utilisation"].with_data > 0
     assert 0 < busy.indicators["co2_compliance"].within < busy.indicators["co2_compliance"].eligible
