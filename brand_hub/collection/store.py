@@ -235,20 +235,52 @@ def _ingest_pg(session: Session, rows: list[dict[str, Any]]) -> dict[int, Span]:
         # a new hour's day: from the batch's hours when it had none, else recomputed from its hours as they
         # now stand (also when an hour of it already held readings: the upsert may have written none of it)
         old_days |= {(site_id, rollups.day_of(hour)) for site_id, hour in old_hours}
-        days: dict[tuple[int, datetime, str, str], list] = {}
-        recompute = set()
-        day_of: dict[datetime, datetime] = {}
-        for site_id, hour, zone, metric, *aggregates in hourly_rows:
-            day = day_of.get(hour)
-            if day is None:
-                day = day_of[hour] = hour.replace(hour=0)
-            if (site_id, day) in old_days:
-                recompute.add((site_id, day))
-            else:
-                days.setdefault((site_id, day, zone, metric), []).append((hour, aggregates))
-        _copy(cursor, "reading_daily", [(*key, *rollups.day_from_hours(hours)) for key, hours in days.items()])
+        daily, recompute = _days(hourly, old_days)
+        _copy(cursor, "reading_daily", daily)
         rollups.refresh_days_pg(cursor, sorted(recompute))
     return spans
+
+
+def _days(hourly: dict[tuple[int, datetime, str, str], Rollup | None],
+          old_days: set[tuple[int, datetime]]) -> tuple[list[tuple], set[tuple[int, datetime]]]:
+    """The daily rollups of the batch's new hours (``_buckets``' rollups) whose day had no hours before, to be
+    COPYed (``_HOURLY_COLUMNS``); and the (site id, day) pairs that had, to be recomputed from their hours.
+
+    A series' hours come in time order as its buckets did: each is added to its day as it comes, in hour
+    order as ``rollups.day_from_hours`` adds; a day whose hours do not, gets ``day_from_hours`` of them."""
+    days: dict[tuple[int, datetime, str, str], Rollup | None] = {}
+    recompute, unordered = set(), set()
+    day_of: dict[datetime, datetime] = {}
+    rollup_of = days.get
+    for (site_id, hour, zone, metric), rollup in hourly.items():
+        if rollup is None:
+            continue
+        day = day_of.get(hour)
+        if day is None:
+            day = day_of[hour] = hour.replace(hour=0)
+        if (site_id, day) in old_days:
+            recompute.add((site_id, day))
+            continue
+        key = (site_id, day, zone, metric)
+        _last, total, n, high, low, held, minutes = rollup
+        there = rollup_of(key)
+        if there is None:
+            days[key] = (hour, total, n, high, low, held, minutes)
+        elif hour > there[0]:
+            _hour, d_total, d_n, d_high, d_low, d_held, d_minutes = there
+            days[key] = (hour, d_total + total, d_n + n, d_high if d_high > high else high,
+                         d_low if d_low < low else low, d_held + held, d_minutes + minutes)
+        else:
+            unordered.add(key)
+    if unordered:
+        hours: dict[tuple, list] = {}
+        for (site_id, hour, zone, metric), rollup in hourly.items():
+            key = (site_id, day_of.get(hour), zone, metric)
+            if rollup is not None and key in unordered:
+                hours.setdefault(key, []).append((hour, rollup[1:]))
+        for key, these in hours.items():
+            days[key] = (None, *rollups.day_from_hours(these))
+    return [(*key, *rollup[1:]) for key, rollup in days.items()], recompute
 
 
 # A row as COPYed into ``reading_bucket`` (``_BUCKET_COLUMNS``, ``_STAGE_TYPES``): one tuple per bucket.
