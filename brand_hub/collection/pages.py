@@ -80,7 +80,6 @@ def _check_readings(records: list, site_id: int, page: CheckedPage) -> None:
     append = rows.append
     newest = page.newest
     for record in records:
-        row = None
         if type(record) is dict:
             try:
                 zone, name, raw, count, mean, low, high = fields(record)
@@ -107,21 +106,26 @@ def _check_readings(records: list, site_id: int, page: CheckedPage) -> None:
                             moment = times[raw] = _time(record, "bucket_start")
                         except _Bad:
                             moment = None
-                    if moment is not None:
-                        row = {"zone": zone, "metric": bounds[0], "bucket_start": moment, "bucket_minutes": minutes,
-                               "count": count, "mean": mean, "min": low, "max": high, "revision": revision,
-                               "site_id": site_id}
-        if row is None:     # not plainly good: the full check decides, and says why
-            try:
-                row = _reading(record)
-            except _Bad as exc:
-                bad.append((record, str(exc)))
-                continue
-            moment = row["bucket_start"]
-            row["site_id"] = site_id
+                    if moment is not None:     # kept: the newest of ``times`` is taken once, at the end
+                        append({"zone": zone, "metric": bounds[0], "bucket_start": moment, "bucket_minutes": minutes,
+                                "count": count, "mean": mean, "min": low, "max": high, "revision": revision,
+                                "site_id": site_id})
+                        continue
+        # not plainly good: the full check decides, and says why
+        try:
+            row = _reading(record)
+        except _Bad as exc:
+            bad.append((record, str(exc)))
+            continue
+        row["site_id"] = site_id
         append(row)
+        moment = row["bucket_start"]
         if newest is None or moment > newest:
             newest = moment
+    if times:       # every start in ``times`` is a kept row's (it is parsed once a record passed the fast path)
+        fast = max(times.values())
+        if newest is None or fast > newest:
+            newest = fast
     page.newest = newest
 
 

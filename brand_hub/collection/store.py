@@ -83,7 +83,7 @@ def _upsert_buckets(session: Session, rows: list[dict[str, Any]]) -> None:
     a VALUES row at a time. Both with ``BUCKET_UPSERT``, both hand back the rows written, of
     which those with a revision above 0 are amendments.
     """
-    _lock_sites(session, {row["site_id"] for row in rows})
+    _lock_sites(session, set(map(_SITE_ID, rows)))
     if is_postgres(session):
         _note_amendments(session, _ingest_pg(session, rows))
         return
@@ -121,17 +121,18 @@ def _upsert_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[tuple[i
     return written
 
 
-# PostgreSQL: a page's buckets are COPYed into this per-connection staging table (emptied first, and
-# at commit), then moved into ``reading_bucket`` by one INSERT … SELECT that keeps, of a key repeated
-# in the page, its highest revision.
+_SITE_ID = itemgetter("site_id")
+
+
+# PostgreSQL: a batch's buckets of hours that already hold readings are COPYed into this per-connection
+# staging table (emptied first, and at commit), then moved into ``reading_bucket`` by one INSERT … SELECT.
+# They come one per key (``_buckets`` keeps, of a key repeated in the batch, its highest revision), as one
+# statement may not touch a row twice.
 STAGE = "reading_bucket_stage"
 _STAGE_COLUMNS = ("site_id int4, zone text, metric text, bucket_start timestamptz, bucket_minutes int4, "
                   "count int4, mean float8, min float8, max float8, revision int4")
 _STAGE_TYPES = ("int4", "text", "text", "timestamptz", "int4", "int4", "float8", "float8", "float8", "int4")
 _STAGED = f"SELECT {', '.join(_BUCKET_COLUMNS)} FROM {STAGE}"
-# of a key the rows repeat, the highest revision (one statement may not touch a row twice)
-_STAGED_LATEST = (f"SELECT DISTINCT ON (site_id, bucket_start, zone, metric) {', '.join(_BUCKET_COLUMNS)} "
-                  f"FROM {STAGE} ORDER BY site_id, bucket_start, zone, metric, revision DESC")
 
 
 def _staged_upsert(source: str) -> str:
@@ -143,15 +144,16 @@ def _staged_upsert(source: str) -> str:
             "GROUP BY site_id")
 
 
-_UPSERT_STAGED, _UPSERT_STAGED_LATEST = _staged_upsert(_STAGED), _staged_upsert(_STAGED_LATEST)
+_UPSERT_STAGED = _staged_upsert(_STAGED)
 
 
 Span = tuple[datetime, datetime, int]    # first and last bucket start, buckets
 
 
 def _copy_upsert_pg(session: Session, buckets: list[tuple]) -> dict[int, Span]:
-    """COPY the buckets (``_AS_BUCKET`` tuples) into the staging table; upsert them and refresh the rollups
-    of the hours written in one statement. Returns, per site, the span of the buckets amended."""
+    """COPY the buckets (``_AS_BUCKET`` tuples, one per key, as ``_buckets`` gives them) into the staging table;
+    upsert them and refresh the rollups of the hours written in one statement. Returns, per site, the span of
+    the buckets amended."""
     connection = session.connection().connection.driver_connection
     with connection.cursor() as cursor:
         # one round trip (no parameters: a simple query may hold several statements); the memory lets
@@ -163,10 +165,7 @@ def _copy_upsert_pg(session: Session, buckets: list[tuple]) -> dict[int, Span]:
             write = copy.write_row
             for bucket in buckets:
                 write(bucket)
-        # a key repeated (rare: a page read again within a batch, an agent's amendment in the same page)
-        # needs the sort that keeps its highest revision; otherwise the rows go in as they came
-        unique = len({bucket[:4] for bucket in buckets}) == len(buckets)
-        cursor.execute(_UPSERT_STAGED if unique else _UPSERT_STAGED_LATEST)
+        cursor.execute(_UPSERT_STAGED)
         return {site_id: (first, last, buckets) for site_id, first, last, buckets in cursor.fetchall()}
 
 
@@ -210,7 +209,9 @@ def _ingest_pg(session: Session, rows: list[dict[str, Any]]) -> dict[int, Span]:
                 old_hours.add((site_id, start))
             if old_day:
                 old_days.add((site_id, rollups.day_of(start)))
-        if old_hours:
+        if len(old_hours) == len(hours):        # every hour already held readings (a re-read batch)
+            new_buckets, old_buckets, hourly = [], buckets, {}
+        elif old_hours:
             new_buckets, old_buckets = [], []
             for bucket in buckets:
                 (old_buckets if (bucket[0], hour_of[bucket[3]]) in old_hours else new_buckets).append(bucket)
@@ -223,7 +224,8 @@ def _ingest_pg(session: Session, rows: list[dict[str, Any]]) -> dict[int, Span]:
                 write = copy.write_row
                 for bucket in new_buckets:
                     write(bucket)
-        spans = _spans([(bucket[0], bucket[3]) for bucket in new_buckets if bucket[9] > 0])
+        revised = max(map(_REVISION, new_buckets), default=0) > 0      # amendments: rare; looked for in C
+        spans = _spans([(bucket[0], bucket[3]) for bucket in new_buckets if bucket[9] > 0] if revised else [])
         hourly_rows = [(*key, *rollup[1:]) for key, rollup in hourly.items() if rollup is not None]
         _copy(cursor, "reading_hourly", hourly_rows)
         if old_buckets:     # their hours' days are recomputed by the same statement
@@ -285,6 +287,7 @@ def _days(hourly: dict[tuple[int, datetime, str, str], Rollup | None],
 
 # A row as COPYed into ``reading_bucket`` (``_BUCKET_COLUMNS``, ``_STAGE_TYPES``): one tuple per bucket.
 _AS_BUCKET = itemgetter(*_BUCKET_COLUMNS)
+_REVISION = itemgetter(_BUCKET_COLUMNS.index("revision"))
 Rollup = tuple   # (last bucket start, *rollups.Aggregates)
 
 
