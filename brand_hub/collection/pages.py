@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from operator import itemgetter
 from datetime import datetime, timezone
 from typing import Any
 
@@ -63,58 +64,74 @@ _ZONES_SEEN_LIMIT = 100_000
 
 def _check_readings(records: list, site_id: int, page: CheckedPage) -> None:
     """``_reading`` over a page, fast: a record is first tried with plain comparisons (each bucket
-    start parsed once per page, each zone name matched once); anything the fast path does not
-    accept outright goes through ``_reading``, which gives the one verdict and its reason.
+    start parsed once per page, each zone name matched once, each metric's range looked up once);
+    anything the fast path does not accept outright goes through ``_reading``, which gives the one
+    verdict and its reason.
 
     The fast path is never more lenient than ``_reading``: it accepts a subset of what it accepts
-    (exact types only), with the same range rules, so a page's outcome is the same either way.
+    (exact types only, every field present but ``bucket_minutes`` and ``revision``, the mean within
+    [min, max] without the tolerance), with the same range rules, so a page's outcome is the same
+    either way. Its comparisons stand in for ``math.isfinite``: NaN fails every one, min is at least
+    the metric's finite low bound, max at most its high bound and below infinity, the mean between them.
     """
     times: dict[str, datetime] = {}    # a page repeats a bucket start once per zone and metric
-    zones, metrics, isfinite = _ZONES_SEEN, METRICS, math.isfinite
+    zones, ranges, fields, inf = _ZONES_SEEN, _RANGES, _FIELDS, math.inf
     rows, bad = page.rows, page.bad
+    append = rows.append
     newest = page.newest
     for record in records:
-        row = None
         if type(record) is dict:
-            get = record.get
-            zone, name, count = get("zone"), get("metric"), get("count")
-            minutes, revision = get("bucket_minutes", 15), get("revision", 0)
-            mean, low, high, raw = get("mean"), get("min"), get("max"), get("bucket_start")
-            if type(mean) is int:
-                mean = _float_or_none(mean)
-            if type(low) is int:
-                low = _float_or_none(low)
-            if type(high) is int:
-                high = _float_or_none(high)
-            metric = metrics.get(name) if type(name) is str else None
-            moment = times.get(raw) if type(raw) is str else None
-            if (metric is not None and type(zone) is str and (zone in zones or _zone_ok(zone))
-                    and type(count) is int and count >= 1 and type(minutes) is int and 0 < minutes <= 1440
-                    and type(revision) is int and revision >= 0
-                    and type(mean) is float and type(low) is float and type(high) is float
-                    and isfinite(mean) and isfinite(low) and isfinite(high)
-                    and metric.low <= low <= high <= metric.high
-                    and low - 1e-9 * abs(low) <= mean <= high + 1e-9 * abs(high)):
-                if moment is None:
-                    try:
-                        moment = times[raw] = _time(record, "bucket_start")
-                    except _Bad:
-                        moment = None
-                if moment is not None:
-                    row = {"zone": zone, "metric": metric.name, "bucket_start": moment, "bucket_minutes": minutes,
-                           "count": count, "mean": mean, "min": low, "max": high, "revision": revision}
-        if row is None:     # not plainly good: the full check decides, and says why
             try:
-                row = _reading(record)
-            except _Bad as exc:
-                bad.append((record, str(exc)))
-                continue
-            moment = row["bucket_start"]
+                zone, name, raw, count, mean, low, high = fields(record)
+            except KeyError:        # a field missing: the full check says which
+                zone = None
+            else:
+                get = record.get
+                minutes, revision = get("bucket_minutes", 15), get("revision", 0)
+                if type(mean) is int:
+                    mean = _float_or_none(mean)
+                if type(low) is int:
+                    low = _float_or_none(low)
+                if type(high) is int:
+                    high = _float_or_none(high)
+                bounds = ranges.get(name) if type(name) is str else None
+                if (bounds is not None and type(zone) is str and (zone in zones or _zone_ok(zone))
+                        and type(count) is int and count >= 1 and type(minutes) is int and 0 < minutes <= 1440
+                        and type(revision) is int and revision >= 0
+                        and type(mean) is float and type(low) is float and type(high) is float
+                        and bounds[1] <= low <= mean <= high <= bounds[2] and high < inf):
+                    moment = times.get(raw) if type(raw) is str else None
+                    if moment is None:
+                        try:
+                            moment = times[raw] = _time(record, "bucket_start")
+                        except _Bad:
+                            moment = None
+                    if moment is not None:     # kept: the newest of ``times`` is taken once, at the end
+                        append({"zone": zone, "metric": bounds[0], "bucket_start": moment, "bucket_minutes": minutes,
+                                "count": count, "mean": mean, "min": low, "max": high, "revision": revision,
+                                "site_id": site_id})
+                        continue
+        # not plainly good: the full check decides, and says why
+        try:
+            row = _reading(record)
+        except _Bad as exc:
+            bad.append((record, str(exc)))
+            continue
         row["site_id"] = site_id
-        rows.append(row)
+        append(row)
+        moment = row["bucket_start"]
         if newest is None or moment > newest:
             newest = moment
+    if times:       # every start in ``times`` is a kept row's (it is parsed once a record passed the fast path)
+        fast = max(times.values())
+        if newest is None or fast > newest:
+            newest = fast
     page.newest = newest
+
+
+# The fast path's view of a record and of a metric: its canonical name and its range.
+_FIELDS = itemgetter("zone", "metric", "bucket_start", "count", "mean", "min", "max")
+_RANGES = {name: (metric.name, metric.low, metric.high) for name, metric in METRICS.items()}
 
 
 def _float_or_none(value: int) -> float | None:

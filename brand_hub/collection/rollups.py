@@ -271,17 +271,16 @@ def differences(*, session: Session, site_ids: list[int] | None = None) -> int:
 Aggregates = tuple[float, int, float, float, int, int]   # total, n, high, low, buckets, minutes
 
 
-def hour_from_rows(by_start: dict[datetime, dict]) -> Aggregates | None:
-    """One series' hour from its buckets (rows by their start, each with ``mean``, ``count``, ``max``, ``min``,
-    ``bucket_minutes``); None when none held readings (count > 0), as the GROUP BY would have no row."""
+def hour_from_buckets(buckets: list[tuple]) -> Aggregates | None:
+    """One series' hour from its buckets, in time order, each a tuple in ``reading_bucket``'s COPY order
+    (site id, zone, metric, start, bucket_minutes, count, mean, min, max, revision); None when none held
+    readings (count > 0), as the GROUP BY would have no row."""
     total = high = low = None
     n = held = minutes = 0
-    for start in sorted(by_start):
-        row = by_start[start]
-        count = row["count"]
+    for _site, _zone, _metric, _start, length, count, mean, bottom, top, _revision in buckets:
         if count <= 0:
             continue
-        value, top, bottom, length = row["mean"] * count, row["max"], row["min"], row["bucket_minutes"]
+        value = mean * count
         if total is None:
             total, high, low = value, top, bottom
         else:

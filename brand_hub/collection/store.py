@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -82,7 +83,7 @@ def _upsert_buckets(session: Session, rows: list[dict[str, Any]]) -> None:
     a VALUES row at a time. Both with ``BUCKET_UPSERT``, both hand back the rows written, of
     which those with a revision above 0 are amendments.
     """
-    _lock_sites(session, {row["site_id"] for row in rows})
+    _lock_sites(session, set(map(_SITE_ID, rows)))
     if is_postgres(session):
         _note_amendments(session, _ingest_pg(session, rows))
         return
@@ -120,17 +121,18 @@ def _upsert_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[tuple[i
     return written
 
 
-# PostgreSQL: a page's buckets are COPYed into this per-connection staging table (emptied first, and
-# at commit), then moved into ``reading_bucket`` by one INSERT … SELECT that keeps, of a key repeated
-# in the page, its highest revision.
+_SITE_ID = itemgetter("site_id")
+
+
+# PostgreSQL: a batch's buckets of hours that already hold readings are COPYed into this per-connection
+# staging table (emptied first, and at commit), then moved into ``reading_bucket`` by one INSERT … SELECT.
+# They come one per key (``_buckets`` keeps, of a key repeated in the batch, its highest revision), as one
+# statement may not touch a row twice.
 STAGE = "reading_bucket_stage"
 _STAGE_COLUMNS = ("site_id int4, zone text, metric text, bucket_start timestamptz, bucket_minutes int4, "
                   "count int4, mean float8, min float8, max float8, revision int4")
 _STAGE_TYPES = ("int4", "text", "text", "timestamptz", "int4", "int4", "float8", "float8", "float8", "int4")
 _STAGED = f"SELECT {', '.join(_BUCKET_COLUMNS)} FROM {STAGE}"
-# of a key the rows repeat, the highest revision (one statement may not touch a row twice)
-_STAGED_LATEST = (f"SELECT DISTINCT ON (site_id, bucket_start, zone, metric) {', '.join(_BUCKET_COLUMNS)} "
-                  f"FROM {STAGE} ORDER BY site_id, bucket_start, zone, metric, revision DESC")
 
 
 def _staged_upsert(source: str) -> str:
@@ -142,15 +144,16 @@ def _staged_upsert(source: str) -> str:
             "GROUP BY site_id")
 
 
-_UPSERT_STAGED, _UPSERT_STAGED_LATEST = _staged_upsert(_STAGED), _staged_upsert(_STAGED_LATEST)
+_UPSERT_STAGED = _staged_upsert(_STAGED)
 
 
 Span = tuple[datetime, datetime, int]    # first and last bucket start, buckets
 
 
-def _copy_upsert_pg(session: Session, rows: list[dict[str, Any]]) -> dict[int, Span]:
-    """COPY the rows into the staging table; upsert them and refresh the rollups of the hours written
-    in one statement. Returns, per site, the span of the buckets amended."""
+def _copy_upsert_pg(session: Session, buckets: list[tuple]) -> dict[int, Span]:
+    """COPY the buckets (``_AS_BUCKET`` tuples, one per key, as ``_buckets`` gives them) into the staging table;
+    upsert them and refresh the rollups of the hours written in one statement. Returns, per site, the span of
+    the buckets amended."""
     connection = session.connection().connection.driver_connection
     with connection.cursor() as cursor:
         # one round trip (no parameters: a simple query may hold several statements); the memory lets
@@ -159,15 +162,10 @@ def _copy_upsert_pg(session: Session, rows: list[dict[str, Any]]) -> dict[int, S
                        f"TRUNCATE {STAGE}; SET LOCAL work_mem = '32MB'")
         with cursor.copy(f"COPY {STAGE} ({', '.join(_BUCKET_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(_STAGE_TYPES)
-            write, keys = copy.write_row, set()
-            for row in rows:
-                site_id, zone, metric, start = row["site_id"], row["zone"], row["metric"], row["bucket_start"]
-                keys.add((site_id, zone, metric, start))
-                write((site_id, zone, metric, start, row["bucket_minutes"], row["count"], row["mean"], row["min"],
-                       row["max"], row.get("revision", 0)))
-        # a key repeated (rare: a page read again within a batch, an agent's amendment in the same page)
-        # needs the sort that keeps its highest revision; otherwise the rows go in as they came
-        cursor.execute(_UPSERT_STAGED if len(keys) == len(rows) else _UPSERT_STAGED_LATEST)
+            write = copy.write_row
+            for bucket in buckets:
+                write(bucket)
+        cursor.execute(_UPSERT_STAGED)
         return {site_id: (first, last, buckets) for site_id, first, last, buckets in cursor.fetchall()}
 
 
@@ -193,83 +191,176 @@ def _ingest_pg(session: Session, rows: list[dict[str, Any]]) -> dict[int, Span]:
     The hours the batch touches are sorted in two, with one query. A new hour (no bucket nor rollup
     there yet: pages of readings the hub has not seen, the common case) has all its buckets in the
     batch: they are COPYed straight into ``reading_bucket``, and the hour's rollup, computed from them
-    here (``rollups.hour_from_rows``), straight into ``reading_hourly``; its day too when the day had
-    no hours (``rollups.day_from_hours``), else the day is recomputed from its hours. An hour that
-    already holds readings (a re-read, a late or amended bucket) goes through the staging table and the
-    one upsert with ``BUCKET_UPSERT``, re-reading its buckets for the rollup (``_copy_upsert_pg``).
+    here (``_buckets``), straight into ``reading_hourly``; its day too when the day had no hours
+    (``rollups.day_from_hours``), else the day is recomputed from its hours. An hour that already
+    holds readings (a re-read, a late or amended bucket) goes through the staging table and the one
+    upsert with ``BUCKET_UPSERT``, re-reading its buckets for the rollup (``_copy_upsert_pg``).
     A concurrent writer of the same new hour (none while the site's lease is held) makes the COPY fail
     on the key, and the batch is kept again from the start.
     """
-    # one pass: each hour's rows by series, then by bucket start; of a key repeated, its highest revision
-    # (the first of them on a tie, as the upsert keeps the first written)
-    times: dict[datetime, tuple[datetime, datetime]] = {}     # a bucket start as given: in UTC, and its hour
-    by_hour: dict[tuple[int, datetime], dict[tuple[str, str], dict[datetime, dict[str, Any]]]] = {}
-    known_time = times.get
-    for row in rows:
-        given = row["bucket_start"]
-        known = known_time(given)
-        if known is None:
-            start = given if given.tzinfo is timezone.utc else rollups.as_utc(given)
-            known = times[given] = (start, start.replace(minute=0, second=0, microsecond=0))
-        start, hour = known
-        by_start = by_hour.setdefault((row["site_id"], hour), {}).setdefault((row["zone"], row["metric"]), {})
-        there = by_start.get(start)
-        if there is None or row.get("revision", 0) > there.get("revision", 0):
-            by_start[start] = row
+    buckets, hourly, hour_of = _buckets(rows)
     connection = session.connection().connection.driver_connection
     with connection.cursor() as cursor:
-        cursor.execute(_ALREADY_THERE, {"sites": [s for s, _ in by_hour], "hours": [h for _, h in by_hour]})
+        hours = {(site_id, hour) for site_id, hour, _zone, _metric in hourly}
+        cursor.execute(_ALREADY_THERE, {"sites": [s for s, _ in hours], "hours": [h for _, h in hours]})
         old_hours, old_days = set(), set()
         for site_id, start, old_hour, old_day in cursor.fetchall():
             if old_hour:
                 old_hours.add((site_id, start))
             if old_day:
                 old_days.add((site_id, rollups.day_of(start)))
-        amended: list[tuple[int, datetime]] = []
-        hourly: list[tuple] = []
-        new_hours = [(key, series) for key, series in by_hour.items() if key not in old_hours]
-        if new_hours:
+        if len(old_hours) == len(hours):        # every hour already held readings (a re-read batch)
+            new_buckets, old_buckets, hourly = [], buckets, {}
+        elif old_hours:
+            new_buckets, old_buckets = [], []
+            for bucket in buckets:
+                (old_buckets if (bucket[0], hour_of[bucket[3]]) in old_hours else new_buckets).append(bucket)
+            hourly = {key: rollup for key, rollup in hourly.items() if key[:2] not in old_hours}
+        else:
+            new_buckets, old_buckets = buckets, []
+        if new_buckets:
             with cursor.copy(f"COPY reading_bucket ({', '.join(_BUCKET_COLUMNS)}) FROM STDIN (FORMAT BINARY)") as copy:
                 copy.set_types(_STAGE_TYPES)
                 write = copy.write_row
-                for (site_id, hour), series in new_hours:
-                    for (zone, metric), by_start in series.items():
-                        for start, row in by_start.items():
-                            revision = row.get("revision", 0)
-                            write((site_id, zone, metric, start, row["bucket_minutes"], row["count"], row["mean"],
-                                   row["min"], row["max"], revision))
-                            if revision > 0:
-                                amended.append((site_id, start))
-                        aggregates = rollups.hour_from_rows(by_start)
-                        if aggregates is not None:
-                            hourly.append((site_id, hour, zone, metric, *aggregates))
-            _copy(cursor, "reading_hourly", hourly)
-        spans = _spans(amended)
-        old_rows = [row for key in old_hours if key in by_hour
-                    for by_start in by_hour[key].values() for row in by_start.values()]
-        if old_rows:     # their hours' days are recomputed by the same statement
-            for site_id, (first, last, buckets) in _copy_upsert_pg(session, old_rows).items():
+                for bucket in new_buckets:
+                    write(bucket)
+        revised = max(map(_REVISION, new_buckets), default=0) > 0      # amendments: rare; looked for in C
+        spans = _spans([(bucket[0], bucket[3]) for bucket in new_buckets if bucket[9] > 0] if revised else [])
+        hourly_rows = [(*key, *rollup[1:]) for key, rollup in hourly.items() if rollup is not None]
+        _copy(cursor, "reading_hourly", hourly_rows)
+        if old_buckets:     # their hours' days are recomputed by the same statement
+            for site_id, (first, last, count) in _copy_upsert_pg(session, old_buckets).items():
                 if site_id in spans:
-                    first, last, buckets = (min(first, spans[site_id][0]), max(last, spans[site_id][1]),
-                                            buckets + spans[site_id][2])
-                spans[site_id] = (first, last, buckets)
+                    first, last, count = (min(first, spans[site_id][0]), max(last, spans[site_id][1]),
+                                          count + spans[site_id][2])
+                spans[site_id] = (first, last, count)
         # a new hour's day: from the batch's hours when it had none, else recomputed from its hours as they
         # now stand (also when an hour of it already held readings: the upsert may have written none of it)
         old_days |= {(site_id, rollups.day_of(hour)) for site_id, hour in old_hours}
-        days: dict[tuple[int, datetime, str, str], list] = {}
-        recompute = set()
-        day_of: dict[datetime, datetime] = {}
-        for site_id, hour, zone, metric, *aggregates in hourly:
-            day = day_of.get(hour)
-            if day is None:
-                day = day_of[hour] = hour.replace(hour=0)
-            if (site_id, day) in old_days:
-                recompute.add((site_id, day))
-            else:
-                days.setdefault((site_id, day, zone, metric), []).append((hour, aggregates))
-        _copy(cursor, "reading_daily", [(*key, *rollups.day_from_hours(hours)) for key, hours in days.items()])
+        daily, recompute = _days(hourly, old_days)
+        _copy(cursor, "reading_daily", daily)
         rollups.refresh_days_pg(cursor, sorted(recompute))
     return spans
+
+
+def _days(hourly: dict[tuple[int, datetime, str, str], Rollup | None],
+          old_days: set[tuple[int, datetime]]) -> tuple[list[tuple], set[tuple[int, datetime]]]:
+    """The daily rollups of the batch's new hours (``_buckets``' rollups) whose day had no hours before, to be
+    COPYed (``_HOURLY_COLUMNS``); and the (site id, day) pairs that had, to be recomputed from their hours.
+
+    A series' hours come in time order as its buckets did: each is added to its day as it comes, in hour
+    order as ``rollups.day_from_hours`` adds; a day whose hours do not, gets ``day_from_hours`` of them."""
+    days: dict[tuple[int, datetime, str, str], Rollup | None] = {}
+    recompute, unordered = set(), set()
+    day_of: dict[datetime, datetime] = {}
+    rollup_of = days.get
+    for (site_id, hour, zone, metric), rollup in hourly.items():
+        if rollup is None:
+            continue
+        day = day_of.get(hour)
+        if day is None:
+            day = day_of[hour] = hour.replace(hour=0)
+        if (site_id, day) in old_days:
+            recompute.add((site_id, day))
+            continue
+        key = (site_id, day, zone, metric)
+        _last, total, n, high, low, held, minutes = rollup
+        there = rollup_of(key)
+        if there is None:
+            days[key] = (hour, total, n, high, low, held, minutes)
+        elif hour > there[0]:
+            _hour, d_total, d_n, d_high, d_low, d_held, d_minutes = there
+            days[key] = (hour, d_total + total, d_n + n, d_high if d_high > high else high,
+                         d_low if d_low < low else low, d_held + held, d_minutes + minutes)
+        else:
+            unordered.add(key)
+    if unordered:
+        hours: dict[tuple, list] = {}
+        for (site_id, hour, zone, metric), rollup in hourly.items():
+            key = (site_id, day_of.get(hour), zone, metric)
+            if rollup is not None and key in unordered:
+                hours.setdefault(key, []).append((hour, rollup[1:]))
+        for key, these in hours.items():
+            days[key] = (None, *rollups.day_from_hours(these))
+    return [(*key, *rollup[1:]) for key, rollup in days.items()], recompute
+
+
+# A row as COPYed into ``reading_bucket`` (``_BUCKET_COLUMNS``, ``_STAGE_TYPES``): one tuple per bucket.
+_AS_BUCKET = itemgetter(*_BUCKET_COLUMNS)
+_REVISION = itemgetter(_BUCKET_COLUMNS.index("revision"))
+Rollup = tuple   # (last bucket start, *rollups.Aggregates)
+
+
+def _buckets(rows: list[dict[str, Any]]) -> tuple[list[tuple], dict[tuple[int, datetime, str, str], Rollup | None],
+                                                  dict[datetime, datetime]]:
+    """A batch's rows as buckets to write, with the rollup of every hour they touch, in one pass.
+
+    Returns the buckets (``_AS_BUCKET`` tuples, their start in UTC; of a key repeated, its highest
+    revision, the first of them on a tie, as the upsert keeps the first written); per (site id, hour,
+    zone, metric), the hour's rollup from them (its last bucket start, then ``rollups.Aggregates``;
+    None when none held readings); and the hour of each bucket start.
+
+    An agent's page gives a series one bucket per start, in time order: each is added to its hour's
+    rollup as it comes, PostgreSQL's arithmetic in time order (``rollups.hour_from_buckets``), and no
+    bucket is held per series. A series where a start does not follow the one before (a page out of
+    order, a key repeated, a bucket without readings) has its buckets sorted, made unique and its
+    hour computed again from them.
+    """
+    try:
+        buckets = list(map(_AS_BUCKET, rows))
+    except KeyError:    # rows written around check_page may leave the revision out: 0
+        buckets = [_AS_BUCKET(row if "revision" in row else dict(row, revision=0)) for row in rows]
+    times: dict[datetime, tuple[datetime, datetime]] = {}     # a bucket start as given: in UTC, and its hour
+    hourly: dict[tuple[int, datetime, str, str], Rollup | None] = {}
+    unordered = set()
+    known_time, rollup_of, utc, moved = times.get, hourly.get, timezone.utc, False
+    for site_id, zone, metric, given, length, count, mean, bottom, top, _revision in buckets:
+        known = known_time(given)
+        if known is None:
+            start = given if given.tzinfo is utc else rollups.as_utc(given)
+            known = times[given] = (start, start.replace(minute=0, second=0, microsecond=0))
+            moved = moved or start is not given
+        start, hour = known
+        key = (site_id, hour, zone, metric)
+        if count > 0:
+            rollup = rollup_of(key, False)
+            if rollup is False:
+                hourly[key] = (start, mean * count, count, top, bottom, 1, count if count < length else length)
+                continue
+            if rollup is not None and start > rollup[0]:
+                _last, total, n, high, low, held, minutes = rollup
+                hourly[key] = (start, total + mean * count, n + count, high if high > top else top,
+                               low if low < bottom else bottom, held + 1,
+                               minutes + (count if count < length else length))
+                continue
+        hourly[key] = None
+        unordered.add(key)
+    if unordered:
+        buckets = _ordered(buckets, unordered, times, hourly)
+    if moved:       # a start given in another time zone (or naive, taken as UTC): written in UTC
+        buckets = [(s, z, m, times[given][0], *rest) for s, z, m, given, *rest in buckets]
+    return buckets, hourly, dict(times.values())
+
+
+def _ordered(buckets: list[tuple], unordered: set, times: dict, hourly: dict) -> list[tuple]:
+    """``_buckets`` for the series not in time order: of a key repeated, its highest revision (the first
+    on a tie); their buckets in time order, their hours computed from them."""
+    kept, series = [], {}
+    for bucket in buckets:
+        key = (bucket[0], times[bucket[3]][1], bucket[1], bucket[2])
+        if key in unordered:
+            latest = series.setdefault(key, {})
+            there = latest.get(bucket[3])
+            if there is None or bucket[9] > there[9]:
+                latest[bucket[3]] = bucket
+        else:
+            kept.append(bucket)
+    for key, latest in series.items():
+        these = [latest[start] for start in sorted(latest, key=lambda given: times[given][0])]
+        kept.extend(these)
+        aggregates = rollups.hour_from_buckets(these)
+        hourly[key] = None if aggregates is None else (None, *aggregates)
+    return kept
 
 
 def _copy(cursor, table: str, rows: list[tuple]) -> None:

@@ -63,3 +63,21 @@ def test_a_metric_that_is_not_text_is_refused_with_a_reason():
     record = dict(GOOD, metric=["co2_ppm"])
     page = check_page("readings", {"records": [record], "cursor": "1"}, 1, "0")
     assert page.rows == [] and "canonical metric" in page.bad[0][1]
+
+
+def test_the_edges_the_fast_path_leaves_to_the_full_check_are_decided_by_it():
+    """The fast path accepts a mean within [min, max] and ranges without math.isfinite; the tolerance on the
+    mean, a missing field and the unbounded metrics' infinities are the full check's to decide."""
+    within = dict(GOOD, mean=640.0 + 1e-7)                      # above max, inside the 1e-9 tolerance
+    beyond = dict(GOOD, mean=640.0 + 1e-6)
+    no_revision = {k: v for k, v in GOOD.items() if k != "revision"}
+    no_mean = {k: v for k, v in GOOD.items() if k != "mean"}
+    people = dict(GOOD, metric="people_count", mean=3.0, min=0.0, max=9.0)
+    endless = [dict(people, max=math.inf, mean=math.inf), dict(people, max=math.inf), dict(people, max=math.nan),
+               dict(people, min=-math.inf)]
+    records = [within, beyond, no_revision, no_mean, people, *endless]
+    page = check_page("readings", {"records": records, "cursor": str(len(records))}, 3, "0")
+    rows, bad = one_by_one(records, 3)
+    assert page.rows == rows and [(id(r), why) for r, why in page.bad] == [(id(r), why) for r, why in bad]
+    assert [r["mean"] for r in page.rows] == [640.0 + 1e-7, 612.5, 3.0]
+    assert [r for r, _why in page.bad] == [beyond, no_mean, *endless]
