@@ -1,0 +1,94 @@
+"""Issue 10 (speed): finance's pages computed another way give what the whole computation gives, row for row.
+
+The revenue reports without a state filter are paged first and figured after (only the page's partners and
+months); the figures, totals, row count and every page must be those of the whole computation (every
+partner-month figured, then paged), on SQLite and PostgreSQL alike.
+"""
+from __future__ import annotations
+
+import random
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+from brand_hub.billing import pages
+from brand_hub.models import SiteStatus
+from brand_hub.models.billing import ReportSource, ReportStatus
+from tests.builders import make_agreement, make_franchisee, make_revenue_report, make_site
+
+TODAY = date(2026, 12, 20)
+COMMON = dict(today=TODAY, due_day=10, tz="Asia/Shanghai")
+MONTHS = pages.recent_months(TODAY, 12)
+
+
+def _network(session, seed: int = 7) -> list[str]:
+    """Partners with sites of every kind (billed or not, opened before, within or after the months shown, undated,
+    none) and reports of every kind (versions, corrections, estimates, late, for sites no longer billed, for
+    months not shown). Returns the partners' codes."""
+    rng = random.Random(seed)
+    codes = [f"P{n:03d}" for n in range(22)] + ["p-lower", "P_under", "Z9"]
+    for code in codes:
+        partner = make_franchisee(session, code=code)
+        agreement = make_agreement(session, partner)
+        for _ in range(rng.choice((0, 1, 1, 2, 3, 5))):
+            opened = rng.choice((None, date(2025, 3, 1), date(2026, 2, 14), date(2026, 6, 30), date(2026, 11, 30),
+                                 date(2026, 12, 1), date(2027, 1, 5)))
+            status = rng.choice((SiteStatus.active,) * 4 + (SiteStatus.onboarding, SiteStatus.terminated))
+            site = make_site(session, partner, agreement if rng.random() < 0.85 else None, opened_on=opened,
+                             status=status)
+            for period in rng.sample(MONTHS + ["2025-06"], rng.randrange(0, 6)):
+                due = pages.report_due(period, 10, "Asia/Shanghai")
+                versions = rng.choice((1, 1, 1, 2, 3))
+                for version in range(1, versions + 1):
+                    source = rng.choice((ReportSource.portal, ReportSource.portal, ReportSource.import_,
+                                         ReportSource.estimate))
+                    if source == ReportSource.estimate:
+                        state = ReportStatus.estimated
+                    else:
+                        state = ReportStatus.reported if version == 1 else ReportStatus.corrected
+                    make_revenue_report(session, site, period, Decimal(rng.randrange(1, 10**7)) / 100,
+                                        version=version, status=state, source=source,
+                                        submitted_at=due + timedelta(days=rng.randrange(-12, 12)))
+    session.commit()
+    return codes
+
+
+def _same(session, flt: pages.ReportFilter, **paging) -> int:
+    periods = [flt.period] if flt.period else MONTHS
+    paging = {"page": 1, "per_page": 50, "limit": None, **paging}
+    new, new_totals = pages.revenue_reports(session=session, flt=flt, **COMMON, **paging)
+    old, old_totals = pages._revenue_reports_whole(session=session, flt=flt, periods=periods, due_day=10,
+                                                   tz="Asia/Shanghai", **paging)
+    assert (new.items, new.total, new.page, new.per_page, new.pages) == (old.items, old.total, old.page,
+                                                                         old.per_page, old.pages)
+    assert new_totals == old_totals
+    return old.total
+
+
+def test_revenue_reports_paged_first_give_the_rows_totals_and_pages_of_the_whole_computation(session):
+    codes = _network(session)
+    total = _same(session, pages.ReportFilter())
+    assert total > 60  # the network spans several pages of 7 and every month
+    for page in range(1, total // 7 + 3):   # every page, one past the last too
+        _same(session, pages.ReportFilter(), page=page, per_page=7)
+    _same(session, pages.ReportFilter(), limit=100_000)
+    for period in ("2026-11", "2026-06", "2025-12", "2025-06"):
+        for page in (1, 2, 3):
+            _same(session, pages.ReportFilter(period=period), page=page, per_page=5)
+    for code in codes[::3] + ["NOPE"]:
+        _same(session, pages.ReportFilter(franchisee=code))
+        _same(session, pages.ReportFilter(franchisee=code, period="2026-11"))
+        _same(session, pages.ReportFilter(franchisee=code), page=2, per_page=3)
+
+
+def test_revenue_reports_paged_first_count_a_partner_whose_only_rows_are_reports_of_sites_no_longer_billed(session):
+    partner = make_franchisee(session, code="P1")
+    closed = make_site(session, partner, make_agreement(session, partner), status=SiteStatus.terminated)
+    make_revenue_report(session, closed, "2026-05", "100.00",
+                        submitted_at=datetime(2026, 6, 11, tzinfo=timezone.utc))   # late
+    session.commit()
+    listing, totals = pages.revenue_reports(session=session, flt=pages.ReportFilter(), **COMMON)
+    assert [(r.code, r.period, r.expected, r.reported, r.late, r.revenue) for r in listing.items] == [
+        ("P1", "2026-05", 0, 1, 1, Decimal("100.00"))]
+    assert listing.total == 1 and totals == {"expected": 0, "reported": 1, "corrected": 0, "estimated": 0,
+                                             "late": 1, "missing": 0}
+    _same(session, pages.ReportFilter())
