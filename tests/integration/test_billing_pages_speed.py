@@ -92,3 +92,47 @@ def test_revenue_reports_paged_first_count_a_partner_whose_only_rows_are_reports
     assert listing.total == 1 and totals == {"expected": 0, "reported": 1, "corrected": 0, "estimated": 0,
                                              "late": 1, "missing": 0}
     _same(session, pages.ReportFilter())
+
+
+def _monthly_money_before(session, today: date, months: int = 12, scope=None):
+    """The revenue per month as ``monthly_money`` read it before issue 10: the largest version of each (site, month)
+    grouped, then joined back (the reference the anti-join must match)."""
+    from sqlalchemy import and_, func
+    from sqlmodel import select
+
+    from brand_hub.dashboard.pages import _fen, months_back
+    from brand_hub.db import is_postgres
+    from brand_hub.models import Site
+    from brand_hub.models.billing import RevenueReport
+
+    pg = is_postgres(session)
+    periods = months_back(today, months)
+    newest = (select(RevenueReport.site_id, RevenueReport.period, func.max(RevenueReport.version).label("version"))
+              .where(RevenueReport.period.in_(periods)).group_by(RevenueReport.site_id, RevenueReport.period)
+              .subquery())
+    stmt = (select(RevenueReport.period, func.sum(_fen(RevenueReport.gross_revenue, pg)), func.sum(Site.desks),
+                   func.count())
+            .join(newest, and_(newest.c.site_id == RevenueReport.site_id, newest.c.period == RevenueReport.period,
+                               newest.c.version == RevenueReport.version))
+            .join(Site, Site.id == RevenueReport.site_id).group_by(RevenueReport.period))
+    if scope is not None and scope.franchisee_ids is not None:
+        stmt = stmt.where(scope.partners(Site.franchisee_id))
+    found = {p: (pages._money(total, pg), int(desks or 0), n) for p, total, desks, n in session.execute(stmt)}
+    return [(p, *found.get(p, (Decimal("0.00"), 0, 0))) for p in periods]
+
+
+def test_monthly_money_takes_each_site_months_newest_version_as_the_grouping_joined_back_did(session):
+    from sqlalchemy import text
+
+    from brand_hub.dashboard import pages as dashboard_pages
+
+    _network(session, seed=11)
+    for months in (12, 3, 24):
+        got = dashboard_pages.monthly_money(session=session, today=TODAY, months=months)
+        assert [(m.period, m.revenue, m.desks, m.reports) for m in got] == _monthly_money_before(session, TODAY, months)
+    assert any(m.reports for m in got)
+    partner_ids = tuple(fid for (fid,) in session.execute(text("SELECT id FROM franchisee ORDER BY id")))[::4]
+    scope = dashboard_pages.Scope(today=TODAY, now=datetime(2026, 12, 20, tzinfo=timezone.utc),
+                                  franchisee_ids=partner_ids)
+    got = dashboard_pages.monthly_money(session=session, today=TODAY, scope=scope)
+    assert [(m.period, m.revenue, m.desks, m.reports) for m in got] == _monthly_money_before(session, TODAY, scope=scope)
