@@ -20,7 +20,7 @@ from sqlalchemy import Integer, and_, case, cast, func, literal, or_, union_all
 from sqlmodel import Session, select
 
 from brand_hub.db import is_postgres
-from brand_hub.paging import Page, paginate
+from brand_hub.paging import Page
 from brand_hub.models import Agreement, AgreementStatus, Franchisee, Site, SiteStatus
 from brand_hub.models.billing import (BillingRun, CreditNote, Invoice, InvoiceLine, InvoiceStatus, Payment,
                                       ReportSource, ReportStatus, RevenueReport)
@@ -107,13 +107,18 @@ def invoice_list(*, session: Session, flt: InvoiceFilter, today: date, page: int
                  per_page: int = 50) -> Listing:
     """The invoices the filter picks (newest period first), a page of them, and the totals of all of them."""
     pg = is_postgres(session)
-    count, total, paid, credited, balance = session.execute(_invoice_select(flt, today, pg, [
-        func.count(), func.sum(_fen(Invoice.total, pg)), func.sum(_fen(Invoice.amount_paid, pg)),
-        func.sum(_fen(Invoice.amount_credited, pg)), func.sum(_balance(pg))])).one()
-    rows = session.execute(_invoice_select(flt, today, pg, [Invoice, Franchisee, Agreement])
+    sums = [func.count(), func.sum(_fen(Invoice.total, pg)), func.sum(_fen(Invoice.amount_paid, pg)),
+            func.sum(_fen(Invoice.amount_credited, pg)), func.sum(_balance(pg))]
+    # one statement: the page's rows carry the totals of every invoice the filter picks (window sums taken
+    # before LIMIT); only a page past the end sums apart
+    rows = session.execute(_invoice_select(flt, today, pg, [Invoice, Franchisee, Agreement, *[s.over() for s in sums]])
                            .order_by(Invoice.period.desc(), Agreement.number)
                            .offset((page - 1) * per_page).limit(per_page)).all()
-    return Listing([tuple(r) for r in rows], int(count or 0), page, per_page,
+    if rows:
+        count, total, paid, credited, balance = rows[0][3:]
+    else:
+        count, total, paid, credited, balance = session.execute(_invoice_select(flt, today, pg, sums)).one()
+    return Listing([tuple(r[:3]) for r in rows], int(count or 0), page, per_page,
                    {"total": _money(total, pg), "paid": _money(paid, pg), "credited": _money(credited, pg),
                     "balance": _money(balance, pg)})
 
@@ -233,15 +238,32 @@ class RunPage:
         return self.totals.total - self.previous.total if self.previous.invoices else None
 
 
-def _period_totals(session: Session, period: str, pg: bool) -> PeriodTotals:
-    count, subtotal, vat, total, balance, drafts = session.execute(
-        select(func.count(), func.sum(_fen(Invoice.subtotal, pg)), func.sum(_fen(Invoice.vat, pg)),
-               func.sum(_fen(Invoice.total, pg)),
-               func.sum(case((Invoice.status.in_(OPEN), _balance(pg)), else_=0)),
-               func.sum(case((Invoice.status == InvoiceStatus.draft, 1), else_=0)))
-        .where(Invoice.period == period)).one()
-    return PeriodTotals(int(count or 0), _money(subtotal, pg), _money(vat, pg), _money(total, pg), _money(balance, pg),
-                        int(drafts or 0))
+def _period_totals(session: Session, periods: list[str], pg: bool) -> dict[str, PeriodTotals]:
+    """Each period's invoice totals, in one statement (a period without invoices: zeros)."""
+    found = {p: PeriodTotals() for p in periods}
+    for period, count, subtotal, vat, total, balance, drafts in session.execute(
+            select(Invoice.period, func.count(), func.sum(_fen(Invoice.subtotal, pg)), func.sum(_fen(Invoice.vat, pg)),
+                   func.sum(_fen(Invoice.total, pg)),
+                   func.sum(case((Invoice.status.in_(OPEN), _balance(pg)), else_=0)),
+                   func.sum(case((Invoice.status == InvoiceStatus.draft, 1), else_=0)))
+            .where(Invoice.period.in_(periods)).group_by(Invoice.period)):
+        found[period] = PeriodTotals(int(count or 0), _money(subtotal, pg), _money(vat, pg), _money(total, pg),
+                                     _money(balance, pg), int(drafts or 0))
+    return found
+
+
+def _paged(session: Session, stmt, *, page: int, per_page: int) -> Page:
+    """``paginate``'s page in one statement: the page's rows carry the count of every match (a window count
+    taken before LIMIT); only a page past the end counts apart."""
+    page = max(1, page)
+    rows = session.execute(stmt.add_columns(func.count().over()).offset((page - 1) * per_page).limit(per_page)).all()
+    if rows:
+        total = int(rows[0][-1])
+    elif page == 1:
+        total = 0
+    else:
+        total = session.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar_one()
+    return Page(items=[tuple(row[:-1]) for row in rows], total=total, page=page, per_page=per_page)
 
 
 def run_page(*, session: Session, period: str, today: date, page: int = 1, per_page: int = 50,
@@ -259,21 +281,22 @@ def run_page(*, session: Session, period: str, today: date, page: int = 1, per_p
     runs = list(session.exec(select(BillingRun).where(BillingRun.period == period).order_by(BillingRun.id.desc())
                              .limit(20)).all())
     side = dict(per_page=side_per_page)
-    estimated = paginate(session, select(InvoiceLine, Invoice).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-                         .where(Invoice.period == period, InvoiceLine.estimated.is_(True))
-                         .order_by(InvoiceLine.site_code, InvoiceLine.position), page=estimated_page, **side)
+    estimated = _paged(session, select(InvoiceLine, Invoice).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+                       .where(Invoice.period == period, InvoiceLine.estimated.is_(True))
+                       .order_by(InvoiceLine.site_code, InvoiceLine.position), page=estimated_page, **side)
     invoiced = select(Invoice.agreement_id).where(Invoice.period == period)
-    left_out = paginate(session, select(Agreement, Franchisee).join(Franchisee, Franchisee.id == Agreement.franchisee_id)
-                        .where(Agreement.status == AgreementStatus.active, Agreement.id.not_in(invoiced))
-                        .order_by(Agreement.number), page=left_page, **side)
-    credit_notes = paginate(session, select(CreditNote, Invoice).join(Invoice, Invoice.id == CreditNote.invoice_id)
-                            .where(CreditNote.invoice_id.in_(of_period)).order_by(CreditNote.id),
-                            page=credits_page, **side)
-    payments = paginate(session, select(Payment, Invoice).join(Invoice, Invoice.id == Payment.invoice_id)
-                        .where(Payment.invoice_id.in_(of_period)).order_by(Payment.paid_on, Payment.id),
-                        page=payments_page, **side)
-    return RunPage(period, previous, _period_totals(session, period, pg), _period_totals(session, previous, pg),
-                   invoices, runs, estimated, left_out, credit_notes, payments)
+    left_out = _paged(session, select(Agreement, Franchisee).join(Franchisee, Franchisee.id == Agreement.franchisee_id)
+                      .where(Agreement.status == AgreementStatus.active, Agreement.id.not_in(invoiced))
+                      .order_by(Agreement.number), page=left_page, **side)
+    credit_notes = _paged(session, select(CreditNote, Invoice).join(Invoice, Invoice.id == CreditNote.invoice_id)
+                          .where(CreditNote.invoice_id.in_(of_period)).order_by(CreditNote.id),
+                          page=credits_page, **side)
+    payments = _paged(session, select(Payment, Invoice).join(Invoice, Invoice.id == Payment.invoice_id)
+                      .where(Payment.invoice_id.in_(of_period)).order_by(Payment.paid_on, Payment.id),
+                      page=payments_page, **side)
+    totals = _period_totals(session, [period, previous], pg)
+    return RunPage(period, previous, totals[period], totals[previous], invoices, runs, estimated, left_out,
+                   credit_notes, payments)
 
 
 # ---------------------------------------------------------------- revenue reports across the network

@@ -136,3 +136,92 @@ def test_monthly_money_takes_each_site_months_newest_version_as_the_grouping_joi
                                   franchisee_ids=partner_ids)
     got = dashboard_pages.monthly_money(session=session, today=TODAY, scope=scope)
     assert [(m.period, m.revenue, m.desks, m.reports) for m in got] == _monthly_money_before(session, TODAY, scope=scope)
+
+
+def _invoices(session, seed: int = 5) -> None:
+    """Two months of invoices of every status, with estimated lines, credit notes and payments."""
+    from brand_hub.models.billing import CreditNote, Invoice, InvoiceLine, InvoiceStatus, Payment
+
+    rng = random.Random(seed)
+    statuses = (InvoiceStatus.draft, InvoiceStatus.issued, InvoiceStatus.issued, InvoiceStatus.partially_paid,
+                InvoiceStatus.paid, InvoiceStatus.credited)
+    for n in range(9):
+        partner = make_franchisee(session, code=f"Q{n:02d}")
+        for m, period in enumerate(("2026-10", "2026-11")):
+            agreement = make_agreement(session, partner, number=f"AG-{period}-{8 - n}")
+            total = Decimal(rng.randrange(100, 10**6)) / 100
+            invoice = Invoice(agreement_id=agreement.id, franchisee_id=partner.id, period=period,
+                              number=f"BH-{period}-{n}", status=InvoiceStatus.draft, plan_id="standard-2026",
+                              due_date=date(2026, 11 + m, 1 + n), subtotal=total, total=total,
+                              amount_paid=(total / 3).quantize(Decimal("0.01")) if n % 3 else Decimal("0"))
+            session.add(invoice)
+            session.flush()
+            for k in range(rng.randrange(0, 4)):
+                session.add(InvoiceLine(invoice_id=invoice.id, position=k, kind="royalty", description="royalty",
+                                        service_period=period, amount=Decimal("1.00") * (k + 1), estimated=k % 2 == 0,
+                                        plan_id="standard-2026", site_code=f"S{rng.randrange(5)}"))
+            session.flush()
+            invoice.status = rng.choice(statuses)   # lines are written while a draft (issued invoices are immutable)
+            session.add(invoice)
+            session.flush()
+            if n % 2:
+                session.add(CreditNote(number=f"CN-{period}-{n}", invoice_id=invoice.id, amount=Decimal("2.00"),
+                                       reason="goodwill"))
+                session.add(Payment(invoice_id=invoice.id, amount=Decimal("3.00"), paid_on=date(2026, 12, n % 3 + 1)))
+    session.commit()
+
+
+def test_the_invoice_list_and_a_periods_side_lists_page_and_total_in_one_statement_as_in_two(session):
+    """Issue 10: the page's rows carry the count and totals (window sums before LIMIT); a page past the end still
+    shows the totals of the whole filtered set."""
+    from sqlalchemy import case, func
+    from sqlmodel import select
+
+    from brand_hub.db import is_postgres
+    from brand_hub.models import Agreement, Franchisee
+    from brand_hub.models.billing import CreditNote, Invoice, InvoiceLine, InvoiceStatus, Payment
+    from brand_hub.paging import paginate
+
+    _invoices(session)
+    pg = is_postgres(session)
+    today = date(2026, 11, 20)
+    for flt in (pages.InvoiceFilter(), pages.InvoiceFilter(period="2026-11"), pages.InvoiceFilter(status="open"),
+                pages.InvoiceFilter(status="overdue"), pages.InvoiceFilter(status="draft"),
+                pages.InvoiceFilter(franchisee="Q03"), pages.InvoiceFilter(number="NOPE")):
+        count, total, paid, credited, balance = session.execute(pages._invoice_select(flt, today, pg, [
+            func.count(), func.sum(pages._fen(Invoice.total, pg)), func.sum(pages._fen(Invoice.amount_paid, pg)),
+            func.sum(pages._fen(Invoice.amount_credited, pg)), func.sum(pages._balance(pg))])).one()
+        for page in (1, 2, 3, 9):
+            listing = pages.invoice_list(session=session, flt=flt, today=today, page=page, per_page=4)
+            rows = session.execute(pages._invoice_select(flt, today, pg, [Invoice, Franchisee, Agreement])
+                                   .order_by(Invoice.period.desc(), Agreement.number)
+                                   .offset((page - 1) * 4).limit(4)).all()
+            assert listing.items == [tuple(r) for r in rows] and listing.total == count
+            assert listing.sums == {"total": pages._money(total, pg), "paid": pages._money(paid, pg),
+                                    "credited": pages._money(credited, pg), "balance": pages._money(balance, pg)}
+    lines = (select(InvoiceLine, Invoice).join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+             .where(Invoice.period == "2026-11", InvoiceLine.estimated.is_(True))
+             .order_by(InvoiceLine.site_code, InvoiceLine.position))
+    for page in (1, 2, 3, 4, 30):
+        one, two = pages._paged(session, lines, page=page, per_page=2), paginate(session, lines, page=page, per_page=2)
+        assert (one.items, one.total, one.page, one.pages) == (two.items, two.total, two.page, two.pages)
+    for period in ("2026-11", "2026-10", "2026-09"):
+        of_period = select(Invoice.id).where(Invoice.period == period)
+        side_lists = {
+            "credit_notes_page": select(CreditNote, Invoice).join(Invoice, Invoice.id == CreditNote.invoice_id)
+            .where(CreditNote.invoice_id.in_(of_period)).order_by(CreditNote.id),
+            "payments_page": select(Payment, Invoice).join(Invoice, Invoice.id == Payment.invoice_id)
+            .where(Payment.invoice_id.in_(of_period)).order_by(Payment.paid_on, Payment.id)}
+        for side in (1, 2, 5):
+            run = pages.run_page(session=session, period=period, today=today, page=side, per_page=3,
+                                 estimated_page=side, left_page=side, credits_page=side, payments_page=side,
+                                 side_per_page=2)
+            for name, stmt in side_lists.items():
+                got, before = getattr(run, name), paginate(session, stmt, page=side, per_page=2)
+                assert (got.items, got.total, got.pages) == (before.items, before.total, before.pages)
+            for mine, month in ((run.totals, period), (run.previous, pages.shift_period(period, -1))):
+                count, total, drafts = session.execute(
+                    select(func.count(), func.sum(pages._fen(Invoice.total, pg)),
+                           func.sum(case((Invoice.status == InvoiceStatus.draft, 1), else_=0)))
+                    .where(Invoice.period == month)).one()
+                assert (mine.invoices, mine.total, mine.drafts) == (count, pages._money(total, pg), int(drafts or 0))
