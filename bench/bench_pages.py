@@ -365,6 +365,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--trace", action="store_true", help="print the seconds of each seeding step")
     parser.add_argument("--pages", default="", help="only the pages whose path matches this regular expression")
+    parser.add_argument("--schema", default="", help="the schema to use (default: a new bench_<random> one); "
+                                                     "an existing one already seeded is used as it is")
+    parser.add_argument("--keep", action="store_true", help="keep the schema afterwards (to profile or EXPLAIN "
+                                                            "on the bench's data, or to run again with --schema)")
     args = parser.parse_args()
     global TRACE
     TRACE = args.trace
@@ -372,17 +376,28 @@ def main() -> None:
     print(f"scenario: PostgreSQL, {args.partners} partners, {args.sites} sites (P0000 runs 50), 2 published quarters "
           f"of scores, open flags, a month of invoices, revenue reports, acknowledgements, feeds; "
           f"{args.repeat} timed requests per page after a warm-up, against a static page of the same size")
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    schema = args.schema or f"bench_{uuid.uuid4().hex[:8]}"
     admin = make_engine(PG_URL)
     with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        reuse = bool(args.schema) and conn.execute(text(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = :s AND table_name = 'site'"),
+            {"s": schema}).scalar_one() > 0
+        if not reuse:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     url = f"{PG_URL}?options=-csearch_path%3D{schema}"
     import tempfile
 
     try:
-        migrate.upgrade(url)
-        seeded = seed(url, args.sites, args.partners, today)
-        print(f"seeded in {seeded['seconds']:.1f} s: {seeded['scores']} scores, {seeded['flags']} flags", flush=True)
+        if reuse:
+            month = f"{(today.replace(day=1) - timedelta(days=1)):%Y-%m}"
+            seeded = {"partner_site": "S000001", "partner_agreement": "AG-0000", "partner_invoice": 1, "flag_id": 1,
+                      "period": month}
+            print(f"schema {schema}: already seeded, used as it is", flush=True)
+        else:
+            migrate.upgrade(url)
+            seeded = seed(url, args.sites, args.partners, today)
+            print(f"seeded in {seeded['seconds']:.1f} s: {seeded['scores']} scores, {seeded['flags']} flags",
+                  flush=True)
         refreshed = refresh_dashboard(url)
         if refreshed is not None:
             print(f"refresh-dashboard job (the network's dashboard figures): {refreshed:.1f} s", flush=True)
@@ -414,8 +429,11 @@ def main() -> None:
                 server.task_dispatcher.shutdown()
                 app.extensions["brandhub.engine"].dispose()
     finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if args.keep:
+            print(f"schema {schema} kept (drop it with: DROP SCHEMA \"{schema}\" CASCADE)")
+        else:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
     over = [path for _front, path, r in rows if _over(r)]
     print(f"pages over p95 150 ms or 30 statements (or not 200): {len(over)} of {len(rows)}"
