@@ -67,3 +67,22 @@ def test_the_flag_queue_reads_the_same_rows_in_the_same_order_page_after_page(se
                     assert _ids(new) == _ids(old), (scope, f, newest_first, number)
                     compared += len(old.items)
     assert compared > 100  # the data fills more than one page
+
+
+def test_an_app_outside_tests_puts_its_start_up_objects_out_of_the_collectors_way(sqlite_url, tmp_path):
+    """Full collections walked every start-up object again (issue 10: the spikes of p95); a testing app leaves the
+    collector alone (a suite builds hundreds of apps)."""
+    import gc
+
+    from brand_hub import create_app
+    from brand_hub.settings import Settings
+
+    gc.unfreeze()
+    create_app(Settings(env="testing", database_url=sqlite_url, instance_path=tmp_path / "t", secret_key="test"))
+    assert gc.get_freeze_count() == 0
+    try:
+        create_app(Settings(env="development", database_url=sqlite_url, instance_path=tmp_path / "d",
+                            secret_key="test"))
+        assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()
