@@ -11,9 +11,14 @@ The real app is served by waitress in this process. Each page is requested REPEA
 a warm-up by a signed-in client (HQ administrator; the partner's administrator); its p50/p95 are
 compared with a static page of the same size served by the same server in the same run (a route
 added for the benchmark only), and the SQL statements of one request are counted on the app's
-engine. Target: p95 ≤ 150 ms, no page over 30 statements.
+engine. Target: p95 ≤ 150 ms, no page over 30 statements. The CPU column is this process's CPU time a
+request (server and client): steadier than the wall clock when other work shares the machine.
 
     .venv/bin/python bench/bench_pages.py [--sites 10000] [--partners 2000] [--repeat 10] [--trace] [--pages REGEX]
+                                          [--schema bench_NAME --keep]
+
+``--keep`` leaves the seeded schema in place (to profile or EXPLAIN on the bench's data); ``--schema`` names it,
+and a schema already seeded is used as it is (no seeding: run before/after against the same data).
 
 The ``refresh-dashboard`` job runs once after seeding (the HQ overview reads the network's figures it
 keeps; the page computes them itself when they are missing or older than a quarter of an hour).
@@ -331,10 +336,12 @@ def measure(client: requests.Session, base: str, path: str, repeat: int, stateme
     response = client.get(f"{base}{path}")
     count = statements["n"] - before
     times = []
+    cpu = time.process_time()
     for _ in range(repeat):
         start = time.perf_counter()
         response = client.get(f"{base}{path}")
         times.append((time.perf_counter() - start) * 1000)
+    cpu = (time.process_time() - cpu) * 1000 / repeat   # this process's (server and client): steadier on a busy machine
     size = len(response.content)
     static = []
     for _ in range(repeat):
@@ -347,11 +354,11 @@ def measure(client: requests.Session, base: str, path: str, repeat: int, stateme
         return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
     return {"status": response.status_code, "p50": statistics.median(times), "p95": pct(times, .95),
-            "static_p95": pct(static, .95), "statements": count, "kb": size / 1024}
+            "static_p95": pct(static, .95), "statements": count, "kb": size / 1024, "cpu": cpu}
 
 
 HEADER = (f"{'front':<7} {'page':<44} {'HTTP':>4} {'KB':>6} {'p50 ms':>7} {'p95 ms':>7} {'static p95':>10} "
-          f"{'ratio':>6} {'SQL':>4}")
+          f"{'ratio':>6} {'SQL':>4} {'CPU ms':>6}")
 
 
 def _over(r: dict) -> bool:
@@ -361,7 +368,7 @@ def _over(r: dict) -> bool:
 def line(front: str, path: str, r: dict) -> str:
     ratio = r["p95"] / r["static_p95"] if r["static_p95"] else float("nan")
     return (f"{front:<7} {path[:44]:<44} {r['status']:>4} {r['kb']:>6.0f} {r['p50']:>7.1f} {r['p95']:>7.1f} "
-            f"{r['static_p95']:>10.1f} {ratio:>6.1f} {r['statements']:>4}{' !' if _over(r) else ''}")
+            f"{r['static_p95']:>10.1f} {ratio:>6.1f} {r['statements']:>4} {r['cpu']:>6.1f}{' !' if _over(r) else ''}")
 
 
 def main() -> None:
