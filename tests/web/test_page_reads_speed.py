@@ -6,6 +6,7 @@ PostgreSQL): the same rows in the same order, page after page.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from brand_hub.compliance import FlagFilters, flag_select, reads
 from brand_hub.models.compliance import Flag, FlagState, Severity
@@ -86,3 +87,38 @@ def test_an_app_outside_tests_puts_its_start_up_objects_out_of_the_collectors_wa
         assert gc.get_freeze_count() > 10_000
     finally:
         gc.unfreeze()
+
+
+def test_one_read_of_the_card_publications_gives_what_the_former_three_reads_gave(session):
+    """The quarters (newest publication of each, newest first), the cards in force and the days they were
+    published, from ``scores.publications`` as from their own statements before issue 10."""
+    from sqlmodel import select
+
+    from brand_hub import scores
+    from brand_hub.dashboard import pages
+    from brand_hub.models.scoring import CardPublication
+
+    for n, (period, model, version, hours) in enumerate([
+            ("2026-Q1", "m", 1, 10), ("2026-Q2", "m", 1, 5), ("2026-Q2", "m", 2, 30), ("2026-Q3", "m", 2, 1),
+            ("2025-Q4", "m", 1, 100), ("2026-Q2", "other", 1, 20), ("2025-Q1", "m", 1, 200),
+            ("2025-Q2", "m", 1, 190), ("2025-Q3", "m", 1, 150), ("2024-Q4", "m", 1, 300)]):
+        session.add(CardPublication(period=period, model_id=model, model_version=version, published_by="hq",
+                                    published_at=NOW - timedelta(days=hours, hours=n)))
+    session.flush()
+    rows = session.exec(select(CardPublication).order_by(CardPublication.period.desc(),
+                                                         CardPublication.published_at.desc())).all()
+    former_quarters: dict = {}
+    for row in rows:
+        former_quarters.setdefault(row.period, pages.Published(row.period, row.model_id, row.model_version))
+    found = scores.publications(session=session)
+    for limit in (2, 6, 20):
+        assert pages.published_quarters(session=session, limit=limit, publications=found) \
+            == pages.published_quarters(session=session, limit=limit) == list(former_quarters.values())[:limit]
+    former_keys = {(r.period, r.model_id, r.model_version) for r in rows}
+    assert scores.published_keys(session=session, publications=found) == scores.published_keys(session=session) \
+        == former_keys
+    for tz in ("Asia/Shanghai", "UTC"):
+        assert scores.publication_dates(session=session, tz=tz, publications=found) \
+            == scores.publication_dates(session=session, tz=tz)
+    assert scores.publication_dates(session=session, tz="Asia/Shanghai", publications=found)[("2026-Q3", "m", 2)] \
+        == (NOW - timedelta(days=1, hours=3)).astimezone(ZoneInfo("Asia/Shanghai")).date()
