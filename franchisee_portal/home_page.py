@@ -13,7 +13,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import case, func
+from sqlalchemy import case, exists, func
 from sqlalchemy.orm import defer
 from sqlmodel import Session, select
 
@@ -135,12 +135,14 @@ def todos(*, session: Session, franchisee_id: int, site_ids: list[int], money: b
     if money:
         today = now.astimezone(ZoneInfo(tz)).date()
         month = shift_period(f"{today.year:04d}-{today.month:02d}", -1)
-        reported = select(RevenueReport.site_id).where(RevenueReport.period == month,
-                                                       RevenueReport.source != ReportSource.estimate)
+        # NOT EXISTS, not NOT IN: an anti-join on the site's reports (the report's site is never NULL, so the two
+        # say the same), where NOT IN hashed the whole network's reports of the month first (issue 10: 35 ms)
+        reported = exists().where(RevenueReport.site_id == Site.id, RevenueReport.period == month,
+                                  RevenueReport.source != ReportSource.estimate)
         due = _day_end(date(today.year, today.month, min(report_due_day, 28)), tz)
         for site_id, code in session.exec(select(Site.id, Site.code).where(
                 Site.id.in_(site_ids), Site.status == SiteStatus.active, Site.agreement_id.is_not(None),
-                Site.id.not_in(reported)).order_by(Site.code)):
+                ~reported).order_by(Site.code)):
             out.append(Todo("revenue", _("Report %(month)s revenue", month=month), "", due,
                             "major" if due < now else "warning", "portal.revenue", {}, code))
         for invoice in session.exec(select(Invoice).where(

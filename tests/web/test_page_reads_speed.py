@@ -122,3 +122,42 @@ def test_one_read_of_the_card_publications_gives_what_the_former_three_reads_gav
             == scores.publication_dates(session=session, tz=tz)
     assert scores.publication_dates(session=session, tz="Asia/Shanghai", publications=found)[("2026-Q3", "m", 2)] \
         == (NOW - timedelta(days=1, hours=3)).astimezone(ZoneInfo("Asia/Shanghai")).date()
+
+
+def test_the_homes_revenue_to_dos_are_the_sites_the_former_not_in_read_found(app):
+    """The partner's home asks for the month's revenue report of each live site with an agreement and no report
+    (an estimate is no report): NOT EXISTS now, NOT IN before; the same sites, in the same order."""
+    from sqlmodel import Session, select
+
+    from brand_hub.models import Site, SiteStatus
+    from brand_hub.models.billing import ReportSource, RevenueReport
+    from franchisee_portal import home_page
+    from tests.builders import make_agreement, make_revenue_report
+
+    now = datetime(2026, 12, 3, 8, 0, tzinfo=timezone.utc)   # the month to report: 2026-11
+    with Session(app.extensions["brandhub.engine"], expire_on_commit=False) as session:
+        partner, other = make_franchisee(session), make_franchisee(session)
+        agreement, theirs = make_agreement(session, partner), make_agreement(session, other)
+        sites = [make_site(session, partner, agreement, code=f"S9{n:03d}") for n in range(8)]
+        sites.append(make_site(session, partner, None, code="S9100"))                                # no agreement
+        sites.append(make_site(session, partner, agreement, code="S9101", status=SiteStatus.suspended))
+        foreign = make_site(session, other, theirs, code="S9200")
+        make_revenue_report(session, sites[0], "2026-11", "1000")
+        make_revenue_report(session, sites[1], "2026-11", "900", source=ReportSource.estimate)
+        make_revenue_report(session, sites[2], "2026-11", "900", source=ReportSource.import_)
+        make_revenue_report(session, sites[3], "2026-10", "900")
+        make_revenue_report(session, sites[4], "2026-11", "900", source=ReportSource.estimate)
+        make_revenue_report(session, sites[4], "2026-11", "950", version=2)
+        make_revenue_report(session, foreign, "2026-11", "900")
+        session.commit()
+        ids = [s.id for s in sites] + [foreign.id]
+        reported = select(RevenueReport.site_id).where(RevenueReport.period == "2026-11",
+                                                       RevenueReport.source != ReportSource.estimate)
+        former = [code for _id, code in session.exec(select(Site.id, Site.code).where(
+            Site.id.in_(ids), Site.status == SiteStatus.active, Site.agreement_id.is_not(None),
+            Site.id.not_in(reported)).order_by(Site.code))]
+        with app.test_request_context("/"):
+            found, _total = home_page.todos(session=session, franchisee_id=partner.id, site_ids=ids, money=True,
+                                            now=now, tz="Asia/Shanghai", report_due_day=10, limit=100)
+    assert [t.site_code for t in found if t.kind == "revenue"] == former \
+        == ["S9001", "S9003", "S9005", "S9006", "S9007"]
