@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from ..models import Franchisee, Site
@@ -48,5 +50,16 @@ def queue_options(*, session: Session) -> dict[str, list]:
     a list of every partner would be most of the page at 2,000 partners)."""
     return {
         "rules": sorted(set(session.exec(select(Flag.rule).distinct()).all())),
-        "cities": sorted(c for c in set(session.exec(select(Site.city).distinct()).all()) if c),
+        "cities": sorted(c for c in set(session.exec(distinct_values(Site.__table__.c.city)).all()) if c),
     }
+
+
+def distinct_values(column):
+    """The distinct values of an indexed ``column`` but NULL, one index probe each (a loose index scan written
+    as a recursive CTE): ``SELECT DISTINCT`` read all 10,000 sites' rows for the dozen cities (issue 10)."""
+    found = sa_select(func.min(column).label("value")).cte("distinct_values", recursive=True)
+    later = column.table.alias("later")
+    found = found.union_all(
+        sa_select(sa_select(func.min(later.c[column.key])).where(later.c[column.key] > found.c.value)
+                  .scalar_subquery()).where(found.c.value.is_not(None)))
+    return select(found.c.value).where(found.c.value.is_not(None))

@@ -161,3 +161,21 @@ def test_the_homes_revenue_to_dos_are_the_sites_the_former_not_in_read_found(app
                                             now=now, tz="Asia/Shanghai", report_due_day=10, limit=100)
     assert [t.site_code for t in found if t.kind == "revenue"] == former \
         == ["S9001", "S9003", "S9005", "S9006", "S9007"]
+
+
+def test_the_queues_cities_are_the_distinct_cities_of_the_sites(session):
+    """One index probe a city (a recursive CTE) finds what SELECT DISTINCT found, on both databases."""
+    from sqlmodel import select
+
+    from brand_hub.compliance.reads import distinct_values, queue_options
+    from brand_hub.models import Site
+
+    assert session.exec(distinct_values(Site.__table__.c.city)).all() == []
+    partner = make_franchisee(session)
+    for n, city in enumerate(["上海", "北京", "上海", "", "Zürich", "zürich", "a", "B", "北京", "深圳", "a b", "a"]):
+        make_site(session, partner, city=city, code=f"SC{n:03d}")
+    found = session.exec(distinct_values(Site.__table__.c.city)).all()
+    assert len(found) == len(set(found))
+    assert set(found) == set(session.exec(select(Site.city).distinct()).all())
+    assert queue_options(session=session)["cities"] == sorted({"上海", "北京", "Zürich", "zürich", "a", "B", "深圳",
+                                                               "a b"})
