@@ -4,6 +4,7 @@ HQ views and portal views both call these; views only parse, call, render.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func
@@ -11,10 +12,11 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Session, select
 
 from ..models import Franchisee, Site
-from ..models.compliance import Flag
+from ..models.compliance import Flag, FlagState
 from ..paging import Page, paginate_keys
 from ..scope import Scope
 from . import FlagFilters, flag_select
+from .lifecycle import CURRENT
 
 
 def flags(*, session: Session, scope: Scope, filters: FlagFilters, now: datetime, page: int,
@@ -45,11 +47,42 @@ def _rows(*, session: Session, ids: list[int]) -> dict[int, tuple]:
         .outerjoin(Site, Site.id == Flag.site_id).where(Flag.id.in_(ids)))}
 
 
-def queue_options(*, session: Session) -> dict[str, list]:
+@dataclass(frozen=True)
+class QueueFigures:
+    """The queue's counts: flags by state, the rules that raised flags, and each rule with unresolved flags."""
+
+    counts: dict[str, int]                # ``compliance.counts_by_state``
+    rules: list[str]                      # every rule that raised a flag, sorted (the filter's choices)
+    by_rule: list[tuple[Flag, int]]       # ``compliance.current_by_rule``
+
+
+def queue_figures(*, session: Session) -> QueueFigures:
+    """``counts_by_state``, the rules and ``current_by_rule`` from one grouped statement over the flags (and one
+    for the rules' sample flags), where they were three scans of the flag table (issue 10)."""
+    counts: dict[str, int] = {}
+    current: dict[str, list[int]] = {}
+    rules: set[str] = set()
+    for state, rule, n, first in session.exec(select(Flag.state, Flag.rule, func.count(), func.min(Flag.id))
+                                              .group_by(Flag.state, Flag.rule)).all():
+        state = FlagState(state)
+        counts[state.value] = counts.get(state.value, 0) + n
+        rules.add(rule)
+        if state in CURRENT:
+            tally = current.setdefault(rule, [0, first])
+            tally[0] += n
+            tally[1] = min(tally[1], first)
+    samples = {f.id: f for f in session.exec(select(Flag).where(Flag.id.in_([first for _n, first in current.values()])))} \
+        if current else {}
+    by_rule = sorted(((samples[first], n) for n, first in current.values()), key=lambda pair: (-pair[1], pair[0].rule))
+    return QueueFigures(counts=counts, rules=sorted(rules), by_rule=by_rule)
+
+
+def queue_options(*, session: Session, rules: list[str] | None = None) -> dict[str, list]:
     """What the HQ queue's filters offer: the rules that raised flags and every city (a partner is typed by code:
-    a list of every partner would be most of the page at 2,000 partners)."""
+    a list of every partner would be most of the page at 2,000 partners). ``rules``: when read already
+    (``queue_figures``)."""
     return {
-        "rules": sorted(set(session.exec(select(Flag.rule).distinct()).all())),
+        "rules": rules if rules is not None else sorted(set(session.exec(select(Flag.rule).distinct()).all())),
         "cities": sorted(c for c in set(session.exec(distinct_values(Site.__table__.c.city)).all()) if c),
     }
 

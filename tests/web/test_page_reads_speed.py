@@ -179,3 +179,20 @@ def test_the_queues_cities_are_the_distinct_cities_of_the_sites(session):
     assert set(found) == set(session.exec(select(Site.city).distinct()).all())
     assert queue_options(session=session)["cities"] == sorted({"上海", "北京", "Zürich", "zürich", "a", "B", "深圳",
                                                                "a b"})
+
+
+def test_the_queues_figures_from_one_grouped_read_are_the_former_three(session):
+    """Counts by state, unresolved flags by rule (with a sample flag each) and the rules, as ``counts_by_state``,
+    ``current_by_rule`` and SELECT DISTINCT gave them."""
+    from sqlmodel import select
+
+    from brand_hub import compliance
+
+    empty = reads.queue_figures(session=session)
+    assert (empty.counts, empty.rules, empty.by_rule) == ({}, [], [])
+    _flags(session)
+    found = reads.queue_figures(session=session)
+    assert found.counts == compliance.counts_by_state(session=session)
+    assert [(f.id, n) for f, n in found.by_rule] == [(f.id, n) for f, n in compliance.current_by_rule(session=session)]
+    assert found.rules == sorted(set(session.exec(select(Flag.rule).distinct()).all())) == ["a", "b", "c"]
+    assert reads.queue_options(session=session, rules=found.rules) == reads.queue_options(session=session)
