@@ -109,13 +109,21 @@ _QUANTA = {digits: Decimal(1).scaleb(-digits) for digits in range(7)}
 _NUMBER_MARKS: dict = {}
 
 
+_LAST_MARKS: tuple = (None, None)   # (locale object, its marks): a request's figures share its locale object
+
+
 def _number_marks(locale: Locale) -> tuple[str, str] | None:
     """``_marks`` of a locale object (its name is not rebuilt for every figure)."""
+    global _LAST_MARKS
+    last = _LAST_MARKS
+    if last[0] is locale:
+        return last[1]
     try:
-        return _NUMBER_MARKS[locale]
+        found = _NUMBER_MARKS[locale]
     except KeyError:
         found = _NUMBER_MARKS[locale] = _marks(str(locale))
-        return found
+    _LAST_MARKS = (locale, found)
+    return found
 
 
 def percent(value, digits: int = 0) -> str:
