@@ -11,9 +11,14 @@ The real app is served by waitress in this process. Each page is requested REPEA
 a warm-up by a signed-in client (HQ administrator; the partner's administrator); its p50/p95 are
 compared with a static page of the same size served by the same server in the same run (a route
 added for the benchmark only), and the SQL statements of one request are counted on the app's
-engine. Target: p95 ≤ 150 ms, no page over 30 statements.
+engine. Target: p95 ≤ 150 ms, no page over 30 statements. The CPU column is this process's CPU time a
+request (server and client): steadier than the wall clock when other work shares the machine.
 
     .venv/bin/python bench/bench_pages.py [--sites 10000] [--partners 2000] [--repeat 10] [--trace] [--pages REGEX]
+                                          [--schema bench_NAME --keep]
+
+``--keep`` leaves the seeded schema in place (to profile or EXPLAIN on the bench's data); ``--schema`` names it,
+and a schema already seeded is used as it is (no seeding: run before/after against the same data).
 
 The ``refresh-dashboard`` job runs once after seeding (the HQ overview reads the network's figures it
 keeps; the page computes them itself when they are missing or older than a quarter of an hour).
@@ -268,6 +273,12 @@ def serve(url: str, tmp: Path):
 
     app = create_app(Settings(env="testing", database_url=url, instance_path=tmp, secret_key="bench-pages"))
     app.logger.disabled = True  # a failing page shows as its HTTP status in the table, not as pages of tracebacks
+    try:  # what create_app does outside tests (the bench builds a testing app): start-up objects out of the GC's way
+        from brand_hub import settle_heap
+    except ImportError:   # a tree from before it
+        pass
+    else:
+        settle_heap()
     payloads: dict[int, bytes] = {}
 
     def static_page(size: int):
@@ -325,10 +336,12 @@ def measure(client: requests.Session, base: str, path: str, repeat: int, stateme
     response = client.get(f"{base}{path}")
     count = statements["n"] - before
     times = []
+    cpu = time.process_time()
     for _ in range(repeat):
         start = time.perf_counter()
         response = client.get(f"{base}{path}")
         times.append((time.perf_counter() - start) * 1000)
+    cpu = (time.process_time() - cpu) * 1000 / repeat   # this process's (server and client): steadier on a busy machine
     size = len(response.content)
     static = []
     for _ in range(repeat):
@@ -341,11 +354,11 @@ def measure(client: requests.Session, base: str, path: str, repeat: int, stateme
         return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
     return {"status": response.status_code, "p50": statistics.median(times), "p95": pct(times, .95),
-            "static_p95": pct(static, .95), "statements": count, "kb": size / 1024}
+            "static_p95": pct(static, .95), "statements": count, "kb": size / 1024, "cpu": cpu}
 
 
 HEADER = (f"{'front':<7} {'page':<44} {'HTTP':>4} {'KB':>6} {'p50 ms':>7} {'p95 ms':>7} {'static p95':>10} "
-          f"{'ratio':>6} {'SQL':>4}")
+          f"{'ratio':>6} {'SQL':>4} {'CPU ms':>6}")
 
 
 def _over(r: dict) -> bool:
@@ -355,7 +368,7 @@ def _over(r: dict) -> bool:
 def line(front: str, path: str, r: dict) -> str:
     ratio = r["p95"] / r["static_p95"] if r["static_p95"] else float("nan")
     return (f"{front:<7} {path[:44]:<44} {r['status']:>4} {r['kb']:>6.0f} {r['p50']:>7.1f} {r['p95']:>7.1f} "
-            f"{r['static_p95']:>10.1f} {ratio:>6.1f} {r['statements']:>4}{' !' if _over(r) else ''}")
+            f"{r['static_p95']:>10.1f} {ratio:>6.1f} {r['statements']:>4} {r['cpu']:>6.1f}{' !' if _over(r) else ''}")
 
 
 def main() -> None:
@@ -365,6 +378,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=10)
     parser.add_argument("--trace", action="store_true", help="print the seconds of each seeding step")
     parser.add_argument("--pages", default="", help="only the pages whose path matches this regular expression")
+    parser.add_argument("--schema", default="", help="the schema to use (default: a new bench_<random> one); "
+                                                     "an existing one already seeded is used as it is")
+    parser.add_argument("--keep", action="store_true", help="keep the schema afterwards (to profile or EXPLAIN "
+                                                            "on the bench's data, or to run again with --schema)")
     args = parser.parse_args()
     global TRACE
     TRACE = args.trace
@@ -372,17 +389,28 @@ def main() -> None:
     print(f"scenario: PostgreSQL, {args.partners} partners, {args.sites} sites (P0000 runs 50), 2 published quarters "
           f"of scores, open flags, a month of invoices, revenue reports, acknowledgements, feeds; "
           f"{args.repeat} timed requests per page after a warm-up, against a static page of the same size")
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    schema = args.schema or f"bench_{uuid.uuid4().hex[:8]}"
     admin = make_engine(PG_URL)
     with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        reuse = bool(args.schema) and conn.execute(text(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = :s AND table_name = 'site'"),
+            {"s": schema}).scalar_one() > 0
+        if not reuse:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
     url = f"{PG_URL}?options=-csearch_path%3D{schema}"
     import tempfile
 
     try:
-        migrate.upgrade(url)
-        seeded = seed(url, args.sites, args.partners, today)
-        print(f"seeded in {seeded['seconds']:.1f} s: {seeded['scores']} scores, {seeded['flags']} flags", flush=True)
+        if reuse:
+            month = f"{(today.replace(day=1) - timedelta(days=1)):%Y-%m}"
+            seeded = {"partner_site": "S000001", "partner_agreement": "AG-0000", "partner_invoice": 1, "flag_id": 1,
+                      "period": month}
+            print(f"schema {schema}: already seeded, used as it is", flush=True)
+        else:
+            migrate.upgrade(url)
+            seeded = seed(url, args.sites, args.partners, today)
+            print(f"seeded in {seeded['seconds']:.1f} s: {seeded['scores']} scores, {seeded['flags']} flags",
+                  flush=True)
         refreshed = refresh_dashboard(url)
         if refreshed is not None:
             print(f"refresh-dashboard job (the network's dashboard figures): {refreshed:.1f} s", flush=True)
@@ -414,8 +442,11 @@ def main() -> None:
                 server.task_dispatcher.shutdown()
                 app.extensions["brandhub.engine"].dispose()
     finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        if args.keep:
+            print(f"schema {schema} kept (drop it with: DROP SCHEMA \"{schema}\" CASCADE)")
+        else:
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
     over = [path for _front, path, r in rows if _over(r)]
     print(f"pages over p95 150 ms or 30 statements (or not 200): {len(over)} of {len(rows)}"

@@ -34,4 +34,20 @@ def create_app(settings: Settings | None = None) -> Flask:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=settings.proxy_hops)
     register_areas(app)
+    if not app.testing:
+        settle_heap()
     return app
+
+
+def settle_heap() -> None:
+    """Put the objects built at start-up (modules, the app, the scoring model...) out of the garbage
+    collector's reach (``gc.freeze``): every full collection walked all of them again, about 140,000
+    objects, a pause of tens of milliseconds that landed on one request in a few dozen (issue 10: a
+    page with a p50 of 93 ms had a p95 of 414 ms). Garbage is collected first, so nothing dead is kept.
+
+    ``create_app`` calls it outside tests (a test suite builds hundreds of apps; it would only slow it).
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()

@@ -52,8 +52,8 @@ def paginate(session: Session, stmt, *, page: int = 1, per_page: int | None = No
     if total is None:
         total = session.exec(select(func.count()).select_from(stmt.order_by(None).subquery())).one()
     rows = session.exec(stmt.offset((page - 1) * per_page).limit(per_page)).all()
-    items = [row[0] if scalars and isinstance(row, tuple) else (tuple(row) if hasattr(row, "_mapping") else row)
-             for row in rows]
+    items = [row[0] if scalars and (isinstance(row, tuple) or hasattr(row, "_mapping"))
+             else (tuple(row) if hasattr(row, "_mapping") else row) for row in rows]
     return Page(items=items, total=total, page=page, per_page=per_page)
 
 

@@ -56,14 +56,14 @@ def queue():
     session = db()
     filters = _filters()
     page = reads.flags(session=session, scope=Scope.hq(), filters=filters, now=_now(), page=converters.page())
-    options = reads.queue_options(session=session)
+    figures = reads.queue_figures(session=session)   # the counts by state and by rule, and the rules, at once
+    options = reads.queue_options(session=session, rules=figures.rules)
     return render_template("compliance/queue.html", rows=page.items, page=page,
                            filters=filters, options=options, states=[s.value for s in FlagState],
                            severities=[s.value for s in Severity],
                            standing=compliance.network_standing(session=session, limit=STANDING_SHOWN),
                            standing_total=standing_service.count_in_trouble(session=session),
-                           counts=compliance.counts_by_state(session=session),
-                           by_rule=compliance.current_by_rule(session=session))
+                           counts=figures.counts, by_rule=figures.by_rule)
 
 
 def _until() -> datetime | None:

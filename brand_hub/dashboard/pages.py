@@ -23,6 +23,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
+from brand_hub import scores as scores_service
 from brand_hub import standing as standing_service
 from brand_hub.compliance.lifecycle import ACTIVE, UNACKNOWLEDGED
 from brand_hub.db import is_postgres
@@ -30,7 +31,7 @@ from brand_hub.models import Franchisee, Site, SiteStatus
 from brand_hub.models.billing import Invoice, InvoiceLine, InvoiceStatus, RevenueReport
 from brand_hub.models.collection import CollectionTarget
 from brand_hub.models.compliance import Flag, Severity
-from brand_hub.models.scoring import CardPublication, SiteScore
+from brand_hub.models.scoring import SiteScore
 from brand_hub.models.standards import StandardAcknowledgement
 
 CARDS = ("green", "yellow", "red", "insufficient")
@@ -89,13 +90,17 @@ class Published:
     model_version: int
 
 
-def published_quarters(*, session: Session, limit: int = 6) -> list[Published]:
-    """The published quarters, newest first (the newest publication of each quarter)."""
-    rows = session.exec(select(CardPublication).order_by(CardPublication.period.desc(),
-                                                         CardPublication.published_at.desc())).all()
+def published_quarters(*, session: Session, limit: int = 6,
+                       publications: scores_service.Publications | None = None) -> list[Published]:
+    """The published quarters, newest first (the newest publication of each quarter).
+
+    ``publications``: the page's card publications, when it read them already (``scores.publications``).
+    """
+    if publications is None:
+        publications = scores_service.publications(session=session)
     out: dict[str, Published] = {}
-    for row in rows:
-        out.setdefault(row.period, Published(row.period, row.model_id, row.model_version))
+    for period, model_id, model_version, _published_at in publications.rows:
+        out.setdefault(period, Published(period, model_id, model_version))
     return list(out.values())[:limit]
 
 

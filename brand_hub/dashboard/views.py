@@ -82,7 +82,10 @@ def partner(code: str):
     held = reads.partner_registry(session=session, franchisee_id=franchisee.id)
     agreements, sites, users = held.agreements, held.sites, held.users
     scope = _scope((franchisee.id,))
-    quarters = pages.published_quarters(session=session)
+    from ..scores import publications
+
+    published = publications(session=session)   # read once for the page (issue 10)
+    quarters = pages.published_quarters(session=session, publications=published)
     found = standing.standing_of(session=session, franchisee_id=franchisee.id)
     risk = pages.partner_risks(session=session, scope=scope, quarters=quarters,
                                standings={franchisee.id: found})[franchisee.id]
@@ -93,15 +96,15 @@ def partner(code: str):
                                                           quarters=quarters),
                            history=pages.notice_history(session=session, franchisee_id=franchisee.id),
                            standing=found,
-                           partner_cards=_partner_cards({s.id: s.code for s in sites}))
+                           partner_cards=_partner_cards({s.id: s.code for s in sites}, published))
 
 
-def _partner_cards(sites: dict[int, str]):
+def _partner_cards(sites: dict[int, str], published):
     """The partner's card history across its sites (issue 12: cure windows and strikes, one timeline)."""
     from ..scores.history import partner_cards
 
     today = datetime.now(timezone.utc).astimezone(ZoneInfo(settings().timezone)).date()
-    return partner_cards(session=db(), sites=sites, settings=settings(), today=today)
+    return partner_cards(session=db(), sites=sites, settings=settings(), today=today, publications=published)
 
 
 def _partner_form(existing: Franchisee | None):

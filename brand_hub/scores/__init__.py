@@ -337,14 +337,50 @@ def publish_cards(*, session: Session, period: Period | str, model: ScoringModel
     return row
 
 
-def published_keys(*, session: Session) -> set[tuple[str, str, int]]:
-    """(period, model id, model version) of every publication: the cards that are in force."""
+@dataclass(frozen=True)
+class Publications:
+    """Every card publication, read once for a page that needs them several ways (issue 10: the partner's
+    home read them four times: its quarters, the cards in force twice, the publication days).
+
+    ``rows``: (period, model id, model version, published at), newest quarter first and, within a quarter,
+    newest publication first.
+    """
+
+    rows: tuple[tuple[str, str, int, datetime], ...]
+
+    @property
+    def keys(self) -> set[tuple[str, str, int]]:
+        return {(r[0], r[1], r[2]) for r in self.rows}
+
+    def dates(self, tz: str) -> dict[tuple[str, str, int], date]:
+        zone = ZoneInfo(tz)
+        return {(r[0], r[1], r[2]): r[3].astimezone(zone).date() for r in self.rows}
+
+
+def publications(*, session: Session) -> Publications:
+    """Every card publication (one statement): pass it to the reads below that take ``publications``."""
+    return Publications(tuple((r[0], r[1], r[2], r[3]) for r in session.execute(
+        select(CardPublication.period, CardPublication.model_id, CardPublication.model_version,
+               CardPublication.published_at)
+        .order_by(CardPublication.period.desc(), CardPublication.published_at.desc()))))
+
+
+def published_keys(*, session: Session, publications: Publications | None = None) -> set[tuple[str, str, int]]:
+    """(period, model id, model version) of every publication: the cards that are in force.
+
+    ``publications``: the page's, when it read them already (no statement then).
+    """
+    if publications is not None:
+        return publications.keys
     return {(r[0], r[1], r[2]) for r in session.execute(
         select(CardPublication.period, CardPublication.model_id, CardPublication.model_version))}
 
 
-def publication_dates(*, session: Session, tz: str) -> dict[tuple[str, str, int], date]:
+def publication_dates(*, session: Session, tz: str,
+                      publications: Publications | None = None) -> dict[tuple[str, str, int], date]:
     """(period, model id, model version) → the local day HQ published those cards (cure windows start then)."""
+    if publications is not None:
+        return publications.dates(tz)
     zone = ZoneInfo(tz)
     return {(r[0], r[1], r[2]): r[3].astimezone(zone).date() for r in session.execute(
         select(CardPublication.period, CardPublication.model_id, CardPublication.model_version,

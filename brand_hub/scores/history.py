@@ -21,7 +21,8 @@ from standards.scoring_model import current_model
 from ..models.compliance import Flag, Severity
 from ..models.scoring import SiteScore
 from ..settings import Settings
-from . import card_in_force, publication_dates, published_keys
+from . import Publications, card_in_force
+from . import publications as read_publications
 
 
 def card_rules(settings: Settings) -> CardRules:
@@ -33,12 +34,18 @@ def card_rules(settings: Settings) -> CardRules:
 
 
 def histories(*, session: Session, site_ids: list[int], settings: Settings, today: date,
-              owns: Callable[[str], bool] | None = None) -> dict[int, CardHistory]:
-    """Each site's history of published quarterly cards as of ``today`` (only the quarters ``owns`` keeps)."""
+              owns: Callable[[str], bool] | None = None,
+              publications: Publications | None = None) -> dict[int, CardHistory]:
+    """Each site's history of published quarterly cards as of ``today`` (only the quarters ``owns`` keeps).
+
+    ``publications``: the page's card publications, when it read them already (``scores.publications``).
+    """
     if not site_ids:
         return {}
     zone = ZoneInfo(settings.timezone)
-    published, dates = published_keys(session=session), publication_dates(session=session, tz=settings.timezone)
+    if publications is None:
+        publications = read_publications(session=session)
+    published, dates = publications.keys, publications.dates(settings.timezone)
     cards: dict[int, dict[str, PublishedCard]] = defaultdict(dict)
     for row in session.exec(select(SiteScore).options(defer(SiteScore.indicators))   # cards only, not scorecards
                             .where(SiteScore.site_id.in_(site_ids), SiteScore.period.like("%Q%"))
@@ -70,9 +77,11 @@ class PartnerCards:
     rules: CardRules
 
 
-def partner_cards(*, session: Session, sites: dict[int, str], settings: Settings, today: date) -> PartnerCards:
+def partner_cards(*, session: Session, sites: dict[int, str], settings: Settings, today: date,
+                  publications: Publications | None = None) -> PartnerCards:
     """The cards of ``sites`` (id → code) as one partner timeline (HQ's partner page, the partner's home)."""
-    found = histories(session=session, site_ids=list(sites), settings=settings, today=today)
+    found = histories(session=session, site_ids=list(sites), settings=settings, today=today,
+                      publications=publications)
     events = sorted(((when, kind, quarter, sites[site_id]) for site_id, h in found.items()
                      for when, kind, quarter in h.events), reverse=True)
     return PartnerCards(events=events,

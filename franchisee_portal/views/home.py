@@ -21,8 +21,7 @@ from brand_hub.web.access import PORTAL_ADMINS, PORTAL_ALL, roles_required
 
 from .. import home_page
 from ..blueprint import bp
-from ..scope import (current_franchisee_id, get_owned, get_owned_by, is_staff, owned_select, site_holding,
-                     visible_site_ids)
+from ..scope import current_franchisee_id, get_owned, get_owned_by, is_staff, owned_select, site_holding
 
 @bp.route("/")
 @roles_required(PORTAL_ALL)
@@ -30,16 +29,21 @@ def home():
     """What to do next, soonest and worst first; then each site's card and what to fix first."""
     session = db()
     franchisee = get_owned(session, Franchisee, current_franchisee_id())
-    found = home_page.home(session=session, franchisee_id=franchisee.id, site_ids=visible_site_ids(session),
-                           money=not is_staff(current_user), now=datetime.now(timezone.utc),
-                           tz=settings().timezone, report_due_day=settings().revenue_report_due_day)
     from zoneinfo import ZoneInfo
 
+    from brand_hub.scores import publications
     from brand_hub.scores.history import partner_cards
 
-    visible = {s.id: s.code for s in session.exec(owned_select(Site))}   # a site manager: their sites only
+    # read once for the whole page (issue 10): the sites the user sees (a site manager: their sites only) and
+    # the card publications
+    visible = {s.id: s.code for s in session.exec(owned_select(Site))}
+    published = publications(session=session)
+    found = home_page.home(session=session, franchisee_id=franchisee.id, site_ids=list(visible), codes=visible,
+                           money=not is_staff(current_user), now=datetime.now(timezone.utc),
+                           tz=settings().timezone, report_due_day=settings().revenue_report_due_day,
+                           publications=published)
     cards = partner_cards(session=session, sites=visible, settings=settings(),
-                          today=datetime.now(ZoneInfo(settings().timezone)).date())
+                          today=datetime.now(ZoneInfo(settings().timezone)).date(), publications=published)
     return render_template("portal/home.html", franchisee=franchisee, home=found, now=datetime.now(timezone.utc),
                            titles=_indicator_titles(), partner_cards=cards)
 

@@ -11,7 +11,12 @@ from flask_babel import Babel, format_decimal, format_percent
 from brand_hub.web import filters
 
 VALUES = [0, 1, -1, 0.05, 0.15, 2.5, 1234567.891, -0.04999, Decimal("12.345"), Decimal("-1e5"), 1e-9, 99.95, 7,
-          Decimal("0.125"), 1 / 3]
+          Decimal("0.125"), 1 / 3,
+          # issue 10 (Python's decimal formatting in place of Babel's pattern): ties, floats whose binary value is
+          # below the tie, signed zeros, large and tiny values, exponents, and what is not a finite number
+          0.35, 2.675, 0.25, 1.005, -0.0, Decimal("-0.05"), Decimal("-0"), Decimal("1E+3"), Decimal("12345678.9E+2"),
+          123456789012.5, 1e21, 5e-324, 999.9999, -999.95, 73.456, float("nan"), float("inf"), float("-inf"),
+          Decimal("NaN")]
 
 
 @pytest.mark.parametrize("locale", ["zh_CN", "en"])
