@@ -52,36 +52,10 @@ def enqueue(*, session: Session, dedupe_key: str, recipients: list[str], subject
     return message
 
 
-def enqueue_many(*, session: Session, mails: list[dict], now: datetime) -> list[OutboxMessage | None]:
-    """``enqueue`` for each of ``mails`` (its keyword arguments but ``now``), in order, with one look-up of
-    the keys already queued and one INSERT for the rest, not four statements a message: a first evaluation
-    queues thousands. If another evaluator queued one of them meanwhile, each is queued on its own again."""
-    if not mails:
-        return []
-    keys = [m["dedupe_key"] for m in mails]
-    taken = set(session.exec(select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(keys))).all())
-    out: list[OutboxMessage | None] = []
-    for mail in mails:
-        recipients = sorted({r.strip() for r in mail["recipients"] if r and "@" in r})
-        if not recipients or mail["dedupe_key"] in taken:
-            out.append(None)
-            continue
-        taken.add(mail["dedupe_key"])
-        out.append(OutboxMessage(dedupe_key=mail["dedupe_key"],
-                                 message_id=make_msgid(domain=mail.get("domain", "brandhub")),
-                                 recipients=recipients, subject=mail["subject"][:300], body=mail["body"],
-                                 flag_id=mail["flag_id"], next_attempt_at=now, created_at=now))
-    try:
-        with session.begin_nested():
-            session.add_all([m for m in out if m is not None])
-    except IntegrityError:  # a key queued by another evaluator a moment ago: one at a time, as ``enqueue``
-        return [enqueue(session=session, now=now, **mail) for mail in mails]
-    return out
-
-
 def insert_many(*, session: Session, mails: list[dict], now: datetime) -> int:
-    """``enqueue_many`` without building ``OutboxMessage`` objects (one Core INSERT for the batch's mails, a
-    first evaluation queues thousands); the number queued. Same rows, same skips, same fallback."""
+    """``enqueue`` for each of ``mails`` (its keyword arguments but ``now``), in order: one look-up of the keys
+    already queued and one Core INSERT for the rest, no ``OutboxMessage`` objects (a first evaluation queues
+    thousands); the number queued. If another evaluator queued one of them meanwhile, each is queued on its own."""
     if not mails:
         return 0
     keys = [m["dedupe_key"] for m in mails]
