@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from operator import itemgetter
 from datetime import datetime, timezone
+from operator import itemgetter
 from typing import Any
 
 from standards.agent_wire import EVENT_KINDS, STREAMS, ZONE, frame_problem, scrub
