@@ -135,7 +135,8 @@ def test_monthly_money_takes_each_site_months_newest_version_as_the_grouping_joi
     scope = dashboard_pages.Scope(today=TODAY, now=datetime(2026, 12, 20, tzinfo=timezone.utc),
                                   franchisee_ids=partner_ids)
     got = dashboard_pages.monthly_money(session=session, today=TODAY, scope=scope)
-    assert [(m.period, m.revenue, m.desks, m.reports) for m in got] == _monthly_money_before(session, TODAY, scope=scope)
+    assert [(m.period, m.revenue, m.desks, m.reports) for m in got] == _monthly_money_before(session, TODAY,
+                                                                                              scope=scope)
 
 
 def _invoices(session, seed: int = 5) -> None:
