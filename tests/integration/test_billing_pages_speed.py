@@ -107,7 +107,7 @@ def _monthly_money_before(session, today: date, months: int = 12, scope=None):
     from brand_hub.dashboard.pages import _fen, months_back
     from brand_hub.db import is_postgres
     from brand_hub.models import Site
-    from brand_hub.models.billing import RevenueReport
+    from brand_hub.models.billing import Invoice, InvoiceLine, InvoiceStatus, RevenueReport
 
     pg = is_postgres(session)
     periods = months_back(today, months)
@@ -122,25 +122,34 @@ def _monthly_money_before(session, today: date, months: int = 12, scope=None):
     if scope is not None and scope.franchisee_ids is not None:
         stmt = stmt.where(scope.partners(Site.franchisee_id))
     found = {p: (pages._money(total, pg), int(desks or 0), n) for p, total, desks, n in session.execute(stmt)}
-    return [(p, *found.get(p, (Decimal("0.00"), 0, 0))) for p in periods]
+    royalty_stmt = (select(InvoiceLine.service_period, func.sum(_fen(InvoiceLine.amount, pg)))
+                    .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+                    .where(Invoice.status != InvoiceStatus.draft, InvoiceLine.kind.in_(["royalty", "minimum_topup"]),
+                           InvoiceLine.service_period.in_(periods)).group_by(InvoiceLine.service_period))
+    if scope is not None and scope.franchisee_ids is not None:
+        royalty_stmt = royalty_stmt.where(scope.partners(Invoice.franchisee_id))
+    royalty = {p: pages._money(total, pg) for p, total in session.execute(royalty_stmt)}
+    return [(p, *found.get(p, (Decimal("0.00"), 0, 0)), royalty.get(p, Decimal("0.00"))) for p in periods]
 
 
-def test_monthly_money_takes_each_site_months_newest_version_as_the_grouping_joined_back_did(session):
+def test_monthly_money_in_one_statement_takes_each_site_months_newest_version_as_before(session):
     from sqlalchemy import text
 
     from brand_hub.dashboard import pages as dashboard_pages
 
     _network(session, seed=11)
+    _invoices(session)
     for months in (12, 3, 24):
         got = dashboard_pages.monthly_money(session=session, today=TODAY, months=months)
-        assert [(m.period, m.revenue, m.desks, m.reports) for m in got] == _monthly_money_before(session, TODAY, months)
-    assert any(m.reports for m in got)
+        assert [(m.period, m.revenue, m.desks, m.reports, m.royalty) for m in got] == _monthly_money_before(
+            session, TODAY, months)
+    assert any(m.reports for m in got) and any(m.royalty for m in got)
     partner_ids = tuple(fid for (fid,) in session.execute(text("SELECT id FROM franchisee ORDER BY id")))[::4]
     scope = dashboard_pages.Scope(today=TODAY, now=datetime(2026, 12, 20, tzinfo=timezone.utc),
                                   franchisee_ids=partner_ids)
     got = dashboard_pages.monthly_money(session=session, today=TODAY, scope=scope)
-    assert [(m.period, m.revenue, m.desks, m.reports) for m in got] == _monthly_money_before(session, TODAY,
-                                                                                              scope=scope)
+    assert [(m.period, m.revenue, m.desks, m.reports, m.royalty) for m in got] == _monthly_money_before(
+        session, TODAY, scope=scope)
 
 
 def _invoices(session, seed: int = 5) -> None:
