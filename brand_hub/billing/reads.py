@@ -55,6 +55,7 @@ def checks_counts(*, session: Session) -> dict[str, int]:
 
 
 def _implausible_stmt(*, period: str | None):
+    """The list ``implausible_in_force`` reads (the banner counts its rows)."""
     stmt = select(RevenueAssessment, RevenueReport, Site).join(
         RevenueReport, RevenueReport.id == RevenueAssessment.report_id).join(Site, Site.id == RevenueAssessment.site_id) \
         .where(RevenueAssessment.verdict == "implausible", corrections.in_force_clause())
