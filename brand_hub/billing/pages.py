@@ -364,6 +364,7 @@ def revenue_reports(*, session: Session, flt: ReportFilter, today: date, due_day
 
 
 _BILLED = (Site.status == SiteStatus.active, Site.agreement_id.is_not(None))  # the sites expected to report
+FIGURE_BY_ID = 500  # past this many partners (an export), every partner is figured rather than a list of ids
 
 
 def _months(periods: list[str]):
@@ -497,7 +498,8 @@ def _revenue_reports_paged(*, session: Session, flt: ReportFilter, periods: list
               .group_by(first.c.first, first.c.undated).subquery())
     zero = literal(0)
     with_expected = (select(months_sq.c.period, func.sum(firsts.c.n), zero, zero, zero, zero, zero, zero)
-                     .select_from(firsts).join(months_sq, or_(firsts.c.undated == 1, firsts.c.first <= months_sq.c.ends))
+                     .select_from(firsts)
+                     .join(months_sq, or_(firsts.c.undated == 1, firsts.c.first <= months_sq.c.ends))
                      .group_by(months_sq.c.period))
     # partners with no site expected in a month but a report for it (a site since closed or moved): looked up for
     # the few partners without a site expected in the first month shown only
@@ -512,14 +514,17 @@ def _revenue_reports_paged(*, session: Session, flt: ReportFilter, periods: list
                     .select_from(unexpected).join(months_sq, literal(True))
                     .where(or_(unexpected.c.first.is_(None), unexpected.c.first > months_sq.c.ends), has_report)
                     .group_by(months_sq.c.period))
-    site_months = (select(months_sq.c.period, zero, zero, func.sum(by_day.c.n), zero, zero, zero, zero)
-                   .select_from(by_day).join(months_sq, or_(by_day.c.opened_on.is_(None),
-                                                            by_day.c.opened_on <= months_sq.c.ends))
+    days = (select(by_day.c.opened_on, func.sum(by_day.c.n).label("n"))  # the sites by opening day (a few days)
+            .group_by(by_day.c.opened_on).subquery())
+    site_months = (select(months_sq.c.period, zero, zero, func.sum(days.c.n), zero, zero, zero, zero)
+                   .select_from(days).join(months_sq, or_(days.c.opened_on.is_(None),
+                                                          days.c.opened_on <= months_sq.c.ends))
                    .group_by(months_sq.c.period))
     # each (site, month): its newest version's status and when the site first reported, in one grouping (no
     # window, no self-join): versions are unique per site and month, so the largest version * 4 + status code
     # is the newest version's, and its remainder by 4 that version's status
-    status = case((RevenueReport.status == ReportStatus.reported, 1), (RevenueReport.status == ReportStatus.corrected, 2),
+    status = case((RevenueReport.status == ReportStatus.reported, 1),
+                  (RevenueReport.status == ReportStatus.corrected, 2),
                   (RevenueReport.status == ReportStatus.estimated, 3), else_=0)
     groups = (select(RevenueReport.period.label("period"), func.max(RevenueReport.version * 4 + status).label("key"),
                      func.min(case((RevenueReport.source != ReportSource.estimate, RevenueReport.submitted_at),
@@ -562,8 +567,9 @@ def _revenue_reports_paged(*, session: Session, flt: ReportFilter, periods: list
         both = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
         keys = session.execute(select(*both.c).order_by(both.c.period.desc(), both.c.code)).all()
         if keys:
+            fids = sorted({k.fid for k in keys})
             stmt, _picks = _report_rows(pg, sorted({k.period for k in keys}), due_day, tz,
-                                        fids=sorted({k.fid for k in keys}))
+                                        fids=fids if len(fids) <= FIGURE_BY_ID else None)
             figured = {(r[0], r[2]): r for r in session.execute(stmt)}
             rows = [_report_row(pg, *figured[(k.code, k.period)]) for k in keys if (k.code, k.period) in figured]
     return Listing(rows, total, page, per_page), totals

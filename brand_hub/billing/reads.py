@@ -40,18 +40,22 @@ def invoice_page(*, session: Session, invoice: Invoice, today: date) -> dict:
 
 
 def checks_counts(*, session: Session) -> dict[str, int]:
-    """What waits for HQ finance: corrections to review, open disputes, implausible reports (for the banner)."""
-    return {
-        "corrections": session.exec(select(func.count()).select_from(CorrectionReview).where(
-            CorrectionReview.status == ReviewStatus.pending)).one(),
-        "disputes": session.exec(select(func.count()).select_from(InvoiceDispute).where(
-            InvoiceDispute.status == "open")).one(),
-        "implausible": len(implausible_in_force(session=session, period=None, limit=None)),
-    }
+    """What waits for HQ finance: corrections to review, open disputes, implausible reports (for the banner).
+
+    One statement (issue 10: the banner is on every billing page): the three counts as scalar subqueries, the
+    implausible reports counted over the very list the checks page shows."""
+    corrections = select(func.count()).select_from(CorrectionReview).where(
+        CorrectionReview.status == ReviewStatus.pending).scalar_subquery()
+    disputes = select(func.count()).select_from(InvoiceDispute).where(InvoiceDispute.status == "open").scalar_subquery()
+    implausible = select(func.count()).select_from(
+        _implausible_stmt(period=None).with_only_columns(RevenueAssessment.id).order_by(None).subquery()) \
+        .scalar_subquery()
+    found = session.execute(select(corrections, disputes, implausible)).one()
+    return {"corrections": int(found[0] or 0), "disputes": int(found[1] or 0), "implausible": int(found[2] or 0)}
 
 
-def implausible_in_force(*, session: Session, period: str | None, limit: int | None = PER_PAGE):
-    """(assessment, report, site) of every implausible report still in force, newest period first."""
+def _implausible_stmt(*, period: str | None):
+    """The list ``implausible_in_force`` reads (the banner counts its rows)."""
     stmt = select(RevenueAssessment, RevenueReport, Site).join(
         RevenueReport, RevenueReport.id == RevenueAssessment.report_id).join(Site, Site.id == RevenueAssessment.site_id) \
         .where(RevenueAssessment.verdict == "implausible", corrections.in_force_clause())
@@ -59,8 +63,13 @@ def implausible_in_force(*, session: Session, period: str | None, limit: int | N
         stmt = stmt.where(RevenueAssessment.period == period)
     newest = select(RevenueReport.site_id, RevenueReport.period, func.max(RevenueReport.version).label("v")) \
         .where(corrections.in_force_clause()).group_by(RevenueReport.site_id, RevenueReport.period).subquery()
-    stmt = stmt.join(newest, (RevenueReport.site_id == newest.c.site_id) & (RevenueReport.period == newest.c.period)
+    return stmt.join(newest, (RevenueReport.site_id == newest.c.site_id) & (RevenueReport.period == newest.c.period)
                      & (RevenueReport.version == newest.c.v)).order_by(RevenueAssessment.period.desc(), Site.code)
+
+
+def implausible_in_force(*, session: Session, period: str | None, limit: int | None = PER_PAGE):
+    """(assessment, report, site) of every implausible report still in force, newest period first."""
+    stmt = _implausible_stmt(period=period)
     if limit:
         stmt = stmt.limit(limit)
     return session.exec(stmt).all()

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import Float, Integer, and_, case, cast, column, func, lateral, literal, or_
+from sqlalchemy import Float, Integer, and_, case, cast, column, func, lateral, literal, or_, union_all
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
@@ -314,19 +314,24 @@ def monthly_money(*, session: Session, today: date, months: int = 12, scope: Sco
     later = aliased(RevenueReport)
     newer = (select(later.id).where(later.site_id == RevenueReport.site_id, later.period == RevenueReport.period,
                                     later.version > RevenueReport.version).exists())
-    revenue_stmt = (select(RevenueReport.period, func.sum(_fen(RevenueReport.gross_revenue, pg)), func.sum(Site.desks),
-                           func.count())
+    revenue_stmt = (select(literal("revenue").label("kind"), RevenueReport.period,
+                           func.sum(_fen(RevenueReport.gross_revenue, pg)), func.sum(Site.desks), func.count())
                     .join(Site, Site.id == RevenueReport.site_id)
                     .where(RevenueReport.period.in_(periods), ~newer).group_by(RevenueReport.period))
-    royalty_stmt = (select(InvoiceLine.service_period, func.sum(_fen(InvoiceLine.amount, pg)))
+    royalty_stmt = (select(literal("royalty"), InvoiceLine.service_period, func.sum(_fen(InvoiceLine.amount, pg)),
+                           literal(0), literal(0))
                     .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
                     .where(Invoice.status != InvoiceStatus.draft, InvoiceLine.kind.in_(["royalty", "minimum_topup"]),
                            InvoiceLine.service_period.in_(periods)).group_by(InvoiceLine.service_period))
     if scope is not None and scope.franchisee_ids is not None:
         revenue_stmt = revenue_stmt.where(scope.partners(Site.franchisee_id))
         royalty_stmt = royalty_stmt.where(scope.partners(Invoice.franchisee_id))
-    revenue = {p: (_money(total, pg), int(desks or 0), n) for p, total, desks, n in session.execute(revenue_stmt)}
-    royalty = {p: _money(total, pg) for p, total in session.execute(royalty_stmt)}
+    revenue, royalty = {}, {}
+    for kind, p, total, desks, n in session.execute(union_all(revenue_stmt, royalty_stmt)):  # one statement
+        if kind == "revenue":
+            revenue[p] = (_money(total, pg), int(desks or 0), n)
+        else:
+            royalty[p] = _money(total, pg)
     return [MonthMoney(p, revenue.get(p, (Decimal("0.00"), 0, 0))[0], royalty.get(p, Decimal("0.00")),
                        revenue.get(p, (0, 0, 0))[1], revenue.get(p, (0, 0, 0))[2]) for p in periods]
 

@@ -64,13 +64,17 @@ def _same(session, flt: pages.ReportFilter, **paging) -> int:
     return old.total
 
 
-def test_revenue_reports_paged_first_give_the_rows_totals_and_pages_of_the_whole_computation(session):
+def test_revenue_reports_paged_first_give_the_rows_totals_and_pages_of_the_whole_computation(session, monkeypatch):
     codes = _network(session)
     total = _same(session, pages.ReportFilter())
     assert total > 60  # the network spans several pages of 7 and every month
     for page in range(1, total // 7 + 3):   # every page, one past the last too
         _same(session, pages.ReportFilter(), page=page, per_page=7)
     _same(session, pages.ReportFilter(), limit=100_000)
+    monkeypatch.setattr(pages, "FIGURE_BY_ID", 3)   # an export of more partners than an id list takes
+    _same(session, pages.ReportFilter(), limit=100_000)
+    _same(session, pages.ReportFilter(), page=2, per_page=7)
+    monkeypatch.undo()
     for period in ("2026-11", "2026-06", "2025-12", "2025-06"):
         for page in (1, 2, 3):
             _same(session, pages.ReportFilter(period=period), page=page, per_page=5)
@@ -103,7 +107,7 @@ def _monthly_money_before(session, today: date, months: int = 12, scope=None):
     from brand_hub.dashboard.pages import _fen, months_back
     from brand_hub.db import is_postgres
     from brand_hub.models import Site
-    from brand_hub.models.billing import RevenueReport
+    from brand_hub.models.billing import Invoice, InvoiceLine, InvoiceStatus, RevenueReport
 
     pg = is_postgres(session)
     periods = months_back(today, months)
@@ -118,24 +122,34 @@ def _monthly_money_before(session, today: date, months: int = 12, scope=None):
     if scope is not None and scope.franchisee_ids is not None:
         stmt = stmt.where(scope.partners(Site.franchisee_id))
     found = {p: (pages._money(total, pg), int(desks or 0), n) for p, total, desks, n in session.execute(stmt)}
-    return [(p, *found.get(p, (Decimal("0.00"), 0, 0))) for p in periods]
+    royalty_stmt = (select(InvoiceLine.service_period, func.sum(_fen(InvoiceLine.amount, pg)))
+                    .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+                    .where(Invoice.status != InvoiceStatus.draft, InvoiceLine.kind.in_(["royalty", "minimum_topup"]),
+                           InvoiceLine.service_period.in_(periods)).group_by(InvoiceLine.service_period))
+    if scope is not None and scope.franchisee_ids is not None:
+        royalty_stmt = royalty_stmt.where(scope.partners(Invoice.franchisee_id))
+    royalty = {p: pages._money(total, pg) for p, total in session.execute(royalty_stmt)}
+    return [(p, *found.get(p, (Decimal("0.00"), 0, 0)), royalty.get(p, Decimal("0.00"))) for p in periods]
 
 
-def test_monthly_money_takes_each_site_months_newest_version_as_the_grouping_joined_back_did(session):
+def test_monthly_money_in_one_statement_takes_each_site_months_newest_version_as_before(session):
     from sqlalchemy import text
 
     from brand_hub.dashboard import pages as dashboard_pages
 
     _network(session, seed=11)
+    _invoices(session)
     for months in (12, 3, 24):
         got = dashboard_pages.monthly_money(session=session, today=TODAY, months=months)
-        assert [(m.period, m.revenue, m.desks, m.reports) for m in got] == _monthly_money_before(session, TODAY, months)
-    assert any(m.reports for m in got)
+        assert [(m.period, m.revenue, m.desks, m.reports, m.royalty) for m in got] == _monthly_money_before(
+            session, TODAY, months)
+    assert any(m.reports for m in got) and any(m.royalty for m in got)
     partner_ids = tuple(fid for (fid,) in session.execute(text("SELECT id FROM franchisee ORDER BY id")))[::4]
     scope = dashboard_pages.Scope(today=TODAY, now=datetime(2026, 12, 20, tzinfo=timezone.utc),
                                   franchisee_ids=partner_ids)
     got = dashboard_pages.monthly_money(session=session, today=TODAY, scope=scope)
-    assert [(m.period, m.revenue, m.desks, m.reports) for m in got] == _monthly_money_before(session, TODAY, scope=scope)
+    assert [(m.period, m.revenue, m.desks, m.reports, m.royalty) for m in got] == _monthly_money_before(
+        session, TODAY, scope=scope)
 
 
 def _invoices(session, seed: int = 5) -> None:
@@ -225,3 +239,33 @@ def test_the_invoice_list_and_a_periods_side_lists_page_and_total_in_one_stateme
                            func.sum(case((Invoice.status == InvoiceStatus.draft, 1), else_=0)))
                     .where(Invoice.period == month)).one()
                 assert (mine.invoices, mine.total, mine.drafts) == (count, pages._money(total, pg), int(drafts or 0))
+
+
+def test_the_checks_banner_counts_in_one_statement_what_the_checks_page_lists(session):
+    """Issue 10: the banner's three counts (on every billing page) are one statement; the implausible ones are
+    the rows of the list the checks page shows."""
+    from sqlalchemy import event
+    from sqlmodel import select
+
+    from brand_hub.billing import reads
+    from brand_hub.models.billing import RevenueReport
+    from brand_hub.models.trust import RevenueAssessment
+
+    _network(session, seed=3)
+    reports = session.execute(select(RevenueReport).order_by(RevenueReport.id)).scalars().all()
+    for n, report in enumerate(reports[:12]):
+        session.add(RevenueAssessment(report_id=report.id, site_id=report.site_id, period=report.period,
+                                      verdict="implausible" if n % 3 else "plausible", reasons=[], signals={},
+                                      method_version=1))
+    session.commit()
+    statements = []
+    listener = lambda *args, **kwargs: statements.append(args[2])  # noqa: E731
+    event.listen(session.get_bind(), "before_cursor_execute", listener)
+    try:
+        counts = reads.checks_counts(session=session)
+    finally:
+        event.remove(session.get_bind(), "before_cursor_execute", listener)
+    assert len(statements) == 1
+    listed = reads.implausible_in_force(session=session, period=None, limit=None)
+    assert counts["implausible"] == len(listed) > 0
+    assert (counts["corrections"], counts["disputes"]) == (0, 0)
