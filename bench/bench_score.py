@@ -37,6 +37,7 @@ Figures (2026-12-03, 2 shared cores under load 7–10 from other jobs; each line
 their monthly partitions in time order, zones summed from an ordered subquery, the key read in order:
 100 sites (load 4): baseline 13.4 s; 9.7 s (1 thread, 0.72×), 7.1 s (2 threads, 0.53×). 1,000 sites
 (load 6–7): baseline 179.3 s (238.0 s per batch); 315.1 s (1 thread, 1.76×), 99.1 s (2 threads, 0.55×).
+Beside them, load 4–5, two threads: 1,000 sites 42.6 s (the code before 93.8 s), 100 sites 5.7–6.4 s.
 
     .venv/bin/python bench/bench_score.py [--sites 1000] [--days 92] [--zones 2] [--workers 2] [--old-upto 300]
                                           [--keep] [--schema NAME]
