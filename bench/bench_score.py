@@ -33,6 +33,11 @@ Figures (2026-12-03, 2 shared cores under load 7–10 from other jobs; each line
 100 sites: baseline 14.5 s; scoring 12.5 s (1 thread, 0.86×), 6.4 s (2 threads, 0.44×); the old path
 (slots to Python) 84.2 s (5.8×); stored scores identical. 300 sites: baseline 40.5 s; 39.9 s (0.99×),
 29.9 s (0.74×). 1,000 sites: baseline 221.5 s (375 s per batch); 370.8 s (1.67×), 216.9 s (0.98×).
+(Those runs seeded every row into the DEFAULT partition, site by site.) 2026-12-03 evening, readings in
+their monthly partitions in time order, zones summed from an ordered subquery, the key read in order:
+100 sites (load 4): baseline 13.4 s; 9.7 s (1 thread, 0.72×), 7.1 s (2 threads, 0.53×). 1,000 sites
+(load 6–7): baseline 179.3 s (238.0 s per batch); 315.1 s (1 thread, 1.76×), 99.1 s (2 threads, 0.55×).
+Beside them, load 4–5, two threads: 1,000 sites 42.6 s (the code before 93.8 s), 100 sites 5.7–6.4 s.
 
     .venv/bin/python bench/bench_score.py [--sites 1000] [--days 92] [--zones 2] [--workers 2] [--old-upto 300]
                                           [--keep] [--schema NAME]

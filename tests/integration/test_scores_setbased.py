@@ -8,6 +8,7 @@ import random
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import Session, select
 
 from brand_hub import audit, scores
@@ -203,6 +204,12 @@ def test_the_slots_counted_in_the_database_equal_the_slots_counted_in_python(pos
     model = current_model()
     cut = datetime(2026, 7, 7, 5, 40, tzinfo=timezone.utc)                  # mid-hour: the tail's buckets
     checked = 0
+
+    def planner():
+        return tuple(session.execute(text("SELECT current_setting('enable_seqscan'), current_setting("
+                                          "'enable_bitmapscan'), current_setting('max_parallel_workers_per_gather')")).one())
+
+    before = planner()
     # the model's expected metrics: every metric read (the minutes summed unfiltered), some of them only
     # (the minutes of the others left out), none (every metric read counts)
     variants = (model, dataclasses.replace(model, expected_metrics=("co2_ppm", "zone_occupied")),
@@ -226,6 +233,7 @@ def test_the_slots_counted_in_the_database_equal_the_slots_counted_in_python(pos
                 composite.score(model, measures.measure_all(model, old))
             checked += 1
     assert checked == 21
+    assert planner() == before      # the counting statement's planner settings were its own
     model = current_model()
     received = {measures.reading_totals(m, reference(session, sites[0], Q3, m)).received for m in variants}
     assert len(received) == 2 and min(received) > 0        # a subset of the metrics counts fewer minutes
