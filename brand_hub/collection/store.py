@@ -109,15 +109,18 @@ def _lock_sites(session: Session, site_ids: set[int]) -> None:
 
 
 def _upsert_sqlite(session: Session, rows: list[dict[str, Any]]) -> list[tuple[int, datetime, int]]:
+    """The rows (one per key) into a per-connection staging table in one executemany, then into
+    ``reading_bucket`` by one ``INSERT … SELECT`` with ``BUCKET_UPSERT``, returning the rows it wrote (a
+    statement a row cost half a millisecond of SQLAlchemy each: the demo's 300,000 readings took a minute)."""
     names = ", ".join(_BUCKET_COLUMNS)
-    values = ", ".join(f"(:{name})" for name in _BUCKET_COLUMNS)
-    stmt = (text(f"INSERT INTO reading_bucket ({names}) VALUES ({values}) {BUCKET_UPSERT} "
-                 "RETURNING site_id, bucket_start, revision")
-            .bindparams(bindparam("bucket_start", type_=UTCDateTime))
-            .columns(site_id=Integer, bucket_start=UTCDateTime, revision=Integer))
-    written = []
-    for row in rows:   # RETURNING with executemany is not portable across SQLite drivers
-        written.extend(session.execute(stmt, row).all())
+    session.execute(text(f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ({_SQLITE_STAGE_COLUMNS})"))
+    session.execute(text(f"DELETE FROM {STAGE}"))  # whatever a failed statement may have left
+    session.execute(_SQLITE_STAGE_INSERT, rows)
+    # "WHERE true": SQLite's parser needs it between a SELECT and its ON CONFLICT
+    written = session.execute(text(f"INSERT INTO reading_bucket ({names}) SELECT {names} FROM {STAGE} WHERE true "
+                                   f"{BUCKET_UPSERT} RETURNING site_id, bucket_start, revision")
+                              .columns(site_id=Integer, bucket_start=UTCDateTime, revision=Integer)).all()
+    session.execute(text(f"DELETE FROM {STAGE}"))
     return written
 
 
@@ -132,6 +135,12 @@ STAGE = "reading_bucket_stage"
 _STAGE_COLUMNS = ("site_id int4, zone text, metric text, bucket_start timestamptz, bucket_minutes int4, "
                   "count int4, mean float8, min float8, max float8, revision int4")
 _STAGE_TYPES = ("int4", "text", "text", "timestamptz", "int4", "int4", "float8", "float8", "float8", "int4")
+# SQLite: the same staging table's name, a table of the connection's too (``_upsert_sqlite``)
+_SQLITE_STAGE_COLUMNS = ("site_id INTEGER, zone VARCHAR, metric VARCHAR, bucket_start DATETIME, bucket_minutes INTEGER, "
+                         "count INTEGER, mean FLOAT, min FLOAT, max FLOAT, revision INTEGER")
+_SQLITE_STAGE_INSERT = (text(f"INSERT INTO {STAGE} ({', '.join(_BUCKET_COLUMNS)}) "
+                             f"VALUES ({', '.join(':' + name for name in _BUCKET_COLUMNS)})")
+                        .bindparams(bindparam("bucket_start", type_=UTCDateTime)))
 _STAGED = f"SELECT {', '.join(_BUCKET_COLUMNS)} FROM {STAGE}"
 
 
