@@ -430,6 +430,19 @@ def _rows(session) -> dict:
     return {"flags": flags, "events": events, "mails": mails, "audits": audits}
 
 
+def _together_then_one_step_at_a_time(session, settings, monkeypatch):
+    """Evaluate with the batch's rows written together (then undone), and again one step at a time: both
+    results, and the rows written, the same both ways."""
+    savepoint = session.begin_nested()
+    together = evaluate(session, settings)
+    written = _rows(session)
+    savepoint.rollback()
+    one_step_at_a_time(monkeypatch)
+    one_by_one = evaluate(session, settings)
+    assert _rows(session) == written
+    return together, written, one_by_one
+
+
 def test_a_first_evaluation_writes_the_rows_one_step_at_a_time_writes(session, settings, monkeypatch):
     """A first evaluation writes the new flags of a batch's sites with one INSERT, their events with another,
     their mails with a third: the very rows (every column, in the same order) that writing each step on its own
@@ -460,13 +473,7 @@ def test_a_first_evaluation_writes_the_rows_one_step_at_a_time_writes(session, s
                                                     rule="agent-unreachable", subject=""),
                      created_at=NOW - 30 * H, updated_at=NOW - 2 * H, evidence={}))
     session.flush()
-    savepoint = session.begin_nested()
-    together = evaluate(session, settings)
-    written = _rows(session)
-    savepoint.rollback()
-    one_step_at_a_time(monkeypatch)
-    one_by_one = evaluate(session, settings)
-    assert _rows(session) == written
+    together, written, one_by_one = _together_then_one_step_at_a_time(session, settings, monkeypatch)
     assert dataclasses.replace(together, run_id=None) == dataclasses.replace(one_by_one, run_id=None)
     assert together.errors == [] and together.sites == len(sites)
     assert len(written["flags"]) >= 20 and len(written["mails"]) >= 10 and len(written["audits"]) == 1
@@ -496,13 +503,7 @@ def test_a_site_whose_rows_fail_in_a_batch_is_recorded_and_the_others_are_writte
         return mail_for(flag=flag, **kwargs)
 
     monkeypatch.setattr(notify, "mail_for", failing)
-    savepoint = session.begin_nested()
-    together = evaluate(session, settings)
-    written = _rows(session)
-    savepoint.rollback()
-    one_step_at_a_time(monkeypatch)
-    one_by_one = evaluate(session, settings)
-    assert _rows(session) == written
+    together, written, one_by_one = _together_then_one_step_at_a_time(session, settings, monkeypatch)
     for name in ("sites", "opened", "resolved", "mails", "errors"):
         assert getattr(together, name) == getattr(one_by_one, name), name
     # (one step at a time stopped counting the failed site's observations at its first mail and had counted
