@@ -28,6 +28,7 @@ from brand_hub.models.tenure import SiteTenure
 from brand_hub.models.types import UTCDateTime
 
 from . import parse_period, period_end, shift_period
+from .runs import BILLED_SITES
 
 ZERO = Decimal("0.00")
 OPEN = (InvoiceStatus.issued, InvoiceStatus.partially_paid)
@@ -367,8 +368,7 @@ def revenue_reports(*, session: Session, flt: ReportFilter, today: date, due_day
                                   per_page=per_page, limit=limit)
 
 
-# billed now (as billing runs bill a site-month: brand_hub.billing.runs.BILLED_SITES), or terminated since
-_BILLED_STATUSES = (SiteStatus.active, SiteStatus.suspended)
+_BILLED_STATUSES = BILLED_SITES  # the sites a billing run bills (active, suspended): expected to report
 FIGURE_BY_ID = 500  # past this many partners (an export), every partner is figured rather than a list of ids
 
 
@@ -399,7 +399,8 @@ def _holders(fids: list[int] | None = None, franchisee: str = ""):
 
 def _held(holders, period):
     """The holder row owns the month ``period`` (a column or a literal)."""
-    return and_(or_(holders.c.lo.is_(None), period >= holders.c.lo), or_(holders.c.hi.is_(None), period <= holders.c.hi))
+    return and_(or_(holders.c.lo.is_(None), period >= holders.c.lo),
+                or_(holders.c.hi.is_(None), period <= holders.c.hi))
 
 
 def _expected(periods: list[str], holders):
