@@ -397,6 +397,17 @@ def _holders(fids: list[int] | None = None, franchisee: str = ""):
     return union_all(tenures, unmoved).subquery()
 
 
+def _holder_of(site_id, period):
+    """The partner whose tenure owns the month ``period`` of the site (the same rule as ``_holders``, looked up per
+    row by index: a site without tenure rows is its current partner's; NULL in a gap between tenures)."""
+    tenure = select(SiteTenure.franchisee_id).where(SiteTenure.site_id == site_id)
+    owning = tenure.where(or_(SiteTenure.first_month.is_(None), period >= SiteTenure.first_month),
+                          or_(SiteTenure.last_month.is_(None), period <= SiteTenure.last_month))
+    return case((tenure.exists(), owning.order_by(SiteTenure.starts_on.desc(), SiteTenure.id.desc()).limit(1)
+                 .scalar_subquery()),
+                else_=select(Site.franchisee_id).where(Site.id == site_id).scalar_subquery())
+
+
 def _held(holders, period):
     """The holder row owns the month ``period`` (a column or a literal)."""
     return and_(or_(holders.c.lo.is_(None), period >= holders.c.lo),
@@ -469,17 +480,16 @@ def _report_rows(pg: bool, periods: list[str], due_day: int, tz: str, franchisee
     holders = _holders(fids, franchisee)
     sites = select(holders.c.site_id) if fids is not None or franchisee else None
     newest, late = _newest_reports(periods, due_day, tz, sites)
-    counts = (select(holders.c.fid.label("fid"), newest.c.period.label("period"),
+    holder = _holder_of(newest.c.site_id, newest.c.period).label("fid")
+    counts = (select(holder, newest.c.period.label("period"),
                      func.sum(case((newest.c.status == ReportStatus.reported, 1), else_=0)).label("reported"),
                      func.sum(case((newest.c.status == ReportStatus.corrected, 1), else_=0)).label("corrected"),
                      func.sum(case((newest.c.status == ReportStatus.estimated, 1), else_=0)).label("estimated"),
                      func.sum(case((late, 1), else_=0)).label("late"),
                      func.sum(case((newest.c.status != ReportStatus.estimated,
                                     _fen(newest.c.gross_revenue, pg)), else_=0)).label("revenue"))
-              .select_from(newest)
-              .join(holders, and_(holders.c.site_id == newest.c.site_id, _held(holders, newest.c.period)))
-              .where(newest.c.rn == 1)
-              .group_by(holders.c.fid, newest.c.period).subquery())
+              .select_from(newest).where(newest.c.rn == 1)
+              .group_by(holder, newest.c.period).subquery())
     months_sq = _months(periods)
     expected = _expected(periods, holders).subquery()
     n_expected = func.coalesce(expected.c.n, 0)
