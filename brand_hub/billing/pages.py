@@ -479,17 +479,21 @@ def _report_rows(pg: bool, periods: list[str], due_day: int, tz: str, franchisee
     A site's report and its being expected belong to the partner whose tenure owns the month."""
     holders = _holders(fids, franchisee)
     sites = select(holders.c.site_id) if fids is not None or franchisee else None
-    newest, late = _newest_reports(periods, due_day, tz, sites)
-    holder = _holder_of(newest.c.site_id, newest.c.period).label("fid")
-    counts = (select(holder, newest.c.period.label("period"),
-                     func.sum(case((newest.c.status == ReportStatus.reported, 1), else_=0)).label("reported"),
-                     func.sum(case((newest.c.status == ReportStatus.corrected, 1), else_=0)).label("corrected"),
-                     func.sum(case((newest.c.status == ReportStatus.estimated, 1), else_=0)).label("estimated"),
+    newest, _late = _newest_reports(periods, due_day, tz, sites)
+    # each newest version with the partner that held its site in its month (a column of its own, so the join
+    # below can use an index on (partner, month))
+    owned = select(*newest.c, cast(_holder_of(newest.c.site_id, newest.c.period), Integer).label("fid")) \
+        .where(newest.c.rn == 1).subquery()
+    late = owned.c.first_at > case(*[(owned.c.period == p, literal(report_due(p, due_day, tz), UTCDateTime()))
+                                     for p in periods], else_=None)
+    counts = (select(owned.c.fid.label("fid"), owned.c.period.label("period"),
+                     func.sum(case((owned.c.status == ReportStatus.reported, 1), else_=0)).label("reported"),
+                     func.sum(case((owned.c.status == ReportStatus.corrected, 1), else_=0)).label("corrected"),
+                     func.sum(case((owned.c.status == ReportStatus.estimated, 1), else_=0)).label("estimated"),
                      func.sum(case((late, 1), else_=0)).label("late"),
-                     func.sum(case((newest.c.status != ReportStatus.estimated,
-                                    _fen(newest.c.gross_revenue, pg)), else_=0)).label("revenue"))
-              .select_from(newest).where(newest.c.rn == 1)
-              .group_by(holder, newest.c.period).subquery())
+                     func.sum(case((owned.c.status != ReportStatus.estimated,
+                                    _fen(owned.c.gross_revenue, pg)), else_=0)).label("revenue"))
+              .group_by(owned.c.fid, owned.c.period).subquery())
     months_sq = _months(periods)
     expected = _expected(periods, holders).subquery()
     n_expected = func.coalesce(expected.c.n, 0)
