@@ -493,9 +493,9 @@ def _report_rows(pg: bool, periods: list[str], due_day: int, tz: str, franchisee
                      func.sum(case((late, 1), else_=0)).label("late"),
                      func.sum(case((owned.c.status != ReportStatus.estimated,
                                     _fen(owned.c.gross_revenue, pg)), else_=0)).label("revenue"))
-              .group_by(owned.c.fid, owned.c.period).subquery())
+              .group_by(owned.c.fid, owned.c.period).cte("counts").prefix_with("MATERIALIZED"))
     months_sq = _months(periods)
-    expected = _expected(periods, holders).subquery()
+    expected = _expected(periods, holders).cte("expected").prefix_with("MATERIALIZED")
     n_expected = func.coalesce(expected.c.n, 0)
     reported, corrected = func.coalesce(counts.c.reported, 0), func.coalesce(counts.c.corrected, 0)
     estimated, late_n = func.coalesce(counts.c.estimated, 0), func.coalesce(counts.c.late, 0)
