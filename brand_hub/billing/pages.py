@@ -447,11 +447,21 @@ def _expected(periods: list[str], holders):
             .group_by(both.c.fid, both.c.period))
 
 
-def _report_pairs(periods: list[str], holders):
-    """The (partner, month) pairs with a report: each report belongs to the partner whose tenure owns its month."""
-    return (select(holders.c.fid.label("fid"), RevenueReport.period.label("period"))
-            .join(holders, and_(holders.c.site_id == RevenueReport.site_id, _held(holders, RevenueReport.period)))
-            .where(RevenueReport.period.in_(periods)).distinct())
+def _report_pairs(periods: list[str], franchisee: str = "", holders=None):
+    """The (partner, month) pairs with a report: each report belongs to the partner whose tenure owns its month
+    (``holders``, with a partner named: its tenures, to read only the reports of sites it ever held)."""
+    holder = cast(_holder_of(RevenueReport.site_id, RevenueReport.period), Integer)
+    stmt = select(holder.label("fid"), RevenueReport.period.label("period")).where(RevenueReport.period.in_(periods))
+    if franchisee and holders is not None:
+        stmt = stmt.where(RevenueReport.site_id.in_(select(holders.c.site_id)))
+    return stmt.where(_of_partner(holder, franchisee))
+
+
+def _of_partner(fid, franchisee: str = ""):
+    """``fid`` is a partner (not NULL), the one with this code if one is named."""
+    if franchisee:
+        return fid.in_(select(Franchisee.id).where(Franchisee.code == franchisee))
+    return fid.is_not(None)
 
 
 def _newest_reports(periods: list[str], due_day: int, tz: str, sites=None):
@@ -560,7 +570,7 @@ def _revenue_reports_paged(*, session: Session, flt: ReportFilter, periods: list
     def pairs(months: list[str]):
         expected = _expected(months, holders).cte("expected")
         keys = union(select(expected.c.fid, expected.c.period).where(expected.c.n > 0),
-                     _report_pairs(months, holders)).subquery()
+                     _report_pairs(months, flt.franchisee, holders)).subquery()
         return expected, keys
 
     zero = literal(0)
@@ -578,17 +588,18 @@ def _revenue_reports_paged(*, session: Session, flt: ReportFilter, periods: list
                      func.max(RevenueReport.version * 4 + status).label("key"),
                      func.min(case((RevenueReport.source != ReportSource.estimate, RevenueReport.submitted_at),
                                    else_=None)).label("first_at"))
-              .where(RevenueReport.period.in_(periods)).group_by(RevenueReport.site_id, RevenueReport.period)
-              .subquery())
+              .where(RevenueReport.period.in_(periods),
+                     *((RevenueReport.site_id.in_(select(holders.c.site_id)),) if flt.franchisee else ()))
+              .group_by(RevenueReport.site_id, RevenueReport.period).subquery())
     dues = [select(literal(p).label("period"), literal(report_due(p, due_day, tz), UTCDateTime()).label("due"))
             for p in periods]
     dues = (union_all(*dues) if len(dues) > 1 else dues[0]).subquery()
     newest = groups.c.key % 4
+    holder = cast(_holder_of(groups.c.site_id, groups.c.period), Integer)
     figures = (select(groups.c.period, zero, zero, func.sum(case((newest == 1, 1), else_=0)),
                       func.sum(case((newest == 2, 1), else_=0)), func.sum(case((newest == 3, 1), else_=0)),
                       func.sum(case((groups.c.first_at > dues.c.due, 1), else_=0)))
-               .join(dues, dues.c.period == groups.c.period)
-               .join(holders, and_(holders.c.site_id == groups.c.site_id, _held(holders, groups.c.period)))
+               .join(dues, dues.c.period == groups.c.period).where(_of_partner(holder, flt.franchisee))
                .group_by(groups.c.period))
     per_month = {p: [0] * 6 for p in periods}
     for period, *values in session.execute(union_all(rows_n, expected_n, figures)):
