@@ -574,10 +574,6 @@ def _revenue_reports_paged(*, session: Session, flt: ReportFilter, periods: list
         return expected, keys
 
     zero = literal(0)
-    expected, keys = pairs(periods)
-    rows_n = select(keys.c.period, func.count(), zero, zero, zero, zero, zero).group_by(keys.c.period)
-    expected_n = select(expected.c.period, zero, func.sum(expected.c.n), zero, zero, zero, zero) \
-        .group_by(expected.c.period)
     # each (site, month): its newest version's status and when the site first reported, in one grouping (no
     # window, no self-join): versions are unique per site and month, so the largest version * 4 + status code
     # is the newest version's, and its remainder by 4 that version's status
@@ -594,13 +590,20 @@ def _revenue_reports_paged(*, session: Session, flt: ReportFilter, periods: list
     dues = [select(literal(p).label("period"), literal(report_due(p, due_day, tz), UTCDateTime()).label("due"))
             for p in periods]
     dues = (union_all(*dues) if len(dues) > 1 else dues[0]).subquery()
-    newest = groups.c.key % 4
+    # each (site, month) with the partner that held the site then, looked up once for the rows and the figures
     holder = cast(_holder_of(groups.c.site_id, groups.c.period), Integer)
-    figures = (select(groups.c.period, zero, zero, func.sum(case((newest == 1, 1), else_=0)),
+    owned = select(*groups.c, holder.label("fid")).where(_of_partner(holder, flt.franchisee)).cte("owned")
+    expected = _expected(periods, holders).cte("expected")
+    keys = union(select(expected.c.fid, expected.c.period).where(expected.c.n > 0),
+                 select(owned.c.fid, owned.c.period)).subquery()
+    rows_n = select(keys.c.period, func.count(), zero, zero, zero, zero, zero).group_by(keys.c.period)
+    expected_n = select(expected.c.period, zero, func.sum(expected.c.n), zero, zero, zero, zero) \
+        .group_by(expected.c.period)
+    newest = owned.c.key % 4
+    figures = (select(owned.c.period, zero, zero, func.sum(case((newest == 1, 1), else_=0)),
                       func.sum(case((newest == 2, 1), else_=0)), func.sum(case((newest == 3, 1), else_=0)),
-                      func.sum(case((groups.c.first_at > dues.c.due, 1), else_=0)))
-               .join(dues, dues.c.period == groups.c.period).where(_of_partner(holder, flt.franchisee))
-               .group_by(groups.c.period))
+                      func.sum(case((owned.c.first_at > dues.c.due, 1), else_=0)))
+               .join(dues, dues.c.period == owned.c.period).group_by(owned.c.period))
     per_month = {p: [0] * 6 for p in periods}
     for period, *values in session.execute(union_all(rows_n, expected_n, figures)):
         per_month[period] = [a + int(b or 0) for a, b in zip(per_month[period], values)]
