@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, or_, union_all
+from sqlalchemy import Integer, and_, case, cast, func, literal, null, or_, union, union_all
 from sqlmodel import Session, select
 
 from brand_hub.db import is_postgres
@@ -24,9 +24,11 @@ from brand_hub.paging import Page
 from brand_hub.models import Agreement, AgreementStatus, Franchisee, Site, SiteStatus
 from brand_hub.models.billing import (BillingRun, CreditNote, Invoice, InvoiceLine, InvoiceStatus, Payment,
                                       ReportSource, ReportStatus, RevenueReport)
+from brand_hub.models.tenure import SiteTenure
 from brand_hub.models.types import UTCDateTime
 
 from . import parse_period, period_end, shift_period
+from .runs import BILLED_SITES
 
 ZERO = Decimal("0.00")
 OPEN = (InvoiceStatus.issued, InvoiceStatus.partially_paid)
@@ -345,9 +347,12 @@ def revenue_reports(*, session: Session, flt: ReportFilter, today: date, due_day
                     per_page: int = 50, months: int = 12, limit: int | None = None) -> tuple[Listing, dict[str, int]]:
     """Per partner and month: sites expected to report, reported, corrected, estimated, late, missing.
 
-    ``expected`` counts the partner's sites now active under an agreement (the
-    registry does not keep who held a site in past months). Totals of every
-    kind are over the whole filtered set.
+    ``expected`` counts the sites the partner held in the month (``site_tenure``: the
+    tenure that owns the month, under an agreement) that billing would bill then: open
+    by the month's end and active or suspended now, or terminated since and the month
+    not after the last month the site reported (no closing date is kept). Reports count
+    for the partner that held the site in their month too (``_expected``, ``_holders``).
+    Totals of every kind are over the whole filtered set.
 
     Without a state filter (the page as first opened) the rows are paged before they are figured (issue 10:
     at 2,000 partners the twelve months are 24,000 partner-months): the number of rows and the totals are
@@ -363,7 +368,7 @@ def revenue_reports(*, session: Session, flt: ReportFilter, today: date, due_day
                                   per_page=per_page, limit=limit)
 
 
-_BILLED = (Site.status == SiteStatus.active, Site.agreement_id.is_not(None))  # the sites expected to report
+_BILLED_STATUSES = BILLED_SITES  # the sites a billing run bills (active, suspended): expected to report
 FIGURE_BY_ID = 500  # past this many partners (an export), every partner is figured rather than a list of ids
 
 
@@ -371,6 +376,92 @@ def _months(periods: list[str]):
     """The months shown, as rows (period, last day)."""
     rows = [select(literal(p).label("period"), literal(period_end(p)).label("ends")) for p in periods]
     return (union_all(*rows) if len(rows) > 1 else rows[0]).subquery()
+
+
+def _holders(fids: list[int] | None = None, franchisee: str = ""):
+    """Who held which site for which months (``site_tenure``): one row per tenure (fid, site_id, agreement_id, lo,
+    hi: its first and last month, NULL = open) and, for a site without tenure rows (never moved), its current
+    partner and agreement with open bounds; ``fids`` / ``franchisee``: only these partners' tenures."""
+    tenures = select(SiteTenure.franchisee_id.label("fid"), SiteTenure.site_id.label("site_id"),
+                     SiteTenure.agreement_id.label("agreement_id"), SiteTenure.first_month.label("lo"),
+                     SiteTenure.last_month.label("hi"))
+    unmoved = (select(Site.franchisee_id, Site.id, Site.agreement_id, null(), null())
+               .where(~select(SiteTenure.id).where(SiteTenure.site_id == Site.id).exists()))
+    if fids is not None:
+        tenures = tenures.where(SiteTenure.franchisee_id.in_(fids))
+        unmoved = unmoved.where(Site.franchisee_id.in_(fids))
+    if franchisee:
+        partner = select(Franchisee.id).where(Franchisee.code == franchisee)
+        tenures = tenures.where(SiteTenure.franchisee_id.in_(partner))
+        unmoved = unmoved.where(Site.franchisee_id.in_(partner))
+    return union_all(tenures, unmoved).subquery()
+
+
+def _holder_of(site_id, period):
+    """The partner whose tenure owns the month ``period`` of the site (the same rule as ``_holders``, looked up per
+    row by index: a site without tenure rows is its current partner's; NULL in a gap between tenures)."""
+    tenure = select(SiteTenure.franchisee_id).where(SiteTenure.site_id == site_id)
+    owning = tenure.where(or_(SiteTenure.first_month.is_(None), period >= SiteTenure.first_month),
+                          or_(SiteTenure.last_month.is_(None), period <= SiteTenure.last_month))
+    return case((tenure.exists(), owning.order_by(SiteTenure.starts_on.desc(), SiteTenure.id.desc()).limit(1)
+                 .scalar_subquery()),
+                else_=select(Site.franchisee_id).where(Site.id == site_id).scalar_subquery())
+
+
+def _held(holders, period):
+    """The holder row owns the month ``period`` (a column or a literal)."""
+    return and_(or_(holders.c.lo.is_(None), period >= holders.c.lo),
+                or_(holders.c.hi.is_(None), period <= holders.c.hi))
+
+
+def _expected(periods: list[str], holders):
+    """Per (partner, month) the sites it was expected to report (fid, period, n): a site is expected of the partner
+    whose tenure owns the month, when that tenure is under an agreement, the site was open by the month's end (or
+    has no opening date), and it is billed now (active or suspended, as billing runs bill) or, terminated since, the
+    month is not after the last month it reported (the registry keeps no closing date: its last report stands for
+    it). Counted without pairing every site with every month: the sites expected in every month shown are counted
+    per partner, only the others (opened, moved or closed within the months) are paired with the months."""
+    months_sq = _months(periods)
+    first, last = min(periods), max(periods)
+    last_report = select(func.max(RevenueReport.period)).where(RevenueReport.site_id == Site.id).scalar_subquery()
+    until = case((Site.status.in_(_BILLED_STATUSES), null()), else_=func.coalesce(last_report, ""))
+    base = (select(holders.c.fid, holders.c.lo, holders.c.hi, Site.opened_on.label("opened_on"),
+                   until.label("until"))
+            .join(Site, Site.id == holders.c.site_id)
+            .where(holders.c.agreement_id.is_not(None),
+                   Site.status.in_(_BILLED_STATUSES + (SiteStatus.terminated,))).subquery())
+    whole = and_(or_(base.c.lo.is_(None), base.c.lo <= first), or_(base.c.hi.is_(None), base.c.hi >= last),
+                 or_(base.c.until.is_(None), base.c.until >= last),
+                 or_(base.c.opened_on.is_(None), base.c.opened_on <= period_end(first)))
+    flagged = select(*base.c, case((whole, 1), else_=0).label("all")).subquery()
+    every = (select(flagged.c.fid, func.count().label("n")).where(flagged.c.all == 1)
+             .group_by(flagged.c.fid).subquery())
+    period = months_sq.c.period
+    some = (select(flagged.c.fid, period, func.count())
+            .join(months_sq, and_(_held(flagged, period), or_(flagged.c.until.is_(None), period <= flagged.c.until),
+                                  or_(flagged.c.opened_on.is_(None), flagged.c.opened_on <= months_sq.c.ends)))
+            .where(flagged.c.all == 0).group_by(flagged.c.fid, period))
+    both = union_all(select(every.c.fid, period, every.c.n).select_from(every).join(months_sq, literal(True)),
+                     some).subquery()
+    return (select(both.c.fid.label("fid"), both.c.period.label("period"), func.sum(both.c.n).label("n"))
+            .group_by(both.c.fid, both.c.period))
+
+
+def _report_pairs(periods: list[str], franchisee: str = "", holders=None):
+    """The (partner, month) pairs with a report: each report belongs to the partner whose tenure owns its month
+    (``holders``, with a partner named: its tenures, to read only the reports of sites it ever held)."""
+    holder = cast(_holder_of(RevenueReport.site_id, RevenueReport.period), Integer)
+    stmt = select(holder.label("fid"), RevenueReport.period.label("period")).where(RevenueReport.period.in_(periods))
+    if franchisee and holders is not None:
+        stmt = stmt.where(RevenueReport.site_id.in_(select(holders.c.site_id)))
+    return stmt.where(_of_partner(holder, franchisee))
+
+
+def _of_partner(fid, franchisee: str = ""):
+    """``fid`` is a partner (not NULL), the one with this code if one is named."""
+    if franchisee:
+        return fid.in_(select(Franchisee.id).where(Franchisee.code == franchisee))
+    return fid.is_not(None)
 
 
 def _newest_reports(periods: list[str], due_day: int, tz: str, sites=None):
@@ -394,35 +485,27 @@ def _newest_reports(periods: list[str], due_day: int, tz: str, sites=None):
 def _report_rows(pg: bool, periods: list[str], due_day: int, tz: str, franchisee: str = "",
                  fids: list[int] | None = None):
     """Every (partner, month) row with its figures (code, name, period, expected, reported, corrected,
-    estimated, late, revenue), and the expressions a state filter picks by; ``fids``: only these partners."""
-    sites = select(Site.id).where(Site.franchisee_id.in_(fids)) if fids is not None else None
-    newest, late = _newest_reports(periods, due_day, tz, sites)
-    counts = (select(Site.franchisee_id.label("fid"), newest.c.period.label("period"),
-                     func.sum(case((newest.c.status == ReportStatus.reported, 1), else_=0)).label("reported"),
-                     func.sum(case((newest.c.status == ReportStatus.corrected, 1), else_=0)).label("corrected"),
-                     func.sum(case((newest.c.status == ReportStatus.estimated, 1), else_=0)).label("estimated"),
+    estimated, late, revenue), and the expressions a state filter picks by; ``fids``: only these partners.
+    A site's report and its being expected belong to the partner whose tenure owns the month."""
+    holders = _holders(fids, franchisee)
+    sites = select(holders.c.site_id) if fids is not None or franchisee else None
+    newest, _late = _newest_reports(periods, due_day, tz, sites)
+    # each newest version with the partner that held its site in its month (a column of its own, so the join
+    # below can use an index on (partner, month))
+    owned = select(*newest.c, cast(_holder_of(newest.c.site_id, newest.c.period), Integer).label("fid")) \
+        .where(newest.c.rn == 1).subquery()
+    late = owned.c.first_at > case(*[(owned.c.period == p, literal(report_due(p, due_day, tz), UTCDateTime()))
+                                     for p in periods], else_=None)
+    counts = (select(owned.c.fid.label("fid"), owned.c.period.label("period"),
+                     func.sum(case((owned.c.status == ReportStatus.reported, 1), else_=0)).label("reported"),
+                     func.sum(case((owned.c.status == ReportStatus.corrected, 1), else_=0)).label("corrected"),
+                     func.sum(case((owned.c.status == ReportStatus.estimated, 1), else_=0)).label("estimated"),
                      func.sum(case((late, 1), else_=0)).label("late"),
-                     func.sum(case((newest.c.status != ReportStatus.estimated,
-                                    _fen(newest.c.gross_revenue, pg)), else_=0)).label("revenue"))
-              .select_from(newest).join(Site, Site.id == newest.c.site_id).where(newest.c.rn == 1)
-              .group_by(Site.franchisee_id, newest.c.period).subquery())
+                     func.sum(case((owned.c.status != ReportStatus.estimated,
+                                    _fen(owned.c.gross_revenue, pg)), else_=0)).label("revenue"))
+              .group_by(owned.c.fid, owned.c.period).cte("counts").prefix_with("MATERIALIZED"))
     months_sq = _months(periods)
-    # expected in a month: the partner's sites (active, under an agreement) less those opened after the month
-    # ends; counted so (sites per partner, then the few opened within the months shown, per month) rather than
-    # by pairing every site with every month (120,000 pairs at 10,000 sites)
-    billed = _BILLED + ((Site.franchisee_id.in_(fids),) if fids is not None else ())
-    sites_now = (select(Site.franchisee_id.label("fid"), func.count().label("n")).where(*billed)
-                 .group_by(Site.franchisee_id).subquery())
-    opened_later = (select(Site.franchisee_id.label("fid"), months_sq.c.period.label("period"),
-                           func.count().label("n"))
-                    .join(months_sq, Site.opened_on > months_sq.c.ends)
-                    .where(*billed, Site.opened_on.is_not(None), Site.opened_on > min(period_end(p) for p in periods))
-                    .group_by(Site.franchisee_id, months_sq.c.period).subquery())
-    expected = (select(sites_now.c.fid, months_sq.c.period,
-                       (sites_now.c.n - func.coalesce(opened_later.c.n, 0)).label("n"))
-                .select_from(sites_now).join(months_sq, literal(True))
-                .outerjoin(opened_later, and_(opened_later.c.fid == sites_now.c.fid,
-                                              opened_later.c.period == months_sq.c.period)).subquery())
+    expected = _expected(periods, holders).cte("expected").prefix_with("MATERIALIZED")
     n_expected = func.coalesce(expected.c.n, 0)
     reported, corrected = func.coalesce(counts.c.reported, 0), func.coalesce(counts.c.corrected, 0)
     estimated, late_n = func.coalesce(counts.c.estimated, 0), func.coalesce(counts.c.late, 0)
@@ -476,102 +559,82 @@ def _revenue_reports_paged(*, session: Session, flt: ReportFilter, periods: list
                            page: int, per_page: int, limit: int | None) -> tuple[Listing, dict[str, int]]:
     """The rows of every partner and month with a site expected or a report, paged first, figured after.
 
-    A partner has a row in a month when one of its sites (active, under an agreement) was open by the month's
-    end (or has no opening date), or one of its sites has a report for the month. Three statements: the rows
-    and the totals per month (over every partner: no partner-month is figured), the page's partners, and the
-    figures of those partners in those months only (the statement ``_revenue_reports_whole`` runs, restricted).
+    A partner has a row in a month when a site is expected of it then (``_expected``: its tenure owns the month)
+    or a report of a month it held the site exists. Three statements: the rows and the totals per month (over
+    every partner: no partner-month is figured), the page's partners, and the figures of those partners in those
+    months only (the statement ``_revenue_reports_whole`` runs, restricted).
     """
     pg = is_postgres(session)
-    months_sq = _months(periods)
-    partner = (Site.franchisee_id.in_(select(Franchisee.id).where(Franchisee.code == flt.franchisee)),) \
-        if flt.franchisee else ()
-    billed = _BILLED + partner
-    # the billed sites counted by partner and opening day, in one scan of the sites (a few rows per partner)
-    by_day = (select(Site.franchisee_id.label("fid"), Site.opened_on.label("opened_on"), func.count().label("n"))
-              .where(*billed).group_by(Site.franchisee_id, Site.opened_on).cte("by_day"))
-    # each partner's earliest opening among its billed sites (undated: open all along): it has a site expected
-    # in a month when that day is on or before the month's last day
-    first = (select(by_day.c.fid, func.min(by_day.c.opened_on).label("first"),
-                    func.max(case((by_day.c.opened_on.is_(None), 1), else_=0)).label("undated"))
-             .group_by(by_day.c.fid).cte("first"))
-    firsts = (select(first.c.first, first.c.undated, func.count().label("n"))  # a few distinct days
-              .group_by(first.c.first, first.c.undated).subquery())
+    holders = _holders(franchisee=flt.franchisee)
+
+    def pairs(months: list[str]):
+        expected = _expected(months, holders).cte("expected")
+        keys = union(select(expected.c.fid, expected.c.period).where(expected.c.n > 0),
+                     _report_pairs(months, flt.franchisee, holders)).subquery()
+        return expected, keys
+
     zero = literal(0)
-    with_expected = (select(months_sq.c.period, func.sum(firsts.c.n), zero, zero, zero, zero, zero, zero)
-                     .select_from(firsts)
-                     .join(months_sq, or_(firsts.c.undated == 1, firsts.c.first <= months_sq.c.ends))
-                     .group_by(months_sq.c.period))
-    # partners with no site expected in a month but a report for it (a site since closed or moved): looked up for
-    # the few partners without a site expected in the first month shown only
-    unexpected = (select(Franchisee.id.label("fid"), first.c.first, first.c.undated)
-                  .outerjoin(first, first.c.fid == Franchisee.id)
-                  .where(or_(first.c.fid.is_(None), and_(first.c.undated == 0,
-                                                         first.c.first > min(period_end(p) for p in periods))),
-                         *((Franchisee.code == flt.franchisee,) if flt.franchisee else ())).subquery())
-    has_report = (select(RevenueReport.id).join(Site, Site.id == RevenueReport.site_id)
-                  .where(Site.franchisee_id == unexpected.c.fid, RevenueReport.period == months_sq.c.period).exists())
-    only_reports = (select(months_sq.c.period, zero, func.count(), zero, zero, zero, zero, zero)
-                    .select_from(unexpected).join(months_sq, literal(True))
-                    .where(or_(unexpected.c.first.is_(None), unexpected.c.first > months_sq.c.ends), has_report)
-                    .group_by(months_sq.c.period))
-    days = (select(by_day.c.opened_on, func.sum(by_day.c.n).label("n"))  # the sites by opening day (a few days)
-            .group_by(by_day.c.opened_on).subquery())
-    site_months = (select(months_sq.c.period, zero, zero, func.sum(days.c.n), zero, zero, zero, zero)
-                   .select_from(days).join(months_sq, or_(days.c.opened_on.is_(None),
-                                                          days.c.opened_on <= months_sq.c.ends))
-                   .group_by(months_sq.c.period))
     # each (site, month): its newest version's status and when the site first reported, in one grouping (no
     # window, no self-join): versions are unique per site and month, so the largest version * 4 + status code
     # is the newest version's, and its remainder by 4 that version's status
     status = case((RevenueReport.status == ReportStatus.reported, 1),
                   (RevenueReport.status == ReportStatus.corrected, 2),
                   (RevenueReport.status == ReportStatus.estimated, 3), else_=0)
-    groups = (select(RevenueReport.period.label("period"), func.max(RevenueReport.version * 4 + status).label("key"),
+    groups = (select(RevenueReport.site_id.label("site_id"), RevenueReport.period.label("period"),
+                     func.max(RevenueReport.version * 4 + status).label("key"),
                      func.min(case((RevenueReport.source != ReportSource.estimate, RevenueReport.submitted_at),
                                    else_=None)).label("first_at"))
-              .where(RevenueReport.period.in_(periods)).group_by(RevenueReport.site_id, RevenueReport.period))
-    if partner:  # (every report has its site: a foreign key)
-        groups = groups.join(Site, Site.id == RevenueReport.site_id).where(*partner)
-    groups = groups.subquery()
+              .where(RevenueReport.period.in_(periods),
+                     *((RevenueReport.site_id.in_(select(holders.c.site_id)),) if flt.franchisee else ()))
+              .group_by(RevenueReport.site_id, RevenueReport.period).subquery())
     dues = [select(literal(p).label("period"), literal(report_due(p, due_day, tz), UTCDateTime()).label("due"))
             for p in periods]
     dues = (union_all(*dues) if len(dues) > 1 else dues[0]).subquery()
-    newest = groups.c.key % 4
-    figures = (select(groups.c.period, zero, zero, zero, func.sum(case((newest == 1, 1), else_=0)),
+    # each (site, month) with the partner that held the site then, looked up once for the rows and the figures
+    holder = cast(_holder_of(groups.c.site_id, groups.c.period), Integer)
+    owned = select(*groups.c, holder.label("fid")).where(_of_partner(holder, flt.franchisee)).cte("owned")
+    expected = _expected(periods, holders).cte("expected")
+    keys = union(select(expected.c.fid, expected.c.period).where(expected.c.n > 0),
+                 select(owned.c.fid, owned.c.period)).subquery()
+    rows_n = select(keys.c.period, func.count(), zero, zero, zero, zero, zero).group_by(keys.c.period)
+    expected_n = select(expected.c.period, zero, func.sum(expected.c.n), zero, zero, zero, zero) \
+        .group_by(expected.c.period)
+    newest = owned.c.key % 4
+    figures = (select(owned.c.period, zero, zero, func.sum(case((newest == 1, 1), else_=0)),
                       func.sum(case((newest == 2, 1), else_=0)), func.sum(case((newest == 3, 1), else_=0)),
-                      func.sum(case((groups.c.first_at > dues.c.due, 1), else_=0)))
-               .join(dues, dues.c.period == groups.c.period).group_by(groups.c.period))
-    per_month = {p: [0] * 7 for p in periods}
-    for period, *values in session.execute(union_all(with_expected, only_reports, site_months, figures)):
+                      func.sum(case((owned.c.first_at > dues.c.due, 1), else_=0)))
+               .join(dues, dues.c.period == owned.c.period).group_by(owned.c.period))
+    per_month = {p: [0] * 6 for p in periods}
+    for period, *values in session.execute(union_all(rows_n, expected_n, figures)):
         per_month[period] = [a + int(b or 0) for a, b in zip(per_month[period], values)]
-    total = sum(m[0] + m[1] for m in per_month.values())
-    totals = _report_totals([sum(m[n] for m in per_month.values()) for n in range(2, 7)])
+    total = sum(m[0] for m in per_month.values())
+    totals = _report_totals([sum(m[n] for m in per_month.values()) for n in range(1, 6)])
     # the page: months newest first, partners by code within a month
     start, count = (0, limit) if limit is not None else ((page - 1) * per_page, per_page)
-    parts, before = [], 0
+    wanted, before = [], 0
     for period in sorted(periods, reverse=True):
-        in_month = per_month[period][0] + per_month[period][1]
+        in_month = per_month[period][0]
         skip, take = max(0, start - before), min(in_month, start + count - before)
         if take > skip:
-            ends = period_end(period)
-            expected = select(Site.id).where(*_BILLED, Site.franchisee_id == Franchisee.id,
-                                             or_(Site.opened_on.is_(None), Site.opened_on <= ends)).exists()
-            reported = (select(RevenueReport.id).join(Site, Site.id == RevenueReport.site_id)
-                        .where(Site.franchisee_id == Franchisee.id, RevenueReport.period == period).exists())
-            keys = select(Franchisee.id.label("fid"), Franchisee.code.label("code"), literal(period).label("period")) \
-                .where(or_(expected, reported), *((Franchisee.code == flt.franchisee,) if flt.franchisee else ()))
-            parts.append(select(*keys.order_by(Franchisee.code).offset(skip).limit(take - skip).subquery().c))
+            wanted.append((period, skip, take))
         before += in_month
     rows: list[ReportRow] = []
-    if parts:
+    if wanted:
+        page_keys = pairs([p for p, _s, _t in wanted])[1]
+        parts = []
+        for period, skip, take in wanted:
+            in_month = (select(Franchisee.id.label("fid"), Franchisee.code.label("code"),
+                               literal(period).label("period"))
+                        .join(page_keys, and_(page_keys.c.fid == Franchisee.id, page_keys.c.period == period)))
+            parts.append(select(*in_month.order_by(Franchisee.code).offset(skip).limit(take - skip).subquery().c))
         both = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
-        keys = session.execute(select(*both.c).order_by(both.c.period.desc(), both.c.code)).all()
-        if keys:
-            fids = sorted({k.fid for k in keys})
-            stmt, _picks = _report_rows(pg, sorted({k.period for k in keys}), due_day, tz,
+        found = session.execute(select(*both.c).order_by(both.c.period.desc(), both.c.code)).all()
+        if found:
+            fids = sorted({k.fid for k in found})
+            stmt, _picks = _report_rows(pg, sorted({k.period for k in found}), due_day, tz,
                                         fids=fids if len(fids) <= FIGURE_BY_ID else None)
             figured = {(r[0], r[2]): r for r in session.execute(stmt)}
-            rows = [_report_row(pg, *figured[(k.code, k.period)]) for k in keys if (k.code, k.period) in figured]
+            rows = [_report_row(pg, *figured[(k.code, k.period)]) for k in found if (k.code, k.period) in figured]
     return Listing(rows, total, page, per_page), totals
 
 

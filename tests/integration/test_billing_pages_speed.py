@@ -85,15 +85,21 @@ def test_revenue_reports_paged_first_give_the_rows_totals_and_pages_of_the_whole
 
 
 def test_revenue_reports_paged_first_count_a_partner_whose_only_rows_are_reports_of_sites_no_longer_billed(session):
+    # a site under no agreement is never expected; a site terminated since is expected up to the last month it
+    # reported (from its opening), so its report there is expected and reported
     partner = make_franchisee(session, code="P1")
-    closed = make_site(session, partner, make_agreement(session, partner), status=SiteStatus.terminated)
+    closed = make_site(session, partner, make_agreement(session, partner), status=SiteStatus.terminated,
+                       opened_on=date(2026, 5, 1))
     make_revenue_report(session, closed, "2026-05", "100.00",
                         submitted_at=datetime(2026, 6, 11, tzinfo=timezone.utc))   # late
+    other = make_franchisee(session, code="P2")
+    unbilled = make_site(session, other, None)
+    make_revenue_report(session, unbilled, "2026-05", "40.00", submitted_at=datetime(2026, 6, 1, tzinfo=timezone.utc))
     session.commit()
     listing, totals = pages.revenue_reports(session=session, flt=pages.ReportFilter(), **COMMON)
     assert [(r.code, r.period, r.expected, r.reported, r.late, r.revenue) for r in listing.items] == [
-        ("P1", "2026-05", 0, 1, 1, Decimal("100.00"))]
-    assert listing.total == 1 and totals == {"expected": 0, "reported": 1, "corrected": 0, "estimated": 0,
+        ("P1", "2026-05", 1, 1, 1, Decimal("100.00")), ("P2", "2026-05", 0, 1, 0, Decimal("40.00"))]
+    assert listing.total == 2 and totals == {"expected": 1, "reported": 2, "corrected": 0, "estimated": 0,
                                              "late": 1, "missing": 0}
     _same(session, pages.ReportFilter())
 
@@ -130,6 +136,7 @@ def _monthly_money_before(session, today: date, months: int = 12, scope=None):
         royalty_stmt = royalty_stmt.where(scope.partners(Invoice.franchisee_id))
     royalty = {p: pages._money(total, pg) for p, total in session.execute(royalty_stmt)}
     return [(p, *found.get(p, (Decimal("0.00"), 0, 0)), royalty.get(p, Decimal("0.00"))) for p in periods]
+
 
 
 def test_monthly_money_in_one_statement_takes_each_site_months_newest_version_as_before(session):
