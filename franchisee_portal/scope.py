@@ -141,6 +141,12 @@ def visible_site_ids(session: Session) -> list[int]:
     return list(session.exec(staff_scope(stmt, Site, current_user)))
 
 
+def visible_site_codes(session: Session) -> dict[int, str]:
+    """``visible_site_ids`` with each site's code: id → code of the sites the signed-in portal user may see."""
+    stmt = scope_to(select(Site.id, Site.code), Site, current_franchisee_id())
+    return dict(session.exec(staff_scope(stmt, Site, current_user)).all())
+
+
 def portal_scope(session: Session) -> Scope:
     """The signed-in portal user's scope for the read modules: the partner, narrowed to a site manager's sites."""
     if is_staff(current_user):

@@ -21,7 +21,8 @@ from brand_hub.web.access import PORTAL_ADMINS, PORTAL_ALL, roles_required
 
 from .. import home_page
 from ..blueprint import bp
-from ..scope import current_franchisee_id, get_owned, get_owned_by, is_staff, owned_select, site_holding
+from ..scope import (current_franchisee_id, get_owned, get_owned_by, is_staff, owned_select, site_holding,
+                     visible_site_codes)
 
 @bp.route("/")
 @roles_required(PORTAL_ALL)
@@ -36,7 +37,7 @@ def home():
 
     # read once for the whole page (issue 10): the sites the user sees (a site manager: their sites only) and
     # the card publications
-    visible = {s.id: s.code for s in session.exec(owned_select(Site))}
+    visible = visible_site_codes(session)
     published = publications(session=session)
     found = home_page.home(session=session, franchisee_id=franchisee.id, site_ids=list(visible), codes=visible,
                            money=not is_staff(current_user), now=datetime.now(timezone.utc),
