@@ -56,7 +56,7 @@ def build(session: Session, agreements: int) -> None:
             for period in ("2026-07", "2026-08", "2026-09", PERIOD):
                 if period == PERIOD and rng.random() < 0.1:
                     continue
-                session.add(RevenueReport(site_id=site.id, period=period,
+                session.add(RevenueReport(site_id=site.id, period=period, franchisee_id=site.franchisee_id,
                                           gross_revenue=Decimal(rng.randint(150_000, 1_400_000)) / 1))
     session.commit()
 

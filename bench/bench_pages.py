@@ -222,10 +222,22 @@ def seed(url: str, sites: int, partners: int, today: date) -> dict:
                                             quarantined_last_pull=0, agent_version="1.0", agent_buffer_id="b",
                                             buffer_depth=0) for n in range(sites)])
         mark("acks+feeds")
-        _bulk(conn, RevenueReport, [dict(site_id=n + 1, period=month, version=1,
+        # a year of reports (the revenue-reports page shows twelve months): 1 site in 40 never reports, 1 in 15
+        # reports a month late, and 1 in 25 corrected its report once
+        from brand_hub.billing import shift_period
+
+        year = [shift_period(month, -back) for back in range(12)]
+        _bulk(conn, RevenueReport, [dict(site_id=n + 1, period=period, version=1, franchisee_id=owner[n] + 1,
                                          gross_revenue=Decimal(200000 + n * 7), breakdown={}, status="reported",
-                                         source="portal", submitted_at=now, submitted_by="bench")
-                                    for n in range(sites) if n % 40])
+                                         source="portal", submitted_by="bench",
+                                         submitted_at=now - timedelta(days=31 * back - (31 if n % 15 == 0 else 0)))
+                                    for back, period in enumerate(year) for n in range(sites) if n % 40])
+        _bulk(conn, RevenueReport, [dict(site_id=n + 1, period=period, version=2, franchisee_id=owner[n] + 1,
+                                         gross_revenue=Decimal(210000 + n * 7), breakdown={}, status="corrected",
+                                         source="portal", submitted_by="bench",
+                                         submitted_at=now - timedelta(days=31 * back - 5))
+                                    for back, period in enumerate(year[1:], start=1) for n in range(sites)
+                                    if n % 40 and n % 25 == 0])
         mark("revenue")
         due_late, due_soon = today - timedelta(days=20), today + timedelta(days=10)
         _bulk(conn, Invoice, [dict(id=p + 1, number=f"BH-BENCH-{p:06d}", agreement_id=p + 1, franchisee_id=p + 1,
@@ -392,7 +404,7 @@ def main() -> None:
     TRACE = args.trace
     today = datetime.now(timezone.utc).date()
     print(f"scenario: PostgreSQL, {args.partners} partners, {args.sites} sites (P0000 runs 50), 2 published quarters "
-          f"of scores, open flags, a month of invoices, revenue reports, acknowledgements, feeds; "
+          f"of scores, open flags, a month of invoices, a year of revenue reports, acknowledgements, feeds; "
           f"{args.repeat} timed requests per page after a warm-up, against a static page of the same size")
     schema = args.schema or f"bench_{uuid.uuid4().hex[:8]}"
     admin = make_engine(PG_URL)

@@ -51,7 +51,7 @@ def build(session: Session, agreements: int) -> None:
             for period in MONTHS:
                 if rng.random() < 0.1:
                     continue
-                session.add(RevenueReport(site_id=site.id, period=period,
+                session.add(RevenueReport(site_id=site.id, period=period, franchisee_id=site.franchisee_id,
                                           gross_revenue=Decimal(rng.randint(150_000, 1_400_000))))
         if n % 100 == 99:
             session.commit()

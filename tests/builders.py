@@ -85,7 +85,10 @@ def make_revenue_report(session: Session, site: Site, period: str, gross_revenue
     """A site's revenue report for a month (version 1, reported, from the portal unless told)."""
     from brand_hub.models.billing import RevenueReport
 
-    values = dict(site_id=site.id, period=period, version=1, gross_revenue=Decimal(gross_revenue))
+    from brand_hub import tenure
+
+    values = dict(site_id=site.id, period=period, version=1, gross_revenue=Decimal(gross_revenue),
+                  franchisee_id=tenure.partner_of_month(session=session, site=site, period=period))
     values.update(fields)
     obj = RevenueReport(**values)
     session.add(obj)

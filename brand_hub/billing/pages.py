@@ -11,12 +11,13 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, case, cast, func, literal, null, or_, union, union_all
+from sqlalchemy import Integer, and_, bindparam, case, cast, func, literal, null, or_, union, union_all
 from sqlmodel import Session, select
 
 from brand_hub.db import is_postgres
@@ -27,7 +28,7 @@ from brand_hub.models.billing import (BillingRun, CreditNote, Invoice, InvoiceLi
 from brand_hub.models.tenure import SiteTenure
 from brand_hub.models.types import UTCDateTime
 
-from . import parse_period, period_end, shift_period
+from . import parse_period, period_end, preview, shift_period
 from .runs import BILLED_SITES
 
 ZERO = Decimal("0.00")
@@ -365,7 +366,7 @@ def revenue_reports(*, session: Session, flt: ReportFilter, today: date, due_day
         return _revenue_reports_whole(session=session, flt=flt, periods=periods, due_day=due_day, tz=tz, page=page,
                                       per_page=per_page, limit=limit)
     return _revenue_reports_paged(session=session, flt=flt, periods=periods, due_day=due_day, tz=tz, page=page,
-                                  per_page=per_page, limit=limit)
+                                  per_page=per_page, limit=limit, today=today)
 
 
 _BILLED_STATUSES = BILLED_SITES  # the sites a billing run bills (active, suspended): expected to report
@@ -397,30 +398,21 @@ def _holders(fids: list[int] | None = None, franchisee: str = ""):
     return union_all(tenures, unmoved).subquery()
 
 
-def _holder_of(site_id, period):
-    """The partner whose tenure owns the month ``period`` of the site (the same rule as ``_holders``, looked up per
-    row by index: a site without tenure rows is its current partner's; NULL in a gap between tenures)."""
-    tenure = select(SiteTenure.franchisee_id).where(SiteTenure.site_id == site_id)
-    owning = tenure.where(or_(SiteTenure.first_month.is_(None), period >= SiteTenure.first_month),
-                          or_(SiteTenure.last_month.is_(None), period <= SiteTenure.last_month))
-    return case((tenure.exists(), owning.order_by(SiteTenure.starts_on.desc(), SiteTenure.id.desc()).limit(1)
-                 .scalar_subquery()),
-                else_=select(Site.franchisee_id).where(Site.id == site_id).scalar_subquery())
-
-
 def _held(holders, period):
     """The holder row owns the month ``period`` (a column or a literal)."""
     return and_(or_(holders.c.lo.is_(None), period >= holders.c.lo),
                 or_(holders.c.hi.is_(None), period <= holders.c.hi))
 
 
-def _expected(periods: list[str], holders):
-    """Per (partner, month) the sites it was expected to report (fid, period, n): a site is expected of the partner
-    whose tenure owns the month, when that tenure is under an agreement, the site was open by the month's end (or
-    has no opening date), and it is billed now (active or suspended, as billing runs bill) or, terminated since, the
-    month is not after the last month it reported (the registry keeps no closing date: its last report stands for
-    it). Counted without pairing every site with every month: the sites expected in every month shown are counted
-    per partner, only the others (opened, moved or closed within the months) are paired with the months."""
+def _expected_parts(periods: list[str], holders):
+    """The sites expected to report, per partner, in two parts: ``every`` (fid, n), the sites expected in every
+    month shown, counted once per partner; ``some`` (fid, period, n), the others (opened, moved or closed within the
+    months), per month they are expected in.
+
+    A site is expected of the partner whose tenure owns the month, when that tenure is under an agreement, the
+    site was open by the month's end (or has no opening date), and it is billed now (active or suspended, as
+    billing runs bill) or, terminated since, the month is not after the last month it reported (the registry
+    keeps no closing date: its last report stands for it). Counted without pairing every site with every month."""
     months_sq = _months(periods)
     first, last = min(periods), max(periods)
     last_report = select(func.max(RevenueReport.period)).where(RevenueReport.site_id == Site.id).scalar_subquery()
@@ -433,28 +425,52 @@ def _expected(periods: list[str], holders):
     whole = and_(or_(base.c.lo.is_(None), base.c.lo <= first), or_(base.c.hi.is_(None), base.c.hi >= last),
                  or_(base.c.until.is_(None), base.c.until >= last),
                  or_(base.c.opened_on.is_(None), base.c.opened_on <= period_end(first)))
-    flagged = select(*base.c, case((whole, 1), else_=0).label("all")).subquery()
-    every = (select(flagged.c.fid, func.count().label("n")).where(flagged.c.all == 1)
-             .group_by(flagged.c.fid).subquery())
+    # materialized: the few sites not expected in every month are picked from it before they are paired with the
+    # months (as a subquery the filter waited until all sites x months had been paired: 120,000 rows at 10,000)
+    flagged = select(*base.c, case((whole, 1), else_=0).label("all")).cte("flagged").prefix_with("MATERIALIZED")
+    every = (select(flagged.c.fid.label("fid"), func.count().label("n")).where(flagged.c.all == 1)
+             .group_by(flagged.c.fid))
     period = months_sq.c.period
-    some = (select(flagged.c.fid, period, func.count())
+    some = (select(flagged.c.fid.label("fid"), period.label("period"), func.count().label("n"))
             .join(months_sq, and_(_held(flagged, period), or_(flagged.c.until.is_(None), period <= flagged.c.until),
                                   or_(flagged.c.opened_on.is_(None), flagged.c.opened_on <= months_sq.c.ends)))
             .where(flagged.c.all == 0).group_by(flagged.c.fid, period))
-    both = union_all(select(every.c.fid, period, every.c.n).select_from(every).join(months_sq, literal(True)),
-                     some).subquery()
+    return every, some
+
+
+def _expects(fid, period: str):
+    """Partner ``fid`` (a column) was expected to report some site's revenue for ``period``: the rule of
+    ``_expected_parts`` asked of one partner, by index look-ups from it (its tenures, its never-moved sites)."""
+    last_report = select(func.max(RevenueReport.period)).where(RevenueReport.site_id == Site.id).scalar_subquery()
+    site_expected = and_(Site.status.in_(_BILLED_STATUSES + (SiteStatus.terminated,)),
+                         or_(Site.status.in_(_BILLED_STATUSES), literal(period) <= func.coalesce(last_report, "")),
+                         or_(Site.opened_on.is_(None), Site.opened_on <= period_end(period)))
+    by_tenure = (select(SiteTenure.id).join(Site, Site.id == SiteTenure.site_id)
+                 .where(SiteTenure.franchisee_id == fid, SiteTenure.agreement_id.is_not(None),
+                        or_(SiteTenure.first_month.is_(None), SiteTenure.first_month <= period),
+                        or_(SiteTenure.last_month.is_(None), SiteTenure.last_month >= period), site_expected).exists())
+    unmoved = (select(Site.id).where(Site.franchisee_id == fid, Site.agreement_id.is_not(None), site_expected,
+                                     ~select(SiteTenure.id).where(SiteTenure.site_id == Site.id).exists()).exists())
+    return or_(by_tenure, unmoved)
+
+
+def _expected(periods: list[str], holders):
+    """Per (partner, month) the sites it was expected to report (fid, period, n): ``_expected_parts`` joined."""
+    every, some = _expected_parts(periods, holders)
+    every = every.subquery()
+    months_sq = _months(periods)
+    both = union_all(select(every.c.fid, months_sq.c.period, every.c.n).select_from(every)
+                     .join(months_sq, literal(True)), some).subquery()
     return (select(both.c.fid.label("fid"), both.c.period.label("period"), func.sum(both.c.n).label("n"))
             .group_by(both.c.fid, both.c.period))
 
 
-def _report_pairs(periods: list[str], franchisee: str = "", holders=None):
-    """The (partner, month) pairs with a report: each report belongs to the partner whose tenure owns its month
-    (``holders``, with a partner named: its tenures, to read only the reports of sites it ever held)."""
-    holder = cast(_holder_of(RevenueReport.site_id, RevenueReport.period), Integer)
-    stmt = select(holder.label("fid"), RevenueReport.period.label("period")).where(RevenueReport.period.in_(periods))
-    if franchisee and holders is not None:
-        stmt = stmt.where(RevenueReport.site_id.in_(select(holders.c.site_id)))
-    return stmt.where(_of_partner(holder, franchisee))
+def _report_pairs(periods: list[str], franchisee: str = ""):
+    """The (partner, month) pairs with a report: each report belongs to the partner whose tenure owns its month,
+    stored on it (``RevenueReport.franchisee_id``)."""
+    holder = RevenueReport.franchisee_id
+    return (select(holder.label("fid"), RevenueReport.period.label("period"))
+            .where(RevenueReport.period.in_(periods), _of_partner(holder, franchisee)))
 
 
 def _of_partner(fid, franchisee: str = ""):
@@ -464,18 +480,19 @@ def _of_partner(fid, franchisee: str = ""):
     return fid.is_not(None)
 
 
-def _newest_reports(periods: list[str], due_day: int, tz: str, sites=None):
-    """Each (site, month)'s newest version (versions are unique per site and month) with whether the site first
-    reported that month after the due date, in one pass over the months' reports (window functions, no
-    self-join); ``sites``: only the reports of these site ids (a select of them)."""
+def _newest_reports(periods: list[str], due_day: int, tz: str, holders=None):
+    """Each (site, month)'s newest version (versions are unique per site and month) with its holder and whether
+    the site first reported that month after the due date, in one pass over the months' reports (window
+    functions, no self-join); ``holders``: only the reports held by these partners (a select of their ids)."""
     key = (RevenueReport.site_id, RevenueReport.period)
-    stmt = (select(RevenueReport.site_id, RevenueReport.period, RevenueReport.status, RevenueReport.gross_revenue,
+    stmt = (select(RevenueReport.site_id, RevenueReport.period, RevenueReport.franchisee_id,
+                   RevenueReport.status, RevenueReport.gross_revenue,
                    func.row_number().over(partition_by=key, order_by=RevenueReport.version.desc()).label("rn"),
                    func.min(case((RevenueReport.source != ReportSource.estimate, RevenueReport.submitted_at),
                                  else_=None)).over(partition_by=key).label("first_at"))
             .where(RevenueReport.period.in_(periods)))
-    if sites is not None:
-        stmt = stmt.where(RevenueReport.site_id.in_(sites))
+    if holders is not None:
+        stmt = stmt.where(RevenueReport.franchisee_id.in_(holders))
     newest = stmt.subquery()
     due = case(*[(newest.c.period == p, literal(report_due(p, due_day, tz), UTCDateTime())) for p in periods],
                else_=None)
@@ -488,12 +505,11 @@ def _report_rows(pg: bool, periods: list[str], due_day: int, tz: str, franchisee
     estimated, late, revenue), and the expressions a state filter picks by; ``fids``: only these partners.
     A site's report and its being expected belong to the partner whose tenure owns the month."""
     holders = _holders(fids, franchisee)
-    sites = select(holders.c.site_id) if fids is not None or franchisee else None
-    newest, _late = _newest_reports(periods, due_day, tz, sites)
-    # each newest version with the partner that held its site in its month (a column of its own, so the join
-    # below can use an index on (partner, month))
-    owned = select(*newest.c, cast(_holder_of(newest.c.site_id, newest.c.period), Integer).label("fid")) \
-        .where(newest.c.rn == 1).subquery()
+    partners = fids if fids is not None else (select(Franchisee.id).where(Franchisee.code == franchisee)
+                                              if franchisee else None)
+    newest, _late = _newest_reports(periods, due_day, tz, partners)
+    # each newest version with the partner that held its site in its month
+    owned = select(*newest.c, newest.c.franchisee_id.label("fid")).where(newest.c.rn == 1).subquery()
     late = owned.c.first_at > case(*[(owned.c.period == p, literal(report_due(p, due_day, tz), UTCDateTime()))
                                      for p in periods], else_=None)
     counts = (select(owned.c.fid.label("fid"), owned.c.period.label("period"),
@@ -521,6 +537,13 @@ def _report_rows(pg: bool, periods: list[str], due_day: int, tz: str, franchisee
     if fids is not None:
         stmt = stmt.where(Franchisee.id.in_(fids))
     return stmt, {"late": late_n > 0, "estimated": estimated > 0, "corrected": corrected > 0, "missing": missing > 0}
+
+
+@lru_cache(maxsize=32)
+def _figures_of_partners(pg: bool, periods: tuple[str, ...], due_day: int, tz: str):
+    """``_report_rows`` of the partners bound as ``fids`` (a list) in ``periods``: kept once built, as
+    ``_month_figures`` is."""
+    return _report_rows(pg, list(periods), due_day, tz, fids=bindparam("fids", expanding=True))[0]
 
 
 def _report_row(pg: bool, code, name, period, n, r, c, e, lt, rev) -> ReportRow:
@@ -555,8 +578,60 @@ def _revenue_reports_whole(*, session: Session, flt: ReportFilter, periods: list
     return Listing(rows, int(sums[0] or 0), page, per_page), _report_totals(sums[1:])
 
 
+@lru_cache(maxsize=32)
+def _month_figures(periods: tuple[str, ...], due_day: int, tz: str, franchisee: str):
+    """The statement of the rows and totals per month (period, rows, expected, reported, corrected, estimated,
+    late: several rows per month, summed by the caller). Kept once built: it depends on its arguments only, and
+    building it (a few hundred SQL constructs) took a quarter of the page's time."""
+    holders = _holders(franchisee=franchisee)
+    zero = literal(0)
+    # each (site, month): its newest version's status and when the site first reported, in one grouping (no
+    # window, no self-join): versions are unique per site and month, so the largest version * 4 + status code
+    # is the newest version's, and its remainder by 4 that version's status
+    status = case((RevenueReport.status == ReportStatus.reported, 1),
+                  (RevenueReport.status == ReportStatus.corrected, 2),
+                  (RevenueReport.status == ReportStatus.estimated, 3), else_=0)
+    # a report counts for the partner that held the site in its month (stored on it: every version alike)
+    owned = (select(RevenueReport.site_id.label("site_id"), RevenueReport.period.label("period"),
+                    func.max(RevenueReport.version * 4 + status).label("key"),
+                    func.min(case((RevenueReport.source != ReportSource.estimate, RevenueReport.submitted_at),
+                                  else_=None)).label("first_at"))
+             .where(RevenueReport.period.in_(periods), _of_partner(RevenueReport.franchisee_id, franchisee))
+             .group_by(RevenueReport.site_id, RevenueReport.period).subquery())
+    dues = [select(literal(p).label("period"), literal(report_due(p, due_day, tz), UTCDateTime()).label("due"))
+            for p in periods]
+    dues = (union_all(*dues) if len(dues) > 1 else dues[0]).subquery()
+    # the rows and expected sites per month, without pairing every partner with every month (24,000 partner-months
+    # at 2,000 partners): a partner expecting sites in every month has a row in each, counted once; the others'
+    # rows come from the months they are expected in, and from the months they reported in only
+    every, some = _expected_parts(periods, holders)
+    every, some = every.cte("every"), some.cte("some")
+    months_sq = _months(periods)
+    whole = select(func.count().label("rows"), func.coalesce(func.sum(every.c.n), 0).label("n")).subquery()
+    always = select(months_sq.c.period, whole.c.rows, whole.c.n, zero, zero, zero, zero) \
+        .select_from(months_sq).join(whole, literal(True))
+    in_every = select(every.c.fid).where(every.c.fid == some.c.fid).exists()
+    within = select(some.c.period, func.sum(case((in_every, 0), else_=1)), func.sum(some.c.n), zero, zero, zero,
+                    zero).group_by(some.c.period)
+    reporting = (select(RevenueReport.franchisee_id.label("fid"), RevenueReport.period.label("period"))
+                 .where(RevenueReport.period.in_(periods), _of_partner(RevenueReport.franchisee_id, franchisee))
+                 .distinct().subquery())
+    unexpected = (select(reporting.c.period, func.count(), zero, zero, zero, zero, zero)
+                  .where(~select(every.c.fid).where(every.c.fid == reporting.c.fid).exists(),
+                         ~select(some.c.fid).where(some.c.fid == reporting.c.fid,
+                                                   some.c.period == reporting.c.period).exists())
+                  .group_by(reporting.c.period))
+    newest = owned.c.key % 4
+    figures = (select(owned.c.period, zero, zero, func.sum(case((newest == 1, 1), else_=0)),
+                      func.sum(case((newest == 2, 1), else_=0)), func.sum(case((newest == 3, 1), else_=0)),
+                      func.sum(case((owned.c.first_at > dues.c.due, 1), else_=0)))
+               .join(dues, dues.c.period == owned.c.period).group_by(owned.c.period))
+    return union_all(always, within, unexpected, figures)
+
+
 def _revenue_reports_paged(*, session: Session, flt: ReportFilter, periods: list[str], due_day: int, tz: str,
-                           page: int, per_page: int, limit: int | None) -> tuple[Listing, dict[str, int]]:
+                           page: int, per_page: int, limit: int | None,
+                           today: date) -> tuple[Listing, dict[str, int]]:
     """The rows of every partner and month with a site expected or a report, paged first, figured after.
 
     A partner has a row in a month when a site is expected of it then (``_expected``: its tenure owns the month)
@@ -565,48 +640,16 @@ def _revenue_reports_paged(*, session: Session, flt: ReportFilter, periods: list
     months only (the statement ``_revenue_reports_whole`` runs, restricted).
     """
     pg = is_postgres(session)
-    holders = _holders(franchisee=flt.franchisee)
 
-    def pairs(months: list[str]):
-        expected = _expected(months, holders).cte("expected")
-        keys = union(select(expected.c.fid, expected.c.period).where(expected.c.n > 0),
-                     _report_pairs(months, flt.franchisee, holders)).subquery()
-        return expected, keys
+    def month_figures() -> dict[str, Any]:
+        per_month = {p: [0] * 6 for p in periods}
+        for period, *values in session.execute(_month_figures(tuple(periods), due_day, tz, flt.franchisee)):
+            per_month[period] = [a + int(b or 0) for a, b in zip(per_month[period], values)]
+        return {"per_month": per_month}
 
-    zero = literal(0)
-    # each (site, month): its newest version's status and when the site first reported, in one grouping (no
-    # window, no self-join): versions are unique per site and month, so the largest version * 4 + status code
-    # is the newest version's, and its remainder by 4 that version's status
-    status = case((RevenueReport.status == ReportStatus.reported, 1),
-                  (RevenueReport.status == ReportStatus.corrected, 2),
-                  (RevenueReport.status == ReportStatus.estimated, 3), else_=0)
-    groups = (select(RevenueReport.site_id.label("site_id"), RevenueReport.period.label("period"),
-                     func.max(RevenueReport.version * 4 + status).label("key"),
-                     func.min(case((RevenueReport.source != ReportSource.estimate, RevenueReport.submitted_at),
-                                   else_=None)).label("first_at"))
-              .where(RevenueReport.period.in_(periods),
-                     *((RevenueReport.site_id.in_(select(holders.c.site_id)),) if flt.franchisee else ()))
-              .group_by(RevenueReport.site_id, RevenueReport.period).subquery())
-    dues = [select(literal(p).label("period"), literal(report_due(p, due_day, tz), UTCDateTime()).label("due"))
-            for p in periods]
-    dues = (union_all(*dues) if len(dues) > 1 else dues[0]).subquery()
-    # each (site, month) with the partner that held the site then, looked up once for the rows and the figures
-    holder = cast(_holder_of(groups.c.site_id, groups.c.period), Integer)
-    owned = select(*groups.c, holder.label("fid")).where(_of_partner(holder, flt.franchisee)).cte("owned")
-    expected = _expected(periods, holders).cte("expected")
-    keys = union(select(expected.c.fid, expected.c.period).where(expected.c.n > 0),
-                 select(owned.c.fid, owned.c.period)).subquery()
-    rows_n = select(keys.c.period, func.count(), zero, zero, zero, zero, zero).group_by(keys.c.period)
-    expected_n = select(expected.c.period, zero, func.sum(expected.c.n), zero, zero, zero, zero) \
-        .group_by(expected.c.period)
-    newest = owned.c.key % 4
-    figures = (select(owned.c.period, zero, zero, func.sum(case((newest == 1, 1), else_=0)),
-                      func.sum(case((newest == 2, 1), else_=0)), func.sum(case((newest == 3, 1), else_=0)),
-                      func.sum(case((owned.c.first_at > dues.c.due, 1), else_=0)))
-               .join(dues, dues.c.period == owned.c.period).group_by(owned.c.period))
-    per_month = {p: [0] * 6 for p in periods}
-    for period, *values in session.execute(union_all(rows_n, expected_n, figures)):
-        per_month[period] = [a + int(b or 0) for a, b in zip(per_month[period], values)]
+    # the per-month sums go over every report of the months shown: kept while the billing tables are unchanged
+    key = f"revenue-reports:{periods[0]}:{periods[-1]}:{len(periods)}:{due_day}:{tz}:{flt.franchisee}"
+    per_month = preview.kept(session=session, key=key, today=today, compute=month_figures)["per_month"]
     total = sum(m[0] for m in per_month.values())
     totals = _report_totals([sum(m[n] for m in per_month.values()) for n in range(1, 6)])
     # the page: months newest first, partners by code within a month
@@ -620,22 +663,45 @@ def _revenue_reports_paged(*, session: Session, flt: ReportFilter, periods: list
         before += in_month
     rows: list[ReportRow] = []
     if wanted:
-        page_keys = pairs([p for p, _s, _t in wanted])[1]
         parts = []
         for period, skip, take in wanted:
+            # the month's partners by code, each asked whether it has a row (index look-ups from the partner: the
+            # first page asks about its fifty partners, not every site of the network)
             in_month = (select(Franchisee.id.label("fid"), Franchisee.code.label("code"),
                                literal(period).label("period"))
-                        .join(page_keys, and_(page_keys.c.fid == Franchisee.id, page_keys.c.period == period)))
+                        .where(or_(_expects(Franchisee.id, period),
+                                   select(RevenueReport.id).where(RevenueReport.franchisee_id == Franchisee.id,
+                                                                  RevenueReport.period == period).exists()),
+                               *((Franchisee.code == flt.franchisee,) if flt.franchisee else ())))
             parts.append(select(*in_month.order_by(Franchisee.code).offset(skip).limit(take - skip).subquery().c))
         both = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery()
         found = session.execute(select(*both.c).order_by(both.c.period.desc(), both.c.code)).all()
         if found:
             fids = sorted({k.fid for k in found})
-            stmt, _picks = _report_rows(pg, sorted({k.period for k in found}), due_day, tz,
-                                        fids=fids if len(fids) <= FIGURE_BY_ID else None)
-            figured = {(r[0], r[2]): r for r in session.execute(stmt)}
+            months = tuple(sorted({k.period for k in found}))
+            if len(fids) <= FIGURE_BY_ID:
+                figured_rows = session.execute(_figures_of_partners(pg, months, due_day, tz), {"fids": fids})
+            else:
+                figured_rows = session.execute(_report_rows(pg, list(months), due_day, tz)[0])
+            figured = {(r[0], r[2]): r for r in figured_rows}
             rows = [_report_row(pg, *figured[(k.code, k.period)]) for k in found if (k.code, k.period) in figured]
     return Listing(rows, total, page, per_page), totals
+
+
+# ---------------------------------------------------------------- money per month across the network
+
+def network_money(*, session: Session, today: date, months: int = 12) -> list:
+    """Finance's chart: ``dashboard.pages.monthly_money`` of the whole network (a year of every site's reports
+    summed), kept while the billing tables are unchanged (``preview.kept``)."""
+    from brand_hub.dashboard.pages import MonthMoney, monthly_money
+
+    def compute() -> dict[str, Any]:
+        return {"months": [[m.period, str(m.revenue), str(m.royalty), m.desks, m.reports]
+                           for m in monthly_money(session=session, today=today, months=months)]}
+
+    data = preview.kept(session=session, key=f"network-money:{months}", today=today, compute=compute)
+    return [MonthMoney(p, Decimal(revenue), Decimal(royalty), desks, reports)
+            for p, revenue, royalty, desks, reports in data["months"]]
 
 
 # ---------------------------------------------------------------- CSV of what a list shows

@@ -18,7 +18,7 @@ from sqlalchemy import func
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, select
 
-from brand_hub import audit
+from brand_hub import audit, tenure
 from standards import numbers
 from standards.loader import Problem
 from standards.numbers import NumberRefused, read_decimal
@@ -114,6 +114,7 @@ def submit_report(*, session: Session, site: Site, period: str, gross_revenue: D
     else:
         status = ReportStatus.corrected
     report = RevenueReport(site_id=site.id, period=period,
+                           franchisee_id=tenure.partner_of_month(session=session, site=site, period=period),
                            version=corrections.next_version(session=session, site_id=site.id, period=period),
                            gross_revenue=gross_revenue, breakdown=clean, status=status, source=source,
                            submitted_by=submitted_by)

@@ -384,7 +384,9 @@ def _store_estimates(session: Session, period: str, draft: DraftInvoice) -> dict
                                                           RevenueReport.period == period)
                               .order_by(RevenueReport.version.desc())).first()
         if report is None:
-            report = RevenueReport(site_id=site_id, period=period, version=1, gross_revenue=revenue,
+            holder = tenure.partner_of_month(session=session, site=session.get(Site, site_id), period=period)
+            report = RevenueReport(site_id=site_id, period=period, franchisee_id=holder, version=1,
+                                   gross_revenue=revenue,
                                    status=ReportStatus.estimated, source=ReportSource.estimate,
                                    submitted_by="billing run")
             session.add(report)

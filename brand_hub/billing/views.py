@@ -15,7 +15,6 @@ from standards.loader import InvalidFiles
 
 from .. import audit
 from ..models.billing import Invoice
-from ..dashboard import pages as dashboard_pages
 from ..paging import page_number
 from ..web import converters, db, settings
 from ..web.access import HQ_ALL, HQ_FINANCE, roles_required
@@ -80,9 +79,11 @@ def index():
     listing = pages.invoice_list(session=session, flt=flt, today=today, page=_page_arg(), per_page=PER_PAGE)
     choices = reads.invoice_filter_choices(session=session)
     runs, periods, partners = choices["runs"], choices["periods"], choices["partners"]
+    money = pages.network_money(session=session, today=today)
+    session.commit()  # only the figures just kept, if any
     return render_template("billing/index.html", rows=listing.items, page=listing, runs=runs, query=flt,
                            periods=periods, partners=partners, statuses=pages.invoice_statuses(), today=today,
-                           money=dashboard_pages.monthly_money(session=session, today=today))
+                           money=money)
 
 
 @bp.route("/receivables")
@@ -153,6 +154,7 @@ def revenue_reports():
             ["period", "partner", "partner_name", "sites_expected", "reported", "corrected", "estimated", "late",
              "missing", "gross_revenue"], rows))
     listing, totals = pages.revenue_reports(**common, page=_page_arg(), per_page=PER_PAGE)
+    session.commit()  # only the figures just kept, if any
     partners = reads.partner_choices(session=session)
     return render_template("billing/revenue_reports.html", page=listing, totals=totals, query=flt,
                            partners=partners, states=pages.REPORT_STATES,

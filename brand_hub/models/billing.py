@@ -46,11 +46,17 @@ class RevenueReport(SQLModel, table=True):
     """One version of a site's gross revenue for a month; the newest version is in force."""
 
     __tablename__ = "revenue_report"
-    __table_args__ = (UniqueConstraint("site_id", "period", "version", name="uq_revenue_report_version"),)
+    __table_args__ = (UniqueConstraint("site_id", "period", "version", name="uq_revenue_report_version"),
+                      Index("ix_revenue_report_franchisee_period", "franchisee_id", "period"))
 
     id: Optional[int] = Field(default=None, primary_key=True)
     site_id: int = Field(foreign_key="site.id", index=True)
     period: str = Field(max_length=7, index=True)
+    # the partner that held the site in ``period`` (``tenure.partner_of_month``), written with the report and
+    # rewritten when the site moves (``tenure.move_site``): what HQ's revenue-reports page groups by, rather than
+    # finding each report's holder through the tenures on every request (issue 10). Only rows written by hand
+    # without it are NULL; the application always sets it.
+    franchisee_id: Optional[int] = Field(default=None, foreign_key="franchisee.id")
     version: int = 1
     gross_revenue: Decimal = Field(sa_type=Money(18, 2))
     breakdown: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))

@@ -124,6 +124,30 @@ def tenures_of(*, session: Session, site: Site, franchisee_id: int) -> list[Site
     return [t for t in history(session=session, site=site) if t.franchisee_id == franchisee_id]
 
 
+def partner_of_month(*, session: Session, site: Site, period: str) -> int:
+    """The partner a site-month belongs to (its revenue report's): the holder of the tenure that owns the month
+    (``holder_of_month``), or the site's partner when none does (a site never moved). Stored on each revenue
+    report, and rewritten by ``record_holders`` when the site moves."""
+    return _partner_in(history(session=session, site=site), site, period)
+
+
+def _partner_in(tenures: list[SiteTenure], site: Site, period: str) -> int:
+    owning = [t for t in tenures if _period_owned(t, period)]
+    return owning[-1].franchisee_id if owning else site.franchisee_id
+
+
+def record_holders(*, session: Session, site: Site) -> None:
+    """Write on each of the site's revenue reports the partner that holds its month now: after a move changed
+    who owns which months (reports keep their holder so HQ's pages need not derive it on every request)."""
+    tenures = history(session=session, site=site)
+    for report in session.exec(select(RevenueReport).where(RevenueReport.site_id == site.id)).all():
+        holder = _partner_in(tenures, site, report.period)
+        if report.franchisee_id != holder:
+            report.franchisee_id = holder
+            session.add(report)
+    session.flush()
+
+
 @dataclass(frozen=True)
 class Holding:
     """One partner's view of one site: its tenures there, and whether it holds the site today."""
@@ -394,6 +418,7 @@ def move_site(*, session: Session, site: Site, franchisee: Franchisee, agreement
     site.franchisee_id, site.agreement_id, site.updated_at = franchisee.id, new.agreement_id, now
     session.add(site)
     session.flush()
+    record_holders(session=session, site=site)
     audit.record(session=session, actor=actor, action="site.move", entity_type="site", entity_id=site.code,
                  before=before, after=_describe(session, new))
     return new
@@ -414,6 +439,7 @@ def _correct_first_holder(session: Session, site: Site, first: SiteTenure, franc
     site.franchisee_id, site.agreement_id, site.updated_at = franchisee.id, first.agreement_id, now
     session.add(site)
     session.flush()
+    record_holders(session=session, site=site)
     audit.record(session=session, actor=actor, action="site.move", entity_type="site", entity_id=site.code,
                  before=before, after=_describe(session, first))
     return first

@@ -7,6 +7,8 @@ corrected reports, partner B reporting October, partner C with an onboarding sit
 """
 from __future__ import annotations
 
+import pytest
+
 from dataclasses import astuple
 from datetime import date, datetime, timezone
 from decimal import Decimal as D
@@ -161,14 +163,27 @@ def test_the_diff_page_shows_the_direct_diff_and_follows_a_new_run(session, netw
 
 
 def test_the_job_keeps_the_default_previews_the_pages_then_read(session, network):
-    done = preview.refresh(session=session, plans=PLANS, today=TODAY, local_today=TODAY, now=NOW)
+    done = preview.refresh(session=session, plans=PLANS, today=TODAY, local_today=TODAY, now=NOW, due_day=10,
+                           tz="Asia/Shanghai")
     session.commit()
-    assert done == ["review:2026-10", "diff:2026-09"]
+    assert done == ["review:2026-10", "diff:2026-09", "network-money", "revenue-reports"]
     assert sorted(row.key for row in session.exec(select(BillingPreview)) if "#" not in row.key) == [
-        "diff:2026-09:2026-08", "review:2026-10"]
+        "diff:2026-09:2026-08", "network-money:12", "revenue-reports:2025-11:2026-10:12:10:Asia/Shanghai:",
+        "review:2026-10"]
     later = datetime(2026, 11, 5, 4, tzinfo=timezone.utc)
     found = preview.review_page(session=session, period="2026-10", plans=PLANS, today=TODAY, now=later)
     assert found.computed_at == NOW  # read, not computed again
+    from brand_hub.billing import pages
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    with pytest.MonkeyPatch.context() as patched:   # what the job kept is what finance's pages then read
+        patched.setattr(pages, "_month_figures", refuse)
+        patched.setattr("brand_hub.dashboard.pages.monthly_money", refuse)
+        pages.network_money(session=session, today=TODAY)
+        pages.revenue_reports(session=session, flt=pages.ReportFilter(), today=TODAY, due_day=10,
+                              tz="Asia/Shanghai")
 
 
 def test_a_stored_page_is_read_from_the_chunks_it_spans(session, network, monkeypatch):
