@@ -15,7 +15,7 @@ from standards.loader import InvalidFiles
 
 from .. import audit
 from ..models.billing import Invoice
-from ..dashboard import pages as dashboard_pages
+from ..dashboard import snapshot as dashboard_snapshot
 from ..paging import page_number
 from ..web import converters, db, settings
 from ..web.access import HQ_ALL, HQ_FINANCE, roles_required
@@ -80,9 +80,11 @@ def index():
     listing = pages.invoice_list(session=session, flt=flt, today=today, page=_page_arg(), per_page=PER_PAGE)
     choices = reads.invoice_filter_choices(session=session)
     runs, periods, partners = choices["runs"], choices["periods"], choices["partners"]
+    money, money_as_of = dashboard_snapshot.monthly_money(session=session, today=today,
+                                                          now=datetime.now(timezone.utc))
     return render_template("billing/index.html", rows=listing.items, page=listing, runs=runs, query=flt,
                            periods=periods, partners=partners, statuses=pages.invoice_statuses(), today=today,
-                           money=dashboard_pages.monthly_money(session=session, today=today))
+                           money=money, money_as_of=money_as_of)
 
 
 @bp.route("/receivables")
