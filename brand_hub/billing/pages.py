@@ -17,7 +17,7 @@ from decimal import Decimal
 from typing import Any, Iterable
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, and_, bindparam, case, cast, func, literal, null, or_, union, union_all
+from sqlalchemy import Integer, and_, bindparam, case, cast, func, literal, null, or_, true, union_all
 from sqlmodel import Session, select
 
 from brand_hub.db import is_postgres
@@ -108,15 +108,27 @@ def _invoice_select(flt: InvoiceFilter, today: date, pg: bool, columns):
 
 def invoice_list(*, session: Session, flt: InvoiceFilter, today: date, page: int = 1,
                  per_page: int = 50) -> Listing:
-    """The invoices the filter picks (newest period first), a page of them, and the totals of all of them."""
+    """The invoices the filter picks (newest period first), a page of them, and the totals of all of them.
+
+    One statement (issue 15, pages as the network grows): the page is chosen on narrow rows (id and sort key),
+    only its rows are read whole, and the count and totals of the whole filtered set are one aggregate joined
+    to them. A window sum over the wide joined rows, as before, carried every invoice's, partner's and
+    agreement's columns through the sort: twice the time at 2,000 partners. Only a page past the end sums
+    apart."""
     pg = is_postgres(session)
     sums = [func.count(), func.sum(_fen(Invoice.total, pg)), func.sum(_fen(Invoice.amount_paid, pg)),
             func.sum(_fen(Invoice.amount_credited, pg)), func.sum(_balance(pg))]
-    # one statement: the page's rows carry the totals of every invoice the filter picks (window sums taken
-    # before LIMIT); only a page past the end sums apart
-    rows = session.execute(_invoice_select(flt, today, pg, [Invoice, Franchisee, Agreement, *[s.over() for s in sums]])
-                           .order_by(Invoice.period.desc(), Agreement.number)
-                           .offset((page - 1) * per_page).limit(per_page)).all()
+    picked = (_invoice_select(flt, today, pg, [Invoice.id.label("id"), Invoice.period.label("period"),
+                                               Agreement.number.label("number")])
+              .order_by(Invoice.period.desc(), Agreement.number, Invoice.id)
+              .offset((page - 1) * per_page).limit(per_page).subquery())
+    totals = _invoice_select(flt, today, pg, [s.label(f"s{n}") for n, s in enumerate(sums)]).subquery()
+    rows = session.execute(select(Invoice, Franchisee, Agreement, *totals.c)
+                           .join(picked, picked.c.id == Invoice.id)
+                           .join(Franchisee, Franchisee.id == Invoice.franchisee_id)
+                           .join(Agreement, Agreement.id == Invoice.agreement_id)
+                           .join(totals, true())
+                           .order_by(picked.c.period.desc(), picked.c.number, picked.c.id)).all()
     if rows:
         count, total, paid, credited, balance = rows[0][3:]
     else:
@@ -169,20 +181,27 @@ def _bucket_columns(today: date, pg: bool):
 def receivables(*, session: Session, today: date, page: int = 1, per_page: int = 50, overdue_only: bool = False,
                 limit: int | None = None) -> tuple[Listing, Ageing]:
     """Open balances per partner in ageing buckets (current, 1–30, 31–60, 61–90, 90+ days past due),
-    largest balance first, and the network's total the same way."""
+    largest balance first, and the network's total the same way.
+
+    One pass over the open invoices (issue 15, pages as the network grows): they are grouped per partner id,
+    the network's total is a window sum over those groups, and only the page's partners are joined for their
+    names. Counting the total apart read every open invoice a second time, and grouping on the partners' names
+    hashed text: together 2.2× the page's time from 20 to 2,000 partners. Only a page past the end sums apart."""
     pg = is_postgres(session)
     where = [Invoice.status.in_(OPEN), _balance(pg) > 0]
     if overdue_only:
         where.append(Invoice.due_date < today)
     buckets = _bucket_columns(today, pg)
-    owed = func.sum(_balance(pg))
-    grouped = (select(Franchisee.code, Franchisee.legal_name, func.count(), func.min(Invoice.due_date), *buckets)
-               .join(Franchisee, Franchisee.id == Invoice.franchisee_id).where(*where)
-               .group_by(Franchisee.code, Franchisee.legal_name))
-    total_row = session.execute(select(func.count(func.distinct(Invoice.franchisee_id)), func.count(),
-                                       func.min(Invoice.due_date), *buckets).where(*where)).one()
-    partners = int(total_row[0] or 0)
-    stmt = grouped.order_by(owed.desc(), Franchisee.code)
+    per_partner = (select(Invoice.franchisee_id.label("franchisee_id"), func.count().label("invoices"),
+                          func.min(Invoice.due_date).label("oldest"), func.sum(_balance(pg)).label("owed"),
+                          *[b.label(f"b{n}") for n, b in enumerate(buckets)])
+                   .where(*where).group_by(Invoice.franchisee_id).subquery())
+    sums = [per_partner.c[f"b{n}"] for n in range(len(buckets))]
+    stmt = (select(Franchisee.code, Franchisee.legal_name, per_partner.c.invoices, per_partner.c.oldest, *sums,
+                   func.count().over(), func.sum(per_partner.c.invoices).over(), func.min(per_partner.c.oldest).over(),
+                   *[func.sum(b).over() for b in sums])
+            .select_from(per_partner).join(Franchisee, Franchisee.id == per_partner.c.franchisee_id)
+            .order_by(per_partner.c.owed.desc(), Franchisee.code))
     stmt = stmt.limit(limit) if limit is not None else stmt.offset((page - 1) * per_page).limit(per_page)
 
     def ageing(code, name, count, oldest, values) -> Ageing:
@@ -190,9 +209,16 @@ def receivables(*, session: Session, today: date, page: int = 1, per_page: int =
             oldest = date.fromisoformat(oldest[:10])
         return Ageing(code, name, int(count or 0), {b: _money(v, pg) for b, v in zip(BUCKETS, values)}, oldest)
 
-    rows = [ageing(r[0], r[1], r[2], r[3], r[4:]) for r in session.execute(stmt)]
+    found = session.execute(stmt).all()
+    width = 4 + len(buckets)
+    if found:
+        total_row = tuple(found[0][width:])
+    else:
+        total_row = session.execute(select(func.count(func.distinct(Invoice.franchisee_id)), func.count(),
+                                           func.min(Invoice.due_date), *buckets).where(*where)).one()
+    rows = [ageing(r[0], r[1], r[2], r[3], r[4:width]) for r in found]
     total = ageing("", "", total_row[1], total_row[2], total_row[3:])
-    return Listing(rows, partners, page, per_page), total
+    return Listing(rows, int(total_row[0] or 0), page, per_page), total
 
 
 # ---------------------------------------------------------------- a billing run's period

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from ..models import Franchisee, Site, SiteStatus
 from ..models.collection import CollectionTarget, QuarantinedRecord
-from ..paging import Page, paginate_keys
+from ..paging import Page, paginate_ranked
 from ..scope import Scope
 from . import SORTS, FeedRow, site_series
 
@@ -77,11 +77,12 @@ def feed(*, session: Session, scope: Scope, sort: str, descending: bool, page: i
                 for site, franchisee, target in session.exec(_feed_select(scope, Site, Franchisee, CollectionTarget)
                                                              .where(Site.id.in_(ids)))}
 
-    total, failing = session.exec(_feed_select(scope, func.count(), func.coalesce(func.sum(
-        case((CollectionTarget.consecutive_failures > 0, 1), else_=0)), 0))).one()
-    found = paginate_keys(session, _feed_select(scope, Site.id).order_by(*_feed_order(sort, descending)), load,
-                          page=page, per_page=per_page, total=total)
-    return Feed(found, failing)
+    failing = func.sum(case((CollectionTarget.consecutive_failures > 0, 1), else_=0))
+    found, (failing_n,) = paginate_ranked(  # one pass: the count and the failing ones ride on the ranked ids
+        session, _feed_select(scope, Site.id).order_by(*_feed_order(sort, descending)), load, page=page,
+        per_page=per_page, figures=(failing,),
+        apart=lambda: session.exec(_feed_select(scope, func.count(), failing)).one())
+    return Feed(found, int(failing_n or 0))
 
 
 def site_data(*, session: Session, site: Site, holding=None) -> dict:

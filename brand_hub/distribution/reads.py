@@ -16,7 +16,7 @@ from .. import distribution
 from . import DistributionError
 from ..models import Franchisee, Site, SiteStatus
 from ..models.standards import SiteConfigState, SiteConfigVersion, Standard, StandardAcknowledgement
-from ..paging import Page, paginate, paginate_keys
+from ..paging import Page, paginate, paginate_ranked
 from ..scope import Scope
 from .configs import ConfigRow
 from .standards import Pending, Progress, changes
@@ -56,23 +56,34 @@ def sites_progress(*, session: Session, scope: Scope, now: datetime, page: int =
                    per_page: int | None = None) -> Page:
     """One page of the sites in scope with acknowledgements of the newest versions: (site, progress) pairs,
     most overdue first, then the least acknowledged; counted per site, sorted and paged in SQL (the sites'
-    own rows read for the page only)."""
+    own rows read for the page only).
+
+    Issue 15 (pages as the network grows, 2.0× from 100 to 10,000 sites): the page's sites are ranked and
+    counted in one pass over the acknowledgements (the count a window over the ranked sites), and their
+    figures are then counted from their own acknowledgements only. The page's rows used to be joined to the
+    per-site counts of every site, which PostgreSQL computed whole for the 50 it kept, and the count of
+    sites was a third pass."""
     total, done, overdue = _counts(now)
-    per_site = (select(StandardAcknowledgement.site_id, total.label("total"), done.label("done"),
+
+    def per_site(*where):
+        stmt = (select(StandardAcknowledgement.site_id, total.label("total"), done.label("done"),
                        overdue.label("overdue"))
-                .where(StandardAcknowledgement.standard_id.in_(select(Standard.id).where(_newest_version())))
+                .where(StandardAcknowledgement.standard_id.in_(select(Standard.id).where(_newest_version())),
+                       *where)
                 .group_by(StandardAcknowledgement.site_id))
-    per_site = scope.where_site(per_site, StandardAcknowledgement.site_id).subquery()
-    ranked = (select(per_site.c.site_id).join(Site, Site.id == per_site.c.site_id)
-              .order_by(per_site.c.overdue.desc(), (cast(per_site.c.done, Float) / per_site.c.total).asc(),
-                        Site.code))
+        return scope.where_site(stmt, StandardAcknowledgement.site_id).subquery()
+
+    every = per_site()
+    ranked = (select(every.c.site_id).join(Site, Site.id == every.c.site_id)
+              .order_by(every.c.overdue.desc(), (cast(every.c.done, Float) / every.c.total).asc(), Site.code))
 
     def load(ids):
-        rows = session.exec(select(Site, per_site.c.total, per_site.c.done, per_site.c.overdue)
-                            .join(per_site, per_site.c.site_id == Site.id).where(Site.id.in_(ids)))
+        theirs = per_site(StandardAcknowledgement.site_id.in_(ids))
+        rows = session.exec(select(Site, theirs.c.total, theirs.c.done, theirs.c.overdue)
+                            .join(theirs, theirs.c.site_id == Site.id))
         return {site.id: (site, Progress(n, d or 0, o or 0)) for site, n, d, o in rows}
 
-    return paginate_keys(session, ranked, load, page=page, per_page=per_page)
+    return paginate_ranked(session, ranked, load, page=page, per_page=per_page)[0]
 
 
 def pending(*, session: Session, scope: Scope, page: int = 1, per_page: int | None = None) -> Page:
@@ -129,8 +140,9 @@ def config_list(*, session: Session, scope: Scope, now: datetime, grace_minutes:
         return {row[0].id: row for row in session.exec(select_sites(Site, SiteConfigState, Franchisee.code)
                                                        .where(Site.id.in_(ids)))}
 
-    found = paginate_keys(session, select_sites(Site.id).order_by(_config_status(now, grace_minutes), Site.code),
-                          load, page=page, per_page=per_page)
+    found, _none = paginate_ranked(session, select_sites(Site.id).order_by(_config_status(now, grace_minutes),
+                                                                        Site.code),
+                                   load, page=page, per_page=per_page)   # the count rides on the ranked ids
     ids = [site.id for site, _state, _code in found.items]
     counts = dict(session.exec(select(SiteConfigVersion.site_id, func.count()).where(
         SiteConfigVersion.site_id.in_(ids)).group_by(SiteConfigVersion.site_id)).all()) if ids else {}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Numeric, cast, func, or_
+from sqlalchemy import Numeric, cast, func, literal, or_, union_all
 from sqlmodel import Session, select
 
 from ..models import Franchisee, Site, SiteStatus
@@ -69,12 +69,20 @@ def search_sites(*, session: Session, query: SiteQuery, franchisee_id: int | Non
 
 
 def site_filter_options(*, session: Session, franchisee_id: int | None = None) -> dict[str, list[str]]:
-    """The distinct cities, regions and tiers in use, for the filter drop-downs."""
-    options = {}
-    for name in ("city", "region", "tier"):
-        column = getattr(Site, name)
-        stmt = select(column).distinct().order_by(column)
-        if franchisee_id is not None:
-            stmt = stmt.where(Site.franchisee_id == franchisee_id)
-        options[name] = [v for v in session.exec(stmt) if v]
+    """The distinct cities, regions and tiers in use, for the filter drop-downs.
+
+    One scan of the sites (issue 15, pages as the network grows): their distinct (city, region, tier)
+    combinations, a few hundred at most, are grouped once and each column's values picked from those, in the
+    database's order. Three DISTINCT scans of every site made a third of the sites list's time at 10,000."""
+    combos = select(Site.city, Site.region, Site.tier).group_by(Site.city, Site.region, Site.tier)
+    if franchisee_id is not None:
+        combos = combos.where(Site.franchisee_id == franchisee_id)
+    combos = combos.cte("combos")
+    names = ("city", "region", "tier")
+    stmt = union_all(*[select(literal(n).label("kind"), combos.c[n].label("value")).group_by(combos.c[n])
+                       for n in names]).subquery()
+    options: dict[str, list[str]] = {n: [] for n in names}
+    for kind, value in session.execute(select(stmt.c.kind, stmt.c.value).order_by(stmt.c.kind, stmt.c.value)):
+        if value:
+            options[kind].append(value)
     return options
