@@ -192,3 +192,25 @@ def test_finance_reads_the_review_table_of_a_period_in_chinese_and_nothing_is_wr
     assert session.exec(select(Invoice)).all() == [] and session.exec(select(RevenueReport).where(
         RevenueReport.status == "estimated")).all() == []
     assert client.get("/hq/billing/review?period=2026-13").status_code == 400
+
+
+def test_past_the_partners_a_list_holds_finance_types_a_partners_code_and_reaches_any_partner(
+        client, session, two_partners, monkeypatch):
+    from brand_hub.billing import reads
+
+    user = make_user(session, Role.hq_finance)
+    session.commit()
+    login(client, user.email)
+    listed = client.get("/hq/billing/").get_data(as_text=True)
+    assert f'<option value="{two_partners["theirs"].code}"' in listed   # two partners: a list of both
+    monkeypatch.setattr(reads.partner_choices, "__kwdefaults__", {"limit": 1})   # more partners than a list holds
+    for path in ("/hq/billing/", "/hq/billing/revenue-reports"):
+        page = client.get(path).get_data(as_text=True)
+        field = page.split('name="franchisee"')[0].rsplit("<label", 1)[1] + page.split('name="franchisee"')[1] \
+            .split("</label>")[0]
+        assert "<input" in field and "<option" not in field and "合作伙伴编号" in field
+    typed = client.get("/hq/billing/?franchisee=" + two_partners["theirs"].code).get_data(as_text=True)
+    assert two_partners["their_invoice"].number in typed and two_partners["my_invoice"].number not in typed
+    assert f'value="{two_partners["theirs"].code}"' in typed   # the code typed stays in the field
+    reports = client.get("/hq/billing/revenue-reports?franchisee=" + two_partners["theirs"].code)
+    assert reports.status_code == 200 and two_partners["theirs"].code in reports.get_data(as_text=True)
